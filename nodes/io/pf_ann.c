@@ -206,10 +206,16 @@ int pf_ann_encode(const pf_ann_list *l, uint8_t **buf, size_t *len)
             break;
         }
         int64_t d = a->time - t;
-        if (d < INT32_MIN || d > INT32_MAX) {
-            rc = pf_err(PF_ERANGE, "annotation %zu: interval %lld does not fit a SKIP", k, (long long)d);
-            break;
+        /* Intervals beyond 32 bits take several SKIPs (the reader sums consecutive SKIPs). */
+        while (!rc && (d > INT32_MAX || d < INT32_MIN)) {
+            int32_t part = d > 0 ? INT32_MAX : INT32_MIN;
+            uint32_t u = (uint32_t)part;
+            rc = put16(&o, PF_ANN_SKIP << 10);
+            if (!rc) rc = put16(&o, u >> 16);
+            if (!rc) rc = put16(&o, u & 0xFFFF);
+            d -= part;
         }
+        if (rc) break;
         /* Code 0 (NOTQRS) only survives with an interval 1..1023: its word must not be 0x0000,
          * which marks the end of the file. */
         if (a->code == 0 && (d < 1 || d > 1023)) {
