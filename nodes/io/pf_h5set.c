@@ -57,8 +57,12 @@ static int read_leads(pf_h5set *s, hid_t obj)
     if (H5Tis_variable_str(ft) > 0) {
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(ft)); /* h5py writes UTF-8; HDF5 will not convert between csets */
         char **v = calloc(s->c, sizeof *v);
-        if (v && H5Aread(a, mt, v) >= 0) {
+        herr_t e = -1;
+        H5E_BEGIN_TRY { e = v ? H5Aread(a, mt, v) : -1; }
+        H5E_END_TRY;
+        if (e >= 0) {
             for (hsize_t i = 0; i < s->c; i++) s->leads[i] = strdup(v[i] ? v[i] : "");
             H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, v);
         } else {
@@ -71,8 +75,12 @@ static int read_leads(pf_h5set *s, hid_t obj)
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, w + 1);
         H5Tset_strpad(mt, H5T_STR_NULLTERM);
+        H5Tset_cset(mt, H5Tget_cset(ft));
         char *v = calloc(s->c, w + 1);
-        if (v && H5Aread(a, mt, v) >= 0) {
+        herr_t e = -1;
+        H5E_BEGIN_TRY { e = v ? H5Aread(a, mt, v) : -1; }
+        H5E_END_TRY;
+        if (e >= 0) {
             for (hsize_t i = 0; i < s->c; i++) s->leads[i] = strdup(v + i * (w + 1));
         } else {
             rc = pf_err(PF_EFORMAT, "%s: cannot read attribute 'leads'", s->path);
