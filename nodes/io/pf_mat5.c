@@ -14,10 +14,12 @@
 /* libmatio reports problems through a log hook; keep its last message for our error text
  * instead of letting it print to stderr (or abort, which Mat_Critical may do by default). */
 static _Thread_local char mat_msg[256];
+static _Thread_local int mat_bad; /* an error or warning was logged: libmatio then returns
+                                     zero-filled data for a truncated variable */
 static void mat_log(int level, char *message)
 {
-    (void)level;
     snprintf(mat_msg, sizeof mat_msg, "%s", message ? message : "");
+    if (level <= 4) mat_bad = 1; /* LOG_LEVEL_ERROR 1, CRITICAL 2, WARNING 4 */
 }
 
 static int copy_numeric(const matvar_t *v, double *out, size_t n)
@@ -45,6 +47,7 @@ int pf_mat5_read_vector(const char *path, const char *var, double **out, size_t 
 {
     Mat_LogInitFunc("physioflow", mat_log);
     mat_msg[0] = 0;
+    mat_bad = 0;
     FILE *probe = fopen(path, "rb");
     if (!probe) return pf_err(errno == ENOENT ? PF_ENOTFOUND : PF_EIO, "%s: cannot open: %s", path, strerror(errno));
     fclose(probe);
@@ -73,6 +76,11 @@ int pf_mat5_read_vector(const char *path, const char *var, double **out, size_t 
     if (!v) {
         rc = pf_err(PF_ENOTFOUND, "%s: variable '%s' not found or unreadable%s%s", path, var ? var : "(first)",
                     mat_msg[0] ? ": " : "", mat_msg);
+        goto done;
+    }
+    if (mat_bad) {
+        rc = pf_err(PF_EFORMAT, "%s: variable '%s' is damaged (file truncated?): libmatio: %s", path,
+                    v->name ? v->name : "?", mat_msg);
         goto done;
     }
     size_t count = 1;
