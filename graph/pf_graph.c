@@ -58,12 +58,12 @@ static const char *type_name(int t)
 static const char *cfg_type_name(int t)
 {
     switch (t) {
-    case CONFIG_TYPE_INT: case CONFIG_TYPE_INT64: return "integer";
-    case CONFIG_TYPE_FLOAT: return "number";
-    case CONFIG_TYPE_BOOL: return "boolean";
-    case CONFIG_TYPE_STRING: return "string";
-    case CONFIG_TYPE_ARRAY: case CONFIG_TYPE_LIST: return "list";
-    case CONFIG_TYPE_GROUP: return "group";
+    case CONFIG_TYPE_INT: case CONFIG_TYPE_INT64: return "an integer";
+    case CONFIG_TYPE_FLOAT: return "a number";
+    case CONFIG_TYPE_BOOL: return "a boolean";
+    case CONFIG_TYPE_STRING: return "a string";
+    case CONFIG_TYPE_ARRAY: case CONFIG_TYPE_LIST: return "a list";
+    case CONFIG_TYPE_GROUP: return "a group";
     default: return "?";
     }
 }
@@ -131,7 +131,7 @@ static void take_param(pf_diag *dg, const char *file, const char *node, const pf
     switch (s->type) {
     case PF_P_INT: {
         if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64) {
-            pf_diag_add(dg, "%s must be an integer, got a %s", where, cfg_type_name(t));
+            pf_diag_add(dg, "%s must be an integer, got %s", where, cfg_type_name(t));
             return;
         }
         long long x = config_setting_get_int64(v);
@@ -146,7 +146,7 @@ static void take_param(pf_diag *dg, const char *file, const char *node, const pf
         double x;
         if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) x = (double)config_setting_get_int64(v);
         else if (t == CONFIG_TYPE_FLOAT) x = config_setting_get_float(v);
-        else { pf_diag_add(dg, "%s must be a number, got a %s", where, cfg_type_name(t)); return; }
+        else { pf_diag_add(dg, "%s must be a number, got %s", where, cfg_type_name(t)); return; }
         if (!isfinite(x) || (has_range(s) && (x < s->min || x > s->max))) {
             pf_diag_add(dg, "%s = %g is out of range [%g, %g]", where, x, s->min, s->max);
             return;
@@ -155,11 +155,11 @@ static void take_param(pf_diag *dg, const char *file, const char *node, const pf
         return;
     }
     case PF_P_BOOL:
-        if (t != CONFIG_TYPE_BOOL) { pf_diag_add(dg, "%s must be true or false, got a %s", where, cfg_type_name(t)); return; }
+        if (t != CONFIG_TYPE_BOOL) { pf_diag_add(dg, "%s must be true or false, got %s", where, cfg_type_name(t)); return; }
         pf_params_set_bool(p, s->name, config_setting_get_bool(v));
         return;
     case PF_P_STRING: {
-        if (t != CONFIG_TYPE_STRING) { pf_diag_add(dg, "%s must be a string, got a %s", where, cfg_type_name(t)); return; }
+        if (t != CONFIG_TYPE_STRING) { pf_diag_add(dg, "%s must be a string, got %s", where, cfg_type_name(t)); return; }
         const char *x = config_setting_get_string(v);
         if (!choice_ok(s->choices, x)) { pf_diag_add(dg, "%s = \"%s\" is not one of %s", where, x, s->choices); return; }
         pf_params_set_string(p, s->name, x);
@@ -167,7 +167,7 @@ static void take_param(pf_diag *dg, const char *file, const char *node, const pf
     }
     case PF_P_STRLIST: case PF_P_NUMLIST: {
         if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST) {
-            pf_diag_add(dg, "%s must be a %s, got a %s", where, type_name(s->type), cfg_type_name(t));
+            pf_diag_add(dg, "%s must be a %s, got %s", where, type_name(s->type), cfg_type_name(t));
             return;
         }
         int n = config_setting_length(v);
@@ -182,13 +182,13 @@ static void take_param(pf_diag *dg, const char *file, const char *node, const pf
             config_setting_t *e = config_setting_get_elem(v, (unsigned)i);
             int et = config_setting_type(e);
             if (s->type == PF_P_STRLIST) {
-                if (et != CONFIG_TYPE_STRING) { pf_diag_add(dg, "%s: item %d must be a string, got a %s", where, i + 1, cfg_type_name(et)); ok = 0; break; }
+                if (et != CONFIG_TYPE_STRING) { pf_diag_add(dg, "%s: item %d must be a string, got %s", where, i + 1, cfg_type_name(et)); ok = 0; break; }
                 items[i] = config_setting_get_string(e);
                 if (!choice_ok(s->choices, items[i])) { pf_diag_add(dg, "%s: item \"%s\" is not one of %s", where, items[i], s->choices); ok = 0; }
             } else {
                 if (et == CONFIG_TYPE_INT || et == CONFIG_TYPE_INT64) nums[i] = (double)config_setting_get_int64(e);
                 else if (et == CONFIG_TYPE_FLOAT) nums[i] = config_setting_get_float(e);
-                else { pf_diag_add(dg, "%s: item %d must be a number, got a %s", where, i + 1, cfg_type_name(et)); ok = 0; }
+                else { pf_diag_add(dg, "%s: item %d must be a number, got %s", where, i + 1, cfg_type_name(et)); ok = 0; }
             }
         }
         if (ok) {
@@ -269,7 +269,12 @@ static void load_nodes(pf_graph *g, config_t *cfg, pf_diag *dg)
             else gn->replicas = (int)r;
         }
         const char *host = get_str(s, "host");
-        if (host) gn->host = strdup(host);
+        if (host) {
+            gn->host = strdup(host);
+            int found = 0;
+            for (int h = 0; h < g->n_hosts; h++) found |= !strcmp(g->hosts[h].name, host);
+            if (!found) pf_diag_add(dg, "%s:%d: node '%s': host '%s' is not declared in 'hosts'", file, line, name, host);
+        }
         else if (config_setting_get_member(s, "host"))
             pf_diag_add(dg, "%s:%d: node '%s': host must be a string", file, line, name);
         /* every other member is a parameter of the kind */
@@ -400,15 +405,15 @@ static void load_edges(pf_graph *g, config_t *cfg, pf_diag *dg)
 }
 
 /* Depth-first search for a cycle through data (non-feedback) edges. */
-static int dfs_cycle(const pf_graph *g, int v, int *color, int *stack, int *depth)
+static int dfs_cycle(const pf_graph *g, int v, int *color, int *stack, int *depth, int *closing)
 {
     color[v] = 1;
     stack[(*depth)++] = v;
     for (int i = 0; i < g->n_edges; i++) {
         const pf_gedge *e = &g->edges[i];
         if (e->feedback || e->from != v) continue;
-        if (color[e->to] == 1) { stack[(*depth)++] = e->to; return 1; }
-        if (color[e->to] == 0 && dfs_cycle(g, e->to, color, stack, depth)) return 1;
+        if (color[e->to] == 1) { stack[(*depth)++] = e->to; *closing = i; return 1; }
+        if (color[e->to] == 0 && dfs_cycle(g, e->to, color, stack, depth, closing)) return 1;
     }
     color[v] = 2;
     (*depth)--;
@@ -437,16 +442,11 @@ static void check_structure(pf_graph *g, pf_diag *dg)
         }
         if (n_in > PF_MAX_PORTS || n_out > PF_MAX_EDGES)
             pf_diag_add(dg, "%s:%d: node '%s': too many connections (%d inputs, %d output edges; limits %d, %d)", file, n->line, n->name, n_in, n_out, PF_MAX_PORTS, PF_MAX_EDGES);
-        if (n->host) {
-            int found = 0;
-            for (int h = 0; h < g->n_hosts; h++) found |= !strcmp(g->hosts[h].name, n->host);
-            if (!found) pf_diag_add(dg, "%s:%d: node '%s': host '%s' is not declared in 'hosts'", file, n->line, n->name, n->host);
-        }
     }
     int *color = calloc((size_t)g->n_nodes + 1, sizeof(int)), *stack = calloc((size_t)g->n_nodes + 2, sizeof(int));
     for (int v = 0; color && stack && v < g->n_nodes; v++) {
-        int depth = 0;
-        if (color[v] || !dfs_cycle(g, v, color, stack, &depth)) continue;
+        int depth = 0, closing = -1;
+        if (color[v] || !dfs_cycle(g, v, color, stack, &depth, &closing)) continue;
         int last = stack[depth - 1], start = 0;
         while (stack[start] != last) start++;
         char path[1024] = "";
@@ -454,7 +454,8 @@ static void check_structure(pf_graph *g, pf_diag *dg)
             strncat(path, k > start ? " -> " : "", sizeof path - strlen(path) - 1);
             strncat(path, g->nodes[stack[k]].name, sizeof path - strlen(path) - 1);
         }
-        pf_diag_add(dg, "%s:%d: cycle in the data path: %s (mark a gradient edge 'feedback = true' if it is one)", file, g->nodes[last].line, path);
+        pf_diag_add(dg, "%s:%d: edge closes a cycle in the data path: %s (mark a gradient edge 'feedback = true' if it is one)",
+                    file, g->edges[closing].line, path);
         break;
     }
     free(color);
