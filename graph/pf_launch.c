@@ -272,8 +272,11 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
             }
         }
         uint64_t now = pf_now_ns();
-        if (stopping && now - stop_at > (uint64_t)((g->drain_timeout + 5.0) * 1e9)) {
-            pf_warn("nodes still running %.0f s after the stop request: killing them", g->drain_timeout + 5.0);
+        /* A failed graph has lost data already: give its nodes a short grace.
+         * A user's stop lets them drain. */
+        double grace = failed ? 2.0 : g->drain_timeout + 5.0;
+        if (stopping && now - stop_at > (uint64_t)(grace * 1e9)) {
+            pf_warn("nodes still running %.0f s after the stop request: killing them", grace);
             signal_all(kids, nk, SIGKILL);
             stop_at = now; /* don't repeat every iteration */
         }

@@ -77,7 +77,8 @@ void pf_node_count(pf_node *n, const char *counter, uint64_t delta)
 
 /* --- status to the launcher ---------------------------------------------- */
 
-static void send_status(pf_node *n, int state, int blocking)
+/* Never blocks: the launcher may be gone; linger flushes the final one. */
+static void send_status(pf_node *n, int state)
 {
     if (!n->status_sock) return;
     uint64_t now = pf_now_ns();
@@ -100,12 +101,12 @@ static void send_status(pf_node *n, int state, int blocking)
         pf_msg_destroy(m);
         return;
     }
-    if (pf_wire_send(n->status_sock, m, blocking ? 0 : ZMQ_DONTWAIT) == PF_EAGAIN) pf_msg_destroy(m);
+    if (pf_wire_send(n->status_sock, m, ZMQ_DONTWAIT) == PF_EAGAIN) pf_msg_destroy(m);
 }
 
 static void status_tick(pf_node *n)
 {
-    if (n->status_sock && pf_now_ns() - n->last_status_ns >= STATUS_PERIOD_NS) send_status(n, PF_STATE_RUNNING, 0);
+    if (n->status_sock && pf_now_ns() - n->last_status_ns >= STATUS_PERIOD_NS) send_status(n, PF_STATE_RUNNING);
 }
 
 /* --- sending --------------------------------------------------------------- */
@@ -141,7 +142,7 @@ static int send_edge(pf_node *n, int e, pf_msg *m, int force_block)
         return PF_OK;
     }
     /* Every peer is at its high-water mark: wait until one can take it. */
-    uint64_t t0 = pf_now_ns();
+    uint64_t t0 = pf_now_ns(), stop_seen = 0;
     zmq_pollitem_t items[PF_MAX_PEERS];
     for (int p = 0; p < np; p++) items[p] = (zmq_pollitem_t){oe->socks[p], 0, ZMQ_POLLOUT, 0};
     for (;;) {
@@ -164,6 +165,12 @@ static int send_edge(pf_node *n, int e, pf_msg *m, int force_block)
         n->cnt[PF_CNT_BLOCKED_NS] += now - t0;
         t0 = now;
         status_tick(n);
+        /* Stopping and downstream takes nothing: it is gone or stuck. */
+        if (g_stop && !stop_seen) stop_seen = now;
+        if (stop_seen && now - stop_seen > (uint64_t)(n->inst->drain_timeout * 1e9)) {
+            pf_msg_destroy(m);
+            return pf_err(PF_EINTR, "edge to %s: downstream took nothing for %.1f s after the stop request", op->to, n->inst->drain_timeout);
+        }
     }
 }
 
@@ -251,7 +258,7 @@ static int setup(pf_node *n)
     }
     if (in->status_endpoint && *in->status_endpoint) {
         n->status_sock = zmq_socket(n->ctx, ZMQ_PUSH);
-        int hwm = 64, linger = 2000;
+        int hwm = 64, linger = 500;
         zmq_setsockopt(n->status_sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
         zmq_setsockopt(n->status_sock, ZMQ_LINGER, &linger, sizeof linger);
         if (zmq_connect(n->status_sock, in->status_endpoint))
@@ -406,7 +413,7 @@ int pf_node_run(const pf_instance *inst)
         if (rc) pf_err_context(rc, "creating node of kind %s", n->kind->name);
     }
     if (rc == PF_OK) {
-        send_status(n, PF_STATE_RUNNING, 0);
+        send_status(n, PF_STATE_RUNNING);
         if (inst->n_in == 0) {
             rc = run_source(n, n->state);
             interrupted = g_stop != 0;
@@ -424,7 +431,7 @@ int pf_node_run(const pf_instance *inst)
     if (rc) pf_error("failed: %s", pf_errmsg()[0] ? pf_errmsg() : pf_strerror(rc));
     else pf_debug("finished: in %llu msgs, out %llu msgs%s", (unsigned long long)n->cnt[PF_CNT_MSGS_IN],
                   (unsigned long long)n->cnt[PF_CNT_MSGS_OUT], interrupted ? " (interrupted)" : "");
-    send_status(n, state, 1);
+    send_status(n, state);
     teardown(n, rc != PF_OK);
     int lost = n->cnt[PF_CNT_LOST] != 0;
     free(n);
