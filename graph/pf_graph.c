@@ -354,7 +354,7 @@ static void load_edges(pf_graph *g, config_t *cfg, pf_diag *dg)
         if (!config_setting_is_group(s)) { pf_diag_add(dg, "%s:%d: edge %d must be a group { from = ...; to = ...; }", file, line, i + 1); continue; }
         const char *from = get_str(s, "from"), *to = get_str(s, "to");
         if (!from || !to) { pf_diag_add(dg, "%s:%d: edge %d needs 'from' and 'to' strings", file, line, i + 1); continue; }
-        pf_gedge e = {.policy = PF_POLICY_BLOCK, .hwm = 16, .line = line};
+        pf_gedge e = {.policy = PF_POLICY_BLOCK, .hwm = 32, .line = line};
         int bad = parse_endpoint(g, dg, from, PF_PORT_OUT, line, &e.from, &e.from_port);
         bad |= parse_endpoint(g, dg, to, PF_PORT_IN, line, &e.to, &e.to_port);
         int nm = config_setting_length(s);
@@ -721,7 +721,7 @@ void pf_kind_describe(const pf_kind *k, FILE *f)
         fprintf(f, "  %-16s %-16s", s->name, type_name(s->type));
         if (s->def) fprintf(f, " default %s", *s->def ? s->def : "\"\"");
         else fprintf(f, " required");
-        if (has_range(s)) fprintf(f, ", range [%g, %g]", s->min, s->max);
+        if (has_range(s)) fprintf(f, ", range [%.12g, %.12g]", s->min, s->max);
         if (s->choices) fprintf(f, ", one of %s", s->choices);
         fprintf(f, "\n      %s\n", s->doc ? s->doc : "");
     }

@@ -235,7 +235,7 @@ static int setup(pf_node *n)
     if (!n->ctx) return pf_err(PF_EIO, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
     for (int i = 0; i < in->n_in; i++) {
         void *s = zmq_socket(n->ctx, ZMQ_PULL);
-        int hwm = in->in[i].hwm > 0 ? in->in[i].hwm : 16;
+        int hwm = in->in[i].hwm > 0 ? in->in[i].hwm : 32;
         zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
         for (int b = 0; b < in->in[i].n_bind; b++) {
             mkdirs_for_ipc(in->in[i].bind[b]);
@@ -248,7 +248,7 @@ static int setup(pf_node *n)
         const pf_out_plan *op = &in->out[e];
         for (int p = 0; p < op->n_peers; p++) {
             void *s = zmq_socket(n->ctx, ZMQ_PUSH);
-            int hwm = op->hwm > 0 ? op->hwm : 16, linger = -1;
+            int hwm = op->hwm > 0 ? op->hwm : 32, linger = -1;
             zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
             zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger); /* lossless: deliver before exit */
             if (zmq_connect(s, op->connect[p]))
