@@ -477,7 +477,7 @@ static inline int32_t sext(uint32_t v, int bits)
     return (int32_t)((v ^ m) - m);
 }
 
-int pf_wfdb_decode(int fmt, const uint8_t *buf, size_t nbytes, int skip, size_t n, int32_t *out)
+int pf_wfdb_decode_ref(int fmt, const uint8_t *buf, size_t nbytes, int skip, size_t n, int32_t *out)
 {
     int g, bpg;
     if (pf_wfdb_format_geometry(fmt, &g, &bpg)) return PF_EFORMAT;
@@ -519,6 +519,82 @@ int pf_wfdb_decode(int fmt, const uint8_t *buf, size_t nbytes, int skip, size_t 
         }
         for (int j = first; j < g && k < n; j++) out[k++] = v[j];
         first = 0;
+    }
+    return PF_OK;
+}
+
+/* One group (g samples) from up to bpg bytes; a partial group reads as zero-padded. */
+static void decode_group(int fmt, const uint8_t *p, size_t avail, int32_t v[3])
+{
+    uint8_t grp[4] = {0, 0, 0, 0};
+    memcpy(grp, p, avail < 4 ? avail : 4);
+    switch (fmt) {
+    case 16: v[0] = (int16_t)(grp[0] | grp[1] << 8); break;
+    case 61: v[0] = (int16_t)(grp[1] | grp[0] << 8); break;
+    case 80: v[0] = (int32_t)grp[0] - 128; break;
+    case 212:
+        v[0] = sext((uint32_t)grp[0] | (uint32_t)(grp[1] & 0x0F) << 8, 12);
+        v[1] = sext((uint32_t)grp[2] | (uint32_t)(grp[1] & 0xF0) << 4, 12);
+        break;
+    case 310: {
+        uint32_t w0 = grp[0] | (uint32_t)grp[1] << 8, w1 = grp[2] | (uint32_t)grp[3] << 8;
+        v[0] = sext((w0 >> 1) & 0x3FF, 10);
+        v[1] = sext((w1 >> 1) & 0x3FF, 10);
+        v[2] = sext((w0 >> 11) | (w1 >> 11) << 5, 10);
+        break;
+    }
+    default: { /* 311 */
+        uint32_t w = grp[0] | (uint32_t)grp[1] << 8 | (uint32_t)grp[2] << 16 | (uint32_t)grp[3] << 24;
+        v[0] = sext(w & 0x3FF, 10);
+        v[1] = sext((w >> 10) & 0x3FF, 10);
+        v[2] = sext((w >> 20) & 0x3FF, 10);
+    }
+    }
+}
+
+/* Optimised: the leading partial group and the tail go through decode_group; whole groups
+ * in between through a loop per format (the hot path for MIT-BIH 212 and format 16).
+ * pf_wfdb_decode_ref is the naive reference it is tested against. */
+int pf_wfdb_decode(int fmt, const uint8_t *buf, size_t nbytes, int skip, size_t n, int32_t *out)
+{
+    int g, bpg;
+    if (pf_wfdb_format_geometry(fmt, &g, &bpg)) return PF_EFORMAT;
+    if (skip < 0 || skip >= g) return pf_err(PF_EINVAL, "decode: skip %d must be 0..%d", skip, g - 1);
+    int64_t need = pf_wfdb_format_bytes(fmt, (int64_t)n + skip);
+    if ((int64_t)nbytes < need)
+        return pf_err(PF_EFORMAT, "format %d: %zu samples need %lld bytes, only %zu present", fmt, n,
+                      (long long)need, nbytes);
+    size_t k = 0;
+    const uint8_t *p = buf, *end = buf + nbytes;
+    int32_t v[3];
+    if (skip && n) {
+        decode_group(fmt, p, (size_t)(end - p), v);
+        for (int j = skip; j < g && k < n; j++) out[k++] = v[j];
+        p += bpg;
+    }
+    size_t groups = (n - k) / (size_t)g;
+    switch (fmt) {
+    case 212:
+        for (size_t i = 0; i < groups; i++, p += 3) {
+            out[k++] = sext((uint32_t)p[0] | (uint32_t)(p[1] & 0x0F) << 8, 12);
+            out[k++] = sext((uint32_t)p[2] | (uint32_t)(p[1] & 0xF0) << 4, 12);
+        }
+        break;
+    case 16:
+        for (size_t i = 0; i < groups; i++, p += 2) out[k++] = (int16_t)(p[0] | p[1] << 8);
+        break;
+    case 80:
+        for (size_t i = 0; i < groups; i++, p++) out[k++] = (int32_t)p[0] - 128;
+        break;
+    default:
+        for (size_t i = 0; i < groups; i++, p += bpg) {
+            decode_group(fmt, p, (size_t)bpg, v);
+            for (int j = 0; j < g; j++) out[k++] = v[j];
+        }
+    }
+    if (k < n) { /* tail: fewer than g samples, possibly a partial group of bytes */
+        decode_group(fmt, p, (size_t)(end - p), v);
+        for (int j = 0; k < n; j++) out[k++] = v[j];
     }
     return PF_OK;
 }
@@ -731,6 +807,17 @@ int pf_wfdb_read_raw(pf_wfdb_record *r, int64_t start, int64_t n, int32_t *out)
         if ((int64_t)got < want)
             return pf_err(PF_EFORMAT, "%s: short read at byte %lld (%zu of %lld bytes): file shrank or truncated",
                           sf->path, (long long)pos, got, (long long)want);
+        if (sf->fmt == 212 && sf->nsf == 2) {
+            /* MIT-BIH's layout: one 3-byte group is one frame (frames start on even samples,
+             * so skip is 0); decode straight into the two lead-major rows. */
+            int32_t *o0 = out + (size_t)sf->sig0 * (size_t)n, *o1 = o0 + n;
+            const uint8_t *p = r->bytes;
+            for (int64_t k = 0; k < n; k++, p += 3) {
+                o0[k] = sext((uint32_t)p[0] | (uint32_t)(p[1] & 0x0F) << 8, 12);
+                o1[k] = sext((uint32_t)p[2] | (uint32_t)(p[1] & 0xF0) << 4, 12);
+            }
+            continue;
+        }
         if ((rc = pf_wfdb_decode(sf->fmt, r->bytes, got, skip, (size_t)cnt, r->tmp)))
             return pf_err_context(rc, "%s", sf->path);
         for (int j = 0; j < sf->nsf; j++) {
@@ -758,9 +845,14 @@ int pf_wfdb_read(pf_wfdb_record *r, int64_t start, int64_t n, const int *sig, in
         int32_t bad = pf_wfdb_format_invalid(sg->fmt);
         const int32_t *src = r->raw + (size_t)s * (size_t)n;
         float *dst = out + (size_t)k * (size_t)n;
-        double inv = 1.0 / sg->gain;
-        for (int64_t i = 0; i < n; i++)
-            dst[i] = src[i] == bad ? NAN : (float)((src[i] - sg->baseline) * inv);
+        const double base = sg->baseline, gain = sg->gain;
+        int nbad = 0;
+        for (int64_t i = 0; i < n; i++) { /* branch-free so it vectorises; invalid samples after */
+            dst[i] = (float)(((double)src[i] - base) / gain);
+            nbad += src[i] == bad;
+        }
+        for (int64_t i = 0; nbad && i < n; i++)
+            if (src[i] == bad) dst[i] = NAN, nbad--;
     }
     return PF_OK;
 }

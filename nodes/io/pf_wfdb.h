@@ -68,6 +68,8 @@ int32_t pf_wfdb_format_invalid(int fmt);
 /* Decode n samples from buf (which starts on a group boundary) after skipping `skip`
  * samples. Fails with PF_EFORMAT if nbytes does not hold them. */
 int pf_wfdb_decode(int fmt, const uint8_t *buf, size_t nbytes, int skip, size_t n, int32_t *out);
+/* Naive reference decoder (one group at a time) that pf_wfdb_decode is tested against. */
+int pf_wfdb_decode_ref(int fmt, const uint8_t *buf, size_t nbytes, int skip, size_t n, int32_t *out);
 
 typedef struct pf_wfdb_record pf_wfdb_record;
 

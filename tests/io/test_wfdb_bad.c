@@ -75,6 +75,25 @@ static void formats(void)
     CHECK_OK(pf_wfdb_decode(310, b310, 4, 0, 3, o));
     CHECK(o[0] == -3 && o[1] == 100 && o[2] == -300, "310: %d %d %d", o[0], o[1], o[2]);
     CHECK(pf_wfdb_decode(8, b80, 3, 0, 1, o) == PF_EFORMAT && strstr(pf_errmsg(), "format 8"), "format 8 unsupported");
+    /* optimised decoder == naive reference, every format, skip and length, random bytes */
+    static const int fmts[] = {16, 61, 80, 212, 310, 311};
+    uint8_t rnd[700];
+    int32_t fa[520], fb[520];
+    uint32_t x = 12345;
+    for (size_t i = 0; i < sizeof rnd; i++) rnd[i] = (uint8_t)((x = x * 1103515245u + 12345u) >> 16);
+    int mism = 0;
+    for (int f = 0; f < 6; f++)
+        for (int skip = 0; skip < 3; skip++)
+            for (size_t n = 0; n < 500; n += 1 + n / 7) {
+                int g, b;
+                pf_wfdb_format_geometry(fmts[f], &g, &b);
+                if (skip >= g) continue;
+                size_t nb = (size_t)pf_wfdb_format_bytes(fmts[f], (int64_t)n + skip);
+                int ra = pf_wfdb_decode(fmts[f], rnd, nb, skip, n, fa), rb = pf_wfdb_decode_ref(fmts[f], rnd, nb, skip, n, fb);
+                mism += ra != PF_OK || rb != PF_OK || memcmp(fa, fb, n * sizeof *fa);
+                mism += nb > 0 && pf_wfdb_decode(fmts[f], rnd, nb - 1, skip, n, fa) != PF_EFORMAT;
+            }
+    CHECK(mism == 0, "optimised vs reference decoder: %d mismatches", mism);
     CHECK(pf_wfdb_format_bytes(212, 3) == 5 && pf_wfdb_format_bytes(311, 4) == 6 && pf_wfdb_format_bytes(310, 5) == 8,
           "partial-group sizes");
 }
