@@ -2,10 +2,11 @@
 
 #include <string.h>
 
-extern const pf_kind pf_kind_synth, pf_kind_sink, pf_kind_passthrough, pf_kind_discard, pf_kind_repeat;
+extern const pf_kind pf_kind_synth, pf_kind_reader, pf_kind_sink, pf_kind_passthrough, pf_kind_discard, pf_kind_repeat;
 
 const pf_kind *const pf_kinds[] = {
     &pf_kind_synth,       /* io: synthetic ECG source (ECGSYN), the embedded default data */
+    &pf_kind_reader,      /* io: real ECG records (WFDB, .mat, HDF5 sets) */
     &pf_kind_sink,        /* io: HDF5 window writer */
     &pf_kind_passthrough, /* flow: forwards windows unchanged */
     &pf_kind_discard,     /* flow: counts, checksums and drops windows */

@@ -72,6 +72,7 @@ static int open_wfdb(pf_record *r, const char *path, const pf_record_opts *o)
     char base[1024], ann[1100];
     snprintf(base, sizeof base, "%s", path);
     if (ends_ci(base, ".hea")) base[strlen(base) - 4] = 0;
+    if (o && o->annotator && !o->annotator[0]) return PF_OK; /* "" = no annotations */
     const char *an = o && o->annotator ? o->annotator : "atr";
     snprintf(ann, sizeof ann, "%s.%s", base, an);
     if (access(ann, R_OK) == 0) {

@@ -14,7 +14,7 @@
 
 typedef struct {
     const char *annotator; /* WFDB annotator (file extension) for reference annotations;
-                              NULL: "atr" when that file exists, else none */
+                              NULL: "atr" when that file exists, else none; "": none */
     double rate;           /* Hz for sources that carry none (CPSC 2019: 500; HDF5 without `fs`) */
 } pf_record_opts;
 
