@@ -144,6 +144,18 @@ pf_msg *pf_msg_clone(const pf_msg *m)
     return c;
 }
 
+pf_msg *pf_msg_take(pf_msg *m)
+{
+    pf_msg *t = malloc(sizeof *t);
+    if (!t) { pf_err(PF_ENOMEM, "pf_msg_take: out of memory"); return NULL; }
+    *t = *m;
+    m->frames = NULL;
+    m->n_frames = 0;
+    m->n_sections = 0;
+    memset(m->owned, 0, sizeof m->owned);
+    return t;
+}
+
 void pf_msg_destroy(pf_msg *m)
 {
     if (!m) return;

@@ -43,14 +43,9 @@ static int pass_process(pf_node *n, void *state, const char *port, pf_msg *m)
         struct timespec ts = {(time_t)(p->delay_ms / 1000), (long)(fmod(p->delay_ms, 1000.0) * 1e6)};
         nanosleep(&ts, NULL);
     }
-    /* The runtime owns m; forward a shell that shares its frames. */
-    pf_msg *fwd = pf_msg_create(m->kind, m->id);
-    if (!fwd) return PF_ENOMEM;
-    *fwd = *m;
-    m->frames = NULL;   /* frames now belong to fwd */
-    m->n_frames = 0;
-    for (int i = 0; i < m->n_sections; i++) m->owned[i] = 0;
-    return pf_node_send(n, "out", fwd);
+    /* The runtime lends m; take its frames along, no copy. */
+    pf_msg *fwd = pf_msg_take(m);
+    return fwd ? pf_node_send(n, "out", fwd) : PF_ENOMEM;
 }
 
 const pf_kind pf_kind_passthrough = {
