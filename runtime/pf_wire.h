@@ -50,8 +50,11 @@ typedef enum {
     PF_SEC_COUNTERS = 6,  /* u64 [n]: status counters (CONTROL "status") */
     PF_SEC_TENSOR = 7,    /* any dtype/shape: element of a TENSOR batch */
     PF_SEC_ANN = 8,       /* i64 [n, 2]: reference annotations (sample, code) */
-    PF_SEC_RPEAKS_AUG = 9,/* i64 [n]: R-peak indices inside an augmented view */
+    PF_SEC_RPEAKS_AUG = 9,/* i64 [views, n]: R-peaks inside each augmented view (start_sample + offset) */
     PF_SEC_NAME = 10,     /* u8 [n]: name of the following TENSOR section */
+    PF_SEC_VIEWS = 11,    /* f32 [views, leads, samples]: augmented views of SAMPLES */
+    PF_SEC_ADJ_SAMPLES = 12, /* f32 [leads, samples]: the next window of the same record (adjacent pair) */
+    PF_SEC_ADJ_RPEAKS = 13,  /* i64 [n]: R-peaks of the adjacent window, absolute */
 } pf_sec_type;
 
 typedef enum { PF_DT_U8 = 1, PF_DT_I32 = 2, PF_DT_I64 = 3, PF_DT_U64 = 4, PF_DT_F32 = 5, PF_DT_F64 = 6 } pf_dtype;
@@ -86,6 +89,9 @@ typedef struct pf_msg {
     char id[PF_WIRE_MAX_ID + 1]; /* record / stream id (WINDOW), sender (EOS), verb (CONTROL) */
     int n_sections;
     pf_section sec[PF_WIRE_MAX_SECTIONS];
+    /* sender's routing id when received on a ROUTER socket (for the EOS ack) */
+    unsigned char peer[32];
+    int peer_len;
     /* ownership: frames (received) or owned buffers (outgoing) */
     void *frames;             /* zmq_msg_t array, n_sections + 1 entries, or NULL */
     int n_frames;
@@ -108,6 +114,10 @@ const pf_section *pf_msg_find_const(const pf_msg *m, int type);
 size_t pf_section_count(const pf_section *s);
 /* Deep copy (for nodes that emit a modified window and keep the input). */
 pf_msg *pf_msg_clone(const pf_msg *m);
+/* Move the whole content of m (typically a received message the runtime
+ * lends to a node) into a new message, zero-copy: its frames go along and
+ * are forwarded as they are when the new message is sent. m is left empty. */
+pf_msg *pf_msg_take(pf_msg *m);
 void pf_msg_destroy(pf_msg *m);
 
 /* --- encoding / decoding ------------------------------------------------ */
@@ -131,8 +141,13 @@ int pf_wire_validate(const pf_msg *m);
  * consumed (destroyed). */
 int pf_wire_send(void *zsock, pf_msg *m, int zmq_flags);
 /* Receive one multipart message. *out is NULL when the message is malformed
- * (return PF_EFORMAT, message text says why; the frames are discarded). */
+ * (return PF_EFORMAT, message text says why; the frames are discarded).
+ * pf_wire_recv_routed is for ROUTER sockets: the first frame is the sender's
+ * routing id, kept in m->peer. */
 int pf_wire_recv(void *zsock, pf_msg **out, int zmq_flags, size_t *bytes_out);
+int pf_wire_recv_routed(void *zsock, pf_msg **out, int zmq_flags, size_t *bytes_out);
+/* On a ROUTER socket: acknowledge an end-of-stream to the instance that sent it. */
+int pf_wire_ack_eos(void *zsock, const pf_msg *eos);
 
 /* Order-independent content hash of a WINDOW: id, index, start, rate, shape,
  * samples, R-peaks, labels, features. Summed over windows it gives a stream
