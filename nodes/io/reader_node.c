@@ -32,7 +32,7 @@ static const pf_param_spec reader_params[] = {
     {"annotator", PF_P_STRING, "atr", 0, 0, NULL, "WFDB annotator of the reference annotations (\"atr\", LUDB \"ii\", ...; \"\" = none)"},
     {"epochs", PF_P_INT, "1", 1, 1000000, NULL, "passes over the data"},
     {"shuffle", PF_P_BOOL, "false", 0, 0, NULL, "per-epoch shuffled window order from the graph seed"},
-    {"pairs", PF_P_BOOL, "false", 0, 0, NULL, "emit windows k and k+1 of a record back to back (k even), flagged as a pair"},
+    {"pairs", PF_P_BOOL, "false", 0, 0, NULL, "carry window k+1 of the record inside window k (ADJ_SAMPLES, ADJ_RPEAKS): PhysioCLR's adjacent positives"},
     {"rate", PF_P_DOUBLE, "0", 0, 1e6, NULL, "sample rate for sources that carry none (HDF5 without fs), Hz"},
     {"realtime", PF_P_BOOL, "false", 0, 0, NULL, "emit windows at the records' own pace (live-monitoring simulation)"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
@@ -217,7 +217,7 @@ static int reader_scan(pf_node *n, reader_t *r)
                 return pf_err(PF_EINVAL, "reader: %s has no sample rate; set the reader's 'rate' parameter", s->path);
         }
         int64_t w = windows_in(r, s->length);
-        if (r->pairs) w /= 2; /* pairs (0,1), (2,3), ...: an odd last window is left out */
+        if (r->pairs) w = w > 0 ? w - 1 : 0; /* anchors k with a window k+1 after them */
         for (int64_t it = 0; it < s->items; it++)
             for (int64_t k = 0; k < w; k++) {
                 if (r->nunits == cap) {
@@ -226,7 +226,7 @@ static int reader_scan(pf_node *n, reader_t *r)
                     if (!nu) return pf_err(PF_ENOMEM, "reader: out of memory for %lld windows", (long long)cap);
                     r->units = nu;
                 }
-                r->units[r->nunits++] = (unit_t){(uint32_t)i, (uint32_t)(r->pairs ? 2 * k : k), it};
+                r->units[r->nunits++] = (unit_t){(uint32_t)i, (uint32_t)k, it};
             }
     }
     r->order = malloc((size_t)(r->nunits ? r->nunits : 1) * sizeof *r->order);
@@ -330,11 +330,45 @@ static void pace(pf_node *n, reader_t *r, double seconds)
     }
 }
 
+/* Window [start, start+window) of the selected leads into x[lead][window]; zero-padded past
+ * the end; WFDB invalid samples (NaN) become 0 and are counted. */
+static int fill(pf_node *n, reader_t *r, int64_t start, float *x)
+{
+    int64_t len = pf_record_length(r->rec);
+    int64_t avail = len - start < r->window ? len - start : r->window;
+    if (avail < 0) avail = 0;
+    for (int l = 0; l < r->nleads; l++) {
+        float *row = x + (size_t)l * (size_t)r->window;
+        int rc = pf_record_read(r->rec, start, avail, &r->leads[l], 1, row);
+        if (rc) return rc;
+        for (int64_t i = avail; i < r->window; i++) row[i] = 0; /* tail = pad */
+        uint64_t bad = 0;
+        for (int64_t i = 0; i < avail; i++)
+            if (isnan(row[i])) row[i] = 0, bad++;
+        if (bad) pf_node_count(n, "invalid_samples", bad);
+    }
+    return PF_OK;
+}
+
+/* Reference beats in the window as an i64 section of the given type. */
+static int add_beats(reader_t *r, pf_msg *m, int type, int64_t start)
+{
+    const pf_ann *b;
+    size_t nb = 0;
+    pf_record_beats(r->rec, start, r->window, &b, &nb);
+    int64_t *pk = malloc((nb ? nb : 1) * sizeof *pk);
+    if (!pk) return pf_err(PF_ENOMEM, "reader: out of memory");
+    for (size_t i = 0; i < nb; i++) pk[i] = b[i].time;
+    uint32_t dn = (uint32_t)nb;
+    int rc = pf_msg_add(m, type, PF_DT_I64, 1, &dn, pk);
+    free(pk);
+    return rc;
+}
+
 static int emit(pf_node *n, reader_t *r, const unit_t *u, uint32_t widx, uint32_t flags)
 {
     const source_t *s = &r->src[u->src];
-    int64_t start = (int64_t)widx * r->hop, len = pf_record_length(r->rec);
-    int64_t avail = len - start < r->window ? len - start : r->window;
+    int64_t start = (int64_t)widx * r->hop;
     char id[256];
     if (s->h5) snprintf(id, sizeof id, "%s[%lld]", s->id, (long long)u->item);
     else snprintf(id, sizeof id, "%s", s->id);
@@ -342,33 +376,16 @@ static int emit(pf_node *n, reader_t *r, const unit_t *u, uint32_t widx, uint32_
     if (!m) return pf_err(PF_ENOMEM, "reader: out of memory");
     m->epoch = (uint32_t)r->epoch;
     m->flags = flags;
-    float *x = pf_msg_samples(m);
-    int rc = PF_OK;
-    for (int l = 0; l < r->nleads && !rc; l++) {
-        float *row = x + (size_t)l * (size_t)r->window;
-        rc = pf_record_read(r->rec, start, avail, &r->leads[l], 1, row);
-        for (int64_t i = avail; i < r->window; i++) row[i] = 0; /* tail = pad */
-        uint64_t bad = 0;
-        for (int64_t i = 0; i < avail; i++)
-            if (isnan(row[i])) row[i] = 0, bad++; /* WFDB invalid-sample markers */
-        if (bad) pf_node_count(n, "invalid_samples", bad);
-    }
+    int rc = fill(n, r, start, pf_msg_samples(m));
     uint32_t dl = (uint32_t)strlen(r->lead_names);
     if (!rc) rc = pf_msg_add(m, PF_SEC_LEAD_NAMES, PF_DT_U8, 1, &dl, r->lead_names);
     /* reference beats (R-peaks) and every annotation (sample, code) inside the window */
     const pf_ann_list *al = pf_record_annotations(r->rec);
-    const pf_ann *b;
-    size_t nb = 0;
-    if (!rc) pf_record_beats(r->rec, start, r->window, &b, &nb);
-    if (!rc && (al->n || s->h5 == NULL)) {
-        int64_t *pk = malloc((nb ? nb : 1) * sizeof *pk);
-        if (!pk) rc = pf_err(PF_ENOMEM, "reader: out of memory");
-        for (size_t i = 0; !rc && i < nb; i++) pk[i] = b[i].time;
-        uint32_t dn = (uint32_t)nb;
-        if (!rc) rc = pf_msg_add(m, PF_SEC_RPEAKS, PF_DT_I64, 1, &dn, pk);
-        free(pk);
+    int has_ann = al->n || s->h5 == NULL;
+    if (!rc && has_ann) rc = add_beats(r, m, PF_SEC_RPEAKS, start);
+    if (!rc && al->n) {
         size_t a0 = pf_ann_lower(al, start), a1 = pf_ann_lower(al, start + r->window);
-        if (!rc && a1 > a0) {
+        if (a1 > a0) {
             int64_t *an = malloc((a1 - a0) * 2 * sizeof *an);
             if (!an) rc = pf_err(PF_ENOMEM, "reader: out of memory");
             for (size_t i = a0; !rc && i < a1; i++) an[2 * (i - a0)] = al->a[i].time, an[2 * (i - a0) + 1] = al->a[i].code;
@@ -376,6 +393,20 @@ static int emit(pf_node *n, reader_t *r, const unit_t *u, uint32_t widx, uint32_
             if (!rc) rc = pf_msg_add(m, PF_SEC_ANN, PF_DT_I64, 2, d2, an);
             free(an);
         }
+    }
+    /* adjacent pair: window widx+1 of the same record travels inside this message */
+    if (!rc && r->pairs) {
+        uint32_t d2[2] = {(uint32_t)r->nleads, (uint32_t)r->window};
+        float *adj = malloc(sizeof(float) * (size_t)r->nleads * (size_t)r->window);
+        if (!adj) rc = pf_err(PF_ENOMEM, "reader: out of memory");
+        if (!rc) rc = fill(n, r, start + r->hop, adj);
+        if (!rc) {
+            rc = pf_msg_adopt(m, PF_SEC_ADJ_SAMPLES, PF_DT_F32, 2, d2, adj);
+            if (rc) free(adj);
+        } else {
+            free(adj);
+        }
+        if (!rc && has_ann) rc = add_beats(r, m, PF_SEC_ADJ_RPEAKS, start + r->hop);
     }
     if (!rc && s->h5 && pf_h5set_label_width(s->h5)) {
         uint32_t k = (uint32_t)pf_h5set_label_width(s->h5);
@@ -417,10 +448,7 @@ static int reader_produce(pf_node *n, void *state)
     r->pos += pf_node_replicas(n);
     int rc = use_record(r, u->src, u->item);
     if (rc) return rc;
-    if (!r->pairs) return emit(n, r, u, u->widx, 0);
-    rc = emit(n, r, u, u->widx, PF_FLAG_PAIR_FIRST);
-    if (rc) return rc;
-    return emit(n, r, u, u->widx + 1, PF_FLAG_PAIR_SECOND);
+    return emit(n, r, u, u->widx, r->pairs ? PF_FLAG_PAIR_FIRST : 0);
 }
 
 static void reader_destroy(void *state)

@@ -124,21 +124,72 @@ def test_shards_epochs_shuffle(tmp):
     check(np.array_equal(w["rpeaks"], [t for t, c in ann if c == 1 and 1500 <= t < 2500]), "ludb: N peaks from 7.ii")
 
 
+def receive_all(tmp, name, reader):
+    """Run the reader alone; a Python ROUTER socket stands in for its downstream node and
+    decodes every message with a separate implementation of docs/protocol.md."""
+    import struct
+    import zmq
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+    import pfwire
+    ipc = os.path.join(tmp, "ipc-" + name)
+    os.makedirs(ipc, exist_ok=True)
+    cfg = os.path.join(tmp, name + ".cfg")
+    with open(cfg, "w") as f:
+        f.write('name = "%s";\nipc_dir = "%s";\nnodes = (\n  { name = "src"; kind = "reader"; %s },\n'
+                '  { name = "sink"; kind = "discard"; }\n);\nedges = ( { from = "src"; to = "sink"; } );\n' % (name, ipc, reader))
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.ROUTER)
+    s.bind("ipc://%s/sink.0.in" % ipc)
+    p = subprocess.Popen([EXE, "node", cfg, "src"], stderr=subprocess.PIPE, text=True)
+    msgs = []
+    while s.poll(20000):
+        fr = s.recv_multipart()
+        head = fr[1]
+        magic, ver, kind, hb, nsec, idl, wi, st, rate, nl, ns, ep, flags, count = struct.unpack_from("<IHHIHHQqdIIIIQ", head)
+        ident = head[64 + 24 * nsec:64 + 24 * nsec + idl].decode()
+        if kind == pfwire.KIND_EOS:
+            s.send_multipart([fr[0]] + pfwire.encode(pfwire.KIND_CONTROL, b"eos-ack", count=count))
+            break
+        secs = {}
+        for k in range(nsec):
+            typ, dt, nd, _, d0, d1, d2, d3 = struct.unpack_from("<HBBI4I", head, 64 + 24 * k)
+            dims = (d0, d1, d2, d3)[:nd]
+            arr = np.frombuffer(fr[2 + k], dtype={3: np.int64, 5: np.float32, 1: np.uint8}[dt]).reshape(dims)
+            secs[typ] = arr
+        msgs.append(dict(id=ident, wi=wi, start=st, flags=flags, secs=secs))
+    code = p.wait(timeout=30)
+    check(code == 0, "%s: reader exits 0: %s" % (name, p.stderr.read()[-500:]))
+    s.close(0)
+    ctx.term()
+    return msgs
+
+
 def test_pairs_and_other_sets(tmp):
-    out, _ = run_graph(tmp, "pairs", 'records = ["%s/cinc2021/E07500.mat", "%s/cpsc2021/data_35_10"]; window = 1000;'
-                       ' pairs = true; annotator = ""; leads = ["I", "II"];' % (DATA, DATA))
-    ws, _, _ = windows(out)
-    e = [w for w in ws if w["id"] == "E07500"]
-    check(len(e) == 4, "pairs: 5 windows of E07500 -> 2 pairs = 4 windows (got %d)" % len(e))
-    firsts = [w for w in ws if w["flags"] & 2]
-    seconds = [w for w in ws if w["flags"] & 4]
-    check(len(firsts) == len(seconds) and len(firsts) + len(seconds) == len(ws), "pairs: every window flagged")
-    ok = all(any(s["id"] == f["id"] and s["wi"] == f["wi"] + 1 for s in seconds) for f in firsts)
-    check(ok and all(f["wi"] % 2 == 0 for f in firsts), "pairs: (k, k+1) of one record, k even")
-    check(len([w for w in ws if w["id"] == "data_35_10"]) == 34, "pairs: cpsc2021 34160 samples -> 17 pairs")
+    ms = receive_all(tmp, "pairs", 'records = ["%s/cinc2021/E07500.mat", "%s/mitdb/118"]; window = 1000; leads = ["II"];'
+                     ' pairs = true; missing_lead = "skip";' % (DATA, DATA))
+    check(len(ms) == 4, "pairs: E07500 has 5 windows -> 4 anchors; mitdb 118 has no lead II and is skipped (got %d)" % len(ms))
     v = sio.loadmat(os.path.join(DATA, "cinc2021/E07500.mat"))["val"].astype(np.float64) / 1000.0
-    w = [w for w in e if w["wi"] == 1][0]
-    check(np.allclose(w["data"], v[:2, 1000:2000].astype(np.float32), atol=0, rtol=1e-6), "cinc2021 E07500 window 1 values")
+    ok = True
+    for m in ms:
+        k, st = m["wi"], m["start"]
+        ok &= m["flags"] & 2 and st == 1000 * k and m["id"] == "E07500"
+        ok &= np.allclose(m["secs"][1][0], v[1, st:st + 1000], rtol=1e-6, atol=0)
+        ok &= np.allclose(m["secs"][12][0], v[1, st + 1000:st + 2000], rtol=1e-6, atol=0)
+        ok &= bytes(m["secs"][5]).decode() == "II"
+    check(ok, "pairs: window k in SAMPLES, window k+1 in ADJ_SAMPLES, lead II, flagged")
+    ms = receive_all(tmp, "pairs2", 'records = ["%s/mitdb/101"]; window = 3600; pairs = true;' % DATA)
+    ann = wfdb_ref.read_ann(os.path.join(DATA, "mitdb", "101.atr"))
+    beats = np.array([t for t, c in ann if c in wfdb_ref.BEATS])
+    ok = len(ms) == 180 - 1
+    for m in ms:
+        st = m["start"]
+        ok &= np.array_equal(m["secs"][2], beats[(beats >= st) & (beats < st + 3600)])
+        ok &= np.array_equal(m["secs"][13], beats[(beats >= st + 3600) & (beats < st + 7200)])
+        inwin = [(t, c) for t, c in ann if st <= t < st + 3600]
+        ok &= (len(inwin) == 0 and 8 not in m["secs"]) or (8 in m["secs"] and m["secs"][8].tolist() == [list(x) for x in inwin])
+    check(ok, "pairs on 101: RPEAKS / ADJ_RPEAKS are the reference beats, ANN every (sample, code) of the window")
+
+def test_other_sets(tmp):
     # CPSC 2019 folder: 25 x 10 s at 500 Hz, R peaks from ref/
     out, _ = run_graph(tmp, "cpsc19", 'records = ["%s/cpsc2019/data"]; window = 5000;' % DATA)
     ws, _, _ = windows(out)
@@ -178,7 +229,8 @@ def test_errors(tmp):
 
 
 with tempfile.TemporaryDirectory() as tmp:
-    for t in (test_mitdb_exactly_once, test_shards_epochs_shuffle, test_pairs_and_other_sets, test_hdf5_set, test_errors):
+    for t in (test_mitdb_exactly_once, test_shards_epochs_shuffle, test_pairs_and_other_sets, test_other_sets, test_hdf5_set,
+              test_errors):
         t(tmp)
 print("test_reader: %s" % ("all checks passed" if not failed else "%d check(s) failed" % failed))
 sys.exit(1 if failed else 0)
