@@ -45,8 +45,9 @@ int main(int argc, char **argv)
     struct dirent *e;
     while ((e = readdir(d)) && nrec < 64) {
         size_t l = strlen(e->d_name);
-        if (l > 4 && !strcmp(e->d_name + l - 4, ".hea"))
-            snprintf(recs[nrec++], sizeof recs[0], "%s/%.*s", dir, (int)(l - 4), e->d_name);
+        if (l > 4 && !strcmp(e->d_name + l - 4, ".hea") &&
+            snprintf(recs[nrec], sizeof recs[0], "%s/%.*s", dir, (int)(l - 4), e->d_name) < (int)sizeof recs[0])
+            nrec++;
     }
     closedir(d);
     if (!nrec) {
@@ -74,9 +75,8 @@ int main(int argc, char **argv)
                 int64_t n = pf_wfdb_length(w);
                 if (k == 0) {
                     /* the peer: the same bytes through stdio, no decoding */
-                    char p[1100];
-                    snprintf(p, sizeof p, "%s/%s", dir, h->sig[0].fname);
-                    FILE *f = fopen(p, "rb");
+                    char p[1400];
+                    FILE *f = snprintf(p, sizeof p, "%s/%s", dir, h->sig[0].fname) < (int)sizeof p ? fopen(p, "rb") : NULL;
                     size_t got, want = (size_t)pf_wfdb_format_bytes(h->sig[0].fmt, chunk * h->nsig);
                     while (f && (got = fread(bytes, 1, want, f)) > 0) {
                         b += (int64_t)got;

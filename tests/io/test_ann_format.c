@@ -86,6 +86,7 @@ int main(void)
     CHECK(access(tmp, F_OK) != 0, "temporary file left behind");
     unlink(path);
     pf_ann_list_free(&back);
+    pf_ann_list_free(&l);
 
     /* invalid values are refused, and a refused write leaves no file */
     pf_ann_list bad = {0};

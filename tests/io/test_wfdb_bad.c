@@ -77,7 +77,7 @@ static void formats(void)
     CHECK(pf_wfdb_decode(8, b80, 3, 0, 1, o) == PF_EFORMAT && strstr(pf_errmsg(), "format 8"), "format 8 unsupported");
     /* optimised decoder == naive reference, every format, skip and length, random bytes */
     static const int fmts[] = {16, 61, 80, 212, 310, 311};
-    uint8_t rnd[700];
+    uint8_t rnd[2048];
     int32_t fa[520], fb[520];
     uint32_t x = 12345;
     for (size_t i = 0; i < sizeof rnd; i++) rnd[i] = (uint8_t)((x = x * 1103515245u + 12345u) >> 16);
