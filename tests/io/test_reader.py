@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import h5py
 import numpy as np
@@ -124,7 +125,7 @@ def test_shards_epochs_shuffle(tmp):
     check(np.array_equal(w["rpeaks"], [t for t, c in ann if c == 1 and 1500 <= t < 2500]), "ludb: N peaks from 7.ii")
 
 
-def receive_all(tmp, name, reader):
+def receive_all(tmp, name, reader, arrivals=None):
     """Run the reader alone; a Python ROUTER socket stands in for its downstream node and
     decodes every message with a separate implementation of docs/protocol.md."""
     import struct
@@ -144,10 +145,14 @@ def receive_all(tmp, name, reader):
     msgs = []
     while s.poll(20000):
         fr = s.recv_multipart()
+        if arrivals is not None:
+            arrivals.append(time.monotonic())
         head = fr[1]
         magic, ver, kind, hb, nsec, idl, wi, st, rate, nl, ns, ep, flags, count = struct.unpack_from("<IHHIHHQqdIIIIQ", head)
         ident = head[64 + 24 * nsec:64 + 24 * nsec + idl].decode()
         if kind == pfwire.KIND_EOS:
+            if arrivals is not None:
+                arrivals.pop()
             s.send_multipart([fr[0]] + pfwire.encode(pfwire.KIND_CONTROL, b"eos-ack", count=count))
             break
         secs = {}
@@ -202,6 +207,48 @@ def test_other_sets(tmp):
     check(sum(len(w["rpeaks"]) for w in ws) == 389, "cpsc2019: 389 R peaks in all")
 
 
+def test_challenge_and_cpsc2021(tmp):
+    out, _ = run_graph(tmp, "cinc", 'records = ["%s/cinc2021"]; window = 2500; leads = ["V6", "aVR"]; annotator = "";' % DATA)
+    ws, _, _ = windows(out)
+    check(len(ws) == 30 * 2, "cinc2021: 30 records x 2 windows (got %d)" % len(ws))
+    ok = True
+    for w in ws:
+        v = sio.loadmat(os.path.join(DATA, "cinc2021", w["id"] + ".mat"))["val"].astype(np.float64) / 1000.0
+        ok &= np.allclose(w["data"], v[[11, 3], w["start"]:w["start"] + 2500].astype(np.float32), rtol=1e-6, atol=0)
+    check(ok, "cinc2021: every window equals scipy.io.loadmat's values (V6, aVR)")
+    out, _ = run_graph(tmp, "cp21", 'records = ["%s/cpsc2021"]; window = 4000; hop = 3000;' % DATA)
+    ws, _, _ = windows(out)
+    ok, total = True, 0
+    for rec in sorted(set(w["id"] for w in ws)):
+        n, names, ref = physical(os.path.join(DATA, "cpsc2021"), rec)
+        ann = wfdb_ref.read_ann(os.path.join(DATA, "cpsc2021", rec + ".atr"))
+        beats = np.array([t for t, c in ann if c in wfdb_ref.BEATS])
+        mine = [w for w in ws if w["id"] == rec]
+        total += 1
+        ok &= len(mine) == (n - 4000) // 3000 + 1
+        for w in mine:
+            st = w["start"]
+            ok &= np.array_equal(w["data"], ref[:, st:st + 4000])
+            ok &= np.array_equal(w["rpeaks"], beats[(beats >= st) & (beats < st + 4000)])
+    check(ok and total == 9, "cpsc2021: 9 records, overlapping windows equal the independent decoding, with beats")
+
+
+def test_realtime(tmp):
+    path = os.path.join(tmp, "rt.h5")
+    with h5py.File(path, "w") as f:
+        f.create_dataset("data", data=np.ones((4, 1, 100), np.float32))
+        f.attrs["fs"] = 1000.0
+    for rt in (True, False):
+        arrivals = []
+        receive_all(tmp, "rt%d" % rt, 'records = ["%s"]; window = 50; realtime = %s;' % (path, "true" if rt else "false"),
+                    arrivals=arrivals)
+        span = arrivals[-1] - arrivals[0] if len(arrivals) == 8 else -1
+        if rt:
+            check(0.33 <= span <= 1.0, "realtime: 8 windows of 50 ms arrive over ~0.35 s (%.3f s)" % span)
+        else:
+            check(0 <= span < 0.2, "not realtime: as fast as possible (%.3f s)" % span)
+
+
 def test_hdf5_set(tmp):
     path = os.path.join(tmp, "set.h5")
     x = (np.arange(6 * 2 * 800, dtype=np.float32).reshape(6, 2, 800) * 0.25)
@@ -229,8 +276,8 @@ def test_errors(tmp):
 
 
 with tempfile.TemporaryDirectory() as tmp:
-    for t in (test_mitdb_exactly_once, test_shards_epochs_shuffle, test_pairs_and_other_sets, test_other_sets, test_hdf5_set,
-              test_errors):
+    for t in (test_mitdb_exactly_once, test_shards_epochs_shuffle, test_pairs_and_other_sets, test_other_sets,
+              test_challenge_and_cpsc2021, test_realtime, test_hdf5_set, test_errors):
         t(tmp)
 print("test_reader: %s" % ("all checks passed" if not failed else "%d check(s) failed" % failed))
 sys.exit(1 if failed else 0)
