@@ -837,7 +837,8 @@ int pf_wfdb_read(pf_wfdb_record *r, int64_t start, int64_t n, const int *sig, in
         if (sig && (sig[k] < 0 || sig[k] >= h->nsig))
             return pf_err(PF_ERANGE, "%s: signal index %d outside 0..%d", h->label, sig[k], h->nsig - 1);
     int rc;
-    if (n > 0 && (rc = grow((void **)&r->raw, &r->raw_cap, (size_t)n * (size_t)h->nsig * sizeof(int32_t)))) return rc;
+    if (n == 0) return pf_wfdb_read_raw(r, start, 0, NULL); /* only the range check */
+    if ((rc = grow((void **)&r->raw, &r->raw_cap, (size_t)n * (size_t)h->nsig * sizeof(int32_t)))) return rc;
     if ((rc = pf_wfdb_read_raw(r, start, n, r->raw))) return rc;
     for (int k = 0; k < nsel; k++) {
         int s = sig ? sig[k] : k;
