@@ -74,7 +74,8 @@ typedef struct {
     int leads[64], nleads;
     char lead_names[1024];
     double rec_rate;
-    float *buf;
+    float *buf;                  /* a padded tail window before it is spread out */
+    size_t buf_cap;
     uint64_t t0_ns;
     double stream_s;             /* real-time: stream time of the last window's end */
     uint64_t sent;
@@ -170,7 +171,10 @@ static pf_record *open_unit(reader_t *r, int64_t src, int64_t item)
 static int map_leads(reader_t *r, pf_record *rec, int *idx, int *n)
 {
     if (r->nsel == 0) {
-        *n = pf_record_nleads(rec) < 64 ? pf_record_nleads(rec) : 64;
+        if (pf_record_nleads(rec) > 64)
+            return pf_err(PF_ERANGE, "reader: %s has %d leads; select at most 64 with 'leads'", pf_record_name(rec),
+                          pf_record_nleads(rec));
+        *n = pf_record_nleads(rec);
         for (int i = 0; i < *n; i++) idx[i] = i;
         return PF_OK;
     }
@@ -285,8 +289,6 @@ static int reader_create(pf_node *n, void **state)
     }
     if (!rc) rc = reader_scan(n, r);
     if (rc) return rc;
-    r->buf = malloc(sizeof(float) * (size_t)r->window);
-    if (!r->buf) return pf_err(PF_ENOMEM, "reader: out of memory");
     r->rec_src = -1;
     start_epoch(n, r);
     r->t0_ns = pf_now_ns();
@@ -337,10 +339,20 @@ static int fill(pf_node *n, reader_t *r, int64_t start, float *x)
     int64_t len = pf_record_length(r->rec);
     int64_t avail = len - start < r->window ? len - start : r->window;
     if (avail < 0) avail = 0;
+    /* one read for all leads (a WFDB read decodes every signal of the frame anyway) */
+    int full = avail == r->window;
+    size_t need = (size_t)r->nleads * (size_t)avail;
+    if (!full && need > r->buf_cap) {
+        float *nb = realloc(r->buf, need * sizeof *nb);
+        if (!nb) return pf_err(PF_ENOMEM, "reader: out of memory");
+        r->buf = nb;
+        r->buf_cap = need;
+    }
+    int rc = pf_record_read(r->rec, start, avail, r->leads, r->nleads, full ? x : r->buf);
+    if (rc) return rc;
     for (int l = 0; l < r->nleads; l++) {
         float *row = x + (size_t)l * (size_t)r->window;
-        int rc = pf_record_read(r->rec, start, avail, &r->leads[l], 1, row);
-        if (rc) return rc;
+        if (!full) memcpy(row, r->buf + (size_t)l * (size_t)avail, (size_t)avail * sizeof *row);
         for (int64_t i = avail; i < r->window; i++) row[i] = 0; /* tail = pad */
         uint64_t bad = 0;
         for (int64_t i = 0; i < avail; i++)
