@@ -709,6 +709,8 @@ static int open_files(pf_wfdb_record *r, const char *dir)
                           sg->line, sf->path, strerror(errno));
         struct stat st;
         if (fstat(fileno(sf->f), &st)) return pf_err(PF_EIO, "%s: stat: %s", sf->path, strerror(errno));
+        if (!S_ISREG(st.st_mode)) /* fopen() opens folders too; reads then fail */
+            return pf_err(PF_EFORMAT, "%s line %d: signal file %s is not a regular file", h->label, sg->line, sf->path);
         sf->size = st.st_size;
     }
     for (int i = 0; i < r->nfiles; i++) {

@@ -177,6 +177,7 @@ int main(void)
     bad_record("r 1 100 3\nr.dat 16:3 10\n", 0, "line 2: skew 3", NULL);
     bad_record("r 1 100 3\nmissing.dat 16 10\n", 0, "line 2: signal file", "missing.dat");
     bad_record("r 1 100 3\nr.dat 16+100 10\n", 0, "shorter than the byte offset 100", NULL);
+    bad_record("r 1 100 3\n. 16 10\n", 0, "line 2: signal file", "is not a regular file"); /* found by fuzz_record */
     /* no sample count in the header: taken from the file size (3 frames) */
     puts_file("n.hea", "n 2 100\nr.dat 16 10 16 0 10 33 0 A\nr.dat 16 10 16 0 -20 -63 0 B\n");
     snprintf(p, sizeof p, "%s/n", dir);
