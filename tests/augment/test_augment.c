@@ -125,6 +125,17 @@ static void test_perturbations(void)
     int one_factor = 1;
     for (int i = 0; i < L * N; i++) one_factor &= x[i] == x[0];
     CHECK(one_factor && x[0] >= 1.0f && x[0] <= 3.0f, "one scale factor in [0.5, 1.5]: %g", x[0] / 2);
+    /* powerline: a 50 Hz sinusoid of the given amplitude, identical on every lead */
+    pf_perturb_config pl = {.powerline_p = 1, .powerline_amp = 0.25, .mains_hz = 50};
+    memset(x, 0, sizeof x);
+    pf_perturb(x, L, N, 500, &pl, 3);
+    double mx = 0, period_err = 0, lead_err = 0;
+    for (int t = 0; t < N; t++) {
+        if (fabs(x[t]) > mx) mx = fabs(x[t]);
+        if (t + 10 < N) period_err = fmax(period_err, fabs(x[t + 10] - x[t]));
+        lead_err = fmax(lead_err, fabs(x[(L - 1) * N + t] - x[t]));
+    }
+    CHECK(fabs(mx - 0.25) < 0.01 && period_err < 1e-5 && lead_err == 0, "powerline amplitude %g, period error %g, lead difference %g", mx, period_err, lead_err);
 }
 
 int main(void)
