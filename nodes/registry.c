@@ -2,7 +2,8 @@
 
 #include <string.h>
 
-extern const pf_kind pf_kind_synth, pf_kind_reader, pf_kind_sink, pf_kind_passthrough, pf_kind_discard, pf_kind_repeat;
+extern const pf_kind pf_kind_synth, pf_kind_reader, pf_kind_sink, pf_kind_passthrough, pf_kind_discard, pf_kind_repeat,
+    pf_kind_shuffle;
 
 const pf_kind *const pf_kinds[] = {
     &pf_kind_synth,       /* io: synthetic ECG source (ECGSYN), the embedded default data */
@@ -11,6 +12,7 @@ const pf_kind *const pf_kinds[] = {
     &pf_kind_passthrough, /* flow: forwards windows unchanged */
     &pf_kind_discard,     /* flow: counts, checksums and drops windows */
     &pf_kind_repeat,      /* flow: pattern source for benchmarks */
+    &pf_kind_shuffle,     /* augment: heartbeat shuffling and perturbations */
     NULL,
 };
 

@@ -63,3 +63,12 @@ double pf_rng_normal(pf_rng *r)
     if (u1 < 1e-300) u1 = 1e-300;
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
+
+void pf_rng_normal2(pf_rng *r, double *a, double *b)
+{
+    double u1 = pf_rng_uniform(r), u2 = pf_rng_uniform(r);
+    if (u1 < 1e-300) u1 = 1e-300;
+    double rad = sqrt(-2.0 * log(u1)), th = 6.283185307179586 * u2;
+    *a = rad * cos(th);
+    *b = rad * sin(th);
+}

@@ -19,5 +19,6 @@ uint64_t pf_rng_u64(pf_rng *r);
 double pf_rng_uniform(pf_rng *r);                  /* [0, 1) with 53 random bits */
 uint64_t pf_rng_below(pf_rng *r, uint64_t n);      /* uniform in [0, n), unbiased */
 double pf_rng_normal(pf_rng *r);                   /* standard normal */
+void pf_rng_normal2(pf_rng *r, double *a, double *b); /* two independent standard normals */
 
 #endif

@@ -289,9 +289,21 @@ int pf_wire_validate(const pf_msg *m)
                 if (s->dtype != PF_DT_F32 || s->ndim != 2 || s->dims[0] != m->n_leads || s->dims[1] != m->n_samples)
                     return pf_err(PF_EFORMAT, "window '%s': sample section must be f32 [%u, %u]", m->id, m->n_leads, m->n_samples);
                 break;
-            case PF_SEC_RPEAKS: case PF_SEC_RPEAKS_AUG:
+            case PF_SEC_RPEAKS: case PF_SEC_ADJ_RPEAKS:
                 if (s->dtype != PF_DT_I64 || s->ndim != 1)
                     return pf_err(PF_EFORMAT, "window '%s': R-peak section must be i64 [n]", m->id);
+                break;
+            case PF_SEC_RPEAKS_AUG:
+                if (s->dtype != PF_DT_I64 || s->ndim != 2)
+                    return pf_err(PF_EFORMAT, "window '%s': augmented R-peak section must be i64 [views, n]", m->id);
+                break;
+            case PF_SEC_VIEWS:
+                if (s->dtype != PF_DT_F32 || s->ndim != 3 || s->dims[1] != m->n_leads || s->dims[2] != m->n_samples)
+                    return pf_err(PF_EFORMAT, "window '%s': view section must be f32 [views, %u, %u]", m->id, m->n_leads, m->n_samples);
+                break;
+            case PF_SEC_ADJ_SAMPLES:
+                if (s->dtype != PF_DT_F32 || s->ndim != 2 || s->dims[0] != m->n_leads || s->dims[1] != m->n_samples)
+                    return pf_err(PF_EFORMAT, "window '%s': adjacent-window section must be f32 [%u, %u]", m->id, m->n_leads, m->n_samples);
                 break;
             case PF_SEC_LABELS:
                 if ((s->dtype != PF_DT_I64 && s->dtype != PF_DT_F32) || s->ndim != 1)

@@ -111,6 +111,7 @@ static const pf_param_spec repeat_params[] = {
     {"leads", PF_P_INT, "12", 1, 4096, NULL, "leads per window"},
     {"samples", PF_P_INT, "5000", 1, 1 << 24, NULL, "samples per window"},
     {"fs", PF_P_DOUBLE, "500", 1, 1e6, NULL, "sample rate stamped on the windows, Hz"},
+    {"rpeak_every", PF_P_INT, "0", 0, 1 << 24, NULL, "attach R-peaks every this many samples (0 = none), for benchmarks of beat-aware nodes"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -119,7 +120,7 @@ static const pf_port_spec repeat_ports[] = {
     {NULL, 0, 0, 0, NULL},
 };
 
-typedef struct { float *tmpl; uint64_t next, count; uint32_t leads, samples; double fs; } repeat_t;
+typedef struct { float *tmpl; uint64_t next, count; uint32_t leads, samples; double fs; int64_t every; } repeat_t;
 
 static int repeat_create(pf_node *n, void **state)
 {
@@ -131,6 +132,7 @@ static int repeat_create(pf_node *n, void **state)
     r->samples = (uint32_t)pf_params_int(p, "samples");
     r->count = (uint64_t)pf_params_int(p, "count");
     r->fs = pf_params_double(p, "fs");
+    r->every = pf_params_int(p, "rpeak_every");
     r->next = (uint64_t)pf_node_replica(n); /* windows are shared out among replicas */
     size_t total = (size_t)r->leads * r->samples;
     r->tmpl = malloc(total * sizeof(float));
@@ -148,6 +150,13 @@ static int repeat_produce(pf_node *n, void *state)
     float *x = pf_msg_samples(m);
     memcpy(x, r->tmpl, (size_t)r->leads * r->samples * sizeof(float));
     x[0] = (float)r->next; /* each window distinct */
+    if (r->every > 0) {
+        uint32_t np = 0;
+        int64_t start = m->start_sample, peaks[4096];
+        for (int64_t t = r->every / 3; t < r->samples && np < 4096; t += r->every) peaks[np++] = start + t;
+        int rc = pf_msg_add(m, PF_SEC_RPEAKS, PF_DT_I64, 1, &np, peaks);
+        if (rc) { pf_msg_destroy(m); return rc; }
+    }
     r->next += (uint64_t)pf_node_replicas(n);
     return pf_node_send(n, "out", m);
 }

@@ -11,14 +11,21 @@
 
 #define ROW_GROW 64
 
-/* An extendible dataset we append rows to: [rows, d1, d2]. */
+/* An extendible dataset we append rows to: [rows, d1, d2, d3]. */
 typedef struct {
     hid_t ds;
     hid_t type;
     int rank;
-    hsize_t dims[3], cap;   /* dims[0] = rows written; cap = rows allocated */
+    hsize_t dims[4], cap;   /* dims[0] = rows written; cap = rows allocated */
     size_t row_bytes;
 } xds;
+
+/* A ragged per-window list (R-peaks and the like): values + offsets. */
+typedef struct {
+    xds values;
+    int64_t *off;           /* N + 1 */
+    int on;                 /* present in this file */
+} ragged;
 
 struct pf_h5win {
     char path[1024], partial[1100];
@@ -29,11 +36,13 @@ struct pf_h5win {
     int has_labels, label_dtype;
     uint32_t n_labels, n_features;
     char lead_names[512];
-    xds data, rpeaks, features;
+    xds data, features, views, adjacent;
+    ragged rpeaks, rpeaks_aug, adj_rpeaks;
+    uint32_t n_views;
     /* small per-window metadata, kept in memory and written at close */
     uint64_t n, cap;
     uint64_t *window_index;
-    int64_t *start_sample, *rp_off;
+    int64_t *start_sample;
     double *rate;
     uint32_t *epoch, *flags;
     int32_t *record;
@@ -53,7 +62,7 @@ static int h5fail(const char *what, const char *path)
 
 static int xds_create(pf_h5win *w, xds *x, const char *name, hid_t type, int rank, const hsize_t *inner, hsize_t chunk_rows, int gzip)
 {
-    hsize_t dims[3] = {0, 0, 0}, maxd[3] = {H5S_UNLIMITED, 0, 0}, chunk[3] = {chunk_rows, 0, 0};
+    hsize_t dims[4] = {0, 0, 0, 0}, maxd[4] = {H5S_UNLIMITED, 0, 0, 0}, chunk[4] = {chunk_rows, 0, 0, 0};
     x->row_bytes = H5Tget_size(type);
     for (int d = 1; d < rank; d++) {
         dims[d] = maxd[d] = chunk[d] = inner[d - 1];
@@ -79,12 +88,12 @@ static int xds_append(pf_h5win *w, xds *x, const void *rows, hsize_t nrows)
     if (!nrows) return PF_OK;
     if (x->dims[0] + nrows > x->cap) {
         hsize_t want = x->cap + (nrows > ROW_GROW ? nrows : ROW_GROW) + x->cap / 2;
-        hsize_t ext[3] = {want, x->dims[1], x->dims[2]};
+        hsize_t ext[4] = {want, x->dims[1], x->dims[2], x->dims[3]};
         if (H5Dset_extent(x->ds, ext) < 0) return h5fail("extend", w->partial);
         x->cap = want;
     }
     hid_t fs = H5Dget_space(x->ds);
-    hsize_t start[3] = {x->dims[0], 0, 0}, count[3] = {nrows, x->dims[1], x->dims[2]};
+    hsize_t start[4] = {x->dims[0], 0, 0, 0}, count[4] = {nrows, x->dims[1], x->dims[2], x->dims[3]};
     H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
     hid_t ms = H5Screate_simple(x->rank, count, NULL);
     herr_t e = H5Dwrite(x->ds, x->type, ms, fs, H5P_DEFAULT, rows);
@@ -98,7 +107,7 @@ static int xds_append(pf_h5win *w, xds *x, const void *rows, hsize_t nrows)
 static void xds_close(xds *x)
 {
     if (x->ds <= 0) return;
-    hsize_t ext[3] = {x->dims[0], x->dims[1], x->dims[2]};
+    hsize_t ext[4] = {x->dims[0], x->dims[1], x->dims[2], x->dims[3]};
     H5Dset_extent(x->ds, ext); /* trim the growth slack */
     H5Dclose(x->ds);
     x->ds = 0;
@@ -196,9 +205,15 @@ static int grow_meta(pf_h5win *w)
 #define GROW(field) do { void *p = realloc(w->field, nc * sizeof *w->field); if (!p) return PF_ENOMEM; w->field = p; } while (0)
     GROW(window_index); GROW(start_sample); GROW(rate); GROW(epoch); GROW(flags); GROW(record);
 #undef GROW
-    void *p = realloc(w->rp_off, (nc + 1) * sizeof *w->rp_off);
-    if (!p) return PF_ENOMEM;
-    w->rp_off = p;
+    void *p;
+    ragged *rl[3] = {&w->rpeaks, &w->rpeaks_aug, &w->adj_rpeaks};
+    for (int k = 0; k < 3; k++) {
+        if (!rl[k]->on) continue;
+        p = realloc(rl[k]->off, (nc + 1) * sizeof(int64_t));
+        if (!p) return PF_ENOMEM;
+        rl[k]->off = p;
+        if (w->n == 0) rl[k]->off[0] = 0;
+    }
     if (w->has_labels) {
         p = realloc(w->labels, nc * w->n_labels * (w->label_dtype == PF_DT_I64 ? 8 : 4));
         if (!p) return PF_ENOMEM;
@@ -213,11 +228,27 @@ static int start_layout(pf_h5win *w, const pf_msg *m)
     w->leads = m->n_leads;
     w->samples = m->n_samples;
     const pf_section *lab = pf_msg_find_const(m, PF_SEC_LABELS), *feat = pf_msg_find_const(m, PF_SEC_FEATURES);
-    const pf_section *ln = pf_msg_find_const(m, PF_SEC_LEAD_NAMES);
+    const pf_section *ln = pf_msg_find_const(m, PF_SEC_LEAD_NAMES), *vw = pf_msg_find_const(m, PF_SEC_VIEWS);
+    const pf_section *adj = pf_msg_find_const(m, PF_SEC_ADJ_SAMPLES);
     if (lab) { w->has_labels = 1; w->label_dtype = lab->dtype; w->n_labels = (uint32_t)pf_section_count(lab); }
-    hsize_t inner[2] = {m->n_leads, m->n_samples};
+    hsize_t inner[3] = {m->n_leads, m->n_samples, 0};
     int rc = xds_create(w, &w->data, "data", H5T_NATIVE_FLOAT, 3, inner, 1, w->opts.compression);
-    if (!rc) rc = xds_create(w, &w->rpeaks, "rpeaks", H5T_NATIVE_INT64, 1, NULL, 4096, 0);
+    w->rpeaks.on = 1;
+    if (!rc) rc = xds_create(w, &w->rpeaks.values, "rpeaks", H5T_NATIVE_INT64, 1, NULL, 4096, 0);
+    if (!rc && vw) {
+        w->n_views = vw->dims[0];
+        hsize_t vin[3] = {vw->dims[0], m->n_leads, m->n_samples};
+        rc = xds_create(w, &w->views, "views", H5T_NATIVE_FLOAT, 4, vin, 1, w->opts.compression);
+    }
+    if (!rc && pf_msg_find_const(m, PF_SEC_RPEAKS_AUG)) {
+        w->rpeaks_aug.on = 1;
+        rc = xds_create(w, &w->rpeaks_aug.values, "rpeaks_aug", H5T_NATIVE_INT64, 1, NULL, 4096, 0);
+    }
+    if (!rc && adj) {
+        rc = xds_create(w, &w->adjacent, "adjacent", H5T_NATIVE_FLOAT, 3, inner, 1, w->opts.compression);
+        w->adj_rpeaks.on = 1;
+        if (!rc) rc = xds_create(w, &w->adj_rpeaks.values, "adjacent_rpeaks", H5T_NATIVE_INT64, 1, NULL, 4096, 0);
+    }
     if (!rc && feat) {
         w->n_features = (uint32_t)pf_section_count(feat);
         hsize_t fin[1] = {w->n_features};
@@ -243,6 +274,8 @@ int pf_h5win_append(pf_h5win *w, const pf_msg *m)
     }
     const pf_section *lab = pf_msg_find_const(m, PF_SEC_LABELS), *feat = pf_msg_find_const(m, PF_SEC_FEATURES);
     const pf_section *rp = pf_msg_find_const(m, PF_SEC_RPEAKS), *x = pf_msg_find_const(m, PF_SEC_SAMPLES);
+    const pf_section *vw = pf_msg_find_const(m, PF_SEC_VIEWS), *rpa = pf_msg_find_const(m, PF_SEC_RPEAKS_AUG);
+    const pf_section *adj = pf_msg_find_const(m, PF_SEC_ADJ_SAMPLES), *adjr = pf_msg_find_const(m, PF_SEC_ADJ_RPEAKS);
     if (m->n_leads != w->leads || m->n_samples != w->samples)
         return pf_err(PF_EFORMAT, "window '%s' #%llu is %u x %u; this file holds %u x %u windows", m->id,
                       (unsigned long long)m->window_index, m->n_leads, m->n_samples, w->leads, w->samples);
@@ -252,16 +285,26 @@ int pf_h5win_append(pf_h5win *w, const pf_msg *m)
     if ((w->n_features != 0) != (feat != NULL) || (feat && pf_section_count(feat) != w->n_features))
         return pf_err(PF_EFORMAT, "window '%s' #%llu: feature vector differs in presence or length (%zu vs %u)", m->id,
                       (unsigned long long)m->window_index, feat ? pf_section_count(feat) : 0, w->n_features);
+    if ((w->n_views != 0) != (vw != NULL) || (vw && vw->dims[0] != w->n_views) || (w->rpeaks_aug.on != (rpa != NULL)))
+        return pf_err(PF_EFORMAT, "window '%s' #%llu: augmented views differ in presence or number from the first window",
+                      m->id, (unsigned long long)m->window_index);
+    if ((w->adjacent.ds > 0) != (adj != NULL))
+        return pf_err(PF_EFORMAT, "window '%s' #%llu: adjacent window present in some windows only", m->id, (unsigned long long)m->window_index);
     if (w->n == w->cap && grow_meta(w)) return pf_err(PF_ENOMEM, "%s: out of memory for metadata", w->path);
     int ri = record_index(w, m->id);
     if (ri < 0) return pf_err(PF_ENOMEM, "%s: out of memory for record ids", w->path);
     int rc = xds_append(w, &w->data, x->data, 1);
-    if (!rc && rp) rc = xds_append(w, &w->rpeaks, rp->data, pf_section_count(rp));
+    if (!rc && rp) rc = xds_append(w, &w->rpeaks.values, rp->data, pf_section_count(rp));
     if (!rc && feat) rc = xds_append(w, &w->features, feat->data, 1);
+    if (!rc && vw) rc = xds_append(w, &w->views, vw->data, 1);
+    if (!rc && rpa) rc = xds_append(w, &w->rpeaks_aug.values, rpa->data, pf_section_count(rpa));
+    if (!rc && adj) rc = xds_append(w, &w->adjacent, adj->data, 1);
+    if (!rc && adjr) rc = xds_append(w, &w->adj_rpeaks.values, adjr->data, pf_section_count(adjr));
     if (rc) return rc;
     uint64_t i = w->n;
-    if (i == 0) w->rp_off[0] = 0;
-    w->rp_off[i + 1] = w->rp_off[i] + (int64_t)(rp ? pf_section_count(rp) : 0);
+    w->rpeaks.off[i + 1] = w->rpeaks.off[i] + (int64_t)(rp ? pf_section_count(rp) : 0);
+    if (w->rpeaks_aug.on) w->rpeaks_aug.off[i + 1] = w->rpeaks_aug.off[i] + (int64_t)(rpa ? pf_section_count(rpa) : 0);
+    if (w->adj_rpeaks.on) w->adj_rpeaks.off[i + 1] = w->adj_rpeaks.off[i] + (int64_t)(adjr ? pf_section_count(adjr) : 0);
     w->window_index[i] = m->window_index;
     w->start_sample[i] = m->start_sample;
     w->rate[i] = m->sample_rate;
@@ -294,7 +337,9 @@ static int write_metadata(pf_h5win *w)
     if (!rc) rc = write_array(w, "epoch", H5T_NATIVE_UINT32, 1, &n, w->epoch);
     if (!rc) rc = write_array(w, "flags", H5T_NATIVE_UINT32, 1, &n, w->flags);
     if (!rc) rc = write_array(w, "record", H5T_NATIVE_INT32, 1, &n, w->record);
-    if (!rc) rc = write_array(w, "rpeaks_offset", H5T_NATIVE_INT64, 1, &n1, w->n ? (void *)w->rp_off : (void *)&zero);
+    if (!rc) rc = write_array(w, "rpeaks_offset", H5T_NATIVE_INT64, 1, &n1, w->n ? (void *)w->rpeaks.off : (void *)&zero);
+    if (!rc && w->rpeaks_aug.on) rc = write_array(w, "rpeaks_aug_offset", H5T_NATIVE_INT64, 1, &n1, w->n ? (void *)w->rpeaks_aug.off : (void *)&zero);
+    if (!rc && w->adj_rpeaks.on) rc = write_array(w, "adjacent_rpeaks_offset", H5T_NATIVE_INT64, 1, &n1, w->n ? (void *)w->adj_rpeaks.off : (void *)&zero);
     if (!rc && w->has_labels) {
         hsize_t d2[2] = {n, w->n_labels};
         hid_t t = w->label_dtype == PF_DT_I64 ? H5T_NATIVE_INT64 : H5T_NATIVE_FLOAT;
@@ -314,8 +359,12 @@ int pf_h5win_close(pf_h5win *w, int complete)
 {
     if (!w) return PF_OK;
     xds_close(&w->data);
-    xds_close(&w->rpeaks);
     xds_close(&w->features);
+    xds_close(&w->views);
+    xds_close(&w->adjacent);
+    xds_close(&w->rpeaks.values);
+    xds_close(&w->rpeaks_aug.values);
+    xds_close(&w->adj_rpeaks.values);
     int rc = write_metadata(w);
     uint32_t c = (complete && !rc) ? 1 : 0;
     uint64_t n = w->n;
@@ -327,7 +376,8 @@ int pf_h5win_close(pf_h5win *w, int complete)
     for (int i = 0; i < w->n_ids; i++) free(w->ids[i]);
     free(w->ids); free(w->slots);
     free(w->window_index); free(w->start_sample); free(w->rate); free(w->epoch); free(w->flags);
-    free(w->record); free(w->rp_off); free(w->labels);
+    free(w->record); free(w->labels);
+    free(w->rpeaks.off); free(w->rpeaks_aug.off); free(w->adj_rpeaks.off);
     free(w);
     return rc;
 }

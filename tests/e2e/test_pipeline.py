@@ -263,10 +263,61 @@ def test_policies_and_status(tmp):
     check(r.returncode == 0 and len(parts[0]) + len(parts[1]) == len(ref) and same(ref, merged), "two sink replicas split the windows")
 
 
+AUG = ('kind = "shuffle"; views = 2; mask_p = 0.5; noise_p = 0.5; noise_std = 0.05; wander_p = 0.5; '
+       'powerline_p = 0.5; scale_p = 0.5; shift_p = 0.5;')
+
+
+def read_views(path):
+    with h5py.File(path, "r") as f:
+        ids = [s.decode() if isinstance(s, bytes) else s for s in f["record_ids"][:]]
+        rec, wi = f["record"][:], f["window_index"][:]
+        views, data = f["views"][:], f["data"][:]
+        ra, rao = f["rpeaks_aug"][:], f["rpeaks_aug_offset"][:]
+        rp, rpo = f["rpeaks"][:], f["rpeaks_offset"][:]
+        return {(ids[rec[i]], int(wi[i])): (data[i], views[i], ra[rao[i]:rao[i + 1]], rp[rpo[i]:rpo[i + 1]]) for i in range(len(wi))}
+
+
+def test_augment_replicas(tmp):
+    """The same stream through 1 and 3 shuffle replicas gives bit-identical views."""
+    src = 'kind = "synth"; records = 4; duration = 30.0; window = 2500; hr = 80.0;'
+    outs = {}
+    for reps in (1, 3):
+        out = os.path.join(tmp, "aug%d.h5" % reps)
+        text = ('name = "aug%d";\nseed = 5;\nnodes = (\n { name = "src"; %s },\n { name = "aug"; %s replicas = %d; },\n'
+                ' { name = "sink"; kind = "sink"; path = "%s"; }\n);\nedges = ( { from = "src"; to = "aug"; }, { from = "aug"; to = "sink"; } );\n'
+                % (reps, src, AUG, reps, out))
+        r = run(write(os.path.join(tmp, "aug%d.cfg" % reps), text))
+        check(r.returncode == 0, "augment graph with %d replicas runs: %s" % (reps, r.stderr[-500:]))
+        outs[reps] = read_views(out)
+    a, b = outs[1], outs[3]
+    check(len(a) == 24 and a.keys() == b.keys(), "24 windows through 1 and 3 replicas (%d, %d)" % (len(a), len(b)))
+    check(all(np.array_equal(a[k][1], b[k][1]) and np.array_equal(a[k][2], b[k][2]) for k in a),
+          "views and their R-peaks are bit-identical whichever replica made them")
+    k0 = sorted(a)[0]
+    data, views, ra, rp = a[k0]
+    check(views.shape == (2, 12, 2500) and not np.array_equal(views[0], views[1]), "two distinct views per window")
+    check(len(ra) == 2 * len(rp), "each view carries as many R-peaks as the window (%d vs %d)" % (len(ra), len(rp)))
+    masked = sum(int(np.all(v[l] == 0)) for k in a for v in a[k][1] for l in range(12))
+    check(0.15 < masked / (len(a) * 2 * 12) < 0.35, "about a quarter of leads masked (p 0.5 x 0.5): %.3f" % (masked / (len(a) * 24)))
+    # windows with fewer than two R-peaks pass unchanged and are counted
+    out = os.path.join(tmp, "sparse.h5")
+    text = ('name = "sparse";\nnodes = (\n { name = "src"; kind = "synth"; records = 2; duration = 30.0; window = 600; hr = 40.0; },\n'
+            ' { name = "aug"; kind = "shuffle"; },\n { name = "sink"; kind = "sink"; path = "%s"; }\n);\n'
+            'edges = ( { from = "src"; to = "aug"; }, { from = "aug"; to = "sink"; } );\n' % out)
+    r = subprocess.run([EXE, "run", write(os.path.join(tmp, "sparse.cfg"), text)], capture_output=True, text=True, timeout=60)
+    row = summary_row(r.stderr, "aug.0")
+    unsh = [c for c in (row or []) if c.startswith("unshuffled=")]
+    w = read_views(out)
+    few = [k for k in w if len(w[k][3]) < 2]
+    check(r.returncode == 0 and unsh and int(unsh[0].split("=")[1]) == len(few) > 0,
+          "windows with < 2 R-peaks counted as unshuffled (%s, %d such windows)" % (unsh, len(few)))
+    check(all(np.array_equal(w[k][0], w[k][1][0]) for k in few), "and passed unchanged")
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="pf-e2e-") as tmp:
         for t in (test_exactly_once, test_standalone_nodes, test_two_hosts, test_ctrl_c, test_failure, test_malformed_and_lost,
-                  test_policies_and_status):
+                  test_policies_and_status, test_augment_replicas):
             t0 = time.time()
             t(tmp)
             print("%-26s %.1f s" % (t.__name__, time.time() - t0), flush=True)

@@ -33,6 +33,13 @@ int main(void)
     CHECK(fabs(mean) < 0.01, "normal mean %g", mean);          /* 4.5 sigma bound */
     CHECK(fabs(var - 1) < 0.015, "normal variance %g", var);
     for (int i = 0; i < 10; i++) CHECK(abs(counts[i] - N / 10) < 600, "bucket %d has %d of %d", i, counts[i], N);
+    double s3 = 0, s4 = 0, cross = 0;
+    for (int i = 0; i < N; i++) {
+        double x, y;
+        pf_rng_normal2(&a, &x, &y);
+        s3 += x * x; s4 += y * y; cross += x * y;
+    }
+    CHECK(fabs(s3 / N - 1) < 0.015 && fabs(s4 / N - 1) < 0.015 && fabs(cross / N) < 0.012, "normal pairs: variances %g %g, covariance %g", s3 / N, s4 / N, cross / N);
     CHECK(pf_hash_str("mitdb/100") != pf_hash_str("mitdb/101"), "string hash");
     return pf_test_done();
 }
