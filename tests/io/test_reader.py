@@ -193,6 +193,21 @@ def test_pairs_and_other_sets(tmp):
         inwin = [(t, c) for t, c in ann if st <= t < st + 3600]
         ok &= (len(inwin) == 0 and 8 not in m["secs"]) or (8 in m["secs"] and m["secs"][8].tolist() == [list(x) for x in inwin])
     check(ok, "pairs on 101: RPEAKS / ADJ_RPEAKS are the reference beats, ANN every (sample, code) of the window")
+    # through the sink: /adjacent holds window k+1 of the record
+    out, _ = run_graph(tmp, "pairsink", 'records = ["%s/ludb/data/1", "%s/ludb/data/2"]; window = 1000; pairs = true;'
+                       ' annotator = "ii";' % (DATA, DATA))
+    with h5py.File(out, "r") as f:
+        ids = [x.decode() if isinstance(x, bytes) else x for x in f["record_ids"][:]]
+        rec, st, adj = f["record"][:], f["start_sample"][:], f["adjacent"][:]
+        aoff, arp = f["adjacent_rpeaks_offset"][:], f["adjacent_rpeaks"][:]
+    ok = len(st) == 8
+    for i in range(len(st)):
+        n, names, ref = physical(os.path.join(DATA, "ludb/data"), ids[rec[i]])
+        ann = wfdb_ref.read_ann(os.path.join(DATA, "ludb/data", ids[rec[i]] + ".ii"))
+        s0 = st[i] + 1000
+        ok &= np.array_equal(adj[i], ref[:, s0:s0 + 1000])
+        ok &= np.array_equal(arp[aoff[i]:aoff[i + 1]], [t for t, c in ann if c == 1 and s0 <= t < s0 + 1000])
+    check(ok, "pairs through the sink: /adjacent and its R-peaks are window k+1 of the record")
 
 def test_other_sets(tmp):
     # CPSC 2019 folder: 25 x 10 s at 500 Hz, R peaks from ref/
