@@ -206,30 +206,23 @@ int pf_ann_encode(const pf_ann_list *l, uint8_t **buf, size_t *len)
             break;
         }
         int64_t d = a->time - t;
-        /* Intervals beyond 32 bits take several SKIPs (the reader sums consecutive SKIPs). */
-        while (!rc && (d > INT32_MAX || d < INT32_MIN)) {
-            int32_t part = d > 0 ? INT32_MAX : INT32_MIN;
+        /* As putann(): code 0 (NOTQRS) always goes through a SKIP to one sample before it and
+         * an interval of 1, so its word is never 0x0000 (end of file); other codes take a SKIP
+         * when the interval is negative or above 1023. Intervals beyond 32 bits take several
+         * SKIPs (readers sum consecutive SKIPs). */
+        int skip = a->code == 0 || d > 1023 || d < 0;
+        int64_t rest = a->code == 0 ? d - 1 : d;
+        while (!rc && skip) {
+            int32_t part = rest > INT32_MAX ? INT32_MAX : rest < INT32_MIN ? INT32_MIN : (int32_t)rest;
             uint32_t u = (uint32_t)part;
             rc = put16(&o, PF_ANN_SKIP << 10);
             if (!rc) rc = put16(&o, u >> 16);
             if (!rc) rc = put16(&o, u & 0xFFFF);
-            d -= part;
+            rest -= part;
+            skip = rest != 0;
         }
         if (rc) break;
-        /* Code 0 (NOTQRS) only survives with an interval 1..1023: its word must not be 0x0000,
-         * which marks the end of the file. */
-        if (a->code == 0 && (d < 1 || d > 1023)) {
-            rc = pf_err(PF_ERANGE, "annotation %zu: code 0 (NOTQRS) needs an interval 1..1023 from the previous "
-                        "annotation, got %lld", k, (long long)d);
-            break;
-        }
-        if (d > 1023 || d < 0) {
-            uint32_t u = (uint32_t)(int32_t)d;
-            rc = put16(&o, PF_ANN_SKIP << 10);
-            if (!rc) rc = put16(&o, u >> 16);
-            if (!rc) rc = put16(&o, u & 0xFFFF);
-            d = 0;
-        }
+        if (a->code == 0 || d > 1023 || d < 0) d = a->code == 0 ? 1 : 0;
         if (!rc) rc = put16(&o, (unsigned)a->code << 10 | (unsigned)d);
         if (!rc && a->sub != 0) rc = put16(&o, PF_ANN_SUB << 10 | ((unsigned)a->sub & 0x3FF));
         if (!rc && a->chan != chan) rc = put16(&o, PF_ANN_CHN << 10 | ((unsigned)a->chan & 0x3FF));

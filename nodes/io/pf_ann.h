@@ -5,8 +5,9 @@
  * interval follows, high half first); 60 NUM, 61 SUB, 62 CHN: set that field of the
  * preceding annotation to I; 63 AUX: I bytes of text follow (padded to even);
  * A = 0, I = 0 ends the file. NUM and CHN persist until changed; SUB and AUX do not.
- * The writer emits exactly what WFDB's putann() does, so re-writing a file read from
- * PhysioNet reproduces it byte for byte.
+ * The writer emits exactly what WFDB's putann() (lib/annot.c) does — SKIP, annotation
+ * word, SUB, CHN, NUM, AUX; code 0 via a SKIP to the sample before it — so re-writing a
+ * file read from PhysioNet reproduces it byte for byte.
  */
 #ifndef PF_ANN_H
 #define PF_ANN_H

@@ -95,10 +95,18 @@ int main(void)
     bad.a[0].code = 1;
     bad.a[0].sub = 600;
     CHECK(pf_ann_write(path, &bad) == PF_ERANGE, "sub 600 must be refused");
-    bad.a[0].sub = 0;
-    bad.a[0].code = 0;
-    bad.a[0].time = 0;
-    CHECK(pf_ann_write(path, &bad) == PF_ERANGE, "code 0 at interval 0 (would read as EOF) must be refused");
+    pf_ann_list_free(&bad);
+    /* code 0 (NOTQRS) as putann writes it: SKIP to the sample before, then interval 1 */
+    pf_ann_push(&bad, 0, 0, 0, 0, 0, NULL, 0);
+    pf_ann_push(&bad, 7, 0, 0, 0, 0, NULL, 0);
+    const uint8_t want0[] = {0, 59 << 2, 0xFF, 0xFF, 0xFF, 0xFF, 1, 0, /* SKIP -1, code 0 interval 1 -> 0 */
+                             0, 59 << 2, 0, 0, 6, 0, 1, 0,             /* SKIP 6, code 0 interval 1 -> 7 */
+                             0, 0};
+    expect_bytes(&bad, want0, sizeof want0, "code 0");
+    CHECK_OK(pf_ann_parse(want0, sizeof want0, "want0", &back));
+    CHECK(back.n == 2 && back.a[0].time == 0 && back.a[0].code == 0 && back.a[1].time == 7 && back.a[1].code == 0,
+          "code 0 read back");
+    pf_ann_list_free(&back);
     pf_ann_list_free(&bad);
 
     /* code table */
