@@ -1,7 +1,7 @@
 /* pf_ann: WFDB annotation files in MIT format (annot(5)): reader, writer, code table.
  *
  * A file is a stream of 16-bit little-endian words: 6-bit code A, 10-bit field I.
- * A = 1..58: an annotation I samples after the previous one; A = 59 SKIP (a 32-bit
+ * A = 0..58 (0 only with I != 0): an annotation I samples after the previous one; A = 59 SKIP (a 32-bit
  * interval follows, high half first); 60 NUM, 61 SUB, 62 CHN: set that field of the
  * preceding annotation to I; 63 AUX: I bytes of text follow (padded to even);
  * A = 0, I = 0 ends the file. NUM and CHN persist until changed; SUB and AUX do not.
