@@ -1,0 +1,421 @@
+#include "pf_rpeak.h"
+
+#include "pf_error.h"
+#include "pf_iirdes.h"
+#include "pf_log.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NMED 8     /* Hamilton: medians of the last 8 QRS / noise peaks */
+#define NCAND 64   /* candidates kept since the last QRS (search-back) */
+#define MAXLEADS 64
+
+typedef struct {
+    long t;        /* sample index of the feature peak */
+    double h;      /* combined feature height */
+    double slope;  /* max combined slope in the preceding integration window */
+} cand;
+
+struct pf_rpeak {
+    pf_rpeak_cfg c;
+    int L, l0, l1;          /* leads used: [l0, l1) */
+    /* per-lead front end */
+    pf_iirdes bp;
+    double (*z)[2 * PF_IIRDES_MAX_SECTIONS]; /* [L] TDF2 state */
+    int kd;                 /* derivative span, samples */
+    int M;                  /* integration window, samples */
+    int R;                  /* candidate half window, samples */
+    double *msum;           /* [L] running sums of |slope| */
+    double lvl[MAXLEADS];   /* per-lead QRS feature level (median of last NMED) */
+    double lbuf[MAXLEADS][NMED];
+    int lcount;
+    /* rings, length rn (power of 2) */
+    long rn, rmask;
+    float *bpr;             /* [rn][L] band-passed */
+    float *dr;              /* [rn][L] |slope| */
+    float *fr;              /* [rn][L] integrated slope */
+    double *F, *S;          /* [rn] combined feature, combined slope */
+    /* sliding maximum of F over 2R+1 (monotonic deque of indices) */
+    long *dq;
+    long dqh, dqt;          /* head/tail counters, index mod (2R+2) */
+    long dqn;
+    long t;                 /* next sample index */
+    size_t nonfinite;
+    float lastx[MAXLEADS];  /* last input frame, held by flush */
+    /* detection state */
+    int learned;
+    long learn_n, start_n;
+    double qbuf[NMED], nbuf[NMED];
+    double qmed, nmed, thr;
+    cand cands[NCAND];
+    int ncand;              /* candidates since the last QRS, oldest first */
+    long last_qrs;          /* feature time of the last QRS (-1 none) */
+    double last_slope;
+    long rrbuf[NMED];
+    int nrr;
+    double rr;              /* mean RR, samples */
+    long last_emit;
+    double loc_shift;       /* samples: band-pass group delay */
+    /* output being filled by the current call */
+    long *out;
+    size_t outn, outmax;
+    int overflow;
+};
+
+void pf_rpeak_cfg_default(pf_rpeak_cfg *c, double fs, int nleads)
+{
+    memset(c, 0, sizeof *c);
+    c->fs = fs;
+    c->nleads = nleads;
+    c->lead = -1;
+    c->f_lo = 8;
+    c->f_hi = 20;
+    c->mwi_ms = 80;
+    c->peak_ms = 200;
+    c->th = 0.3125;
+    c->sb_factor = 1.5;
+    c->sb_th = 0.5;
+    c->twave_ms = 360;
+    c->learn_s = 2;
+}
+
+static double median8(const double *v)
+{
+    double s[NMED];
+    memcpy(s, v, sizeof s);
+    for (int i = 1; i < NMED; i++)
+        for (int j = i; j > 0 && s[j - 1] > s[j]; j--) {
+            double tmp = s[j];
+            s[j] = s[j - 1];
+            s[j - 1] = tmp;
+        }
+    return 0.5 * (s[NMED / 2 - 1] + s[NMED / 2]);
+}
+
+pf_rpeak *pf_rpeak_create(const pf_rpeak_cfg *c)
+{
+    if (!c) {
+        pf_err(PF_EINVAL, "pf_rpeak_create: NULL config");
+        return NULL;
+    }
+    if (!(c->fs >= 50 && c->fs <= 20000)) {
+        pf_err(PF_ERANGE, "rpeak: fs = %g Hz must be in 50..20000", c->fs);
+        return NULL;
+    }
+    if (c->nleads < 1 || c->nleads > MAXLEADS) {
+        pf_err(PF_ERANGE, "rpeak: nleads = %d must be in 1..%d", c->nleads, MAXLEADS);
+        return NULL;
+    }
+    if (c->lead < -1 || c->lead >= c->nleads) {
+        pf_err(PF_ERANGE, "rpeak: lead = %d must be -1 (all) or < nleads = %d", c->lead, c->nleads);
+        return NULL;
+    }
+    if (!(c->th > 0 && c->th < 1) || !(c->sb_factor > 1) || !(c->sb_th > 0 && c->sb_th <= 1) ||
+        !(c->mwi_ms > 0) || !(c->peak_ms >= 100) || !(c->learn_s >= 0.5)) {
+        pf_err(PF_ERANGE, "rpeak: parameter out of range (th %g, sb_factor %g, sb_th %g, mwi_ms %g, "
+               "peak_ms %g, learn_s %g)", c->th, c->sb_factor, c->sb_th, c->mwi_ms, c->peak_ms,
+               c->learn_s);
+        return NULL;
+    }
+    pf_rpeak *d = calloc(1, sizeof *d);
+    if (!d) goto nomem;
+    d->c = *c;
+    d->L = c->nleads;
+    d->l0 = c->lead < 0 ? 0 : c->lead;
+    d->l1 = c->lead < 0 ? c->nleads : c->lead + 1;
+    double fhi = c->f_hi < 0.45 * c->fs ? c->f_hi : 0.45 * c->fs;
+    if (pf_iirdes_butter(&d->bp, PF_IIRDES_BANDPASS, 2, c->f_lo, fhi, c->fs)) {
+        pf_err_context(PF_EINVAL, "rpeak band-pass");
+        free(d);
+        return NULL;
+    }
+    d->loc_shift = pf_iirdes_group_delay(&d->bp, 0.5 * (c->f_lo + fhi));
+    d->kd = (int)lround(0.010 * c->fs);
+    if (d->kd < 1) d->kd = 1;
+    d->M = (int)lround(c->mwi_ms * 1e-3 * c->fs);
+    if (d->M < 1) d->M = 1;
+    d->R = (int)lround(c->peak_ms * 1e-3 * c->fs);
+    long need = (long)(c->fs * (c->learn_s + 1.5)) + 2 * d->R + d->M;
+    d->rn = 1;
+    while (d->rn < need) d->rn <<= 1;
+    d->rmask = d->rn - 1;
+    d->z = calloc((size_t)d->L, sizeof *d->z);
+    d->msum = calloc((size_t)d->L, sizeof(double));
+    d->bpr = calloc((size_t)d->rn * d->L, sizeof(float));
+    d->dr = calloc((size_t)d->rn * d->L, sizeof(float));
+    d->fr = calloc((size_t)d->rn * d->L, sizeof(float));
+    d->F = calloc((size_t)d->rn, sizeof(double));
+    d->S = calloc((size_t)d->rn, sizeof(double));
+    d->dqn = 2 * d->R + 2;
+    d->dq = calloc((size_t)d->dqn, sizeof(long));
+    if (!d->z || !d->msum || !d->bpr || !d->dr || !d->fr || !d->F || !d->S || !d->dq) goto nomem;
+    d->learn_n = (long)(c->learn_s * c->fs);
+    d->start_n = (long)(0.25 * c->fs); /* band-pass start-up transient */
+    d->last_qrs = -1;
+    d->last_emit = -1;
+    return d;
+nomem:
+    pf_rpeak_destroy(d);
+    pf_err(PF_ENOMEM, "pf_rpeak_create: out of memory");
+    return NULL;
+}
+
+void pf_rpeak_destroy(pf_rpeak *d)
+{
+    if (!d) return;
+    free(d->z);
+    free(d->msum);
+    free(d->bpr);
+    free(d->dr);
+    free(d->fr);
+    free(d->F);
+    free(d->S);
+    free(d->dq);
+    free(d);
+}
+
+long pf_rpeak_latency(const pf_rpeak *d)
+{
+    /* a candidate is confirmed R samples later; search-back at sb_factor x RR
+     * (RR capped at 2 s in the running mean) */
+    return d->R + (long)(d->c.sb_factor * 2.0 * d->c.fs) + d->M;
+}
+
+size_t pf_rpeak_nonfinite(const pf_rpeak *d) { return d->nonfinite; }
+
+static void emit(pf_rpeak *d, long t0, int best)
+{
+    /* R peak: largest |band-passed| sample of the best lead in the
+     * integration window ending at the feature peak, minus the band-pass delay */
+    long a = t0 - d->M - (long)(0.03 * d->c.fs), loc = t0;
+    if (a < 0) a = 0;
+    if (a <= d->t - d->rn) a = d->t - d->rn + 1;
+    float bestv = -1;
+    for (long t = a; t <= t0; t++) {
+        float v = fabsf(d->bpr[(t & d->rmask) * d->L + best]);
+        if (v > bestv) { bestv = v; loc = t; }
+    }
+    loc -= (long)lround(d->loc_shift);
+    if (loc < 0) loc = 0;
+    if (loc <= d->last_emit) return; /* keep the output strictly increasing */
+    d->last_emit = loc;
+    if (d->outn < d->outmax) d->out[d->outn++] = loc;
+    else d->overflow = 1;
+}
+
+static void push_med(double *buf, double v)
+{
+    memmove(buf, buf + 1, sizeof(double) * (NMED - 1));
+    buf[NMED - 1] = v;
+}
+
+static void update_thr(pf_rpeak *d)
+{
+    d->qmed = median8(d->qbuf);
+    d->nmed = median8(d->nbuf);
+    d->thr = d->nmed + d->c.th * (d->qmed - d->nmed);
+}
+
+static void accept_qrs(pf_rpeak *d, const cand *k)
+{
+    push_med(d->qbuf, k->h);
+    update_thr(d);
+    /* per-lead levels from this beat; best lead for localisation */
+    int best = d->l0;
+    double bv = -1;
+    for (int l = d->l0; l < d->l1; l++) {
+        double fl = d->fr[(k->t & d->rmask) * d->L + l];
+        memmove(d->lbuf[l], d->lbuf[l] + 1, sizeof(double) * (NMED - 1));
+        d->lbuf[l][NMED - 1] = fl;
+        double nv = fl / (d->lvl[l] > 0 ? d->lvl[l] : 1);
+        if (nv > bv) { bv = nv; best = l; }
+    }
+    for (int l = d->l0; l < d->l1; l++) {
+        double m = median8(d->lbuf[l]);
+        if (m > 0) d->lvl[l] = m;
+    }
+    if (d->last_qrs >= 0) {
+        long rr = k->t - d->last_qrs;
+        if (rr < (long)(3.0 * d->c.fs)) { /* pauses do not define the rhythm */
+            memmove(d->rrbuf, d->rrbuf + 1, sizeof(long) * (NMED - 1));
+            d->rrbuf[NMED - 1] = rr;
+            if (d->nrr < NMED) d->nrr++;
+            double s = 0;
+            for (int i = NMED - d->nrr; i < NMED; i++) s += d->rrbuf[i];
+            d->rr = s / d->nrr;
+        }
+    }
+    d->last_qrs = k->t;
+    d->last_slope = k->slope;
+    d->ncand = 0;
+    emit(d, k->t, best);
+}
+
+static void classify(pf_rpeak *d, const cand *k)
+{
+    int qrs = k->h >= d->thr;
+    if (qrs && d->last_qrs >= 0 && k->t - d->last_qrs < (long)(d->c.twave_ms * 1e-3 * d->c.fs) &&
+        k->slope < 0.5 * d->last_slope)
+        qrs = 0; /* T wave: as tall but not as steep as the beat before */
+    if (qrs) {
+        accept_qrs(d, k);
+    } else {
+        push_med(d->nbuf, k->h);
+        update_thr(d);
+        if (d->ncand == NCAND) {
+            memmove(d->cands, d->cands + 1, sizeof(cand) * (NCAND - 1));
+            d->ncand--;
+        }
+        d->cands[d->ncand++] = *k;
+    }
+}
+
+/* Pan-Tompkins search-back: no beat for sb_factor x RR -> take the largest
+ * candidate since the last QRS (outside the T-wave zone) above sb_th x threshold. */
+static void search_back(pf_rpeak *d, long horizon)
+{
+    if (d->last_qrs < 0 || d->nrr < 2) return;
+    if (horizon - d->last_qrs <= (long)(d->c.sb_factor * d->rr)) return;
+    int bi = -1;
+    long tz = (long)(d->c.twave_ms * 1e-3 * d->c.fs);
+    for (int i = 0; i < d->ncand; i++) {
+        const cand *k = &d->cands[i];
+        if (k->t - d->last_qrs < tz && k->slope < 0.5 * d->last_slope) continue;
+        if (k->t - d->last_qrs < (long)(0.2 * d->c.fs)) continue;
+        if (k->h >= d->c.sb_th * d->thr && (bi < 0 || k->h > d->cands[bi].h)) bi = i;
+    }
+    if (bi < 0) return;
+    cand k = d->cands[bi];
+    int rest = d->ncand - bi - 1;
+    cand later[NCAND];
+    memcpy(later, d->cands + bi + 1, sizeof(cand) * rest);
+    /* a search-back beat updates thresholds and RR like any other beat */
+    accept_qrs(d, &k);
+    /* candidates after it stay eligible for the next search-back */
+    memcpy(d->cands, later, sizeof(cand) * rest);
+    d->ncand = rest;
+}
+
+static void learn_init(pf_rpeak *d)
+{
+    /* thresholds from the candidates of the learning period, which are then
+     * classified in order like any later candidate */
+    double hmax = 0;
+    for (int i = 0; i < d->ncand; i++)
+        if (d->cands[i].h > hmax) hmax = d->cands[i].h;
+    if (hmax <= 0) hmax = 1e-12;
+    for (int i = 0; i < NMED; i++) {
+        d->qbuf[i] = hmax;
+        d->nbuf[i] = 0.1 * hmax;
+    }
+    update_thr(d);
+    d->learned = 1;
+    cand pend[NCAND];
+    int np = d->ncand;
+    memcpy(pend, d->cands, sizeof(cand) * np);
+    d->ncand = 0;
+    for (int i = 0; i < np; i++) classify(d, &pend[i]);
+}
+
+static void step(pf_rpeak *d, const float *x)
+{
+    const long t = d->t, L = d->L;
+    const long ri = t & d->rmask, rd = (t - d->kd) & d->rmask, rm = (t - d->M) & d->rmask;
+    double F = 0, S = 0;
+    int nl = d->l1 - d->l0;
+    for (int l = d->l0; l < d->l1; l++) {
+        double v = x[l];
+        d->lastx[l] = x[l];
+        if (!isfinite(v)) {
+            v = 0;
+            d->nonfinite++;
+        }
+        double *z = d->z[l];
+        for (int s = 0; s < d->bp.nsec; s++) {
+            const double *c = d->bp.sos[s];
+            double y = c[0] * v + z[2 * s];
+            z[2 * s] = c[1] * v - c[4] * y + z[2 * s + 1];
+            z[2 * s + 1] = c[2] * v - c[5] * y;
+            v = y;
+        }
+        d->bpr[ri * L + l] = (float)v;
+        double dv = t >= d->kd ? fabs(v - d->bpr[rd * L + l]) : 0;
+        d->dr[ri * L + l] = (float)dv;
+        double out = t >= d->M ? d->dr[rm * L + l] : 0;
+        d->msum[l] += dv - out;
+        if (d->msum[l] < 0) d->msum[l] = 0; /* rounding */
+        double f = d->msum[l] / d->M;
+        d->fr[ri * L + l] = (float)f;
+        /* during learning a lead's level is its running maximum */
+        if (d->lcount == 0 && t >= d->start_n && f > d->lvl[l]) d->lvl[l] = f;
+        double lv = d->lvl[l] > 0 ? d->lvl[l] : 1;
+        F += f / lv;
+        S += dv / lv;
+    }
+    F /= nl;
+    S /= nl;
+    if (t < d->start_n) F = S = 0;
+    d->F[ri] = F;
+    d->S[ri] = S;
+    /* sliding max over [t-2R, t]: candidate t0 = t-R if it is the window's first maximum */
+    while (d->dqt > d->dqh && d->F[d->dq[(d->dqt - 1) % d->dqn] & d->rmask] < F) d->dqt--;
+    d->dq[d->dqt % d->dqn] = t;
+    d->dqt++;
+    while (d->dq[d->dqh % d->dqn] < t - 2 * d->R) d->dqh++;
+    long t0 = t - d->R;
+    if (t0 >= d->start_n && d->dq[d->dqh % d->dqn] == t0 && d->F[t0 & d->rmask] > 0) {
+        cand k = {.t = t0, .h = d->F[t0 & d->rmask], .slope = 0};
+        for (long u = t0 - d->M; u <= t0; u++)
+            if (u >= 0 && d->S[u & d->rmask] > k.slope) k.slope = d->S[u & d->rmask];
+        if (!d->learned) {
+            if (d->ncand < NCAND) d->cands[d->ncand++] = k;
+        } else {
+            classify(d, &k);
+        }
+    }
+    if (!d->learned && t >= d->learn_n) {
+        learn_init(d);
+        d->lcount = 1; /* lead levels now follow detected beats */
+        for (int l = d->l0; l < d->l1; l++)
+            for (int i = 0; i < NMED; i++) d->lbuf[l][i] = d->lvl[l];
+    }
+    if (d->learned) search_back(d, t - d->R);
+    d->t++;
+}
+
+int pf_rpeak_process(pf_rpeak *d, const float *x, size_t n, long *peaks, size_t max, size_t *np)
+{
+    if (!d || (!x && n) || !np) return pf_err(PF_EINVAL, "pf_rpeak_process: NULL argument");
+    *np = 0;
+    d->out = peaks;
+    d->outn = 0;
+    d->outmax = peaks ? max : 0;
+    d->overflow = 0;
+    for (size_t i = 0; i < n; i++) step(d, x + i * d->L);
+    *np = d->outn;
+    if (d->overflow)
+        return pf_err(PF_ERANGE, "pf_rpeak_process: more than %zu peaks in %zu samples", max, n);
+    return PF_OK;
+}
+
+int pf_rpeak_flush(pf_rpeak *d, long *peaks, size_t max, size_t *np)
+{
+    /* hold the last sample for R + 1 samples so the last candidates are
+     * confirmed (a constant adds no slope); a short record that never
+     * finished learning is decided now */
+    if (!d || !np) return pf_err(PF_EINVAL, "pf_rpeak_flush: NULL argument");
+    float hold[MAXLEADS];
+    memcpy(hold, d->lastx, sizeof hold);
+    *np = 0;
+    d->out = peaks;
+    d->outn = 0;
+    d->outmax = peaks ? max : 0;
+    d->overflow = 0;
+    for (long i = 0; i <= d->R; i++) step(d, hold);
+    if (!d->learned) learn_init(d);
+    *np = d->outn;
+    if (d->overflow) return pf_err(PF_ERANGE, "pf_rpeak_flush: more than %zu peaks", max);
+    return PF_OK;
+}
