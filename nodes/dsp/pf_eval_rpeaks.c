@@ -18,10 +18,11 @@ void pf_eval_opts_default(pf_eval_opts *o, double fs)
 int pf_eval_is_beat(int code)
 {
     /* WFDB isqrs(): NORMAL LBBB RBBB ABERR PVC FUSION NPC APC SVPB VESC NESC
-     * PACE UNKNOWN BBB LEARN AESC SVESC NAPC PFUS RONT */
+     * PACE UNKNOWN BBB LEARN AESC SVESC PFUS RONT; not NAPC (37, a blocked
+     * P wave without QRS) */
     switch (code) {
     case 1: case 2: case 3: case 4: case 5: case 6: case 7: case 8: case 9: case 10: case 11:
-    case 12: case 13: case 25: case 30: case 34: case 35: case 37: case 38: case 41:
+    case 12: case 13: case 25: case 30: case 34: case 35: case 38: case 41:
         return 1;
     }
     return 0;

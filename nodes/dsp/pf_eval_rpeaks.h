@@ -1,7 +1,7 @@
 /* pf_eval_rpeaks: beat-by-beat scoring of R-peak detections against reference
  * annotations, following ANSI/AAMI EC57 as PhysioNet's bxb applies it:
  *   - reference beats are the annotations whose WFDB code is a beat
- *     (N L R a V F J A S E j / Q e n f, i.e. isqrs codes);
+ *     (N L R a V F J A S E j / Q e n f B r ?; a non-conducted P wave x is not);
  *   - a detection matches a reference beat within +-150 ms (one-to-one,
  *     closest pairs first);
  *   - scoring runs from start_s (300 s = 5:00 for MIT-BIH) to the end;

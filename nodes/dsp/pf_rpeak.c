@@ -31,6 +31,8 @@ struct pf_rpeak {
     double lvl[MAXLEADS];   /* per-lead QRS feature level (median of last NMED) */
     double lbuf[MAXLEADS][NMED];
     int lcount;
+    double nbl[MAXLEADS][NMED]; /* per-lead feature/level at recent noise candidates */
+    double w[MAXLEADS];         /* lead weights: inverse of their noise ratio */
     /* rings, length rn (power of 2) */
     long rn, rmask;
     float *bpr;             /* [rn][L] band-passed */
@@ -79,6 +81,8 @@ void pf_rpeak_cfg_default(pf_rpeak_cfg *c, double fs, int nleads)
     c->sb_th = 0.5;
     c->twave_ms = 360;
     c->learn_s = 2;
+    c->wfloor = 0.02;
+    c->wpow = 2;
 }
 
 static double median8(const double *v)
@@ -155,6 +159,7 @@ pf_rpeak *pf_rpeak_create(const pf_rpeak_cfg *c)
     d->start_n = (long)(0.25 * c->fs); /* band-pass start-up transient */
     d->last_qrs = -1;
     d->last_emit = -1;
+    for (int l = 0; l < MAXLEADS; l++) d->w[l] = 1;
     return d;
 nomem:
     pf_rpeak_destroy(d);
@@ -253,6 +258,17 @@ static void accept_qrs(pf_rpeak *d, const cand *k)
     emit(d, k->t, best);
 }
 
+/* A lead whose feature is high at non-beat peaks (noise, tall T waves relative
+ * to its QRS) gets less weight: w_l = 1 / (wfloor + median noise ratio). */
+static void lead_noise(pf_rpeak *d, long t)
+{
+    for (int l = d->l0; l < d->l1; l++) {
+        double lv = d->lvl[l] > 0 ? d->lvl[l] : 1;
+        push_med(d->nbl[l], d->fr[(t & d->rmask) * d->L + l] / lv);
+        d->w[l] = pow(d->c.wfloor + median8(d->nbl[l]), -d->c.wpow);
+    }
+}
+
 static void classify(pf_rpeak *d, const cand *k)
 {
     int qrs = k->h >= d->thr;
@@ -264,6 +280,7 @@ static void classify(pf_rpeak *d, const cand *k)
     } else {
         push_med(d->nbuf, k->h);
         update_thr(d);
+        lead_noise(d, k->t);
         if (d->ncand == NCAND) {
             memmove(d->cands, d->cands + 1, sizeof(cand) * (NCAND - 1));
             d->ncand--;
@@ -323,8 +340,7 @@ static void step(pf_rpeak *d, const float *x)
 {
     const long t = d->t, L = d->L;
     const long ri = t & d->rmask, rd = (t - d->kd) & d->rmask, rm = (t - d->M) & d->rmask;
-    double F = 0, S = 0;
-    int nl = d->l1 - d->l0;
+    double F = 0, S = 0, wsum = 0;
     for (int l = d->l0; l < d->l1; l++) {
         double v = x[l];
         d->lastx[l] = x[l];
@@ -350,12 +366,13 @@ static void step(pf_rpeak *d, const float *x)
         d->fr[ri * L + l] = (float)f;
         /* during learning a lead's level is its running maximum */
         if (d->lcount == 0 && t >= d->start_n && f > d->lvl[l]) d->lvl[l] = f;
-        double lv = d->lvl[l] > 0 ? d->lvl[l] : 1;
+        double lv = (d->lvl[l] > 0 ? d->lvl[l] : 1) / d->w[l];
         F += f / lv;
         S += dv / lv;
+        wsum += d->w[l];
     }
-    F /= nl;
-    S /= nl;
+    F /= wsum;
+    S /= wsum;
     if (t < d->start_n) F = S = 0;
     d->F[ri] = F;
     d->S[ri] = S;

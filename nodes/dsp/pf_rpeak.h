@@ -33,6 +33,8 @@ typedef struct {
     double sb_th;       /* search-back accepts peaks above sb_th x threshold (0.5) */
     double twave_ms;    /* T-wave test for candidates closer than this (360 ms) */
     double learn_s;     /* learning period before the first decision (2 s) */
+    double wfloor;      /* lead weight (wfloor + noise ratio)^-wpow (0.02, 2) */
+    double wpow;
 } pf_rpeak_cfg;
 
 typedef struct pf_rpeak pf_rpeak;
