@@ -59,6 +59,10 @@ struct pf_rpeak {
     int nrr;
     double rr;              /* mean RR, samples */
     long last_emit;
+    long ref;               /* refractory period, samples */
+    cand pend;              /* QRS waiting out its refractory period */
+    int pend_valid, pend_best, pend_rr;
+    long prev_qrs;
     double loc_shift;       /* samples: band-pass group delay */
     /* output being filled by the current call */
     long *out;
@@ -76,6 +80,7 @@ void pf_rpeak_cfg_default(pf_rpeak_cfg *c, double fs, int nleads)
     c->f_hi = 20;
     c->mwi_ms = 80;
     c->peak_ms = 200;
+    c->refractory_ms = 200;
     c->th = 0.3125;
     c->sb_factor = 1.5;
     c->sb_th = 0.5;
@@ -117,7 +122,7 @@ pf_rpeak *pf_rpeak_create(const pf_rpeak_cfg *c)
         return NULL;
     }
     if (!(c->th > 0 && c->th < 1) || !(c->sb_factor > 1) || !(c->sb_th > 0 && c->sb_th <= 1) ||
-        !(c->mwi_ms > 0) || !(c->peak_ms >= 100) || !(c->learn_s >= 0.5)) {
+        !(c->mwi_ms > 0) || !(c->peak_ms >= 50) || !(c->refractory_ms >= 100) || !(c->learn_s >= 0.5)) {
         pf_err(PF_ERANGE, "rpeak: parameter out of range (th %g, sb_factor %g, sb_th %g, mwi_ms %g, "
                "peak_ms %g, learn_s %g)", c->th, c->sb_factor, c->sb_th, c->mwi_ms, c->peak_ms,
                c->learn_s);
@@ -141,6 +146,7 @@ pf_rpeak *pf_rpeak_create(const pf_rpeak_cfg *c)
     d->M = (int)lround(c->mwi_ms * 1e-3 * c->fs);
     if (d->M < 1) d->M = 1;
     d->R = (int)lround(c->peak_ms * 1e-3 * c->fs);
+    d->ref = (long)lround(c->refractory_ms * 1e-3 * c->fs);
     long need = (long)(c->fs * (c->learn_s + 1.5)) + 2 * d->R + d->M;
     d->rn = 1;
     while (d->rn < need) d->rn <<= 1;
@@ -185,7 +191,7 @@ long pf_rpeak_latency(const pf_rpeak *d)
 {
     /* a candidate is confirmed R samples later; search-back at sb_factor x RR
      * (RR capped at 2 s in the running mean) */
-    return d->R + (long)(d->c.sb_factor * 2.0 * d->c.fs) + d->M;
+    return d->R + d->ref + (long)(d->c.sb_factor * 3.0 * d->c.fs) + d->M;
 }
 
 size_t pf_rpeak_nonfinite(const pf_rpeak *d) { return d->nonfinite; }
@@ -223,39 +229,80 @@ static void update_thr(pf_rpeak *d)
     d->thr = d->nmed + d->c.th * (d->qmed - d->nmed);
 }
 
-static void accept_qrs(pf_rpeak *d, const cand *k)
+static void lead_levels(pf_rpeak *d, const cand *k, int replace, int *best)
 {
-    push_med(d->qbuf, k->h);
-    update_thr(d);
-    /* per-lead levels from this beat; best lead for localisation */
-    int best = d->l0;
     double bv = -1;
+    *best = d->l0;
     for (int l = d->l0; l < d->l1; l++) {
         double fl = d->fr[(k->t & d->rmask) * d->L + l];
-        memmove(d->lbuf[l], d->lbuf[l] + 1, sizeof(double) * (NMED - 1));
+        if (!replace) memmove(d->lbuf[l], d->lbuf[l] + 1, sizeof(double) * (NMED - 1));
         d->lbuf[l][NMED - 1] = fl;
         double nv = fl / (d->lvl[l] > 0 ? d->lvl[l] : 1);
-        if (nv > bv) { bv = nv; best = l; }
+        if (nv > bv) { bv = nv; *best = l; }
     }
     for (int l = d->l0; l < d->l1; l++) {
         double m = median8(d->lbuf[l]);
         if (m > 0) d->lvl[l] = m;
     }
+}
+
+static void rr_mean(pf_rpeak *d)
+{
+    double s = 0;
+    for (int i = NMED - d->nrr; i < NMED; i++) s += d->rrbuf[i];
+    d->rr = d->nrr ? s / d->nrr : 0;
+}
+
+static void emit_pending(pf_rpeak *d)
+{
+    if (!d->pend_valid) return;
+    emit(d, d->pend.t, d->pend_best);
+    d->pend_valid = 0;
+}
+
+/* A QRS is held back for the refractory period: a larger QRS-like peak inside
+ * it (the main complex after a notch or a close ectopic shoulder) replaces it
+ * instead of becoming a second beat. */
+static void accept_qrs(pf_rpeak *d, const cand *k)
+{
+    int best;
+    if (d->pend_valid && k->t - d->pend.t < d->ref) {
+        d->qbuf[NMED - 1] = k->h;
+        update_thr(d);
+        lead_levels(d, k, 1, &best);
+        if (d->pend_rr) {
+            d->rrbuf[NMED - 1] = k->t - d->prev_qrs;
+            rr_mean(d);
+        }
+        d->pend = *k;
+        d->pend_best = best;
+        d->last_qrs = k->t;
+        d->last_slope = k->slope;
+        d->ncand = 0;
+        return;
+    }
+    emit_pending(d);
+    push_med(d->qbuf, k->h);
+    update_thr(d);
+    lead_levels(d, k, 0, &best);
+    d->pend_rr = 0;
     if (d->last_qrs >= 0) {
         long rr = k->t - d->last_qrs;
         if (rr < (long)(3.0 * d->c.fs)) { /* pauses do not define the rhythm */
             memmove(d->rrbuf, d->rrbuf + 1, sizeof(long) * (NMED - 1));
             d->rrbuf[NMED - 1] = rr;
             if (d->nrr < NMED) d->nrr++;
-            double s = 0;
-            for (int i = NMED - d->nrr; i < NMED; i++) s += d->rrbuf[i];
-            d->rr = s / d->nrr;
+            rr_mean(d);
+            d->pend_rr = 1;
         }
     }
+    d->prev_qrs = d->last_qrs;
     d->last_qrs = k->t;
     d->last_slope = k->slope;
     d->ncand = 0;
-    emit(d, k->t, best);
+    d->pend = *k;
+    d->pend_best = best;
+    d->pend_valid = 1;
 }
 
 /* A lead whose feature is high at non-beat peaks (noise, tall T waves relative
@@ -272,6 +319,11 @@ static void lead_noise(pf_rpeak *d, long t)
 static void classify(pf_rpeak *d, const cand *k)
 {
     int qrs = k->h >= d->thr;
+    if (d->pend_valid && k->t - d->pend.t < d->ref) {
+        /* inside the refractory period: only a larger QRS counts (replaces) */
+        if (qrs && k->h > d->pend.h) accept_qrs(d, k);
+        return;
+    }
     if (qrs && d->last_qrs >= 0 && k->t - d->last_qrs < (long)(d->c.twave_ms * 1e-3 * d->c.fs) &&
         k->slope < 0.5 * d->last_slope)
         qrs = 0; /* T wave: as tall but not as steep as the beat before */
@@ -357,8 +409,11 @@ static void step(pf_rpeak *d, const float *x)
             v = y;
         }
         d->bpr[ri * L + l] = (float)v;
-        double dv = t >= d->kd ? fabs(v - d->bpr[rd * L + l]) : 0;
-        d->dr[ri * L + l] = (float)dv;
+        v = d->bpr[ri * L + l];
+        /* the sum adds and later removes the same float value: no drift */
+        float dvf = t >= d->kd ? fabsf((float)v - d->bpr[rd * L + l]) : 0;
+        double dv = dvf;
+        d->dr[ri * L + l] = dvf;
         double out = t >= d->M ? d->dr[rm * L + l] : 0;
         d->msum[l] += dv - out;
         if (d->msum[l] < 0) d->msum[l] = 0; /* rounding */
@@ -367,9 +422,15 @@ static void step(pf_rpeak *d, const float *x)
         /* during learning a lead's level is its running maximum */
         if (d->lcount == 0 && t >= d->start_n && f > d->lvl[l]) d->lvl[l] = f;
         double lv = (d->lvl[l] > 0 ? d->lvl[l] : 1) / d->w[l];
-        F += f / lv;
-        S += dv / lv;
-        wsum += d->w[l];
+        if (d->c.combine_max) {
+            if (f / lv > F) F = f / lv;
+            if (dv / lv > S) S = dv / lv;
+            if (d->w[l] > wsum) wsum = d->w[l];
+        } else {
+            F += f / lv;
+            S += dv / lv;
+            wsum += d->w[l];
+        }
     }
     F /= wsum;
     S /= wsum;
@@ -399,6 +460,7 @@ static void step(pf_rpeak *d, const float *x)
             for (int i = 0; i < NMED; i++) d->lbuf[l][i] = d->lvl[l];
     }
     if (d->learned) search_back(d, t - d->R);
+    if (d->pend_valid && t - d->R - d->pend.t >= d->ref) emit_pending(d);
     d->t++;
 }
 
@@ -432,6 +494,7 @@ int pf_rpeak_flush(pf_rpeak *d, long *peaks, size_t max, size_t *np)
     d->overflow = 0;
     for (long i = 0; i <= d->R; i++) step(d, hold);
     if (!d->learned) learn_init(d);
+    emit_pending(d);
     *np = d->outn;
     if (d->overflow) return pf_err(PF_ERANGE, "pf_rpeak_flush: more than %zu peaks", max);
     return PF_OK;

@@ -28,6 +28,7 @@ typedef struct {
     double f_lo, f_hi;  /* QRS band-pass edges, Hz (default 8, 20) */
     double mwi_ms;      /* integration window (default 80 ms) */
     double peak_ms;     /* candidates are maxima within +-peak_ms (default 200) */
+    double refractory_ms; /* one beat per refractory period (default 200) */
     double th;          /* threshold position between noise and QRS medians (0.3125) */
     double sb_factor;   /* search back after sb_factor x RR (default 1.5) */
     double sb_th;       /* search-back accepts peaks above sb_th x threshold (0.5) */
@@ -35,6 +36,7 @@ typedef struct {
     double learn_s;     /* learning period before the first decision (2 s) */
     double wfloor;      /* lead weight (wfloor + noise ratio)^-wpow (0.02, 2) */
     double wpow;
+    int combine_max;    /* leads combined by weighted max instead of weighted mean */
 } pf_rpeak_cfg;
 
 typedef struct pf_rpeak pf_rpeak;
