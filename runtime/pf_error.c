@@ -23,7 +23,7 @@ int pf_err_context(int code, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, pf_msg, sizeof old);
-    snprintf(pf_msg, sizeof pf_msg, "%s: %s", prefix, old[0] ? old : pf_strerror(code));
+    snprintf(pf_msg, sizeof pf_msg, "%.400s: %.600s", prefix, old[0] ? old : pf_strerror(code));
     return code;
 }
 

@@ -1,0 +1,728 @@
+#include "pf_graph.h"
+
+#include "pf_error.h"
+#include "registry.h"
+
+#include <ctype.h>
+#include <libconfig.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* --- diagnostics ---------------------------------------------------------- */
+
+void pf_diag_add(pf_diag *d, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    char **m = realloc(d->msg, (size_t)(d->n + 1) * sizeof *m);
+    if (!m) return;
+    d->msg = m;
+    d->msg[d->n] = strdup(buf);
+    if (d->msg[d->n]) d->n++;
+}
+
+void pf_diag_print(const pf_diag *d, FILE *f)
+{
+    for (int i = 0; i < d->n; i++) fprintf(f, "%s\n", d->msg[i]);
+}
+
+void pf_diag_free(pf_diag *d)
+{
+    for (int i = 0; i < d->n; i++) free(d->msg[i]);
+    free(d->msg);
+    d->msg = NULL;
+    d->n = 0;
+}
+
+/* --- helpers -------------------------------------------------------------- */
+
+static const char *type_name(int t)
+{
+    switch (t) {
+    case PF_P_INT: return "integer";
+    case PF_P_DOUBLE: return "number";
+    case PF_P_BOOL: return "boolean";
+    case PF_P_STRING: return "string";
+    case PF_P_STRLIST: return "list of strings";
+    case PF_P_NUMLIST: return "list of numbers";
+    default: return "?";
+    }
+}
+
+static const char *cfg_type_name(int t)
+{
+    switch (t) {
+    case CONFIG_TYPE_INT: case CONFIG_TYPE_INT64: return "an integer";
+    case CONFIG_TYPE_FLOAT: return "a number";
+    case CONFIG_TYPE_BOOL: return "a boolean";
+    case CONFIG_TYPE_STRING: return "a string";
+    case CONFIG_TYPE_ARRAY: case CONFIG_TYPE_LIST: return "a list";
+    case CONFIG_TYPE_GROUP: return "a group";
+    default: return "?";
+    }
+}
+
+static int valid_name(const char *s)
+{
+    if (!s || !*s || strlen(s) > 48) return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-') return 0;
+    return 1;
+}
+
+static int choice_ok(const char *choices, const char *v)
+{
+    if (!choices) return 1;
+    size_t n = strlen(v);
+    for (const char *p = choices; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && !strncmp(p, v, n)) return 1;
+        if (!bar) break;
+        p = bar + 1;
+    }
+    return 0;
+}
+
+static int has_range(const pf_param_spec *s) { return s->min <= s->max && !(s->min == 0 && s->max == 0); }
+
+/* Parse a default text into params (specs are ours: failures are bugs). */
+static void set_default(pf_params *p, const pf_param_spec *s)
+{
+    const char *d = s->def;
+    switch (s->type) {
+    case PF_P_INT: pf_params_set_int(p, s->name, strtoll(d, NULL, 10)); break;
+    case PF_P_DOUBLE: pf_params_set_double(p, s->name, strtod(d, NULL)); break;
+    case PF_P_BOOL: pf_params_set_bool(p, s->name, !strcmp(d, "true") || !strcmp(d, "1")); break;
+    case PF_P_STRING: pf_params_set_string(p, s->name, d); break;
+    case PF_P_STRLIST: case PF_P_NUMLIST: {
+        char *copy = strdup(d), *save = NULL;
+        const char *items[256];
+        double nums[256];
+        int n = 0;
+        for (char *t = strtok_r(copy, ",", &save); t && n < 256; t = strtok_r(NULL, ",", &save)) {
+            while (*t == ' ') t++;
+            items[n] = t;
+            nums[n] = strtod(t, NULL);
+            n++;
+        }
+        if (s->type == PF_P_STRLIST) pf_params_set_strlist(p, s->name, n, items);
+        else pf_params_set_numlist(p, s->name, n, nums);
+        free(copy);
+        break;
+    }
+    }
+}
+
+/* Check one configured value against its spec; set it. */
+static void take_param(pf_diag *dg, const char *file, const char *node, const pf_param_spec *s,
+                       config_setting_t *v, pf_params *p)
+{
+    int line = config_setting_source_line(v);
+    int t = config_setting_type(v);
+    char where[512];
+    snprintf(where, sizeof where, "%s:%d: node '%s': parameter '%s'", file, line, node, s->name);
+    switch (s->type) {
+    case PF_P_INT: {
+        if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64) {
+            pf_diag_add(dg, "%s must be an integer, got %s", where, cfg_type_name(t));
+            return;
+        }
+        long long x = config_setting_get_int64(v);
+        if (has_range(s) && (x < s->min || x > s->max)) {
+            pf_diag_add(dg, "%s = %lld is out of range [%g, %g]", where, x, s->min, s->max);
+            return;
+        }
+        pf_params_set_int(p, s->name, x);
+        return;
+    }
+    case PF_P_DOUBLE: {
+        double x;
+        if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) x = (double)config_setting_get_int64(v);
+        else if (t == CONFIG_TYPE_FLOAT) x = config_setting_get_float(v);
+        else { pf_diag_add(dg, "%s must be a number, got %s", where, cfg_type_name(t)); return; }
+        if (!isfinite(x) || (has_range(s) && (x < s->min || x > s->max))) {
+            pf_diag_add(dg, "%s = %g is out of range [%g, %g]", where, x, s->min, s->max);
+            return;
+        }
+        pf_params_set_double(p, s->name, x);
+        return;
+    }
+    case PF_P_BOOL:
+        if (t != CONFIG_TYPE_BOOL) { pf_diag_add(dg, "%s must be true or false, got %s", where, cfg_type_name(t)); return; }
+        pf_params_set_bool(p, s->name, config_setting_get_bool(v));
+        return;
+    case PF_P_STRING: {
+        if (t != CONFIG_TYPE_STRING) { pf_diag_add(dg, "%s must be a string, got %s", where, cfg_type_name(t)); return; }
+        const char *x = config_setting_get_string(v);
+        if (!choice_ok(s->choices, x)) { pf_diag_add(dg, "%s = \"%s\" is not one of %s", where, x, s->choices); return; }
+        pf_params_set_string(p, s->name, x);
+        return;
+    }
+    case PF_P_STRLIST: case PF_P_NUMLIST: {
+        if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST) {
+            pf_diag_add(dg, "%s must be a %s, got %s", where, type_name(s->type), cfg_type_name(t));
+            return;
+        }
+        int n = config_setting_length(v);
+        if (has_range(s) && (n < s->min || n > s->max)) {
+            pf_diag_add(dg, "%s has %d items; allowed %g to %g", where, n, s->min, s->max);
+            return;
+        }
+        const char **items = calloc((size_t)n + 1, sizeof *items);
+        double *nums = calloc((size_t)n + 1, sizeof *nums);
+        int ok = items && nums;
+        for (int i = 0; ok && i < n; i++) {
+            config_setting_t *e = config_setting_get_elem(v, (unsigned)i);
+            int et = config_setting_type(e);
+            if (s->type == PF_P_STRLIST) {
+                if (et != CONFIG_TYPE_STRING) { pf_diag_add(dg, "%s: item %d must be a string, got %s", where, i + 1, cfg_type_name(et)); ok = 0; break; }
+                items[i] = config_setting_get_string(e);
+                if (!choice_ok(s->choices, items[i])) { pf_diag_add(dg, "%s: item \"%s\" is not one of %s", where, items[i], s->choices); ok = 0; }
+            } else {
+                if (et == CONFIG_TYPE_INT || et == CONFIG_TYPE_INT64) nums[i] = (double)config_setting_get_int64(e);
+                else if (et == CONFIG_TYPE_FLOAT) nums[i] = config_setting_get_float(e);
+                else { pf_diag_add(dg, "%s: item %d must be a number, got %s", where, i + 1, cfg_type_name(et)); ok = 0; }
+            }
+        }
+        if (ok) {
+            if (s->type == PF_P_STRLIST) pf_params_set_strlist(p, s->name, n, items);
+            else pf_params_set_numlist(p, s->name, n, nums);
+        }
+        free(items);
+        free(nums);
+        return;
+    }
+    }
+}
+
+static const char *get_str(config_setting_t *g, const char *key)
+{
+    config_setting_t *m = config_setting_get_member(g, key);
+    return m && config_setting_type(m) == CONFIG_TYPE_STRING ? config_setting_get_string(m) : NULL;
+}
+
+static const pf_port_spec *find_port(const pf_kind *k, const char *port, int dir)
+{
+    for (const pf_port_spec *p = k->ports; p && p->name; p++)
+        if (p->dir == dir && (!port || !strcmp(p->name, port))) return p;
+    return NULL;
+}
+
+static int count_ports(const pf_kind *k, int dir)
+{
+    int n = 0;
+    for (const pf_port_spec *p = k->ports; p && p->name; p++) n += p->dir == dir;
+    return n;
+}
+
+/* --- loading -------------------------------------------------------------- */
+
+static void load_nodes(pf_graph *g, config_t *cfg, pf_diag *dg)
+{
+    const char *file = g->path;
+    config_setting_t *nodes = config_lookup(cfg, "nodes");
+    if (!nodes) { pf_diag_add(dg, "%s:1: the graph has no 'nodes' list", file); return; }
+    if (!config_setting_is_aggregate(nodes) || config_setting_is_group(nodes)) {
+        pf_diag_add(dg, "%s:%d: 'nodes' must be a list of groups ( {...}, {...} )", file, config_setting_source_line(nodes));
+        return;
+    }
+    int n = config_setting_length(nodes);
+    g->nodes = calloc((size_t)n + 1, sizeof *g->nodes);
+    for (int i = 0; i < n; i++) {
+        config_setting_t *s = config_setting_get_elem(nodes, (unsigned)i);
+        int line = config_setting_source_line(s);
+        if (!config_setting_is_group(s)) { pf_diag_add(dg, "%s:%d: node %d must be a group { name = ...; kind = ...; }", file, line, i + 1); continue; }
+        const char *name = get_str(s, "name"), *kind = get_str(s, "kind");
+        if (!name) { pf_diag_add(dg, "%s:%d: node %d has no 'name' string", file, line, i + 1); continue; }
+        if (!valid_name(name)) { pf_diag_add(dg, "%s:%d: node name '%s' must be 1-48 letters, digits, '_' or '-'", file, line, name); continue; }
+        if (pf_graph_find(g, name) >= 0) { pf_diag_add(dg, "%s:%d: duplicate node name '%s'", file, line, name); continue; }
+        pf_gnode *gn = &g->nodes[g->n_nodes++];
+        gn->name = strdup(name);
+        gn->line = line;
+        gn->replicas = 1;
+        gn->params = pf_params_create();
+        if (!kind) { pf_diag_add(dg, "%s:%d: node '%s' has no 'kind' string", file, line, name); continue; }
+        gn->kind_name = strdup(kind);
+        gn->kind = pf_kind_find(kind);
+        if (!gn->kind) {
+            char known[512] = "";
+            for (int k = 0; pf_kinds[k]; k++) {
+                strncat(known, k ? ", " : "", sizeof known - strlen(known) - 1);
+                strncat(known, pf_kinds[k]->name, sizeof known - strlen(known) - 1);
+            }
+            pf_diag_add(dg, "%s:%d: node '%s': unknown kind '%s' (known: %s)", file, line, name, kind, known);
+            continue;
+        }
+        config_setting_t *rep = config_setting_get_member(s, "replicas");
+        if (rep) {
+            int rt = config_setting_type(rep);
+            long long r = (rt == CONFIG_TYPE_INT || rt == CONFIG_TYPE_INT64) ? config_setting_get_int64(rep) : -1;
+            if (r < 1 || r > PF_MAX_PEERS)
+                pf_diag_add(dg, "%s:%d: node '%s': replicas must be an integer in [1, %d]", file, config_setting_source_line(rep), name, PF_MAX_PEERS);
+            else gn->replicas = (int)r;
+        }
+        const char *host = get_str(s, "host");
+        if (host) {
+            gn->host = strdup(host);
+            int found = 0;
+            for (int h = 0; h < g->n_hosts; h++) found |= !strcmp(g->hosts[h].name, host);
+            if (!found) pf_diag_add(dg, "%s:%d: node '%s': host '%s' is not declared in 'hosts'", file, line, name, host);
+        }
+        else if (config_setting_get_member(s, "host"))
+            pf_diag_add(dg, "%s:%d: node '%s': host must be a string", file, line, name);
+        /* every other member is a parameter of the kind */
+        int nm = config_setting_length(s);
+        for (int m = 0; m < nm; m++) {
+            config_setting_t *v = config_setting_get_elem(s, (unsigned)m);
+            const char *key = config_setting_name(v);
+            if (!strcmp(key, "name") || !strcmp(key, "kind") || !strcmp(key, "replicas") || !strcmp(key, "host")) continue;
+            const pf_param_spec *ps = gn->kind->params;
+            while (ps && ps->name && strcmp(ps->name, key)) ps++;
+            if (!ps || !ps->name) {
+                char known[512] = "";
+                for (const pf_param_spec *q = gn->kind->params; q && q->name; q++) {
+                    strncat(known, q == gn->kind->params ? "" : ", ", sizeof known - strlen(known) - 1);
+                    strncat(known, q->name, sizeof known - strlen(known) - 1);
+                }
+                pf_diag_add(dg, "%s:%d: node '%s': unknown parameter '%s' for kind %s (known: %s)", file,
+                            config_setting_source_line(v), name, key, gn->kind->name, known[0] ? known : "none");
+                continue;
+            }
+            take_param(dg, file, name, ps, v, gn->params);
+        }
+        for (const pf_param_spec *ps = gn->kind->params; ps && ps->name; ps++) {
+            if (pf_params_get(gn->params, ps->name)) continue;
+            if (!ps->def) pf_diag_add(dg, "%s:%d: node '%s': missing required parameter '%s' (%s: %s)", file, line, name, ps->name, type_name(ps->type), ps->doc ? ps->doc : "");
+            else set_default(gn->params, ps);
+        }
+    }
+}
+
+/* "node.port" or "node" (the node's only port in that direction). */
+static int parse_endpoint(pf_graph *g, pf_diag *dg, const char *text, int dir, int line, int *node, char **port)
+{
+    const char *file = g->path;
+    const char *what = dir == PF_PORT_OUT ? "from" : "to";
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", text);
+    char *dot = strchr(buf, '.');
+    if (dot) *dot = 0;
+    int ni = pf_graph_find(g, buf);
+    if (ni < 0) { pf_diag_add(dg, "%s:%d: edge %s '%s': no node named '%s'", file, line, what, text, buf); return -1; }
+    const pf_kind *k = g->nodes[ni].kind;
+    if (!k) return -1; /* already reported */
+    const char *dname = dir == PF_PORT_OUT ? "output" : "input";
+    if (dot) {
+        if (!find_port(k, dot + 1, dir)) {
+            pf_diag_add(dg, "%s:%d: edge %s '%s': kind %s has no %s port '%s'", file, line, what, text, k->name, dname, dot + 1);
+            return -1;
+        }
+        *port = strdup(dot + 1);
+    } else {
+        int np = count_ports(k, dir);
+        if (np != 1) {
+            pf_diag_add(dg, "%s:%d: edge %s '%s': kind %s has %d %s ports; name one as '%s.PORT'", file, line, what, text, k->name, np, dname, buf);
+            return -1;
+        }
+        *port = strdup(find_port(k, NULL, dir)->name);
+    }
+    *node = ni;
+    return 0;
+}
+
+static void load_edges(pf_graph *g, config_t *cfg, pf_diag *dg)
+{
+    const char *file = g->path;
+    config_setting_t *edges = config_lookup(cfg, "edges");
+    if (!edges) return;
+    if (!config_setting_is_aggregate(edges) || config_setting_is_group(edges)) {
+        pf_diag_add(dg, "%s:%d: 'edges' must be a list of groups", file, config_setting_source_line(edges));
+        return;
+    }
+    int n = config_setting_length(edges);
+    g->edges = calloc((size_t)n + 1, sizeof *g->edges);
+    for (int i = 0; i < n; i++) {
+        config_setting_t *s = config_setting_get_elem(edges, (unsigned)i);
+        int line = config_setting_source_line(s);
+        if (!config_setting_is_group(s)) { pf_diag_add(dg, "%s:%d: edge %d must be a group { from = ...; to = ...; }", file, line, i + 1); continue; }
+        const char *from = get_str(s, "from"), *to = get_str(s, "to");
+        if (!from || !to) { pf_diag_add(dg, "%s:%d: edge %d needs 'from' and 'to' strings", file, line, i + 1); continue; }
+        pf_gedge e = {.policy = PF_POLICY_BLOCK, .hwm = 32, .line = line};
+        int bad = parse_endpoint(g, dg, from, PF_PORT_OUT, line, &e.from, &e.from_port);
+        bad |= parse_endpoint(g, dg, to, PF_PORT_IN, line, &e.to, &e.to_port);
+        int nm = config_setting_length(s);
+        for (int m = 0; m < nm; m++) {
+            config_setting_t *v = config_setting_get_elem(s, (unsigned)m);
+            const char *key = config_setting_name(v);
+            int vl = config_setting_source_line(v), t = config_setting_type(v);
+            if (!strcmp(key, "from") || !strcmp(key, "to")) continue;
+            if (!strcmp(key, "policy")) {
+                const char *p = t == CONFIG_TYPE_STRING ? config_setting_get_string(v) : "";
+                if (!strcmp(p, "block")) e.policy = PF_POLICY_BLOCK;
+                else if (!strcmp(p, "drop")) e.policy = PF_POLICY_DROP;
+                else { pf_diag_add(dg, "%s:%d: edge %s -> %s: policy must be \"block\" or \"drop\"", file, vl, from, to); bad = 1; }
+            } else if (!strcmp(key, "hwm")) {
+                long long h = (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) ? config_setting_get_int64(v) : -1;
+                if (h < 1 || h > 100000) { pf_diag_add(dg, "%s:%d: edge %s -> %s: hwm must be an integer in [1, 100000]", file, vl, from, to); bad = 1; }
+                else e.hwm = (int)h;
+            } else if (!strcmp(key, "feedback")) {
+                if (t != CONFIG_TYPE_BOOL) { pf_diag_add(dg, "%s:%d: edge %s -> %s: feedback must be true or false", file, vl, from, to); bad = 1; }
+                else e.feedback = config_setting_get_bool(v);
+            } else {
+                pf_diag_add(dg, "%s:%d: edge %s -> %s: unknown setting '%s' (known: from, to, policy, hwm, feedback)", file, vl, from, to, key);
+                bad = 1;
+            }
+        }
+        if (bad) { free(e.from_port); free(e.to_port); continue; }
+        const pf_port_spec *op = find_port(g->nodes[e.from].kind, e.from_port, PF_PORT_OUT);
+        const pf_port_spec *ip = find_port(g->nodes[e.to].kind, e.to_port, PF_PORT_IN);
+        if (op->msg != ip->msg) {
+            pf_diag_add(dg, "%s:%d: edge %s -> %s: incompatible ports: %s.%s sends %s messages, %s.%s takes %s", file, line, from, to,
+                        g->nodes[e.from].name, e.from_port, op->msg == PF_MSG_WINDOW ? "window" : "tensor",
+                        g->nodes[e.to].name, e.to_port, ip->msg == PF_MSG_WINDOW ? "window" : "tensor");
+            free(e.from_port); free(e.to_port);
+            continue;
+        }
+        int dup = 0;
+        for (int j = 0; j < g->n_edges; j++) {
+            pf_gedge *o = &g->edges[j];
+            if (o->from == e.from && o->to == e.to && !strcmp(o->from_port, e.from_port) && !strcmp(o->to_port, e.to_port)) {
+                pf_diag_add(dg, "%s:%d: duplicate edge %s.%s -> %s.%s (first at line %d)", file, line, g->nodes[e.from].name,
+                            e.from_port, g->nodes[e.to].name, e.to_port, o->line);
+                dup = 1;
+            }
+        }
+        if (dup) { free(e.from_port); free(e.to_port); continue; }
+        g->edges[g->n_edges++] = e;
+    }
+}
+
+/* Depth-first search for a cycle through data (non-feedback) edges. */
+static int dfs_cycle(const pf_graph *g, int v, int *color, int *stack, int *depth, int *closing)
+{
+    color[v] = 1;
+    stack[(*depth)++] = v;
+    for (int i = 0; i < g->n_edges; i++) {
+        const pf_gedge *e = &g->edges[i];
+        if (e->feedback || e->from != v) continue;
+        if (color[e->to] == 1) { stack[(*depth)++] = e->to; *closing = i; return 1; }
+        if (color[e->to] == 0 && dfs_cycle(g, e->to, color, stack, depth, closing)) return 1;
+    }
+    color[v] = 2;
+    (*depth)--;
+    return 0;
+}
+
+static void check_structure(pf_graph *g, pf_diag *dg)
+{
+    const char *file = g->path;
+    /* every non-optional port connected; limits the runtime has */
+    for (int i = 0; i < g->n_nodes; i++) {
+        pf_gnode *n = &g->nodes[i];
+        if (!n->kind) continue;
+        int n_in = 0, n_out = 0;
+        for (const pf_port_spec *p = n->kind->ports; p && p->name; p++) {
+            int used = 0;
+            for (int j = 0; j < g->n_edges; j++) {
+                const pf_gedge *e = &g->edges[j];
+                if (p->dir == PF_PORT_IN && e->to == i && !strcmp(e->to_port, p->name)) used++;
+                if (p->dir == PF_PORT_OUT && e->from == i && !strcmp(e->from_port, p->name)) used++;
+            }
+            if (!used && !p->optional)
+                pf_diag_add(dg, "%s:%d: node '%s': %s port '%s' is not connected", file, n->line, n->name, p->dir == PF_PORT_IN ? "input" : "output", p->name);
+            if (p->dir == PF_PORT_IN && used) n_in++;
+            if (p->dir == PF_PORT_OUT) n_out += used;
+        }
+        if (n_in > PF_MAX_PORTS || n_out > PF_MAX_EDGES)
+            pf_diag_add(dg, "%s:%d: node '%s': too many connections (%d inputs, %d output edges; limits %d, %d)", file, n->line, n->name, n_in, n_out, PF_MAX_PORTS, PF_MAX_EDGES);
+    }
+    int *color = calloc((size_t)g->n_nodes + 1, sizeof(int)), *stack = calloc((size_t)g->n_nodes + 2, sizeof(int));
+    for (int v = 0; color && stack && v < g->n_nodes; v++) {
+        int depth = 0, closing = -1;
+        if (color[v] || !dfs_cycle(g, v, color, stack, &depth, &closing)) continue;
+        int last = stack[depth - 1], start = 0;
+        while (stack[start] != last) start++;
+        char path[1024] = "";
+        for (int k = start; k < depth; k++) {
+            strncat(path, k > start ? " -> " : "", sizeof path - strlen(path) - 1);
+            strncat(path, g->nodes[stack[k]].name, sizeof path - strlen(path) - 1);
+        }
+        pf_diag_add(dg, "%s:%d: edge closes a cycle in the data path: %s (mark a gradient edge 'feedback = true' if it is one)",
+                    file, g->edges[closing].line, path);
+        break;
+    }
+    free(color);
+    free(stack);
+}
+
+pf_graph *pf_graph_load(const char *path, pf_diag *dg)
+{
+    config_t cfg;
+    config_init(&cfg);
+    if (!config_read_file(&cfg, path)) {
+        if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO) pf_diag_add(dg, "%s: cannot read the file", path);
+        else pf_diag_add(dg, "%s:%d: syntax error: %s", config_error_file(&cfg) ? config_error_file(&cfg) : path, config_error_line(&cfg), config_error_text(&cfg));
+        config_destroy(&cfg);
+        return NULL;
+    }
+    pf_graph *g = calloc(1, sizeof *g);
+    int before = dg->n;
+    g->path = strdup(path);
+    const char *name = NULL;
+    config_lookup_string(&cfg, "name", &name);
+    if (!name) {
+        /* default: the file's base name without extension */
+        const char *b = strrchr(path, '/');
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s", b ? b + 1 : path);
+        char *dot = strchr(buf, '.');
+        if (dot) *dot = 0;
+        g->name = strdup(buf);
+    } else {
+        g->name = strdup(name);
+    }
+    if (!valid_name(g->name)) pf_diag_add(dg, "%s:1: graph name '%s' must be 1-48 letters, digits, '_' or '-'", path, g->name);
+    long long seed = 0;
+    config_lookup_int64(&cfg, "seed", &seed);
+    g->seed = (uint64_t)seed;
+    int bp = 5600;
+    config_lookup_int(&cfg, "base_port", &bp);
+    if (bp < 1024 || bp > 65000) pf_diag_add(dg, "%s:1: base_port %d must be in [1024, 65000]", path, bp);
+    g->base_port = bp;
+    double dt = 10.0;
+    config_lookup_float(&cfg, "drain_timeout", &dt);
+    g->drain_timeout = dt;
+    const char *ipc = NULL;
+    config_lookup_string(&cfg, "ipc_dir", &ipc);
+    char defdir[256];
+    snprintf(defdir, sizeof defdir, "/tmp/physioflow-%u/%s", (unsigned)getuid(), g->name);
+    g->ipc_dir = strdup(ipc ? ipc : defdir);
+    config_setting_t *hosts = config_lookup(&cfg, "hosts");
+    if (hosts) {
+        if (!config_setting_is_group(hosts)) {
+            pf_diag_add(dg, "%s:%d: 'hosts' must be a group { name = \"address\"; ... }", path, config_setting_source_line(hosts));
+        } else {
+            int n = config_setting_length(hosts);
+            g->hosts = calloc((size_t)n + 1, sizeof *g->hosts);
+            for (int i = 0; i < n; i++) {
+                config_setting_t *h = config_setting_get_elem(hosts, (unsigned)i);
+                if (config_setting_type(h) != CONFIG_TYPE_STRING) {
+                    pf_diag_add(dg, "%s:%d: host '%s' must map to an address string", path, config_setting_source_line(h), config_setting_name(h));
+                    continue;
+                }
+                g->hosts[g->n_hosts].name = strdup(config_setting_name(h));
+                g->hosts[g->n_hosts++].addr = strdup(config_setting_get_string(h));
+            }
+        }
+        const char *dh = NULL;
+        config_lookup_string(&cfg, "default_host", &dh);
+        if (dh) g->default_host = strdup(dh);
+        else if (g->n_hosts) g->default_host = strdup(g->hosts[0].name);
+    }
+    /* top-level keys we don't know are mistakes too */
+    config_setting_t *root = config_root_setting(&cfg);
+    static const char *known[] = {"name", "seed", "base_port", "drain_timeout", "ipc_dir", "hosts", "default_host", "nodes", "edges", NULL};
+    for (int i = 0; i < config_setting_length(root); i++) {
+        config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+        int ok = 0;
+        for (int k = 0; known[k]; k++) ok |= !strcmp(known[k], config_setting_name(s));
+        if (!ok) pf_diag_add(dg, "%s:%d: unknown top-level setting '%s'", path, config_setting_source_line(s), config_setting_name(s));
+    }
+    load_nodes(g, &cfg, dg);
+    load_edges(g, &cfg, dg);
+    if (dg->n == before) check_structure(g, dg);
+    config_destroy(&cfg);
+    if (dg->n > before) { pf_graph_destroy(g); return NULL; }
+    return g;
+}
+
+void pf_graph_destroy(pf_graph *g)
+{
+    if (!g) return;
+    for (int i = 0; i < g->n_nodes; i++) {
+        free(g->nodes[i].name); free(g->nodes[i].kind_name); free(g->nodes[i].host);
+        pf_params_destroy(g->nodes[i].params);
+    }
+    for (int i = 0; i < g->n_edges; i++) { free(g->edges[i].from_port); free(g->edges[i].to_port); }
+    for (int i = 0; i < g->n_hosts; i++) { free(g->hosts[i].name); free(g->hosts[i].addr); }
+    free(g->nodes); free(g->edges); free(g->hosts);
+    free(g->path); free(g->name); free(g->ipc_dir); free(g->default_host);
+    free(g);
+}
+
+int pf_graph_find(const pf_graph *g, const char *node)
+{
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!strcmp(g->nodes[i].name, node)) return i;
+    return -1;
+}
+
+const char *pf_graph_node_host(const pf_graph *g, int node)
+{
+    if (g->nodes[node].host) return g->nodes[node].host;
+    return g->default_host ? g->default_host : "";
+}
+
+static const char *host_addr(const pf_graph *g, const char *host)
+{
+    for (int i = 0; i < g->n_hosts; i++)
+        if (!strcmp(g->hosts[i].name, host)) return g->hosts[i].addr;
+    return "127.0.0.1";
+}
+
+/* --- planning -------------------------------------------------------------- */
+
+/* Deterministic TCP port of (node, replica, input port): base + its rank. */
+static int tcp_port(const pf_graph *g, int node, int replica, const char *port)
+{
+    int k = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int r = 0; r < g->nodes[i].replicas; r++)
+            for (const pf_port_spec *p = g->nodes[i].kind->ports; p && p->name; p++) {
+                if (p->dir != PF_PORT_IN) continue;
+                if (i == node && r == replica && !strcmp(p->name, port)) return g->base_port + k;
+                k++;
+            }
+    return -1;
+}
+
+static char *ipc_ep(const char *dir, const char *node, int r, const char *port)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "ipc://%s/%s.%d.%s", dir, node, r, port);
+    return strdup(buf);
+}
+
+static char *tcp_ep(const char *addr, int port)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "tcp://%s:%d", addr, port);
+    return strdup(buf);
+}
+
+int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *ipc_dir,
+                  const char *status_endpoint, pf_instance *out)
+{
+    memset(out, 0, sizeof *out);
+    int ni = pf_graph_find(g, node);
+    if (ni < 0) return pf_err(PF_ENOTFOUND, "%s: no node named '%s'", g->path, node);
+    const pf_gnode *n = &g->nodes[ni];
+    if (replica < 0 || replica >= n->replicas)
+        return pf_err(PF_ERANGE, "node '%s' has %d replica(s); replica %d does not exist", node, n->replicas, replica);
+    const char *dir = ipc_dir ? ipc_dir : g->ipc_dir;
+    const char *my_host = pf_graph_node_host(g, ni);
+    out->graph_name = g->name;
+    out->node = n->name;
+    out->kind = n->kind;
+    out->replica = replica;
+    out->replicas = n->replicas;
+    out->seed = g->seed;
+    out->params = n->params;
+    out->drain_timeout = g->drain_timeout;
+    out->status_endpoint = status_endpoint ? strdup(status_endpoint) : NULL;
+    for (const pf_port_spec *p = n->kind->ports; p && p->name; p++) {
+        if (p->dir != PF_PORT_IN) continue;
+        int eos = 0, local = 0, remote = 0, hwm = 0;
+        for (int j = 0; j < g->n_edges; j++) {
+            const pf_gedge *e = &g->edges[j];
+            if (e->to != ni || strcmp(e->to_port, p->name)) continue;
+            eos += g->nodes[e->from].replicas;
+            if (!strcmp(pf_graph_node_host(g, e->from), my_host)) local = 1; else remote = 1;
+            if (e->hwm > hwm) hwm = e->hwm;
+        }
+        if (!eos) continue;
+        pf_in_plan *ip = &out->in[out->n_in++];
+        ip->port = p->name;
+        ip->eos_expected = eos;
+        ip->hwm = hwm;
+        if (local) ip->bind[ip->n_bind++] = ipc_ep(dir, n->name, replica, p->name);
+        if (remote) ip->bind[ip->n_bind++] = tcp_ep(host_addr(g, my_host), tcp_port(g, ni, replica, p->name));
+    }
+    for (int j = 0; j < g->n_edges; j++) {
+        const pf_gedge *e = &g->edges[j];
+        if (e->from != ni) continue;
+        pf_out_plan *op = &out->out[out->n_out++];
+        const pf_gnode *to = &g->nodes[e->to];
+        char buf[160];
+        snprintf(buf, sizeof buf, "%s.%s", to->name, e->to_port);
+        op->port = e->from_port;
+        op->to = strdup(buf);
+        op->policy = e->policy;
+        op->hwm = e->hwm;
+        op->n_peers = to->replicas;
+        const char *to_host = pf_graph_node_host(g, e->to);
+        for (int r = 0; r < to->replicas; r++)
+            op->connect[r] = !strcmp(to_host, my_host) ? ipc_ep(dir, to->name, r, e->to_port)
+                                                      : tcp_ep(host_addr(g, to_host), tcp_port(g, e->to, r, e->to_port));
+    }
+    return PF_OK;
+}
+
+void pf_graph_plan_free(pf_instance *inst)
+{
+    for (int i = 0; i < inst->n_in; i++)
+        for (int b = 0; b < inst->in[i].n_bind; b++) free((char *)inst->in[i].bind[b]);
+    for (int e = 0; e < inst->n_out; e++) {
+        free((char *)inst->out[e].to);
+        for (int p = 0; p < inst->out[e].n_peers; p++) free((char *)inst->out[e].connect[p]);
+    }
+    free((char *)inst->status_endpoint);
+    memset(inst, 0, sizeof *inst);
+}
+
+/* --- printing --------------------------------------------------------------- */
+
+void pf_graph_print(const pf_graph *g, FILE *f, int dot)
+{
+    if (dot) {
+        fprintf(f, "digraph \"%s\" {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n", g->name);
+        for (int i = 0; i < g->n_nodes; i++) {
+            const pf_gnode *n = &g->nodes[i];
+            fprintf(f, "  \"%s\" [label=\"%s\\n(%s)%s%s%s\"];\n", n->name, n->name, n->kind_name,
+                    n->replicas > 1 ? "\\nx" : "", n->replicas > 1 ? "" : "", "");
+            if (n->replicas > 1) fprintf(f, "  \"%s\" [xlabel=\"x%d\", peripheries=2];\n", n->name, n->replicas);
+        }
+        for (int j = 0; j < g->n_edges; j++) {
+            const pf_gedge *e = &g->edges[j];
+            fprintf(f, "  \"%s\" -> \"%s\" [label=\"%s -> %s%s\"%s];\n", g->nodes[e->from].name, g->nodes[e->to].name,
+                    e->from_port, e->to_port, e->policy == PF_POLICY_DROP ? " (drop)" : "", e->feedback ? ", style=dashed" : "");
+        }
+        fprintf(f, "}\n");
+        return;
+    }
+    fprintf(f, "graph %s (%s): %d nodes, %d edges, seed %llu\n", g->name, g->path, g->n_nodes, g->n_edges, (unsigned long long)g->seed);
+    for (int i = 0; i < g->n_nodes; i++) {
+        const pf_gnode *n = &g->nodes[i];
+        const char *h = pf_graph_node_host(g, i);
+        fprintf(f, "  %-16s %-12s x%d%s%s\n", n->name, n->kind_name, n->replicas, *h ? "  on " : "", h);
+    }
+    for (int j = 0; j < g->n_edges; j++) {
+        const pf_gedge *e = &g->edges[j];
+        const char *hf = pf_graph_node_host(g, e->from), *ht = pf_graph_node_host(g, e->to);
+        fprintf(f, "  %s.%s -> %s.%s  [%s, hwm %d, %s%s]\n", g->nodes[e->from].name, e->from_port, g->nodes[e->to].name, e->to_port,
+                e->policy == PF_POLICY_DROP ? "drop" : "block", e->hwm, strcmp(hf, ht) ? "tcp" : "ipc", e->feedback ? ", feedback" : "");
+    }
+}
+
+void pf_kind_describe(const pf_kind *k, FILE *f)
+{
+    fprintf(f, "%s: %s\n", k->name, k->doc ? k->doc : "");
+    for (const pf_port_spec *p = k->ports; p && p->name; p++)
+        fprintf(f, "  %s port %-10s %s%s  %s\n", p->dir == PF_PORT_IN ? "in " : "out", p->name,
+                p->msg == PF_MSG_WINDOW ? "windows" : "tensors", p->optional ? " (optional)" : "", p->doc ? p->doc : "");
+    for (const pf_param_spec *s = k->params; s && s->name; s++) {
+        fprintf(f, "  %-16s %-16s", s->name, type_name(s->type));
+        if (s->def) fprintf(f, " default %s", *s->def ? s->def : "\"\"");
+        else fprintf(f, " required");
+        if (has_range(s)) fprintf(f, ", range [%.12g, %.12g]", s->min, s->max);
+        if (s->choices) fprintf(f, ", one of %s", s->choices);
+        fprintf(f, "\n      %s\n", s->doc ? s->doc : "");
+    }
+}

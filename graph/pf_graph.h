@@ -1,0 +1,62 @@
+/* pf_graph: a graph config file (libconfig) as validated nodes and edges,
+ * and the plan of any one node instance (its endpoints and parameters).
+ * See docs/config.md for the file format. */
+#ifndef PF_GRAPH_H
+#define PF_GRAPH_H
+
+#include "pf_node.h"
+
+#include <stdio.h>
+
+typedef struct {
+    char *name, *kind_name, *host;
+    const pf_kind *kind;
+    int replicas, line;
+    pf_params *params;
+} pf_gnode;
+
+typedef struct {
+    int from, to;                 /* node indices */
+    char *from_port, *to_port;
+    int policy, hwm, feedback, line;
+} pf_gedge;
+
+typedef struct { char *name, *addr; } pf_ghost;
+
+typedef struct pf_graph {
+    char *path, *name, *ipc_dir, *default_host;
+    uint64_t seed;
+    int base_port;
+    double drain_timeout;
+    int n_nodes, n_edges, n_hosts;
+    pf_gnode *nodes;
+    pf_gedge *edges;
+    pf_ghost *hosts;
+} pf_graph;
+
+/* Diagnostics: every problem found, as "file:line: message". */
+typedef struct { int n; char **msg; } pf_diag;
+void pf_diag_add(pf_diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void pf_diag_print(const pf_diag *d, FILE *f);
+void pf_diag_free(pf_diag *d);
+
+/* Load and validate. NULL (with every problem in diag) if anything is wrong. */
+pf_graph *pf_graph_load(const char *path, pf_diag *diag);
+void pf_graph_destroy(pf_graph *g);
+int pf_graph_find(const pf_graph *g, const char *node);
+/* Host a node runs on ("" when the graph declares no hosts). */
+const char *pf_graph_node_host(const pf_graph *g, int node);
+
+/* Plan one instance. ipc_dir NULL = the graph's; strings live in the plan
+ * until pf_graph_plan_free. */
+int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *ipc_dir,
+                  const char *status_endpoint, pf_instance *out);
+void pf_graph_plan_free(pf_instance *inst);
+
+/* Topology as text, or Graphviz dot. */
+void pf_graph_print(const pf_graph *g, FILE *f, int dot);
+
+/* Describe node kinds (params with type, default, range, doc). */
+void pf_kind_describe(const pf_kind *k, FILE *f);
+
+#endif

@@ -1,0 +1,333 @@
+#include "h5win.h"
+
+#include "pf_error.h"
+#include "pf_rng.h"
+
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ROW_GROW 64
+
+/* An extendible dataset we append rows to: [rows, d1, d2]. */
+typedef struct {
+    hid_t ds;
+    hid_t type;
+    int rank;
+    hsize_t dims[3], cap;   /* dims[0] = rows written; cap = rows allocated */
+    size_t row_bytes;
+} xds;
+
+struct pf_h5win {
+    char path[1024], partial[1100];
+    hid_t file;
+    pf_h5win_opts opts;
+    int started;
+    uint32_t leads, samples;
+    int has_labels, label_dtype;
+    uint32_t n_labels, n_features;
+    char lead_names[512];
+    xds data, rpeaks, features;
+    /* small per-window metadata, kept in memory and written at close */
+    uint64_t n, cap;
+    uint64_t *window_index;
+    int64_t *start_sample, *rp_off;
+    double *rate;
+    uint32_t *epoch, *flags;
+    int32_t *record;
+    void *labels;
+    /* record id table (open addressing) */
+    char **ids;
+    int n_ids, id_cap;
+    int *slots;
+    int n_slots;
+    uint64_t checksum;
+};
+
+static int h5fail(const char *what, const char *path)
+{
+    return pf_err(PF_EIO, "%s: HDF5 %s failed", path, what);
+}
+
+static int xds_create(pf_h5win *w, xds *x, const char *name, hid_t type, int rank, const hsize_t *inner, hsize_t chunk_rows, int gzip)
+{
+    hsize_t dims[3] = {0, 0, 0}, maxd[3] = {H5S_UNLIMITED, 0, 0}, chunk[3] = {chunk_rows, 0, 0};
+    x->row_bytes = H5Tget_size(type);
+    for (int d = 1; d < rank; d++) {
+        dims[d] = maxd[d] = chunk[d] = inner[d - 1];
+        x->row_bytes *= inner[d - 1];
+    }
+    hid_t space = H5Screate_simple(rank, dims, maxd);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, rank, chunk);
+    if (gzip > 0) H5Pset_deflate(dcpl, (unsigned)gzip);
+    x->ds = H5Dcreate2(w->file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    if (x->ds < 0) return h5fail("dataset create", w->partial);
+    x->type = type;
+    x->rank = rank;
+    memcpy(x->dims, dims, sizeof dims);
+    x->cap = 0;
+    return PF_OK;
+}
+
+static int xds_append(pf_h5win *w, xds *x, const void *rows, hsize_t nrows)
+{
+    if (!nrows) return PF_OK;
+    if (x->dims[0] + nrows > x->cap) {
+        hsize_t want = x->cap + (nrows > ROW_GROW ? nrows : ROW_GROW) + x->cap / 2;
+        hsize_t ext[3] = {want, x->dims[1], x->dims[2]};
+        if (H5Dset_extent(x->ds, ext) < 0) return h5fail("extend", w->partial);
+        x->cap = want;
+    }
+    hid_t fs = H5Dget_space(x->ds);
+    hsize_t start[3] = {x->dims[0], 0, 0}, count[3] = {nrows, x->dims[1], x->dims[2]};
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+    hid_t ms = H5Screate_simple(x->rank, count, NULL);
+    herr_t e = H5Dwrite(x->ds, x->type, ms, fs, H5P_DEFAULT, rows);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    if (e < 0) return h5fail("write", w->partial);
+    x->dims[0] += nrows;
+    return PF_OK;
+}
+
+static void xds_close(xds *x)
+{
+    if (x->ds <= 0) return;
+    hsize_t ext[3] = {x->dims[0], x->dims[1], x->dims[2]};
+    H5Dset_extent(x->ds, ext); /* trim the growth slack */
+    H5Dclose(x->ds);
+    x->ds = 0;
+}
+
+static int attr_str(hid_t obj, const char *name, const char *value)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, strlen(value) ? strlen(value) : 1);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
+    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = a < 0 ? -1 : H5Awrite(a, t, strlen(value) ? value : " ");
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(t);
+    return e < 0 ? PF_EIO : PF_OK;
+}
+
+static int attr_num(hid_t obj, const char *name, hid_t type, const void *v)
+{
+    hid_t sp = H5Screate(H5S_SCALAR);
+    if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
+    hid_t a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = a < 0 ? -1 : H5Awrite(a, type, v);
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    return e < 0 ? PF_EIO : PF_OK;
+}
+
+pf_h5win *pf_h5win_create(const char *path, const pf_h5win_opts *opts)
+{
+    if (strlen(path) >= 1024) { pf_err(PF_EINVAL, "output path too long (%zu bytes)", strlen(path)); return NULL; }
+    pf_h5win *w = calloc(1, sizeof *w);
+    if (!w) { pf_err(PF_ENOMEM, "%s: out of memory", path); return NULL; }
+    snprintf(w->path, sizeof w->path, "%s", path);
+    snprintf(w->partial, sizeof w->partial, "%s.partial", path);
+    if (opts) w->opts = *opts;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* we report errors ourselves */
+    w->file = H5Fcreate(w->partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (w->file < 0) {
+        pf_err(PF_EIO, "%s: cannot create HDF5 file (does the folder exist and is it writable?)", w->partial);
+        free(w);
+        return NULL;
+    }
+    uint32_t ver = 1, complete = 0;
+    attr_str(w->file, "format", "physioflow.windows");
+    attr_num(w->file, "format_version", H5T_NATIVE_UINT32, &ver);
+    attr_num(w->file, "complete", H5T_NATIVE_UINT32, &complete);
+    attr_str(w->file, "producer", w->opts.producer ? w->opts.producer : "physioflow");
+    return w;
+}
+
+const char *pf_h5win_path(const pf_h5win *w) { return w->path; }
+uint64_t pf_h5win_count(const pf_h5win *w) { return w->n; }
+uint64_t pf_h5win_checksum(const pf_h5win *w) { return w->checksum; }
+
+static int record_index(pf_h5win *w, const char *id)
+{
+    if (w->n_ids * 2 >= w->n_slots) {
+        int ns = w->n_slots ? w->n_slots * 2 : 64;
+        int *slots = malloc((size_t)ns * sizeof(int));
+        if (!slots) return -1;
+        for (int i = 0; i < ns; i++) slots[i] = -1;
+        for (int i = 0; i < w->n_ids; i++) {
+            uint64_t h = pf_hash_str(w->ids[i]) % (uint64_t)ns;
+            while (slots[h] >= 0) h = (h + 1) % (uint64_t)ns;
+            slots[h] = i;
+        }
+        free(w->slots);
+        w->slots = slots;
+        w->n_slots = ns;
+    }
+    uint64_t h = pf_hash_str(id) % (uint64_t)w->n_slots;
+    while (w->slots[h] >= 0) {
+        if (!strcmp(w->ids[w->slots[h]], id)) return w->slots[h];
+        h = (h + 1) % (uint64_t)w->n_slots;
+    }
+    if (w->n_ids == w->id_cap) {
+        int nc = w->id_cap ? w->id_cap * 2 : 64;
+        char **ids = realloc(w->ids, (size_t)nc * sizeof *ids);
+        if (!ids) return -1;
+        w->ids = ids;
+        w->id_cap = nc;
+    }
+    w->ids[w->n_ids] = strdup(id);
+    if (!w->ids[w->n_ids]) return -1;
+    w->slots[h] = w->n_ids;
+    return w->n_ids++;
+}
+
+static int grow_meta(pf_h5win *w)
+{
+    uint64_t nc = w->cap ? w->cap * 2 : 256;
+#define GROW(field) do { void *p = realloc(w->field, nc * sizeof *w->field); if (!p) return PF_ENOMEM; w->field = p; } while (0)
+    GROW(window_index); GROW(start_sample); GROW(rate); GROW(epoch); GROW(flags); GROW(record);
+#undef GROW
+    void *p = realloc(w->rp_off, (nc + 1) * sizeof *w->rp_off);
+    if (!p) return PF_ENOMEM;
+    w->rp_off = p;
+    if (w->has_labels) {
+        p = realloc(w->labels, nc * w->n_labels * (w->label_dtype == PF_DT_I64 ? 8 : 4));
+        if (!p) return PF_ENOMEM;
+        w->labels = p;
+    }
+    w->cap = nc;
+    return PF_OK;
+}
+
+static int start_layout(pf_h5win *w, const pf_msg *m)
+{
+    w->leads = m->n_leads;
+    w->samples = m->n_samples;
+    const pf_section *lab = pf_msg_find_const(m, PF_SEC_LABELS), *feat = pf_msg_find_const(m, PF_SEC_FEATURES);
+    const pf_section *ln = pf_msg_find_const(m, PF_SEC_LEAD_NAMES);
+    if (lab) { w->has_labels = 1; w->label_dtype = lab->dtype; w->n_labels = (uint32_t)pf_section_count(lab); }
+    hsize_t inner[2] = {m->n_leads, m->n_samples};
+    int rc = xds_create(w, &w->data, "data", H5T_NATIVE_FLOAT, 3, inner, 1, w->opts.compression);
+    if (!rc) rc = xds_create(w, &w->rpeaks, "rpeaks", H5T_NATIVE_INT64, 1, NULL, 4096, 0);
+    if (!rc && feat) {
+        w->n_features = (uint32_t)pf_section_count(feat);
+        hsize_t fin[1] = {w->n_features};
+        rc = xds_create(w, &w->features, "features", H5T_NATIVE_FLOAT, 2, fin, 256, 0);
+    }
+    if (rc) return rc;
+    if (ln) {
+        size_t len = ln->bytes < sizeof w->lead_names - 1 ? ln->bytes : sizeof w->lead_names - 1;
+        memcpy(w->lead_names, ln->data, len);
+        w->lead_names[len] = 0;
+        attr_str(w->data.ds, "lead_names", w->lead_names);
+    }
+    w->started = 1;
+    return PF_OK;
+}
+
+int pf_h5win_append(pf_h5win *w, const pf_msg *m)
+{
+    if (m->kind != PF_MSG_WINDOW) return pf_err(PF_EINVAL, "only windows can be written (got kind %u)", m->kind);
+    if (!w->started) {
+        int rc = start_layout(w, m);
+        if (rc) return rc;
+    }
+    const pf_section *lab = pf_msg_find_const(m, PF_SEC_LABELS), *feat = pf_msg_find_const(m, PF_SEC_FEATURES);
+    const pf_section *rp = pf_msg_find_const(m, PF_SEC_RPEAKS), *x = pf_msg_find_const(m, PF_SEC_SAMPLES);
+    if (m->n_leads != w->leads || m->n_samples != w->samples)
+        return pf_err(PF_EFORMAT, "window '%s' #%llu is %u x %u; this file holds %u x %u windows", m->id,
+                      (unsigned long long)m->window_index, m->n_leads, m->n_samples, w->leads, w->samples);
+    if (w->has_labels != (lab != NULL) || (lab && (lab->dtype != w->label_dtype || pf_section_count(lab) != w->n_labels)))
+        return pf_err(PF_EFORMAT, "window '%s' #%llu: labels differ in presence, type or count from the first window",
+                      m->id, (unsigned long long)m->window_index);
+    if ((w->n_features != 0) != (feat != NULL) || (feat && pf_section_count(feat) != w->n_features))
+        return pf_err(PF_EFORMAT, "window '%s' #%llu: feature vector differs in presence or length (%zu vs %u)", m->id,
+                      (unsigned long long)m->window_index, feat ? pf_section_count(feat) : 0, w->n_features);
+    if (w->n == w->cap && grow_meta(w)) return pf_err(PF_ENOMEM, "%s: out of memory for metadata", w->path);
+    int ri = record_index(w, m->id);
+    if (ri < 0) return pf_err(PF_ENOMEM, "%s: out of memory for record ids", w->path);
+    int rc = xds_append(w, &w->data, x->data, 1);
+    if (!rc && rp) rc = xds_append(w, &w->rpeaks, rp->data, pf_section_count(rp));
+    if (!rc && feat) rc = xds_append(w, &w->features, feat->data, 1);
+    if (rc) return rc;
+    uint64_t i = w->n;
+    if (i == 0) w->rp_off[0] = 0;
+    w->rp_off[i + 1] = w->rp_off[i] + (int64_t)(rp ? pf_section_count(rp) : 0);
+    w->window_index[i] = m->window_index;
+    w->start_sample[i] = m->start_sample;
+    w->rate[i] = m->sample_rate;
+    w->epoch[i] = m->epoch;
+    w->flags[i] = m->flags;
+    w->record[i] = ri;
+    if (lab) memcpy((char *)w->labels + i * lab->bytes, lab->data, lab->bytes);
+    w->checksum += pf_msg_hash(m);
+    w->n++;
+    return PF_OK;
+}
+
+static int write_array(pf_h5win *w, const char *name, hid_t type, int rank, const hsize_t *dims, const void *data)
+{
+    hid_t sp = H5Screate_simple(rank, dims, NULL);
+    hid_t ds = H5Dcreate2(w->file, name, type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = ds < 0 ? -1 : (dims[0] ? H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : 0);
+    if (ds >= 0) H5Dclose(ds);
+    H5Sclose(sp);
+    return e < 0 ? h5fail(name, w->partial) : PF_OK;
+}
+
+static int write_metadata(pf_h5win *w)
+{
+    hsize_t n = w->n, n1 = w->n + 1;
+    int64_t zero = 0;
+    int rc = write_array(w, "window_index", H5T_NATIVE_UINT64, 1, &n, w->window_index);
+    if (!rc) rc = write_array(w, "start_sample", H5T_NATIVE_INT64, 1, &n, w->start_sample);
+    if (!rc) rc = write_array(w, "sample_rate", H5T_NATIVE_DOUBLE, 1, &n, w->rate);
+    if (!rc) rc = write_array(w, "epoch", H5T_NATIVE_UINT32, 1, &n, w->epoch);
+    if (!rc) rc = write_array(w, "flags", H5T_NATIVE_UINT32, 1, &n, w->flags);
+    if (!rc) rc = write_array(w, "record", H5T_NATIVE_INT32, 1, &n, w->record);
+    if (!rc) rc = write_array(w, "rpeaks_offset", H5T_NATIVE_INT64, 1, &n1, w->n ? (void *)w->rp_off : (void *)&zero);
+    if (!rc && w->has_labels) {
+        hsize_t d2[2] = {n, w->n_labels};
+        hid_t t = w->label_dtype == PF_DT_I64 ? H5T_NATIVE_INT64 : H5T_NATIVE_FLOAT;
+        rc = w->n_labels == 1 ? write_array(w, "label", t, 1, &n, w->labels) : write_array(w, "label", t, 2, d2, w->labels);
+    }
+    if (!rc) {
+        hsize_t nr = (hsize_t)w->n_ids;
+        hid_t st = H5Tcopy(H5T_C_S1);
+        H5Tset_size(st, H5T_VARIABLE);
+        rc = write_array(w, "record_ids", st, 1, &nr, w->ids);
+        H5Tclose(st);
+    }
+    return rc;
+}
+
+int pf_h5win_close(pf_h5win *w, int complete)
+{
+    if (!w) return PF_OK;
+    xds_close(&w->data);
+    xds_close(&w->rpeaks);
+    xds_close(&w->features);
+    int rc = write_metadata(w);
+    uint32_t c = (complete && !rc) ? 1 : 0;
+    uint64_t n = w->n;
+    attr_num(w->file, "n_windows", H5T_NATIVE_UINT64, &n);
+    attr_num(w->file, "checksum", H5T_NATIVE_UINT64, &w->checksum);
+    attr_num(w->file, "complete", H5T_NATIVE_UINT32, &c);
+    if (H5Fclose(w->file) < 0 && !rc) rc = h5fail("close", w->partial);
+    if (c && !rc && rename(w->partial, w->path)) rc = pf_err(PF_EIO, "cannot rename %s to %s", w->partial, w->path);
+    for (int i = 0; i < w->n_ids; i++) free(w->ids[i]);
+    free(w->ids); free(w->slots);
+    free(w->window_index); free(w->start_sample); free(w->rate); free(w->epoch); free(w->flags);
+    free(w->record); free(w->rp_off); free(w->labels);
+    free(w);
+    return rc;
+}

@@ -1,0 +1,21 @@
+#include "registry.h"
+
+#include <string.h>
+
+extern const pf_kind pf_kind_synth, pf_kind_sink, pf_kind_passthrough, pf_kind_discard, pf_kind_repeat;
+
+const pf_kind *const pf_kinds[] = {
+    &pf_kind_synth,       /* io: synthetic ECG source (ECGSYN), the embedded default data */
+    &pf_kind_sink,        /* io: HDF5 window writer */
+    &pf_kind_passthrough, /* flow: forwards windows unchanged */
+    &pf_kind_discard,     /* flow: counts, checksums and drops windows */
+    &pf_kind_repeat,      /* flow: pattern source for benchmarks */
+    NULL,
+};
+
+const pf_kind *pf_kind_find(const char *name)
+{
+    for (int i = 0; pf_kinds[i]; i++)
+        if (!strcmp(pf_kinds[i]->name, name)) return pf_kinds[i];
+    return NULL;
+}

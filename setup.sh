@@ -1,0 +1,46 @@
+#!/bin/sh
+# physioflow setup on Debian 12.
+#   ./setup.sh        install missing packages, build, run the demo graph
+#   ./setup.sh test   install missing packages, build, run every test (ctest)
+#   ./setup.sh build  install missing packages and build only
+# Packages are installed with apt-get (as root, or through sudo).
+set -eu
+cd "$(dirname "$0")"
+mode="${1:-demo}"
+
+# Build and run-time libraries, and the Debian python3 packages the tests use
+# as numerical references (scipy, PyWavelets, PyTorch) and to read HDF5.
+PACKAGES="build-essential cmake pkg-config
+  libzmq3-dev libliquid-dev libopenblas-dev libhdf5-dev libconfig-dev libmatio-dev
+  python3 python3-numpy python3-scipy python3-pywt python3-torch python3-h5py python3-zmq
+  clang"
+
+missing=""
+for p in $PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "setup: installing:$missing"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
+fi
+
+BUILD="${PF_BUILD_DIR:-build}"
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD" -j"$(nproc)"
+
+case "$mode" in
+  demo)
+    mkdir -p out
+    echo "setup: running the demo graph configs/demo.cfg (synthetic 12-lead ECG -> pass-through x3 -> HDF5)"
+    "$BUILD/graph/physioflow" run configs/demo.cfg
+    echo "setup: demo output: $(pwd)/out/demo.h5"
+    ;;
+  test)
+    ctest --test-dir "$BUILD" --output-on-failure -j"$(nproc)"
+    ;;
+  build) ;;
+  *) echo "usage: ./setup.sh [demo|test|build]" >&2; exit 2 ;;
+esac

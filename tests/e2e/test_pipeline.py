@@ -1,0 +1,235 @@
+"""End to end over real processes and real ZeroMQ sockets:
+exactly-once delivery through replicas, standalone node processes, two
+"hosts" over tcp, Ctrl-C with no orphans, failure reporting, malformed
+messages counted and survived, lost messages detected."""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+import pfwire  # noqa: E402
+
+EXE = os.path.abspath(sys.argv[1])
+passed = failed = 0
+
+
+def check(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL:", what, flush=True)
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+SYNTH = 'kind = "synth"; records = 5; duration = 21.0; fs = 500.0; window = 2000; hop = 1500; tail = "pad"; hr = 75.0;'
+
+
+def graph(tmp, name, middle, out, src_extra="", edges_extra="", top=""):
+    nodes = ['{ name = "src"; %s %s }' % (SYNTH, src_extra)]
+    edges = []
+    prev = "src"
+    for i, (kind, extra) in enumerate(middle):
+        nodes.append('{ name = "m%d"; kind = "%s"; %s }' % (i, kind, extra))
+        edges.append('{ from = "%s"; to = "m%d"; }' % (prev, i))
+        prev = "m%d" % i
+    nodes.append('{ name = "sink"; kind = "sink"; path = "%s"; %s }' % (out, ""))
+    edges.append('{ from = "%s"; to = "sink"; %s }' % (prev, edges_extra))
+    text = 'name = "%s";\nseed = 11;\n%s\nnodes = (\n  %s\n);\nedges = (\n  %s\n);\n' % (
+        name, top, ",\n  ".join(nodes), ",\n  ".join(edges))
+    return write(os.path.join(tmp, name + ".cfg"), text)
+
+
+def read_windows(path):
+    """{(record_id, window_index): (data, rpeaks)} and the file attributes."""
+    with h5py.File(path, "r") as f:
+        ids = [s.decode() if isinstance(s, bytes) else s for s in f["record_ids"][:]]
+        rec, wi, off = f["record"][:], f["window_index"][:], f["rpeaks_offset"][:]
+        rp, data = f["rpeaks"][:], f["data"][:]
+        out = {}
+        dup = 0
+        for i in range(len(wi)):
+            key = (ids[rec[i]], int(wi[i]))
+            dup += key in out
+            out[key] = (data[i], rp[off[i]:off[i + 1]])
+        return out, dict(f.attrs), dup
+
+
+def run(cfg, *args, timeout=120):
+    return subprocess.run([EXE, "run", cfg, "--quiet", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def same(a, b):
+    return a.keys() == b.keys() and all(np.array_equal(a[k][0], b[k][0]) and np.array_equal(a[k][1], b[k][1]) for k in a)
+
+
+def test_exactly_once(tmp):
+    ref = os.path.join(tmp, "direct.h5")
+    r = run(graph(tmp, "direct", [], ref))
+    check(r.returncode == 0, "direct graph runs: " + r.stderr[-500:])
+    base, attrs, dup = read_windows(ref)
+    # 21 s at 500 Hz = 10500 samples; starts every 1500 below 10500 (tail padded) = 7 per record
+    check(len(base) == 35 and dup == 0 and attrs["complete"] == 1, "35 distinct windows, complete (got %d)" % len(base))
+    check(attrs["n_windows"] == 35, "n_windows attribute")
+    # the padded tail window ends in zeros
+    last = base[("synth-0000", 6)][0]
+    check(np.all(last[:, 1500:] == 0) and np.any(last[:, :1500] != 0), "tail window zero-padded")
+    for reps, src_reps in ((3, 1), (2, 2), (5, 3)):
+        out = os.path.join(tmp, "rep%d.h5" % reps)
+        cfg = graph(tmp, "rep%d" % reps, [("passthrough", "replicas = %d;" % reps), ("passthrough", "replicas = 2;")], out,
+                    src_extra="replicas = %d;" % src_reps)
+        r = run(cfg)
+        check(r.returncode == 0, "replicated graph runs: " + r.stderr[-800:])
+        got, attrs2, dup = read_windows(out)
+        check(dup == 0, "%d x %d replicas: no window duplicated (%d duplicates)" % (src_reps, reps, dup))
+        check(same(base, got), "%d x %d replicas: every window arrives once, bit-identical" % (src_reps, reps))
+        check(attrs2["checksum"] == attrs["checksum"], "stream checksum independent of replicas and order")
+
+
+def test_standalone_nodes(tmp):
+    """Each node process started by hand from the graph file and its name."""
+    out = os.path.join(tmp, "alone.h5")
+    cfg = graph(tmp, "alone", [("passthrough", "replicas = 2;")], out, top='ipc_dir = "%s/ipc-alone";' % tmp)
+    procs = [subprocess.Popen([EXE, "node", cfg, "sink"], stderr=subprocess.PIPE, text=True)]
+    time.sleep(0.2)
+    procs += [subprocess.Popen([EXE, "node", cfg, "src"], stderr=subprocess.PIPE, text=True)]
+    time.sleep(0.3)  # upstream first, downstream later: connections wait for binds
+    procs += [subprocess.Popen([EXE, "node", cfg, "m0", "--replica", str(r)], stderr=subprocess.PIPE, text=True) for r in (1, 0)]
+    codes = [p.wait(timeout=60) for p in procs]
+    check(codes == [0, 0, 0, 0], "standalone processes exit 0: %s %s" % (codes, procs[0].stderr.read()[-300:]))
+    ref, _, _ = read_windows(os.path.join(tmp, "direct.h5"))
+    got, _, _ = read_windows(out)
+    check(same(ref, got), "standalone processes deliver every window once")
+
+
+def test_two_hosts(tmp):
+    out = os.path.join(tmp, "hosts.h5")
+    text = open(graph(tmp, "hosts0", [("passthrough", 'replicas = 2; host = "b";')], out,
+                      top='base_port = 47310;\nhosts = { a = "127.0.0.1"; b = "127.0.0.1"; };')).read()
+    cfg = write(os.path.join(tmp, "hosts.cfg"), text.replace('name = "hosts0"', 'name = "hosts"'))
+    r = subprocess.run([EXE, "graph", cfg], capture_output=True, text=True)
+    check(r.stdout.count("tcp") == 2, "edges between hosts a and b use tcp:\n" + r.stdout)
+    pa = subprocess.Popen([EXE, "run", cfg, "--quiet", "--host", "a"], stderr=subprocess.PIPE, text=True)
+    pb = subprocess.Popen([EXE, "run", cfg, "--quiet", "--host", "b"], stderr=subprocess.PIPE, text=True)
+    ca, cb = pa.wait(timeout=60), pb.wait(timeout=60)
+    check(ca == 0 and cb == 0, "both host launchers succeed (%d, %d): %s" % (ca, cb, pa.stderr.read()[-400:]))
+    ref, _, _ = read_windows(os.path.join(tmp, "direct.h5"))
+    got, _, _ = read_windows(out)
+    check(same(ref, got), "windows cross hosts over tcp exactly once")
+    r = subprocess.run([EXE, "run", cfg, "--host", "z"], capture_output=True, text=True)
+    check(r.returncode == 2 and "host 'z' is not declared" in r.stderr, "unknown host refused")
+
+
+def pids_running(marker):
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                if marker.encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def test_ctrl_c(tmp):
+    out = os.path.join(tmp, "live.h5")
+    text = ('name = "live";\nnodes = (\n { name = "src"; kind = "synth"; duration = 600.0; window = 250; realtime = true; },\n'
+            ' { name = "p"; kind = "passthrough"; replicas = 3; },\n { name = "sink"; kind = "sink"; path = "%s"; }\n);\n'
+            'edges = ( { from = "src"; to = "p"; }, { from = "p"; to = "sink"; } );\n' % out)
+    cfg = write(os.path.join(tmp, "live-ctrlc.cfg"), text)
+    p = subprocess.Popen([EXE, "run", cfg, "--quiet"], stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    check(len(pids_running(cfg)) == 6, "launcher + 5 node processes running (%d)" % len(pids_running(cfg)))
+    t0 = time.time()
+    p.send_signal(signal.SIGINT)
+    code = p.wait(timeout=30)
+    err = p.stderr.read()
+    check(code == 130, "Ctrl-C: exit code 130 (got %d)" % code)
+    check(time.time() - t0 < 10, "stops promptly (%.1f s)" % (time.time() - t0))
+    check(pids_running(cfg) == [], "no orphan processes after Ctrl-C: %s" % pids_running(cfg))
+    check(not os.path.exists(out), "no output file that looks complete")
+    check(os.path.exists(out + ".partial"), "the interrupted output is kept as .partial")
+    if os.path.exists(out + ".partial"):
+        with h5py.File(out + ".partial", "r") as f:
+            check(f.attrs["complete"] == 0 and f.attrs["n_windows"] >= 3, "partial file marked incomplete, holds what arrived")
+    check("stopped by request" in err, "launcher says it was stopped")
+    # the launcher killed outright: nodes die with it (parent-death signal)
+    p = subprocess.Popen([EXE, "run", cfg, "--quiet"], stderr=subprocess.DEVNULL)
+    time.sleep(1.5)
+    p.kill()
+    p.wait()
+    deadline = time.time() + 5
+    while pids_running(cfg) and time.time() < deadline:
+        time.sleep(0.1)
+    check(pids_running(cfg) == [], "no orphans after the launcher is SIGKILLed: %s" % pids_running(cfg))
+
+
+def test_failure(tmp):
+    cfg = graph(tmp, "broken", [("passthrough", "")], "/nonexistent-dir/x.h5")
+    r = run(cfg, timeout=60)
+    check(r.returncode == 1, "a failing node fails the run (exit %d)" % r.returncode)
+    check("node 'sink' replica 0 failed" in r.stderr, "the failing node is named:\n" + r.stderr[-600:])
+    check("/nonexistent-dir/x.h5.partial: cannot create" in r.stderr, "the node says why")
+
+
+def test_malformed_and_lost(tmp):
+    import zmq
+    out = os.path.join(tmp, "inject.h5")
+    cfg = graph(tmp, "inject", [], out, top='ipc_dir = "%s/ipc-inject";' % tmp)
+    ctx = zmq.Context()
+    for announce_extra in (0, 1):
+        p = subprocess.Popen([EXE, "node", cfg, "sink"], stderr=subprocess.PIPE, text=True)
+        s = ctx.socket(zmq.PUSH)
+        s.connect("ipc://%s/ipc-inject/sink.0.in" % tmp)
+        good = pfwire.window("rec-1", 0, np.ones((12, 2000), np.float32), rpeaks=[10, 400])
+        s.send_multipart(good)
+        s.send(b"garbage")                                           # too short
+        s.send_multipart([b"XXXX" + good[0][4:], good[1], good[2]])  # bad magic
+        s.send_multipart(good[:2])                                   # missing frame
+        bad = list(good)
+        bad[1] = bad[1][:-4]                                         # truncated samples
+        s.send_multipart(bad)
+        s.send_multipart(pfwire.window("rec-1", 1, np.full((12, 2000), 2, np.float32)))
+        s.send_multipart(pfwire.eos("tester.0", 2 + announce_extra))
+        code = p.wait(timeout=30)
+        err = p.stderr.read()
+        s.close(0)
+        if announce_extra == 0:
+            check(code == 0, "sink survives malformed messages (exit %d): %s" % (code, err[-500:]))
+            check(err.count("dropped malformed message") == 4, "each malformed message logged:\n" + err)
+            check("bad magic" in err and "payload frames" in err and "shape says" in err, "reasons given:\n" + err)
+            got, attrs, _ = read_windows(out)
+            check(len(got) == 2 and attrs["complete"] == 1, "the valid windows are written (%d)" % len(got))
+            check(list(got[("rec-1", 0)][1]) == [10, 400], "R-peaks sent by a foreign encoder read back")
+        else:
+            check(code == 1 and "1 lost" in err, "a window announced but never received is reported lost:\n" + err[-400:])
+    ctx.term()
+
+
+def main():
+    with tempfile.TemporaryDirectory(prefix="pf-e2e-") as tmp:
+        for t in (test_exactly_once, test_standalone_nodes, test_two_hosts, test_ctrl_c, test_failure, test_malformed_and_lost):
+            t0 = time.time()
+            t(tmp)
+            print("%-26s %.1f s" % (t.__name__, time.time() - t0), flush=True)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
