@@ -2,11 +2,13 @@
 
 #include "pf_error.h"
 
-#include <errno.h>
 #include <math.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* WFDB codes of ventricular flutter/fibrillation onset '[' and offset ']' */
+#define ANN_VFON 32
+#define ANN_VFOFF 33
 
 void pf_eval_opts_default(pf_eval_opts *o, double fs)
 {
@@ -70,8 +72,8 @@ int pf_eval_rpeaks_record(const long *ann_t, const int *ann_code, size_t nann, c
     }
     long von = -1;
     for (size_t i = 0; i < nann; i++) {
-        if (ann_code[i] == PF_ANN_VFON && von < 0) von = ann_t[i];
-        else if (ann_code[i] == PF_ANN_VFOFF && von >= 0) {
+        if (ann_code[i] == ANN_VFON && von < 0) von = ann_t[i];
+        else if (ann_code[i] == ANN_VFOFF && von >= 0) {
             ex[nex][0] = von;
             ex[nex][1] = ann_t[i];
             nex++;
@@ -155,37 +157,4 @@ pf_eval_counts pf_eval_print_table(FILE *f, const char *const *names, const pf_e
     pf_eval_rates(&g, &se, &p, &f1);
     fprintf(f, "%-10s %7ld %5ld %5ld %8.3f %8.3f %8.3f\n", "gross", g.tp, g.fn, g.fp, se, p, f1);
     return g;
-}
-
-static int put16(FILE *f, unsigned v)
-{
-    unsigned char b[2] = {(unsigned char)(v & 0xff), (unsigned char)(v >> 8)};
-    return fwrite(b, 1, 2, f) == 2 ? 0 : -1;
-}
-
-int pf_eval_write_ann(const char *path, const long *t, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) return pf_err(PF_EIO, "%s: %s", path, strerror(errno));
-    long prev = 0;
-    int bad = 0;
-    for (size_t i = 0; i < n && !bad; i++) {
-        long dt = t[i] - prev;
-        if (dt < 0) {
-            fclose(f);
-            return pf_err(PF_EINVAL, "%s: annotation times not increasing at %zu", path, i);
-        }
-        if (dt > 1023) {
-            /* SKIP (code 59) + 32-bit interval, high 16 bits first (PDP-11 order) */
-            bad |= put16(f, 59u << 10);
-            bad |= put16(f, (unsigned)((uint32_t)dt >> 16));
-            bad |= put16(f, (unsigned)((uint32_t)dt & 0xffff));
-            dt = 0;
-        }
-        bad |= put16(f, ((unsigned)PF_ANN_NORMAL << 10) | (unsigned)dt);
-        prev = t[i];
-    }
-    bad |= put16(f, 0);
-    if (fclose(f) != 0 || bad) return pf_err(PF_EIO, "%s: write failed", path);
-    return PF_OK;
 }

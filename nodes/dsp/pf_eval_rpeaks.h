@@ -25,9 +25,6 @@ typedef struct {
     double window_s;  /* match window (EC57: 0.150) */
 } pf_eval_opts;
 
-/* WFDB annotation codes used here */
-enum { PF_ANN_NORMAL = 1, PF_ANN_VFON = 32, PF_ANN_VFOFF = 33 };
-
 void pf_eval_opts_default(pf_eval_opts *o, double fs);
 /* 1 if the WFDB annotation code is a beat (a reference beat for EC57). */
 int pf_eval_is_beat(int code);
@@ -41,8 +38,4 @@ void pf_eval_rates(const pf_eval_counts *c, double *se, double *ppv, double *f1)
 /* Table: one row per record, then the gross totals. Returns the gross counts. */
 pf_eval_counts pf_eval_print_table(FILE *f, const char *const *names, const pf_eval_counts *c,
                                    size_t n);
-/* Write detections as a WFDB annotation file (MIT format, code N) that
- * PhysioNet's bxb can read. */
-int pf_eval_write_ann(const char *path, const long *t, size_t n);
-
 #endif
