@@ -5,6 +5,9 @@
 #include "pf_log.h"
 
 #include <math.h>
+#ifdef PF_RPEAK_TRACE
+#include <stdio.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +65,7 @@ struct pf_rpeak {
     long ref;               /* refractory period, samples */
     cand pend;              /* QRS waiting out its refractory period */
     int pend_valid, pend_best, pend_rr;
+    long relearned;         /* times the QRS level was re-learned */
     long prev_qrs;
     double loc_shift;       /* samples: band-pass group delay */
     /* output being filled by the current call */
@@ -78,14 +82,16 @@ void pf_rpeak_cfg_default(pf_rpeak_cfg *c, double fs, int nleads)
     c->lead = -1;
     c->f_lo = 8;
     c->f_hi = 20;
-    c->mwi_ms = 80;
+    c->mwi_ms = 100;
     c->peak_ms = 200;
     c->refractory_ms = 200;
     c->th = 0.3125;
-    c->sb_factor = 1.5;
+    c->sb_factor = 1.4;
     c->sb_th = 0.5;
     c->twave_ms = 360;
     c->learn_s = 2;
+    c->relearn_factor = 3;
+    c->relearn_snr = 2;
     c->wfloor = 0.02;
     c->wpow = 2;
 }
@@ -121,7 +127,7 @@ pf_rpeak *pf_rpeak_create(const pf_rpeak_cfg *c)
         pf_err(PF_ERANGE, "rpeak: lead = %d must be -1 (all) or < nleads = %d", c->lead, c->nleads);
         return NULL;
     }
-    if (!(c->th > 0 && c->th < 1) || !(c->sb_factor > 1) || !(c->sb_th > 0 && c->sb_th <= 1) ||
+    if (!(c->th > 0 && c->th < 1) || !(c->sb_factor > 1) || !(c->relearn_factor > c->sb_factor) || !(c->sb_th > 0 && c->sb_th <= 1) ||
         !(c->mwi_ms > 0) || !(c->peak_ms >= 50) || !(c->refractory_ms >= 100) || !(c->learn_s >= 0.5)) {
         pf_err(PF_ERANGE, "rpeak: parameter out of range (th %g, sb_factor %g, sb_th %g, mwi_ms %g, "
                "peak_ms %g, learn_s %g)", c->th, c->sb_factor, c->sb_th, c->mwi_ms, c->peak_ms,
@@ -319,6 +325,10 @@ static void lead_noise(pf_rpeak *d, long t)
 static void classify(pf_rpeak *d, const cand *k)
 {
     int qrs = k->h >= d->thr;
+#ifdef PF_RPEAK_TRACE
+    fprintf(stderr, "cand t=%ld (%.2fs) h=%.3f thr=%.3f q=%.3f n=%.3f slope=%.3f last=%ld rr=%.0f w=%.2f,%.2f\n",
+            k->t, k->t / d->c.fs, k->h, d->thr, d->qmed, d->nmed, k->slope, d->last_qrs, d->rr, d->w[0], d->w[1]);
+#endif
     if (d->pend_valid && k->t - d->pend.t < d->ref) {
         /* inside the refractory period: only a larger QRS counts (replaces) */
         if (qrs && k->h > d->pend.h) accept_qrs(d, k);
@@ -341,6 +351,30 @@ static void classify(pf_rpeak *d, const cand *k)
     }
 }
 
+static void classify(pf_rpeak *d, const cand *k);
+
+/* No beat for relearn_factor x RR even at the search-back threshold: the
+ * QRS amplitude dropped (lead fell off, gain change). Re-learn the QRS level
+ * from the largest candidate since the last beat and re-classify them all. */
+static void relearn(pf_rpeak *d)
+{
+    int bi = -1;
+    for (int i = 0; i < d->ncand; i++)
+        if (bi < 0 || d->cands[i].h > d->cands[bi].h) bi = i;
+    if (bi < 0 || !(d->cands[bi].h > 0)) return;
+    double h = d->cands[bi].h;
+    if (h <= d->c.relearn_snr * d->nmed) return; /* nothing stands out of the noise */
+    for (int i = 0; i < NMED; i++) d->qbuf[i] = h;
+    update_thr(d);
+    d->last_slope = 0; /* the old beat's slope says nothing about the new level */
+    d->relearned++;
+    cand pend[NCAND];
+    int np = d->ncand;
+    memcpy(pend, d->cands, sizeof(cand) * np);
+    d->ncand = 0;
+    for (int i = 0; i < np; i++) classify(d, &pend[i]);
+}
+
 /* Pan-Tompkins search-back: no beat for sb_factor x RR -> take the largest
  * candidate since the last QRS (outside the T-wave zone) above sb_th x threshold. */
 static void search_back(pf_rpeak *d, long horizon)
@@ -355,7 +389,10 @@ static void search_back(pf_rpeak *d, long horizon)
         if (k->t - d->last_qrs < (long)(0.2 * d->c.fs)) continue;
         if (k->h >= d->c.sb_th * d->thr && (bi < 0 || k->h > d->cands[bi].h)) bi = i;
     }
-    if (bi < 0) return;
+    if (bi < 0) {
+        if (horizon - d->last_qrs > (long)(d->c.relearn_factor * d->rr)) relearn(d);
+        return;
+    }
     cand k = d->cands[bi];
     int rest = d->ncand - bi - 1;
     cand later[NCAND];

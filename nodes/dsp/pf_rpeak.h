@@ -26,12 +26,14 @@ typedef struct {
     int nleads;         /* leads in the interleaved input */
     int lead;           /* -1: use all leads; otherwise only this one */
     double f_lo, f_hi;  /* QRS band-pass edges, Hz (default 8, 20) */
-    double mwi_ms;      /* integration window (default 80 ms) */
+    double mwi_ms;      /* integration window (default 100 ms) */
     double peak_ms;     /* candidates are maxima within +-peak_ms (default 200) */
     double refractory_ms; /* one beat per refractory period (default 200) */
     double th;          /* threshold position between noise and QRS medians (0.3125) */
-    double sb_factor;   /* search back after sb_factor x RR (default 1.5) */
+    double sb_factor;   /* search back after sb_factor x RR (default 1.4) */
     double sb_th;       /* search-back accepts peaks above sb_th x threshold (0.5) */
+    double relearn_factor; /* nothing even then after this x RR: re-learn the QRS level (3) */
+    double relearn_snr;    /* ... from a candidate at least this x the noise level (2) */
     double twave_ms;    /* T-wave test for candidates closer than this (360 ms) */
     double learn_s;     /* learning period before the first decision (2 s) */
     double wfloor;      /* lead weight (wfloor + noise ratio)^-wpow (0.02, 2) */
