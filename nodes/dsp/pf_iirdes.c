@@ -271,3 +271,17 @@ double pf_iirdes_magnitude(const pf_iirdes *d, double f)
     }
     return cabs(h);
 }
+
+/* scipy.signal.sosfilt_zi: steady-state TDF2 state for a unit step, per
+ * section, each scaled by the DC gain of the sections before it. */
+void pf_iirdes_zi(const pf_iirdes *d, double *zi)
+{
+    double scale = 1.0;
+    for (int s = 0; s < d->nsec; s++) {
+        const double *c = d->sos[s];
+        double g = (c[0] + c[1] + c[2]) / (1.0 + c[4] + c[5]);
+        zi[2 * s + 1] = scale * (c[2] - c[5] * g);
+        zi[2 * s] = scale * (c[1] + c[2] - (c[4] + c[5]) * g);
+        scale *= g;
+    }
+}

@@ -60,6 +60,11 @@ int pf_iirdes_cascade(pf_iirdes *a, const pf_iirdes *b);
 /* Group delay in samples at frequency f Hz (sum over sections). */
 double pf_iirdes_group_delay(const pf_iirdes *d, double f);
 
+/* scipy.signal.sosfilt_zi: transposed-direct-form-II state [nsec][2] of the
+ * cascade at rest after a unit step (scale by the first sample to start a
+ * filter without its step transient). */
+void pf_iirdes_zi(const pf_iirdes *d, double *zi);
+
 /* |H(e^{j 2 pi f / fs})| */
 double pf_iirdes_magnitude(const pf_iirdes *d, double f);
 

@@ -38,7 +38,10 @@ struct pf_rpeak {
     double w[MAXLEADS];         /* lead weights: inverse of their noise ratio */
     /* rings, length rn (power of 2) */
     long rn, rmask;
-    float *bpr;             /* [rn][L] band-passed */
+    float *bpr;             /* [rn][L] band-passed (QRS band) */
+    float *xr;              /* [rn][L] raw input: R-peak localisation */
+    int hs, B;              /* localisation smoothing / baseline half-widths */
+    double zi[2 * PF_IIRDES_MAX_SECTIONS];
     float *dr;              /* [rn][L] |slope| */
     float *fr;              /* [rn][L] integrated slope */
     double *F, *S;          /* [rn] combined feature, combined slope */
@@ -67,7 +70,6 @@ struct pf_rpeak {
     int pend_valid, pend_best, pend_rr;
     long relearned;         /* times the QRS level was re-learned */
     long prev_qrs;
-    double loc_shift;       /* samples: band-pass group delay */
     /* output being filled by the current call */
     long *out;
     size_t outn, outmax;
@@ -146,29 +148,33 @@ pf_rpeak *pf_rpeak_create(const pf_rpeak_cfg *c)
         free(d);
         return NULL;
     }
-    d->loc_shift = pf_iirdes_group_delay(&d->bp, 0.5 * (c->f_lo + fhi));
+    pf_iirdes_zi(&d->bp, d->zi);
+    d->hs = (int)lround(0.008 * c->fs);
+    d->B = (int)lround(0.150 * c->fs);
     d->kd = (int)lround(0.010 * c->fs);
     if (d->kd < 1) d->kd = 1;
     d->M = (int)lround(c->mwi_ms * 1e-3 * c->fs);
     if (d->M < 1) d->M = 1;
     d->R = (int)lround(c->peak_ms * 1e-3 * c->fs);
     d->ref = (long)lround(c->refractory_ms * 1e-3 * c->fs);
-    long need = (long)(c->fs * (c->learn_s + 1.5)) + 2 * d->R + d->M;
+    /* history back to the oldest candidate a re-learn may revisit (RR <= 3 s) */
+    long need = (long)(c->fs * (c->learn_s + 3.0 * c->relearn_factor + 2.0)) + 2 * d->R + d->M;
     d->rn = 1;
     while (d->rn < need) d->rn <<= 1;
     d->rmask = d->rn - 1;
     d->z = calloc((size_t)d->L, sizeof *d->z);
     d->msum = calloc((size_t)d->L, sizeof(double));
     d->bpr = calloc((size_t)d->rn * d->L, sizeof(float));
+    d->xr = calloc((size_t)d->rn * d->L, sizeof(float));
     d->dr = calloc((size_t)d->rn * d->L, sizeof(float));
     d->fr = calloc((size_t)d->rn * d->L, sizeof(float));
     d->F = calloc((size_t)d->rn, sizeof(double));
     d->S = calloc((size_t)d->rn, sizeof(double));
     d->dqn = 2 * d->R + 2;
     d->dq = calloc((size_t)d->dqn, sizeof(long));
-    if (!d->z || !d->msum || !d->bpr || !d->dr || !d->fr || !d->F || !d->S || !d->dq) goto nomem;
+    if (!d->z || !d->msum || !d->bpr || !d->xr || !d->dr || !d->fr || !d->F || !d->S || !d->dq) goto nomem;
     d->learn_n = (long)(c->learn_s * c->fs);
-    d->start_n = (long)(0.25 * c->fs); /* band-pass start-up transient */
+    d->start_n = (long)(0.1 * c->fs); /* what is left of the start-up transient */
     d->last_qrs = -1;
     d->last_emit = -1;
     for (int l = 0; l < MAXLEADS; l++) d->w[l] = 1;
@@ -185,6 +191,7 @@ void pf_rpeak_destroy(pf_rpeak *d)
     free(d->z);
     free(d->msum);
     free(d->bpr);
+    free(d->xr);
     free(d->dr);
     free(d->fr);
     free(d->F);
@@ -204,18 +211,27 @@ size_t pf_rpeak_nonfinite(const pf_rpeak *d) { return d->nonfinite; }
 
 static void emit(pf_rpeak *d, long t0, int best)
 {
-    /* R peak: largest |band-passed| sample of the best lead in the
-     * integration window ending at the feature peak, minus the band-pass delay */
-    long a = t0 - d->M - (long)(0.03 * d->c.fs), loc = t0;
-    if (a < 0) a = 0;
-    if (a <= d->t - d->rn) a = d->t - d->rn + 1;
-    float bestv = -1;
-    for (long t = a; t <= t0; t++) {
-        float v = fabsf(d->bpr[(t & d->rmask) * d->L + best]);
+    /* R peak: the largest deviation of the best lead's raw signal (smoothed
+     * over +-8 ms) from its centred +-150 ms mean, in the integration window
+     * ending at the feature peak. Both averages are symmetric, so nothing is
+     * shifted; any band-pass would move wide (ventricular) complexes' peaks
+     * toward their flanks. */
+    const long B = d->B, h = d->hs, L = d->L;
+    long a = t0 - d->M - (long)(0.05 * d->c.fs), loc = t0;
+    if (a - B - h < 0) a = B + h;
+    if (a - B - h <= d->t - d->rn) a = d->t - d->rn + B + h + 1;
+    if (a > t0) return;
+    /* running sums over [t-h, t+h] and [t-B, t+B] */
+    double sh = 0, sb = 0, bestv = -1;
+    for (long u = a - h; u <= a + h; u++) sh += d->xr[(u & d->rmask) * L + best];
+    for (long u = a - B; u <= a + B; u++) sb += d->xr[(u & d->rmask) * L + best];
+    for (long t = a;; t++) {
+        double v = fabs(sh / (2 * h + 1) - sb / (2 * B + 1));
         if (v > bestv) { bestv = v; loc = t; }
+        if (t == t0) break;
+        sh += d->xr[((t + h + 1) & d->rmask) * L + best] - d->xr[((t - h) & d->rmask) * L + best];
+        sb += d->xr[((t + B + 1) & d->rmask) * L + best] - d->xr[((t - B) & d->rmask) * L + best];
     }
-    loc -= (long)lround(d->loc_shift);
-    if (loc < 0) loc = 0;
     if (loc <= d->last_emit) return; /* keep the output strictly increasing */
     d->last_emit = loc;
     if (d->outn < d->outmax) d->out[d->outn++] = loc;
@@ -425,6 +441,53 @@ static void learn_init(pf_rpeak *d)
     for (int i = 0; i < np; i++) classify(d, &pend[i]);
 }
 
+/* End of the learning period: lead levels are the maxima of each lead's
+ * feature so far; the combined feature and its candidates are recomputed
+ * over the buffered history with them (during learning F used level 1). */
+static void learn_rescan(pf_rpeak *d)
+{
+    const long t = d->t, L = d->L;
+    long u0 = t - d->rn + 1 > 0 ? t - d->rn + 1 : 0;
+    for (int l = d->l0; l < d->l1; l++) {
+        d->lvl[l] = 0;
+        for (long u = u0 > d->start_n ? u0 : d->start_n; u <= t; u++)
+            if (d->fr[(u & d->rmask) * L + l] > d->lvl[l]) d->lvl[l] = d->fr[(u & d->rmask) * L + l];
+    }
+    for (long u = u0; u <= t; u++) {
+        double F = 0, S = 0;
+        for (int l = d->l0; l < d->l1; l++) {
+            double lv = d->lvl[l] > 0 ? d->lvl[l] : 1;
+            F += d->fr[(u & d->rmask) * L + l] / lv;
+            S += d->dr[(u & d->rmask) * L + l] / lv;
+        }
+        int nl = d->l1 - d->l0;
+        d->F[u & d->rmask] = u < d->start_n ? 0 : F / nl;
+        d->S[u & d->rmask] = u < d->start_n ? 0 : S / nl;
+    }
+    d->ncand = 0;
+    for (long c0 = d->start_n + d->R; c0 <= t - d->R; c0++) {
+        double h = d->F[c0 & d->rmask];
+        int ismax = h > 0;
+        for (long u = c0 - d->R; ismax && u <= c0 + d->R; u++) {
+            double v = d->F[u & d->rmask];
+            if (v > h || (v == h && u < c0)) ismax = 0;
+        }
+        if (!ismax) continue;
+        cand k = {.t = c0, .h = h, .slope = 0};
+        for (long u = c0 - d->M; u <= c0; u++)
+            if (u >= 0 && d->S[u & d->rmask] > k.slope) k.slope = d->S[u & d->rmask];
+        if (d->ncand < NCAND) d->cands[d->ncand++] = k;
+    }
+    /* the sliding-maximum deque over the last 2R samples, rebuilt */
+    d->dqh = d->dqt = 0;
+    for (long u = t - 2 * d->R > 0 ? t - 2 * d->R : 0; u <= t; u++) {
+        while (d->dqt > d->dqh && d->F[d->dq[(d->dqt - 1) % d->dqn] & d->rmask] < d->F[u & d->rmask])
+            d->dqt--;
+        d->dq[d->dqt % d->dqn] = u;
+        d->dqt++;
+    }
+}
+
 static void step(pf_rpeak *d, const float *x)
 {
     const long t = d->t, L = d->L;
@@ -438,6 +501,9 @@ static void step(pf_rpeak *d, const float *x)
             d->nonfinite++;
         }
         double *z = d->z[l];
+        if (t == 0) /* start at rest on the first sample: no step transient */
+            for (int k = 0; k < 2 * PF_IIRDES_MAX_SECTIONS; k++) z[k] = d->zi[k] * v;
+        d->xr[ri * L + l] = (float)v;
         for (int s = 0; s < d->bp.nsec; s++) {
             const double *c = d->bp.sos[s];
             double y = c[0] * v + z[2 * s];
@@ -456,8 +522,6 @@ static void step(pf_rpeak *d, const float *x)
         if (d->msum[l] < 0) d->msum[l] = 0; /* rounding */
         double f = d->msum[l] / d->M;
         d->fr[ri * L + l] = (float)f;
-        /* during learning a lead's level is its running maximum */
-        if (d->lcount == 0 && t >= d->start_n && f > d->lvl[l]) d->lvl[l] = f;
         double lv = (d->lvl[l] > 0 ? d->lvl[l] : 1) / d->w[l];
         if (d->c.combine_max) {
             if (f / lv > F) F = f / lv;
@@ -480,17 +544,14 @@ static void step(pf_rpeak *d, const float *x)
     d->dqt++;
     while (d->dq[d->dqh % d->dqn] < t - 2 * d->R) d->dqh++;
     long t0 = t - d->R;
-    if (t0 >= d->start_n && d->dq[d->dqh % d->dqn] == t0 && d->F[t0 & d->rmask] > 0) {
+    if (t0 >= d->start_n + d->R && d->dq[d->dqh % d->dqn] == t0 && d->F[t0 & d->rmask] > 0) {
         cand k = {.t = t0, .h = d->F[t0 & d->rmask], .slope = 0};
         for (long u = t0 - d->M; u <= t0; u++)
             if (u >= 0 && d->S[u & d->rmask] > k.slope) k.slope = d->S[u & d->rmask];
-        if (!d->learned) {
-            if (d->ncand < NCAND) d->cands[d->ncand++] = k;
-        } else {
-            classify(d, &k);
-        }
+        if (d->learned) classify(d, &k);
     }
     if (!d->learned && t >= d->learn_n) {
+        learn_rescan(d);
         learn_init(d);
         d->lcount = 1; /* lead levels now follow detected beats */
         for (int l = d->l0; l < d->l1; l++)

@@ -259,20 +259,6 @@ size_t pf_sos_filtfilt_padlen(const pf_iirdes *d)
     return (size_t)(3 * ntaps);
 }
 
-/* scipy.signal.sosfilt_zi: steady-state TDF2 state for a unit step, per
- * section, each scaled by the DC gain of the sections before it. */
-static void sosfilt_zi(const pf_iirdes *d, double *zi /* [nsec][2] */)
-{
-    double scale = 1.0;
-    for (int s = 0; s < d->nsec; s++) {
-        const double *c = d->sos[s];
-        double g = (c[0] + c[1] + c[2]) / (1.0 + c[4] + c[5]);
-        zi[2 * s + 1] = scale * (c[2] - c[5] * g);
-        zi[2 * s] = scale * (c[1] + c[2] - (c[4] + c[5]) * g);
-        scale *= g;
-    }
-}
-
 static int filtfilt_run(const pf_iirdes *d, const void *xv, void *yv, size_t n, int nleads, int dbl)
 {
     if (!d || !xv || !yv) return pf_err(PF_EINVAL, "pf_sos_filtfilt: NULL argument");
@@ -285,7 +271,7 @@ static int filtfilt_run(const pf_iirdes *d, const void *xv, void *yv, size_t n, 
     double *e = malloc(sizeof(double) * ne);
     if (!e) return pf_err(PF_ENOMEM, "pf_sos_filtfilt: out of memory (%zu samples)", ne);
     double zi[2 * PF_IIRDES_MAX_SECTIONS], st[2 * PF_IIRDES_MAX_SECTIONS];
-    sosfilt_zi(d, zi);
+    pf_iirdes_zi(d, zi);
     const float *xf = xv;
     const double *xd = xv;
     for (int l = 0; l < nleads; l++) {

@@ -45,8 +45,9 @@ static inline size_t synth_ecg(const synth_ecg_cfg *c, float *x, size_t n, long 
         double w[5][3] = {{-0.20, 0.025, 0.15}, {-0.03, 0.010, -0.12}, {0.0, 0.011, 1.2},
                           {0.03, 0.010, -0.25}, {0.28, 0.05, 0.3}};
         if (wide) {
-            w[0][2] = 0; w[1][2] = 0; w[2][1] = 0.035; w[2][2] = 1.4;
-            w[3][1] = 0.04; w[3][2] = -0.5; w[4][2] = -0.4;
+            /* wide ventricular-like beat: no P, broad R (QRS ~120 ms), deep S */
+            w[0][2] = 0; w[1][2] = 0; w[2][1] = 0.020; w[2][2] = 1.6;
+            w[3][0] = 0.05; w[3][1] = 0.02; w[3][2] = -0.5; w[4][2] = -0.4;
         }
         for (int k = 0; k < 5; k++) {
             double mu = t + w[k][0], sd = w[k][1];
