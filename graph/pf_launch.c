@@ -149,14 +149,17 @@ static const char *state_name(uint64_t s)
 
 static void summary(const pf_graph *g, child_t *kids, int nk, double secs)
 {
-    fprintf(stderr, "%-18s %9s %9s %10s %8s %9s %6s %9s  %s\n", "node", "msgs in", "msgs out", "MB in", "dropped",
-            "malformed", "lost", "blocked s", "state / counters");
+    fprintf(stderr, "%-18s %9s %9s %10s %9s %8s %9s %6s %9s  %s\n", "node", "msgs in", "msgs out", "MB in", "win/s",
+            "dropped", "malformed", "lost", "blocked s", "state / counters");
     for (int i = 0; i < nk; i++) {
         child_t *c = &kids[i];
         char name[80];
         snprintf(name, sizeof name, "%s.%d", g->nodes[c->node].name, c->replica);
-        fprintf(stderr, "%-18s %9llu %9llu %10.1f %8llu %9llu %6llu %9.2f  %s", name, (unsigned long long)c->cnt[PF_CNT_MSGS_IN],
-                (unsigned long long)c->cnt[PF_CNT_MSGS_OUT], (double)c->cnt[PF_CNT_BYTES_IN] / 1e6,
+        /* windows per second over the node's own lifetime */
+        uint64_t wins = is_source(g, c->node) ? c->cnt[PF_CNT_MSGS_OUT] : c->cnt[PF_CNT_MSGS_IN];
+        double up = (double)c->cnt[PF_CNT_UPTIME_NS] / 1e9;
+        fprintf(stderr, "%-18s %9llu %9llu %10.1f %9.0f %8llu %9llu %6llu %9.2f  %s", name, (unsigned long long)c->cnt[PF_CNT_MSGS_IN],
+                (unsigned long long)c->cnt[PF_CNT_MSGS_OUT], (double)c->cnt[PF_CNT_BYTES_IN] / 1e6, up > 0 ? (double)wins / up : 0,
                 (unsigned long long)c->cnt[PF_CNT_DROPPED], (unsigned long long)c->cnt[PF_CNT_MALFORMED],
                 (unsigned long long)c->cnt[PF_CNT_LOST], (double)c->cnt[PF_CNT_BLOCKED_NS] / 1e9,
                 c->have_status ? state_name(c->cnt[PF_CNT_STATE]) : "no status");
@@ -231,7 +234,7 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
     int tty = isatty(2), failed = 0, stopping = 0, running = nk;
     char failed_what[256] = "";
     uint64_t last_line = pf_now_ns(), stop_at = 0;
-    double line_every = tty ? 1.0 : 5.0;
+    double line_every = tty ? 1.0 : 2.0;
     while (running > 0) {
         zmq_pollitem_t it = {st, 0, ZMQ_POLLIN, 0};
         zmq_poll(&it, 1, 100);

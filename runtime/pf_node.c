@@ -196,6 +196,52 @@ int pf_node_send(pf_node *n, const char *port, pf_msg *m)
     return PF_OK;
 }
 
+/* ZeroMQ's linger does not guarantee delivery when the receiver is at its
+ * high-water mark (unsent data is dropped when the socket's pipe closes), so
+ * an instance exits only once every downstream instance has acknowledged its
+ * end-of-stream: then nothing it sent can still be in flight. */
+static int wait_eos_acks(pf_node *n)
+{
+    zmq_pollitem_t items[PF_MAX_EDGES * 4];
+    int owner_e[PF_MAX_EDGES * 4], owner_p[PF_MAX_EDGES * 4], ni = 0, pending = 0;
+    int acked[PF_MAX_EDGES][PF_MAX_PEERS];
+    memset(acked, 0, sizeof acked);
+    for (int e = 0; e < n->inst->n_out; e++) pending += n->inst->out[e].n_peers;
+    uint64_t stop_seen = 0;
+    while (pending > 0) {
+        ni = 0;
+        for (int e = 0; e < n->inst->n_out; e++)
+            for (int p = 0; p < n->inst->out[e].n_peers && ni < (int)(sizeof items / sizeof *items); p++) {
+                if (acked[e][p]) continue;
+                items[ni] = (zmq_pollitem_t){n->out[e].socks[p], 0, ZMQ_POLLIN, 0};
+                owner_e[ni] = e;
+                owner_p[ni++] = p;
+            }
+        int r = zmq_poll(items, ni, POLL_MS);
+        if (r < 0 && zmq_errno() != EINTR) return pf_err(PF_EIO, "poll for end-of-stream acks: %s", zmq_strerror(zmq_errno()));
+        for (int i = 0; r > 0 && i < ni; i++) {
+            if (!(items[i].revents & ZMQ_POLLIN)) continue;
+            pf_msg *m = NULL;
+            while (pf_wire_recv(items[i].socket, &m, ZMQ_DONTWAIT, NULL) != PF_EAGAIN) {
+                if (m && m->kind == PF_MSG_CONTROL && !strcmp(m->id, "eos-ack") && !acked[owner_e[i]][owner_p[i]]) {
+                    acked[owner_e[i]][owner_p[i]] = 1;
+                    pending--;
+                }
+                pf_msg_destroy(m);
+                m = NULL;
+            }
+        }
+        status_tick(n);
+        uint64_t now = pf_now_ns();
+        if (g_stop && !stop_seen) stop_seen = now;
+        if (stop_seen && now - stop_seen > (uint64_t)(n->inst->drain_timeout * 1e9)) {
+            pf_warn("%d downstream instance(s) did not acknowledge end-of-stream within %.1f s of the stop request", pending, n->inst->drain_timeout);
+            return PF_OK;
+        }
+    }
+    return PF_OK;
+}
+
 static int send_eos(pf_node *n, int interrupted)
 {
     char id[PF_WIRE_MAX_ID];
@@ -210,7 +256,7 @@ static int send_eos(pf_node *n, int interrupted)
             if (rc) return pf_err_context(rc, "sending end-of-stream to %s", n->inst->out[e].to);
         }
     }
-    return PF_OK;
+    return wait_eos_acks(n);
 }
 
 /* --- setup ----------------------------------------------------------------- */
@@ -234,7 +280,8 @@ static int setup(pf_node *n)
     n->ctx = zmq_ctx_new();
     if (!n->ctx) return pf_err(PF_EIO, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
     for (int i = 0; i < in->n_in; i++) {
-        void *s = zmq_socket(n->ctx, ZMQ_PULL);
+        /* ROUTER, not PULL: it can acknowledge each upstream's end-of-stream */
+        void *s = zmq_socket(n->ctx, ZMQ_ROUTER);
         int hwm = in->in[i].hwm > 0 ? in->in[i].hwm : 32;
         zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
         for (int b = 0; b < in->in[i].n_bind; b++) {
@@ -247,7 +294,8 @@ static int setup(pf_node *n)
     for (int e = 0; e < in->n_out; e++) {
         const pf_out_plan *op = &in->out[e];
         for (int p = 0; p < op->n_peers; p++) {
-            void *s = zmq_socket(n->ctx, ZMQ_PUSH);
+            /* DEALER, not PUSH: one peer each, and it hears the end-of-stream ack */
+            void *s = zmq_socket(n->ctx, ZMQ_DEALER);
             int hwm = op->hwm > 0 ? op->hwm : 32, linger = -1;
             zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
             zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger); /* lossless: deliver before exit */
@@ -299,6 +347,9 @@ static int handle_message(pf_node *n, int port, pf_msg *m, size_t bytes)
 {
     const pf_in_plan *ip = &n->inst->in[port];
     if (m->kind == PF_MSG_EOS) {
+        /* Everything that sender sent us arrived before this (one ordered
+         * connection), so tell it it may exit. */
+        pf_wire_ack_eos(n->in_socks[port], m);
         n->eos_seen[port]++;
         n->eos_counted[port] += m->count;
         if (m->flags & PF_FLAG_INTERRUPTED) n->upstream_interrupted = 1;
@@ -366,7 +417,7 @@ static int run_inputs(pf_node *n)
             for (int burst = 0; burst < 64; burst++) {
                 pf_msg *m = NULL;
                 size_t bytes = 0;
-                int rc = pf_wire_recv(n->in_socks[i], &m, ZMQ_DONTWAIT, &bytes);
+                int rc = pf_wire_recv_routed(n->in_socks[i], &m, ZMQ_DONTWAIT, &bytes);
                 if (rc == PF_EAGAIN || rc == PF_EINTR) break;
                 if (rc == PF_EFORMAT) { log_malformed(n, in->in[i].port); continue; }
                 if (rc) return rc;

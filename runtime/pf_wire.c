@@ -352,9 +352,28 @@ int pf_wire_send(void *zsock, pf_msg *m, int zmq_flags)
     return rc;
 }
 
-int pf_wire_recv(void *zsock, pf_msg **out, int zmq_flags, size_t *bytes_out)
+static int recv_frames(void *zsock, pf_msg **out, int zmq_flags, size_t *bytes_out, int routed)
 {
     *out = NULL;
+    unsigned char peer[32];
+    int peer_len = 0;
+    if (routed) {
+        zmq_msg_t id;
+        zmq_msg_init(&id);
+        if (zmq_msg_recv(&id, zsock, zmq_flags) < 0) {
+            int e = zmq_errno();
+            zmq_msg_close(&id);
+            if (e == EAGAIN) return PF_EAGAIN;
+            if (e == EINTR) return PF_EINTR;
+            return pf_err(PF_EIO, "zmq receive failed: %s", zmq_strerror(e));
+        }
+        peer_len = (int)(zmq_msg_size(&id) < sizeof peer ? zmq_msg_size(&id) : sizeof peer);
+        memcpy(peer, zmq_msg_data(&id), (size_t)peer_len);
+        int more = zmq_msg_more(&id);
+        zmq_msg_close(&id);
+        if (!more) return pf_err(PF_EFORMAT, "empty message");
+        zmq_flags = 0; /* the rest of a multipart message is already here */
+    }
     int cap = 8, n = 0;
     zmq_msg_t *f = malloc((size_t)cap * sizeof *f);
     if (!f) return pf_err(PF_ENOMEM, "receive: out of memory");
@@ -431,8 +450,35 @@ int pf_wire_recv(void *zsock, pf_msg **out, int zmq_flags, size_t *bytes_out)
     }
     m->frames = f;
     m->n_frames = n;
+    memcpy(m->peer, peer, (size_t)peer_len);
+    m->peer_len = peer_len;
     *out = m;
     return PF_OK;
+}
+
+int pf_wire_recv(void *zsock, pf_msg **out, int zmq_flags, size_t *bytes_out)
+{
+    return recv_frames(zsock, out, zmq_flags, bytes_out, 0);
+}
+
+int pf_wire_recv_routed(void *zsock, pf_msg **out, int zmq_flags, size_t *bytes_out)
+{
+    return recv_frames(zsock, out, zmq_flags, bytes_out, 1);
+}
+
+int pf_wire_ack_eos(void *zsock, const pf_msg *eos)
+{
+    pf_msg *ack = pf_msg_create(PF_MSG_CONTROL, "eos-ack");
+    if (!ack) return PF_ENOMEM;
+    ack->count = eos->count;
+    /* ROUTER sends never block; an ack to a vanished peer is dropped */
+    if (zmq_send(zsock, eos->peer, (size_t)eos->peer_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        pf_msg_destroy(ack);
+        return pf_err(PF_EIO, "acknowledging end-of-stream from %s: %s", eos->id, zmq_strerror(zmq_errno()));
+    }
+    int rc = pf_wire_send(zsock, ack, ZMQ_DONTWAIT);
+    if (rc == PF_EAGAIN) pf_msg_destroy(ack);
+    return rc == PF_EAGAIN ? PF_OK : rc;
 }
 
 /* --- content hash ------------------------------------------------------- */

@@ -86,6 +86,9 @@ typedef struct pf_msg {
     char id[PF_WIRE_MAX_ID + 1]; /* record / stream id (WINDOW), sender (EOS), verb (CONTROL) */
     int n_sections;
     pf_section sec[PF_WIRE_MAX_SECTIONS];
+    /* sender's routing id when received on a ROUTER socket (for the EOS ack) */
+    unsigned char peer[32];
+    int peer_len;
     /* ownership: frames (received) or owned buffers (outgoing) */
     void *frames;             /* zmq_msg_t array, n_sections + 1 entries, or NULL */
     int n_frames;
@@ -131,8 +134,13 @@ int pf_wire_validate(const pf_msg *m);
  * consumed (destroyed). */
 int pf_wire_send(void *zsock, pf_msg *m, int zmq_flags);
 /* Receive one multipart message. *out is NULL when the message is malformed
- * (return PF_EFORMAT, message text says why; the frames are discarded). */
+ * (return PF_EFORMAT, message text says why; the frames are discarded).
+ * pf_wire_recv_routed is for ROUTER sockets: the first frame is the sender's
+ * routing id, kept in m->peer. */
 int pf_wire_recv(void *zsock, pf_msg **out, int zmq_flags, size_t *bytes_out);
+int pf_wire_recv_routed(void *zsock, pf_msg **out, int zmq_flags, size_t *bytes_out);
+/* On a ROUTER socket: acknowledge an end-of-stream to the instance that sent it. */
+int pf_wire_ack_eos(void *zsock, const pf_msg *eos);
 
 /* Order-independent content hash of a WINDOW: id, index, start, rate, shape,
  * samples, R-peaks, labels, features. Summed over windows it gives a stream

@@ -9,8 +9,15 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
+#include <time.h>
 
 static const pf_param_spec no_params[] = {{NULL, 0, NULL, 0, 0, NULL, NULL}};
+
+static const pf_param_spec pass_params[] = {
+    {"delay_ms", PF_P_DOUBLE, "0", 0, 60000, NULL, "wait this long per window (simulates a slow stage in tests)"},
+    {NULL, 0, NULL, 0, 0, NULL, NULL},
+};
 
 static const pf_port_spec pass_ports[] = {
     {"in", PF_PORT_IN, PF_MSG_WINDOW, 0, "windows"},
@@ -18,10 +25,24 @@ static const pf_port_spec pass_ports[] = {
     {NULL, 0, 0, 0, NULL},
 };
 
-static int pass_create(pf_node *n, void **state) { *state = NULL; return PF_OK; }
+typedef struct { double delay_ms; } pass_t;
+
+static int pass_create(pf_node *n, void **state)
+{
+    pass_t *p = calloc(1, sizeof *p);
+    if (!p) return pf_err(PF_ENOMEM, "passthrough: out of memory");
+    p->delay_ms = pf_params_double(pf_node_params(n), "delay_ms");
+    *state = p;
+    return PF_OK;
+}
 
 static int pass_process(pf_node *n, void *state, const char *port, pf_msg *m)
 {
+    pass_t *p = state;
+    if (p->delay_ms > 0) {
+        struct timespec ts = {(time_t)(p->delay_ms / 1000), (long)(fmod(p->delay_ms, 1000.0) * 1e6)};
+        nanosleep(&ts, NULL);
+    }
     /* The runtime owns m; forward a shell that shares its frames. */
     pf_msg *fwd = pf_msg_create(m->kind, m->id);
     if (!fwd) return PF_ENOMEM;
@@ -35,10 +56,11 @@ static int pass_process(pf_node *n, void *state, const char *port, pf_msg *m)
 const pf_kind pf_kind_passthrough = {
     .name = "passthrough",
     .doc = "forward windows unchanged (tests, benchmarks, fan-out points)",
-    .params = no_params,
+    .params = pass_params,
     .ports = pass_ports,
     .create = pass_create,
     .process = pass_process,
+    .destroy = free,
 };
 
 static const pf_port_spec discard_ports[] = {

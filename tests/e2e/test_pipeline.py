@@ -194,7 +194,7 @@ def test_malformed_and_lost(tmp):
     ctx = zmq.Context()
     for announce_extra in (0, 1):
         p = subprocess.Popen([EXE, "node", cfg, "sink"], stderr=subprocess.PIPE, text=True)
-        s = ctx.socket(zmq.PUSH)
+        s = ctx.socket(zmq.DEALER)  # nodes' inputs are ROUTER sockets
         s.connect("ipc://%s/ipc-inject/sink.0.in" % tmp)
         good = pfwire.window("rec-1", 0, np.ones((12, 2000), np.float32), rpeaks=[10, 400])
         s.send_multipart(good)
@@ -206,6 +206,9 @@ def test_malformed_and_lost(tmp):
         s.send_multipart(bad)
         s.send_multipart(pfwire.window("rec-1", 1, np.full((12, 2000), 2, np.float32)))
         s.send_multipart(pfwire.eos("tester.0", 2 + announce_extra))
+        acked = s.poll(10000) and s.recv_multipart()
+        check(acked and acked[0][:4] == b"PFLW" and acked[0][6] == pfwire.KIND_CONTROL and b"eos-ack" in acked[0],
+              "the node acknowledges end-of-stream to its sender")
         code = p.wait(timeout=30)
         err = p.stderr.read()
         s.close(0)
@@ -221,9 +224,49 @@ def test_malformed_and_lost(tmp):
     ctx.term()
 
 
+def summary_row(stderr, instance):
+    """Columns of the launcher's summary table for one instance (node.replica)."""
+    for line in stderr.splitlines():
+        cols = line.split()
+        if cols and cols[0] == instance:
+            return cols
+    return None
+
+
+def test_policies_and_status(tmp):
+    # drop: a slow consumer behind a 'drop' edge loses windows, counted, never blocks the source
+    text = ('name = "drop";\nnodes = (\n { name = "src"; kind = "repeat"; count = 300; leads = 2; samples = 100; },\n'
+            ' { name = "slow"; kind = "passthrough"; delay_ms = 4.0; },\n { name = "end"; kind = "discard"; }\n);\n'
+            'edges = ( { from = "src"; to = "slow"; policy = "drop"; hwm = 1; }, { from = "slow"; to = "end"; } );\n')
+    r = subprocess.run([EXE, "run", write(os.path.join(tmp, "drop.cfg"), text)], capture_output=True, text=True, timeout=60)
+    src, end = summary_row(r.stderr, "src.0"), summary_row(r.stderr, "end.0")
+    check(r.returncode == 0 and src and end, "drop graph runs:\n" + r.stderr[-800:])
+    if src and end:
+        sent, dropped, received = int(src[2]), int(src[5]), int(end[1])
+        check(dropped > 0 and sent + dropped == 300 and received == sent, "drop: %d sent + %d dropped = 300, %d received" % (sent, dropped, received))
+    # block (default): the same slow consumer loses nothing; the source reports backpressure
+    text = text.replace(' policy = "drop"; hwm = 1;', ' hwm = 1;').replace('"drop"', '"block"', 1).replace("count = 300", "count = 700")
+    r = subprocess.run([EXE, "run", write(os.path.join(tmp, "block.cfg"), text)], capture_output=True, text=True, timeout=60)
+    src, end = summary_row(r.stderr, "src.0"), summary_row(r.stderr, "end.0")
+    check(r.returncode == 0 and src and end and int(end[1]) == 700 and int(src[5]) == 0, "block: all 700 arrive")
+    check(src and float(src[8]) > 0.5, "block: time blocked on backpressure is counted (%s s)" % (src[8] if src else "?"))
+    check("status: src: " in r.stderr and "bp " in r.stderr and "win/s" in r.stderr, "live status lines show rate and backpressure:\n" + r.stderr[:600])
+    # sink replicas write one file each; together they hold every window once
+    out = os.path.join(tmp, "split.h5")
+    cfg = graph(tmp, "split", [], out).replace("", "")
+    text = open(cfg).read().replace('path = "%s";' % out, 'path = "%s"; replicas = 2;' % out)
+    r = run(write(cfg, text))
+    parts = [read_windows(os.path.join(tmp, "split.r%d.h5" % i))[0] for i in (0, 1)]
+    merged = dict(parts[0])
+    merged.update(parts[1])
+    ref, _, _ = read_windows(os.path.join(tmp, "direct.h5"))
+    check(r.returncode == 0 and len(parts[0]) + len(parts[1]) == len(ref) and same(ref, merged), "two sink replicas split the windows")
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="pf-e2e-") as tmp:
-        for t in (test_exactly_once, test_standalone_nodes, test_two_hosts, test_ctrl_c, test_failure, test_malformed_and_lost):
+        for t in (test_exactly_once, test_standalone_nodes, test_two_hosts, test_ctrl_c, test_failure, test_malformed_and_lost,
+                  test_policies_and_status):
             t0 = time.time()
             t(tmp)
             print("%-26s %.1f s" % (t.__name__, time.time() - t0), flush=True)
