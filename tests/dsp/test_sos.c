@@ -99,9 +99,11 @@ static void run_case(const char *name, const pf_iirdes *d, double fs, int L, dou
     printf("%-22s L=%2d fs=%g: sosfilt rel err f64=%.2e ref=%.2e f32io=%.2e kernel-vs-ref=%.2e "
            "chunked max|d|=%.2e liquid=%.2e gd=%.2f\n",
            name, L, fs, e64, eref, ef32, ekr, ech, eliq, pf_sos_group_delay(f));
-    CHECK(e64 < 1e-9, "%s: f64 kernel vs scipy %.3e", name, e64);
+    CHECK(e64 < 1e-9, "%s: f64 kernel vs scipy %.3e", name, e64);  /* float64 in and out */
     CHECK(eref < 1e-9, "%s: reference kernel vs scipy %.3e", name, eref);
-    CHECK(ekr < 1e-12, "%s: optimised vs reference kernel %.3e", name, ekr);
+    /* the kernels round differently (fused multiply-adds, b1 x + z2 first);
+     * near-unit-circle poles amplify that to ~1e-10 relative */
+    CHECK(ekr < 1e-9, "%s: optimised vs reference kernel %.3e", name, ekr);
     CHECK(ef32 < 1e-4, "%s: float32 I/O vs scipy %.3e", name, ef32);
     CHECK(ech <= 1e-6, "%s: chunked vs one-shot %.3e", name, ech);
     CHECK(isfinite(eliq), "%s: liquid engine produced non-finite output", name);
