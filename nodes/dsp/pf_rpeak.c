@@ -36,6 +36,8 @@ struct pf_rpeak {
     int lcount;
     double nbl[MAXLEADS][NMED]; /* per-lead feature/level at recent noise candidates */
     double w[MAXLEADS];         /* lead weights: inverse of their noise ratio */
+    double scale[MAXLEADS];     /* w[l] / (lvl[l] * sum of w): per-sample multiplier */
+    double invM;
     /* rings, length rn (power of 2) */
     long rn, rmask;
     float *bpr;             /* [rn][L] band-passed (QRS band) */
@@ -75,6 +77,8 @@ struct pf_rpeak {
     size_t outn, outmax;
     int overflow;
 };
+
+static void update_scale(pf_rpeak *d);
 
 void pf_rpeak_cfg_default(pf_rpeak_cfg *c, double fs, int nleads)
 {
@@ -170,7 +174,8 @@ pf_rpeak *pf_rpeak_create(const pf_rpeak_cfg *c)
     d->fr = calloc((size_t)d->rn * d->L, sizeof(float));
     d->F = calloc((size_t)d->rn, sizeof(double));
     d->S = calloc((size_t)d->rn, sizeof(double));
-    d->dqn = 2 * d->R + 2;
+    d->dqn = 1;
+    while (d->dqn < 2 * d->R + 2) d->dqn <<= 1; /* power of two: index by mask */
     d->dq = calloc((size_t)d->dqn, sizeof(long));
     if (!d->z || !d->msum || !d->bpr || !d->xr || !d->dr || !d->fr || !d->F || !d->S || !d->dq) goto nomem;
     d->learn_n = (long)(c->learn_s * c->fs);
@@ -178,6 +183,8 @@ pf_rpeak *pf_rpeak_create(const pf_rpeak_cfg *c)
     d->last_qrs = -1;
     d->last_emit = -1;
     for (int l = 0; l < MAXLEADS; l++) d->w[l] = 1;
+    d->invM = 1.0 / d->M;
+    update_scale(d);
     return d;
 nomem:
     pf_rpeak_destroy(d);
@@ -208,6 +215,16 @@ long pf_rpeak_latency(const pf_rpeak *d)
 }
 
 size_t pf_rpeak_nonfinite(const pf_rpeak *d) { return d->nonfinite; }
+
+/* The combined feature is sum_l f_l w_l / lvl_l / sum_l w_l; its per-lead
+ * multipliers change only when a level or weight does. */
+static void update_scale(pf_rpeak *d)
+{
+    double ws = 0;
+    for (int l = d->l0; l < d->l1; l++) ws += d->w[l];
+    for (int l = d->l0; l < d->l1; l++)
+        d->scale[l] = d->w[l] / ((d->lvl[l] > 0 ? d->lvl[l] : 1) * ws);
+}
 
 static void emit(pf_rpeak *d, long t0, int best)
 {
@@ -266,6 +283,7 @@ static void lead_levels(pf_rpeak *d, const cand *k, int replace, int *best)
         double m = median8(d->lbuf[l]);
         if (m > 0) d->lvl[l] = m;
     }
+    update_scale(d);
 }
 
 static void rr_mean(pf_rpeak *d)
@@ -336,6 +354,7 @@ static void lead_noise(pf_rpeak *d, long t)
         push_med(d->nbl[l], d->fr[(t & d->rmask) * d->L + l] / lv);
         d->w[l] = pow(d->c.wfloor + median8(d->nbl[l]), -d->c.wpow);
     }
+    update_scale(d);
 }
 
 static void classify(pf_rpeak *d, const cand *k)
@@ -453,6 +472,7 @@ static void learn_rescan(pf_rpeak *d)
         for (long u = u0 > d->start_n ? u0 : d->start_n; u <= t; u++)
             if (d->fr[(u & d->rmask) * L + l] > d->lvl[l]) d->lvl[l] = d->fr[(u & d->rmask) * L + l];
     }
+    update_scale(d);
     for (long u = u0; u <= t; u++) {
         double F = 0, S = 0;
         for (int l = d->l0; l < d->l1; l++) {
@@ -481,9 +501,9 @@ static void learn_rescan(pf_rpeak *d)
     /* the sliding-maximum deque over the last 2R samples, rebuilt */
     d->dqh = d->dqt = 0;
     for (long u = t - 2 * d->R > 0 ? t - 2 * d->R : 0; u <= t; u++) {
-        while (d->dqt > d->dqh && d->F[d->dq[(d->dqt - 1) % d->dqn] & d->rmask] < d->F[u & d->rmask])
+        while (d->dqt > d->dqh && d->F[d->dq[(d->dqt - 1) & (d->dqn - 1)] & d->rmask] < d->F[u & d->rmask])
             d->dqt--;
-        d->dq[d->dqt % d->dqn] = u;
+        d->dq[d->dqt & (d->dqn - 1)] = u;
         d->dqt++;
     }
 }
@@ -492,7 +512,7 @@ static void step(pf_rpeak *d, const float *x)
 {
     const long t = d->t, L = d->L;
     const long ri = t & d->rmask, rd = (t - d->kd) & d->rmask, rm = (t - d->M) & d->rmask;
-    double F = 0, S = 0, wsum = 0;
+    double F = 0, S = 0;
     for (int l = d->l0; l < d->l1; l++) {
         double v = x[l];
         d->lastx[l] = x[l];
@@ -520,31 +540,21 @@ static void step(pf_rpeak *d, const float *x)
         double out = t >= d->M ? d->dr[rm * L + l] : 0;
         d->msum[l] += dv - out;
         if (d->msum[l] < 0) d->msum[l] = 0; /* rounding */
-        double f = d->msum[l] / d->M;
+        double f = d->msum[l] * d->invM;
         d->fr[ri * L + l] = (float)f;
-        double lv = (d->lvl[l] > 0 ? d->lvl[l] : 1) / d->w[l];
-        if (d->c.combine_max) {
-            if (f / lv > F) F = f / lv;
-            if (dv / lv > S) S = dv / lv;
-            if (d->w[l] > wsum) wsum = d->w[l];
-        } else {
-            F += f / lv;
-            S += dv / lv;
-            wsum += d->w[l];
-        }
+        F += f * d->scale[l];
+        S += dv * d->scale[l];
     }
-    F /= wsum;
-    S /= wsum;
     if (t < d->start_n) F = S = 0;
     d->F[ri] = F;
     d->S[ri] = S;
     /* sliding max over [t-2R, t]: candidate t0 = t-R if it is the window's first maximum */
-    while (d->dqt > d->dqh && d->F[d->dq[(d->dqt - 1) % d->dqn] & d->rmask] < F) d->dqt--;
-    d->dq[d->dqt % d->dqn] = t;
+    while (d->dqt > d->dqh && d->F[d->dq[(d->dqt - 1) & (d->dqn - 1)] & d->rmask] < F) d->dqt--;
+    d->dq[d->dqt & (d->dqn - 1)] = t;
     d->dqt++;
-    while (d->dq[d->dqh % d->dqn] < t - 2 * d->R) d->dqh++;
+    while (d->dq[d->dqh & (d->dqn - 1)] < t - 2 * d->R) d->dqh++;
     long t0 = t - d->R;
-    if (t0 >= d->start_n + d->R && d->dq[d->dqh % d->dqn] == t0 && d->F[t0 & d->rmask] > 0) {
+    if (t0 >= d->start_n + d->R && d->dq[d->dqh & (d->dqn - 1)] == t0 && d->F[t0 & d->rmask] > 0) {
         cand k = {.t = t0, .h = d->F[t0 & d->rmask], .slope = 0};
         for (long u = t0 - d->M; u <= t0; u++)
             if (u >= 0 && d->S[u & d->rmask] > k.slope) k.slope = d->S[u & d->rmask];

@@ -38,7 +38,6 @@ typedef struct {
     double learn_s;     /* learning period before the first decision (2 s) */
     double wfloor;      /* lead weight (wfloor + noise ratio)^-wpow (0.02, 2) */
     double wpow;
-    int combine_max;    /* leads combined by weighted max instead of weighted mean */
 } pf_rpeak_cfg;
 
 typedef struct pf_rpeak pf_rpeak;
