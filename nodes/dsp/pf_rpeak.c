@@ -209,9 +209,10 @@ void pf_rpeak_destroy(pf_rpeak *d)
 
 long pf_rpeak_latency(const pf_rpeak *d)
 {
-    /* a candidate is confirmed R samples later; search-back at sb_factor x RR
-     * (RR capped at 2 s in the running mean) */
-    return d->R + d->ref + (long)(d->c.sb_factor * 3.0 * d->c.fs) + d->M;
+    /* a candidate is confirmed R samples after its peak and held for the
+     * refractory period; the latest decision about a beat is a re-learn
+     * relearn_factor x RR after the previous beat (RR <= 3 s in the mean) */
+    return d->R + d->ref + d->M + (long)(d->c.relearn_factor * 3.0 * d->c.fs) + 1;
 }
 
 size_t pf_rpeak_nonfinite(const pf_rpeak *d) { return d->nonfinite; }
