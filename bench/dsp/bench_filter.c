@@ -1,7 +1,8 @@
 /* Filter throughput in lead-samples/s per core on 12-lead ECG (synthetic,
  * 500 Hz, 120 s): the lead-vectorised float64-state SOS kernel, the naive
  * reference kernel, liquid-dsp's iirfilt (float32), and scipy.signal.sosfilt
- * (float64, [leads, samples] contiguous) in the same run. Medians of RUNS
+ * (float64, [leads, samples] contiguous) in the same run, alternating round by
+ * round (scipy: median of 3 passes per round). Medians of RUNS
  * runs; ratios printed. usage: bench_filter [runs] */
 #include "pf_error.h"
 #include "pf_sos.h"
@@ -32,22 +33,16 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static double bench_engine(const pf_iirdes *d, pf_sos_engine e, const float *x, float *y, size_t n,
-                           int L, int runs)
+/* one timed pass of engine e over the whole record from a fresh state */
+static double time_engine(pf_sos *f, const float *x, float *y, size_t n)
 {
-    double t[64];
-    pf_sos *f = pf_sos_create(d, L, e);
-    if (!f) { fprintf(stderr, "%s\n", pf_errmsg()); exit(1); }
-    for (int r = 0; r < runs; r++) {
-        pf_sos_reset(f);
-        double t0 = now();
-        pf_sos_process(f, x, y, n);
-        t[r] = now() - t0;
-    }
-    pf_sos_destroy(f);
-    return median(t, runs);
+    pf_sos_reset(f);
+    double t0 = now();
+    pf_sos_process(f, x, y, n);
+    return now() - t0;
 }
 
+/* median seconds of `runs` scipy.signal.sosfilt passes (one python process) */
 static double bench_scipy(const pf_iirdes *d, const float *x, size_t n, int L, int runs)
 {
     char dir[] = "/tmp/pf_bench_filter_XXXXXX";
@@ -102,18 +97,29 @@ int main(int argc, char **argv)
     printf("12 leads x %zu samples (%.0f lead-samples), median of %d runs, one core\n", n, ls, runs);
     for (int k = 0; k < 3; k++) {
         const pf_iirdes *d = &designs[k].d;
-        double tf = bench_engine(d, PF_SOS_ENGINE_F64, x, y, n, L, runs);
-        double tr = bench_engine(d, PF_SOS_ENGINE_REF, x, y, n, L, runs);
-        double tl = bench_engine(d, PF_SOS_ENGINE_LIQUID, x, y, n, L, runs);
-        double ts = bench_scipy(d, x, n, L, runs);
+        pf_sos *fk = pf_sos_create(d, L, PF_SOS_ENGINE_F64), *fr = pf_sos_create(d, L, PF_SOS_ENGINE_REF),
+               *fl = pf_sos_create(d, L, PF_SOS_ENGINE_LIQUID);
+        if (!fk || !fr || !fl) { fprintf(stderr, "%s\n", pf_errmsg()); return 1; }
+        double tk[64], tr[64], tl[64], tsc[64];
+        /* rounds alternate the peers so load changes on the shared machine hit all of them */
+        for (int r = 0; r < runs; r++) {
+            tk[r] = time_engine(fk, x, y, n);
+            tr[r] = time_engine(fr, x, y, n);
+            tl[r] = time_engine(fl, x, y, n);
+            tsc[r] = bench_scipy(d, x, n, L, 3);
+        }
+        pf_sos_destroy(fk);
+        pf_sos_destroy(fr);
+        pf_sos_destroy(fl);
+        double tf = median(tk, runs), trr = median(tr, runs), tll = median(tl, runs), ts = median(tsc, runs);
         printf("%s:\n", designs[k].name);
         printf("  pf_sos f64 kernel   %8.1f M lead-samples/s\n", ls / tf / 1e6);
-        printf("  pf_sos reference    %8.1f M lead-samples/s\n", ls / tr / 1e6);
-        printf("  liquid iirfilt f32  %8.1f M lead-samples/s\n", ls / tl / 1e6);
+        printf("  pf_sos reference    %8.1f M lead-samples/s\n", ls / trr / 1e6);
+        printf("  liquid iirfilt f32  %8.1f M lead-samples/s\n", ls / tll / 1e6);
         if (ts > 0) printf("  scipy sosfilt f64   %8.1f M lead-samples/s\n", ls / ts / 1e6);
         else printf("  scipy sosfilt       unavailable ($PF_PYTHON with scipy needed)\n");
         printf("  ratios: kernel/scipy %.2fx  kernel/liquid %.2fx  kernel/reference %.2fx\n",
-               ts > 0 ? ts / tf : NAN, tl / tf, tr / tf);
+               ts > 0 ? ts / tf : NAN, tll / tf, trr / tf);
     }
     free(x);
     free(y);
