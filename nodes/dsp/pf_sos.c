@@ -143,9 +143,15 @@ double pf_sos_group_delay(const pf_sos *f) { return pf_iirdes_group_delay(&f->d,
  * buf: [nb][G * LANES] (32-byte aligned), st: [G][nsec][2][LANES]. */
 typedef double v4d __attribute__((vector_size(LANES * sizeof(double))));
 
+typedef float v4f __attribute__((vector_size(LANES * sizeof(float))));
+
+/* The first section reads float32 input rows (x, stride L, from lead l0) and
+ * the last writes float32 output rows directly when xf/yf are given (whole
+ * groups, no padding): the block buffer then only carries intermediate
+ * sections, saving two conversion passes. */
 static inline __attribute__((always_inline)) void
 sos_block_g(const double (*sos)[6], int nsec, double *restrict st, double *restrict buf, int nb,
-            const int G)
+            const int G, const float *xf, float *yf, size_t L)
 {
     for (int s = 0; s < nsec; s++) {
         const v4d b0 = {sos[s][0], sos[s][0], sos[s][0], sos[s][0]};
@@ -153,6 +159,7 @@ sos_block_g(const double (*sos)[6], int nsec, double *restrict st, double *restr
         const v4d b2 = {sos[s][2], sos[s][2], sos[s][2], sos[s][2]};
         const v4d a1 = {sos[s][4], sos[s][4], sos[s][4], sos[s][4]};
         const v4d a2 = {sos[s][5], sos[s][5], sos[s][5], sos[s][5]};
+        const int from_x = xf && s == 0, to_y = yf && s == nsec - 1;
         v4d z1[4], z2[4];
         for (int g = 0; g < G; g++) {
             memcpy(&z1[g], st + ((size_t)(g * nsec + s) * 2) * LANES, sizeof(v4d));
@@ -161,13 +168,25 @@ sos_block_g(const double (*sos)[6], int nsec, double *restrict st, double *restr
         for (int t = 0; t < nb; t++) {
             v4d *v = (v4d *)(buf + (size_t)t * G * LANES);
             for (int g = 0; g < G; g++) {
-                v4d x = v[g];
+                v4d x;
+                if (from_x) {
+                    v4f xs;
+                    memcpy(&xs, xf + (size_t)t * L + (size_t)g * LANES, sizeof xs);
+                    x = __builtin_convertvector(xs, v4d);
+                } else {
+                    x = v[g];
+                }
                 v4d y = b0 * x + z1[g];
                 /* b1 x + z2 does not wait for y: the loop-carried chain is
                  * y -> a1 y -> z1 -> y (two fused multiply-adds with FMA) */
                 z1[g] = (b1 * x + z2[g]) - a1 * y;
                 z2[g] = b2 * x - a2 * y;
-                v[g] = y;
+                if (to_y) {
+                    v4f ys = __builtin_convertvector(y, v4f);
+                    memcpy(yf + (size_t)t * L + (size_t)g * LANES, &ys, sizeof ys);
+                } else {
+                    v[g] = y;
+                }
             }
         }
         for (int g = 0; g < G; g++) {
@@ -179,10 +198,10 @@ sos_block_g(const double (*sos)[6], int nsec, double *restrict st, double *restr
 
 #define SOS_BLOCK_BODY                                                                             \
     switch (G) {                                                                                   \
-    case 1: sos_block_g(sos, nsec, st, buf, nb, 1); break;                                         \
-    case 2: sos_block_g(sos, nsec, st, buf, nb, 2); break;                                         \
-    case 3: sos_block_g(sos, nsec, st, buf, nb, 3); break;                                         \
-    default: sos_block_g(sos, nsec, st, buf, nb, 4); break;                                        \
+    case 1: sos_block_g(sos, nsec, st, buf, nb, 1, xf, yf, L); break;                              \
+    case 2: sos_block_g(sos, nsec, st, buf, nb, 2, xf, yf, L); break;                              \
+    case 3: sos_block_g(sos, nsec, st, buf, nb, 3, xf, yf, L); break;                              \
+    default: sos_block_g(sos, nsec, st, buf, nb, 4, xf, yf, L); break;                             \
     }
 
 /* Built twice: AVX2+FMA (one instruction per 4 leads, fused multiply-adds)
@@ -191,13 +210,14 @@ sos_block_g(const double (*sos)[6], int nsec, double *restrict st, double *restr
  * report as generic even when they have AVX2 and FMA. */
 __attribute__((target("avx2,fma"))) static void
 sos_block_avx2(const double (*sos)[6], int nsec, double *restrict st, double *restrict buf, int nb,
-               int G)
+               int G, const float *xf, float *yf, size_t L)
 {
     SOS_BLOCK_BODY
 }
 
 static void sos_block_base(const double (*sos)[6], int nsec, double *restrict st,
-                           double *restrict buf, int nb, int G)
+                           double *restrict buf, int nb, int G, const float *xf, float *yf,
+                           size_t L)
 {
     SOS_BLOCK_BODY
 }
@@ -238,27 +258,32 @@ static int sos_run(pf_sos *f, const void *xv, void *yv, size_t n, int dbl)
                 int G = f->ngroups - g0 < 4 ? f->ngroups - g0 : 4;
                 int l0 = g0 * LANES, nl = L - l0 < W ? L - l0 : W, gw = G * LANES;
                 double *buf = f->buf;
-                for (int t = 0; t < nb; t++) {
-                    size_t base = (t0 + t) * (size_t)L + l0;
-                    double *row = buf + (size_t)t * gw;
-                    int l = 0;
-                    if (dbl)
-                        for (; l < nl; l++) row[l] = xd[base + l];
-                    else
-                        for (; l < nl; l++) row[l] = xf[base + l];
-                    for (; l < gw; l++) row[l] = 0;
-                }
+                int direct = !dbl && nl == gw; /* whole float groups: convert in the kernel */
+                if (!direct)
+                    for (int t = 0; t < nb; t++) {
+                        size_t base = (t0 + t) * (size_t)L + l0;
+                        double *row = buf + (size_t)t * gw;
+                        int l = 0;
+                        if (dbl)
+                            for (; l < nl; l++) row[l] = xd[base + l];
+                        else
+                            for (; l < nl; l++) row[l] = xf[base + l];
+                        for (; l < gw; l++) row[l] = 0;
+                    }
+                const float *kx = direct ? xf + t0 * (size_t)L + l0 : NULL;
+                float *ky = direct ? yf + t0 * (size_t)L + l0 : NULL;
                 (f->avx2 ? sos_block_avx2 : sos_block_base)((const double(*)[6])f->d.sos, nsec,
                                                              f->st + (size_t)g0 * nsec * 2 * LANES,
-                                                             buf, nb, G);
-                for (int t = 0; t < nb; t++) {
-                    size_t base = (t0 + t) * (size_t)L + l0;
-                    const double *row = buf + (size_t)t * gw;
-                    if (dbl)
-                        for (int l = 0; l < nl; l++) yd[base + l] = row[l];
-                    else
-                        for (int l = 0; l < nl; l++) yf[base + l] = (float)row[l];
-                }
+                                                             buf, nb, G, kx, ky, (size_t)L);
+                if (!direct)
+                    for (int t = 0; t < nb; t++) {
+                        size_t base = (t0 + t) * (size_t)L + l0;
+                        const double *row = buf + (size_t)t * gw;
+                        if (dbl)
+                            for (int l = 0; l < nl; l++) yd[base + l] = row[l];
+                        else
+                            for (int l = 0; l < nl; l++) yf[base + l] = (float)row[l];
+                    }
             }
         }
     } else if (f->engine == PF_SOS_ENGINE_REF) {
