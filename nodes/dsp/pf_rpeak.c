@@ -179,7 +179,7 @@ pf_rpeak *pf_rpeak_create(const pf_rpeak_cfg *c)
     d->dq = calloc((size_t)d->dqn, sizeof(long));
     if (!d->z || !d->msum || !d->bpr || !d->xr || !d->dr || !d->fr || !d->F || !d->S || !d->dq) goto nomem;
     d->learn_n = (long)(c->learn_s * c->fs);
-    d->start_n = (long)(0.1 * c->fs); /* what is left of the start-up transient */
+    d->start_n = (long)(0.05 * c->fs); /* what is left of the start-up transient */
     d->last_qrs = -1;
     d->last_emit = -1;
     for (int l = 0; l < MAXLEADS; l++) d->w[l] = 1;
@@ -486,10 +486,10 @@ static void learn_rescan(pf_rpeak *d)
         d->S[u & d->rmask] = u < d->start_n ? 0 : S / nl;
     }
     d->ncand = 0;
-    for (long c0 = d->start_n + d->R; c0 <= t - d->R; c0++) {
+    for (long c0 = d->start_n; c0 <= t - d->R; c0++) {
         double h = d->F[c0 & d->rmask];
         int ismax = h > 0;
-        for (long u = c0 - d->R; ismax && u <= c0 + d->R; u++) {
+        for (long u = c0 - d->R > 0 ? c0 - d->R : 0; ismax && u <= c0 + d->R; u++) {
             double v = d->F[u & d->rmask];
             if (v > h || (v == h && u < c0)) ismax = 0;
         }
