@@ -20,6 +20,7 @@ typedef struct {
     double start_s;       /* < 0: EC57 default, 300 s for records of 10 min or more, else 0 */
     double chunk_s;       /* seconds per pf_rpeak_process call (default 1) */
     FILE *out;            /* table (default stdout) */
+    int per_lead;         /* delineation: score each lead's own boundaries, not the fusion */
 } pf_eval_run_opts;
 
 void pf_eval_run_opts_default(pf_eval_run_opts *o);
@@ -28,4 +29,26 @@ void pf_eval_run_opts_default(pf_eval_run_opts *o);
 int pf_eval_rpeaks_run(const pf_eval_run_opts *o, const char *const *records, size_t n,
                        pf_eval_counts *per, pf_eval_counts *gross);
 
+
+
+/* ---- delineation (`physioflow eval delineation`) ------------------------ */
+#include "pf_delin.h"
+
+enum { PF_DB_P_ON, PF_DB_P_PEAK, PF_DB_P_OFF, PF_DB_QRS_ON, PF_DB_QRS_PEAK, PF_DB_QRS_OFF,
+       PF_DB_T_ON, PF_DB_T_PEAK, PF_DB_T_OFF, PF_DB_N };
+
+typedef struct {
+    long tp[PF_DB_N], fn[PF_DB_N], fp[PF_DB_N];
+    double sum[PF_DB_N], sum2[PF_DB_N]; /* detection - annotation, ms, over TP */
+} pf_delin_stats;
+
+/* Delineate every lead of each record (R peaks from pf_rpeak on all leads)
+ * and score against the per-lead annotation files (LUDB convention: file
+ * RECORD.LEAD with '(' onset, p / N / t peak, ')' offset). A boundary is
+ * found (TP) when the matched beat has it within 150 ms of the annotation.
+ * Detected beats count only inside each lead's annotated span. Prints per
+ * boundary Se, PPV, mean and SD of the error (ms). With ann_out, writes
+ * OUTDIR/RECORD.LEAD annotation files in the same convention. cfg may be NULL. */
+int pf_eval_delineation_run(const pf_eval_run_opts *o, const pf_delin_cfg *cfg,
+                            const char *const *records, size_t n, pf_delin_stats *st);
 #endif
