@@ -11,14 +11,14 @@ void pf_delin_cfg_default(pf_delin_cfg *c, double fs)
     memset(c, 0, sizeof *c);
     c->fs = fs;
     c->sigma_qrs_ms = 6;
-    c->sigma_pt_ms = 24;
-    c->xi_qrs_on = 0.05;
+    c->sigma_pt_ms = 16;
+    c->xi_qrs_on = 0.03;
     c->xi_qrs_off = 0.125;
-    c->xi_p_on = 0.5;
+    c->xi_p_on = 0.6;
     c->xi_p_off = 0.9;
-    c->xi_t_on = 0.25;
+    c->xi_t_on = 0.35;
     c->xi_t_off = 0.4;
-    c->gamma_qrs = 0.1;
+    c->gamma_qrs = 0.15;
     c->eps_p = 0.02;
 }
 
@@ -220,4 +220,22 @@ int pf_delin_fuse(const pf_delin_beat *const *per_lead, int L, size_t nb, double
 #undef FUSE
     }
     return PF_OK;
+}
+
+void pf_delin_merge(const pf_delin_cfg *c, const pf_delin_beat *lead, const pf_delin_beat *fused,
+                    size_t nb, pf_delin_beat *out)
+{
+    long tol = (long)lround(c->lead_tol_ms * 1e-3 * c->fs);
+    for (size_t i = 0; i < nb; i++) {
+        const pf_delin_beat *a = &lead[i], *f = &fused[i];
+        pf_delin_beat *o = &out[i];
+        *o = *f;
+#define PICK(field) o->field = (f->field >= 0 && a->field >= 0 && labs(a->field - f->field) <= tol) ? a->field : f->field
+        PICK(qrs_on);
+        PICK(qrs_off);
+        PICK(r);
+        if (f->p_peak >= 0) { PICK(p_on); PICK(p_peak); PICK(p_off); }
+        if (f->t_peak >= 0) { PICK(t_on); PICK(t_peak); PICK(t_off); }
+#undef PICK
+    }
 }

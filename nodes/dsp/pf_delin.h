@@ -30,6 +30,7 @@ typedef struct {
     double gamma_qrs;                  /* significant QRS maxima: > gamma x largest */
     double eps_p;                      /* P present if its maxima exceed eps_p x QRS's */
     double qrs_shift_on_ms, qrs_shift_off_ms; /* systematic corrections, ms */
+    double lead_tol_ms;                /* pf_delin_merge: keep a lead's own boundary this close to the fusion */
 } pf_delin_cfg;
 
 void pf_delin_cfg_default(pf_delin_cfg *c, double fs);
@@ -44,5 +45,11 @@ int pf_delin_lead(const pf_delin_cfg *c, const float *x, size_t n, const long *r
  * steadier, and annotations made lead by lead differ little from it. */
 int pf_delin_fuse(const pf_delin_beat *const *per_lead, int L, size_t nb, double min_frac,
                   pf_delin_beat *out);
+
+/* A lead's boundaries after fusion: its own where within c->lead_tol_ms of
+ * the fused beat, else the fused one (lead-specific detail where the lead
+ * agrees with the others, the consensus where it does not). */
+void pf_delin_merge(const pf_delin_cfg *c, const pf_delin_beat *lead, const pf_delin_beat *fused,
+                    size_t nb, pf_delin_beat *out);
 
 #endif

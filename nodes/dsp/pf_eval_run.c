@@ -305,8 +305,11 @@ int pf_eval_delineation_run(const pf_eval_run_opts *o, const pf_delin_cfg *cfg,
             else rc = pf_delin_lead(&c, lm + (size_t)l * len, (size_t)len, det, nd, per[l]);
         }
         if (!rc) rc = pf_delin_fuse((const pf_delin_beat *const *)per, L, nd, 0.5, beats);
+        pf_delin_beat *merged = calloc(nd + 1, sizeof *merged);
+        if (!rc && !merged) rc = pf_err(PF_ENOMEM, "eval: out of memory");
         for (int l = 0; l < L && !rc; l++) {
-            const pf_delin_beat *use = o->per_lead ? per[l] : beats;
+            pf_delin_merge(&c, per[l], beats, nd, merged);
+            const pf_delin_beat *use = o->per_lead ? per[l] : merged;
             pf_record_opts ro = {.annotator = pf_record_lead(r, l)};
             pf_record *ra = pf_record_open(path, &ro);
             if (!ra) { rc = pf_err_context(PF_ENOTFOUND, "%s lead %s annotations", path, ro.annotator); break; }
@@ -319,6 +322,7 @@ int pf_eval_delineation_run(const pf_eval_run_opts *o, const pf_delin_cfg *cfg,
                 rc = write_delin(ap, use, nd);
             }
         }
+        free(merged);
         if (per)
             for (int l = 0; l < L; l++) free(per[l]);
         free(per);
