@@ -20,6 +20,9 @@ void pf_delin_cfg_default(pf_delin_cfg *c, double fs)
     c->xi_t_off = 0.4;
     c->gamma_qrs = 0.15;
     c->eps_p = 0.02;
+    c->sigma_sp_ms = 12;
+    c->xi_sp_on = 0.03;
+    c->xi_sp_off = 0.03;
 }
 
 /* W = x convolved with the derivative of a Gaussian (sigma in samples),
@@ -238,4 +241,42 @@ void pf_delin_merge(const pf_delin_cfg *c, const pf_delin_beat *lead, const pf_d
         if (f->t_peak >= 0) { PICK(t_on); PICK(t_peak); PICK(t_off); }
 #undef PICK
     }
+}
+
+int pf_delin_qrs_spatial(const pf_delin_cfg *c, const float *x, int L, size_t n, const long *r,
+                         size_t nr, pf_delin_beat *out)
+{
+    if (!c || !x || L < 1 || (!r && nr) || (!out && nr)) return pf_err(PF_EINVAL, "pf_delin_qrs_spatial: bad arguments");
+    double *w = malloc(sizeof(double) * (size_t)L * (n + 1)), *e = malloc(sizeof(double) * (n + 1));
+    if (!w || !e) {
+        free(w);
+        free(e);
+        return pf_err(PF_ENOMEM, "delin: out of memory (%d x %zu samples)", L, n);
+    }
+    const double fs = c->fs;
+    for (int l = 0; l < L; l++) dog(x + (size_t)l * n, n, c->sigma_sp_ms * 1e-3 * fs, w + (size_t)l * n);
+    const long N = (long)n - 1, h = (long)lround(0.12 * fs);
+    for (size_t i = 0; i < nr; i++) {
+        long R = clampl(r[i], 0, N), a = clampl(R - h, 0, N), b = clampl(R + h, 0, N);
+        for (long t = a; t <= b; t++) e[t] = 0;
+        for (int l = 0; l < L; l++) {
+            const double *wl = w + (size_t)l * n;
+            double amp = 0;
+            for (long t = a; t <= b; t++) amp = fmax(amp, fabs(wl[t]));
+            if (amp <= 0) continue;
+            for (long t = a; t <= b; t++) e[t] += (wl[t] / amp) * (wl[t] / amp);
+        }
+        long m = R;
+        for (long t = a; t <= b; t++)
+            if (e[t] > e[m]) m = t;
+        double thr_on = c->xi_sp_on * e[m], thr_off = c->xi_sp_off * e[m];
+        long on = m, off = m;
+        while (on > a && e[on - 1] >= thr_on) on--;
+        while (off < b && e[off + 1] >= thr_off) off++;
+        out[i].qrs_on = clampl(on + (long)lround(c->qrs_shift_on_ms * 1e-3 * fs), 0, N);
+        out[i].qrs_off = clampl(off + (long)lround(c->qrs_shift_off_ms * 1e-3 * fs), 0, N);
+    }
+    free(w);
+    free(e);
+    return PF_OK;
 }

@@ -30,6 +30,7 @@ typedef struct {
     double gamma_qrs;                  /* significant QRS maxima: > gamma x largest */
     double eps_p;                      /* P present if its maxima exceed eps_p x QRS's */
     double qrs_shift_on_ms, qrs_shift_off_ms; /* systematic corrections, ms */
+    double sigma_sp_ms, xi_sp_on, xi_sp_off; /* pf_delin_qrs_spatial scale and thresholds */
     double lead_tol_ms;                /* pf_delin_merge: keep a lead's own boundary this close to the fusion */
 } pf_delin_cfg;
 
@@ -45,6 +46,14 @@ int pf_delin_lead(const pf_delin_cfg *c, const float *x, size_t n, const long *r
  * steadier, and annotations made lead by lead differ little from it. */
 int pf_delin_fuse(const pf_delin_beat *const *per_lead, int L, size_t nb, double min_frac,
                   pf_delin_beat *out);
+
+/* QRS onset/offset from all leads at once: the spatial energy
+ * E(t) = sum_l (W_l(t) / a_l)^2 of the fine-scale wavelet (a_l: the lead's
+ * largest |W| in the complex) is walked out from its maximum until it falls
+ * below c->xi_sp_on / xi_sp_off of it. x: [L][n] lead-major. Fills qrs_on and
+ * qrs_off of out[0..nr) (other fields untouched). */
+int pf_delin_qrs_spatial(const pf_delin_cfg *c, const float *x, int L, size_t n, const long *r,
+                         size_t nr, pf_delin_beat *out);
 
 /* A lead's boundaries after fusion: its own where within c->lead_tol_ms of
  * the fused beat, else the fused one (lead-specific detail where the lead
