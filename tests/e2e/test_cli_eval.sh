@@ -12,7 +12,7 @@ grep -q "^gross" "$out/r.txt" && grep -q "^203 " "$out/r.txt" && ok || bad "tabl
 "$exe" eval rpeaks --data "$data/mitdb" 999 > "$out/e.txt" 2>&1; rc=$?
 [ "$rc" -ne 0 ] && grep -q "999.hea" "$out/e.txt" && ok || bad "missing record named in the error: $(cat "$out/e.txt")"
 "$exe" eval rpeaks 101 > /dev/null 2>&1; [ $? -eq 2 ] && ok || bad "usage error without --data"
-"$exe" eval delineation --data "$data/ludb" --ann-out "$out/del" 1 2 > "$out/d.txt" 2>&1 && ok || bad "eval delineation exit code: $(tail -3 "$out/d.txt")"
+"$exe" eval delineation --data "$data/ludb/data" --ann-out "$out/del" 1 2 > "$out/d.txt" 2>&1 && ok || bad "eval delineation exit code: $(tail -3 "$out/d.txt")"
 grep -qi "qrs" "$out/d.txt" && ok || bad "delineation table: $(cat "$out/d.txt")"
 [ -n "$(ls "$out/del" 2>/dev/null)" ] && ok || bad "delineation annotation files written"
 rm -rf "$out"
