@@ -4,6 +4,7 @@
  * so the output does not depend on which replica processed a window. */
 #include "pf_augment.h"
 #include "pf_error.h"
+#include "pf_features.h"
 #include "pf_log.h"
 #include "pf_node.h"
 
@@ -30,6 +31,8 @@ static const pf_param_spec shuffle_params[] = {
     {"scale_max", PF_P_DOUBLE, "1.2", 0, 100, NULL, "largest scale factor"},
     {"shift_p", PF_P_DOUBLE, "0", 0, 1, NULL, "probability of a baseline shift (per lead offset)"},
     {"shift_max", PF_P_DOUBLE, "0.1", 0, 100, NULL, "largest baseline shift, signal units"},
+    {"features", PF_P_BOOL, "true", 0, 0, NULL, "attach PhysioCLR's 159 physiological features (of the original window)"},
+    {"feature_lead", PF_P_STRING, "mean", 0, 0, NULL, "\"mean\" of all leads (published) or a lead index, e.g. \"1\""},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -43,6 +46,9 @@ typedef struct {
     int shuffle, keep_prefix, views, replace;
     pf_perturb_config pc;
     uint64_t logged;
+    int features, feature_lead;
+    double feat_fs;
+    pf_features *feat; /* created for the first window's sample rate */
 } shuffle_t;
 
 static int shuffle_create(pf_node *n, void **state)
@@ -74,7 +80,21 @@ static int shuffle_create(pf_node *n, void **state)
     c->shift_max = pf_params_double(p, "shift_max");
     if (c->scale_min > c->scale_max)
         return pf_err(PF_EINVAL, "node '%s': scale_min %g > scale_max %g", pf_node_name(n), c->scale_min, c->scale_max);
+    s->features = pf_params_bool(p, "features");
+    const char *fl = pf_params_string(p, "feature_lead");
+    char *end;
+    long li = strtol(fl, &end, 10);
+    if (!strcmp(fl, "mean")) s->feature_lead = -1;
+    else if (*fl && !*end && li >= 0 && li < 4096) s->feature_lead = (int)li;
+    else return pf_err(PF_EINVAL, "node '%s': feature_lead \"%s\" must be \"mean\" or a lead index", pf_node_name(n), fl);
     return PF_OK;
+}
+
+static void shuffle_destroy(void *state)
+{
+    shuffle_t *s = state;
+    if (s) pf_features_destroy(s->feat);
+    free(s);
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -109,13 +129,31 @@ static int shuffle_process(pf_node *n, void *state, const char *port, pf_msg *m)
         pf_node_count(n, "nonfinite", 1);
         if (s->logged++ < 10) pf_warn("window '%s' #%llu has NaN or Inf samples; augmented as it is", m->id, (unsigned long long)m->window_index);
     }
+    /* features of the original window, before any augmentation */
+    float *feat = NULL;
+    if (s->features) {
+        if (!s->feat || s->feat_fs != m->sample_rate) {
+            pf_features_destroy(s->feat);
+            s->feat = pf_features_create(m->sample_rate, s->feature_lead);
+            s->feat_fs = m->sample_rate;
+        }
+        feat = malloc(sizeof(float) * PF_FEAT_DIM);
+        if (!s->feat || !feat) { free(peaks); free(feat); return PF_ENOMEM; }
+        if (pf_features_compute(s->feat, x, C, T, peaks, mpk, feat)) {
+            /* an odd window (too short, bad lead) keeps the stream's layout: zeros, counted */
+            memset(feat, 0, sizeof(float) * PF_FEAT_DIM);
+            pf_node_count(n, "features_failed", 1);
+            if (s->logged++ < 10) pf_warn("window '%s' #%llu: no features: %s", m->id, (unsigned long long)m->window_index, pf_errmsg());
+        }
+        if (mpk < 2) pf_node_count(n, "features_without_beats", 1);
+    }
     int can_shuffle = s->shuffle && mpk >= 2;
     if (s->shuffle && !can_shuffle) pf_node_count(n, "unshuffled", 1); /* fewer than two R-peaks */
 
     float *views = malloc(sizeof(float) * (size_t)V * C * T);
     int64_t *vpeaks = malloc(sizeof(int64_t) * (size_t)(V * mpk + 1));
     int *perm = malloc(sizeof(int) * (size_t)(mpk + 1));
-    if (!views || !vpeaks || !perm) { free(peaks); free(views); free(vpeaks); free(perm); return PF_ENOMEM; }
+    if (!views || !vpeaks || !perm) { free(peaks); free(views); free(vpeaks); free(perm); free(feat); return PF_ENOMEM; }
     uint64_t wkey = pf_rng_key(pf_node_seed(n), m->epoch, pf_hash_str(m->id), m->window_index);
     for (int v = 0; v < V; v++) {
         float *out = views + (size_t)v * C * T;
@@ -138,7 +176,7 @@ static int shuffle_process(pf_node *n, void *state, const char *port, pf_msg *m)
     if (can_shuffle) pf_node_count(n, "shuffled", 1);
 
     pf_msg *o = pf_msg_take(m); /* forward the input's frames, no copy */
-    if (!o) { free(views); free(vpeaks); return PF_ENOMEM; }
+    if (!o) { free(views); free(vpeaks); free(feat); return PF_ENOMEM; }
     uint32_t dpk[2] = {(uint32_t)V, (uint32_t)mpk};
     int rc;
     if (s->replace) {
@@ -155,6 +193,15 @@ static int shuffle_process(pf_node *n, void *state, const char *port, pf_msg *m)
     }
     if (!rc) rc = pf_msg_adopt(o, PF_SEC_RPEAKS_AUG, PF_DT_I64, 2, dpk, vpeaks);
     else free(vpeaks);
+    if (!rc && feat) {
+        pf_section *old = pf_msg_find(o, PF_SEC_FEATURES);
+        if (old) old->type = 0; /* superseded: an unknown type, skipped downstream */
+        uint32_t df = PF_FEAT_DIM;
+        rc = pf_msg_adopt(o, PF_SEC_FEATURES, PF_DT_F32, 1, &df, feat);
+        if (rc) free(feat);
+    } else {
+        free(feat);
+    }
     if (rc) { pf_msg_destroy(o); return rc; }
     return pf_node_send(n, "out", o);
 }
@@ -166,5 +213,5 @@ const pf_kind pf_kind_shuffle = {
     .ports = shuffle_ports,
     .create = shuffle_create,
     .process = shuffle_process,
-    .destroy = free,
+    .destroy = shuffle_destroy,
 };
