@@ -415,18 +415,21 @@ static void relearn(pf_rpeak *d)
  * candidate since the last QRS (outside the T-wave zone) above sb_th x threshold. */
 static void search_back(pf_rpeak *d, long horizon)
 {
-    if (d->last_qrs < 0 || d->nrr < 2) return;
-    if (horizon - d->last_qrs <= (long)(d->c.sb_factor * d->rr)) return;
+    /* before two RR intervals are known (a learning period spoilt by an
+     * artefact, a very short record) assume 1 s, counted from the start */
+    double rr = d->nrr >= 2 ? d->rr : d->c.fs;
+    long last = d->last_qrs >= 0 ? d->last_qrs : d->start_n;
+    if (horizon - last <= (long)(d->c.sb_factor * rr)) return;
     int bi = -1;
     long tz = (long)(d->c.twave_ms * 1e-3 * d->c.fs);
     for (int i = 0; i < d->ncand; i++) {
         const cand *k = &d->cands[i];
-        if (k->t - d->last_qrs < tz && k->slope < 0.5 * d->last_slope) continue;
-        if (k->t - d->last_qrs < (long)(0.2 * d->c.fs)) continue;
+        if (d->last_qrs >= 0 && k->t - last < tz && k->slope < 0.5 * d->last_slope) continue;
+        if (k->t - last < (long)(0.2 * d->c.fs)) continue;
         if (k->h >= d->c.sb_th * d->thr && (bi < 0 || k->h > d->cands[bi].h)) bi = i;
     }
     if (bi < 0) {
-        if (horizon - d->last_qrs > (long)(d->c.relearn_factor * d->rr)) relearn(d);
+        if (horizon - last > (long)(d->c.relearn_factor * rr)) relearn(d);
         return;
     }
     cand k = d->cands[bi];
