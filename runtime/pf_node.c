@@ -242,6 +242,28 @@ static int wait_eos_acks(pf_node *n)
     return PF_OK;
 }
 
+/* Send to one particular peer (end-of-stream). Blocks under backpressure,
+ * but once a stop was requested only for drain_timeout: a peer that takes
+ * nothing by then is gone. */
+static int send_to_peer(pf_node *n, void *sock, pf_msg *m, const char *to)
+{
+    uint64_t stop_seen = 0;
+    for (;;) {
+        int rc = pf_wire_send(sock, m, ZMQ_DONTWAIT);
+        if (rc != PF_EAGAIN) return rc;
+        zmq_pollitem_t it = {sock, 0, ZMQ_POLLOUT, 0};
+        zmq_poll(&it, 1, POLL_MS);
+        status_tick(n);
+        uint64_t now = pf_now_ns();
+        if (g_stop && !stop_seen) stop_seen = now;
+        if (stop_seen && now - stop_seen > (uint64_t)(n->inst->drain_timeout * 1e9)) {
+            pf_msg_destroy(m);
+            pf_warn("edge to %s: could not deliver end-of-stream within %.1f s of the stop request", to, n->inst->drain_timeout);
+            return PF_OK;
+        }
+    }
+}
+
 static int send_eos(pf_node *n, int interrupted)
 {
     char id[PF_WIRE_MAX_ID];
@@ -252,7 +274,7 @@ static int send_eos(pf_node *n, int interrupted)
             if (!m) return PF_ENOMEM;
             m->count = n->out[e].sent[p]; /* lets the receiver prove nothing was lost */
             m->flags = interrupted ? PF_FLAG_INTERRUPTED : 0;
-            int rc = pf_wire_send(n->out[e].socks[p], m, 0); /* never dropped */
+            int rc = send_to_peer(n, n->out[e].socks[p], m, n->inst->out[e].to); /* never dropped */
             if (rc) return pf_err_context(rc, "sending end-of-stream to %s", n->inst->out[e].to);
         }
     }
@@ -296,9 +318,8 @@ static int setup(pf_node *n)
         for (int p = 0; p < op->n_peers; p++) {
             /* DEALER, not PUSH: one peer each, and it hears the end-of-stream ack */
             void *s = zmq_socket(n->ctx, ZMQ_DEALER);
-            int hwm = op->hwm > 0 ? op->hwm : 32, linger = -1;
+            int hwm = op->hwm > 0 ? op->hwm : 32;
             zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
-            zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger); /* lossless: deliver before exit */
             if (zmq_connect(s, op->connect[p]))
                 return pf_err(PF_EIO, "edge to %s: cannot connect %s: %s", op->to, op->connect[p], zmq_strerror(zmq_errno()));
             n->out[e].socks[p] = s;
@@ -317,13 +338,20 @@ static int setup(pf_node *n)
 
 static void teardown(pf_node *n, int failed)
 {
-    int zero = 0;
-    for (int i = 0; i < n->inst->n_in; i++)
-        if (n->in_socks[i]) zmq_close(n->in_socks[i]);
+    /* Outputs: the acknowledged end-of-stream proved everything arrived, so
+     * nothing is left to flush; an unbounded linger would only hang on a
+     * peer that is gone. Inputs: a short linger lets the last ack leave. */
+    int zero = 0, ack_linger = 2000;
+    (void)failed;
+    for (int i = 0; i < n->inst->n_in; i++) {
+        if (!n->in_socks[i]) continue;
+        zmq_setsockopt(n->in_socks[i], ZMQ_LINGER, &ack_linger, sizeof ack_linger);
+        zmq_close(n->in_socks[i]);
+    }
     for (int e = 0; e < n->inst->n_out; e++)
         for (int p = 0; p < n->inst->out[e].n_peers; p++) {
             if (!n->out[e].socks[p]) continue;
-            if (failed) zmq_setsockopt(n->out[e].socks[p], ZMQ_LINGER, &zero, sizeof zero);
+            zmq_setsockopt(n->out[e].socks[p], ZMQ_LINGER, &zero, sizeof zero);
             zmq_close(n->out[e].socks[p]);
         }
     if (n->status_sock) zmq_close(n->status_sock);

@@ -114,10 +114,31 @@ def test_standalone_nodes(tmp):
     check(same(ref, got), "standalone processes deliver every window once")
 
 
+def free_port_base(n=16):
+    """A base port with n free TCP ports above it (other test runs may be using some)."""
+    import random
+    import socket
+    for _ in range(200):
+        base = random.randrange(20000, 60000)
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket()
+                s.bind(("127.0.0.1", p))
+                socks.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free ports")
+
+
 def test_two_hosts(tmp):
     out = os.path.join(tmp, "hosts.h5")
     text = open(graph(tmp, "hosts0", [("passthrough", 'replicas = 2; host = "b";')], out,
-                      top='base_port = 47310;\nhosts = { a = "127.0.0.1"; b = "127.0.0.1"; };')).read()
+                      top='base_port = %d;\nhosts = { a = "127.0.0.1"; b = "127.0.0.1"; };' % free_port_base())).read()
     cfg = write(os.path.join(tmp, "hosts.cfg"), text.replace('name = "hosts0"', 'name = "hosts"'))
     r = subprocess.run([EXE, "graph", cfg], capture_output=True, text=True)
     check(r.stdout.count("tcp") == 2, "edges between hosts a and b use tcp:\n" + r.stdout)
@@ -148,7 +169,7 @@ def pids_running(marker):
 
 def test_ctrl_c(tmp):
     out = os.path.join(tmp, "live.h5")
-    text = ('name = "live";\nnodes = (\n { name = "src"; kind = "synth"; duration = 600.0; window = 250; realtime = true; },\n'
+    text = ('name = "live";\ndrain_timeout = 3.0;\nnodes = (\n { name = "src"; kind = "synth"; duration = 600.0; window = 250; realtime = true; },\n'
             ' { name = "p"; kind = "passthrough"; replicas = 3; },\n { name = "sink"; kind = "sink"; path = "%s"; }\n);\n'
             'edges = ( { from = "src"; to = "p"; }, { from = "p"; to = "sink"; } );\n' % out)
     cfg = write(os.path.join(tmp, "live-ctrlc.cfg"), text)
@@ -173,7 +194,7 @@ def test_ctrl_c(tmp):
     time.sleep(1.5)
     p.kill()
     p.wait()
-    deadline = time.time() + 5
+    deadline = time.time() + 10  # nodes exit on their own within drain_timeout (3 s) + slack
     while pids_running(cfg) and time.time() < deadline:
         time.sleep(0.1)
     check(pids_running(cfg) == [], "no orphans after the launcher is SIGKILLed: %s" % pids_running(cfg))
