@@ -211,5 +211,18 @@ int main(void)
     }
     CHECK(wrong == 0 && crashes_would_abort_here == 120, "damaged CPSC 2019 files: %d wrong results", wrong);
     unlink(tmp);
+
+    /* the R-peak file is found from the data file's own name, whatever the folders are called */
+    char base[256], cmd[1400];
+    snprintf(base, sizeof base, "/tmp/pf_rec_%ld/my_data_set", (long)getpid());
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/data %s/ref && cp %s %s/data/ && cp %s/cpsc2019/ref/R_00014.mat %s/ref/", base,
+             base, p, base, root, base);
+    CHECK(system(cmd) == 0, "copy to %s", base);
+    snprintf(tmp, sizeof tmp, "%s/data/data_00014.mat", base);
+    r = pf_record_open(tmp, NULL);
+    CHECK(r && pf_record_annotations(r)->n == 13, "R peaks beside a folder named *data_*: %s", r ? "" : pf_errmsg());
+    pf_record_close(r);
+    snprintf(cmd, sizeof cmd, "rm -rf /tmp/pf_rec_%ld", (long)getpid());
+    CHECK(system(cmd) == 0, "cleanup");
     return test_result("test_record");
 }
