@@ -24,8 +24,14 @@ static void usage(FILE *f)
             "  run FILE [--host NAME] [--quiet] start every node instance (or those on NAME) and supervise them\n"
             "  node FILE NAME [--replica I] [--ipc-dir DIR] [--status ENDPOINT]\n"
             "                                  run one node instance in this process\n"
-            "  kinds [KIND]                    list node kinds, or describe one kind's ports and parameters\n");
+            "  kinds [KIND]                    list node kinds, or describe one kind's ports and parameters\n"
+            "  eval rpeaks --data DIR [--ann-out OUTDIR] [--ann-ext EXT] RECORD...\n"
+            "                                  score the R-peak detector on annotated records (EC57)\n"
+            "  eval delineation --data DIR [--ann-out OUTDIR] RECORD...\n"
+            "                                  score the beat delineator on per-lead boundaries (LUDB)\n");
 }
+
+int pf_cmd_eval(int argc, char **argv);
 
 static pf_graph *load_or_report(const char *path)
 {
@@ -73,6 +79,7 @@ int main(int argc, char **argv)
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) { usage(argc < 2 ? stderr : stdout); return argc < 2 ? 2 : 0; }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "node")) return cmd_node(argc, argv);
+    if (!strcmp(cmd, "eval")) return pf_cmd_eval(argc, argv);
     if (!strcmp(cmd, "kinds")) {
         for (int k = 0; pf_kinds[k]; k++) {
             if (argc > 2 && strcmp(argv[2], pf_kinds[k]->name)) continue;

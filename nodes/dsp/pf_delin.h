@@ -1,0 +1,64 @@
+/* pf_delin: single-lead beat delineation (P, QRS, T onset / peak / offset),
+ * wavelet-based in the manner of Martinez et al. 2004 ("A wavelet-based ECG
+ * delineator: evaluation on standard databases", IEEE TBME 51(4)).
+ *
+ * The wavelet is the derivative of a Gaussian (a smoothed derivative, like
+ * Martinez's quadratic spline) at a fine scale for the QRS and a coarse scale
+ * for P and T, computed with symmetric kernels so nothing is shifted. Around
+ * each R peak the QRS is bounded by its first and last significant modulus
+ * maxima, the boundary being where |W| falls below a fraction of that maximum
+ * (or reaches a local minimum); P and T peaks are the zero crossings between
+ * the two largest opposite-sign maxima in RR-dependent search windows, their
+ * boundaries found the same way. Offline on a window (e.g. a 10 s record). */
+#ifndef PF_DELIN_H
+#define PF_DELIN_H
+
+#include <stddef.h>
+
+typedef struct {
+    long p_on, p_peak, p_off;     /* -1 when no P wave was found */
+    long qrs_on, r, qrs_off;
+    long t_on, t_peak, t_off;     /* -1 when no T wave was found */
+    double qamp;                  /* largest |W| of the QRS (fine scale) */
+} pf_delin_beat;
+
+typedef struct {
+    double fs;
+    double sigma_qrs_ms, sigma_pt_ms;  /* wavelet scales (Gaussian sigma) */
+    double xi_qrs_on, xi_qrs_off;      /* boundary thresholds relative to the outer maxima */
+    double xi_p_on, xi_p_off, xi_t_on, xi_t_off;
+    double gamma_qrs;                  /* significant QRS maxima: > gamma x largest */
+    double eps_p;                      /* P present if its maxima exceed eps_p x QRS's */
+    double qrs_shift_on_ms, qrs_shift_off_ms; /* systematic corrections, ms */
+    double sigma_sp_ms, xi_sp_on, xi_sp_off; /* pf_delin_qrs_spatial scale and thresholds */
+    double lead_tol_ms;                /* pf_delin_merge: keep a lead's own boundary this close to the fusion */
+} pf_delin_cfg;
+
+void pf_delin_cfg_default(pf_delin_cfg *c, double fs);
+/* x: one lead, n samples; r: R-peak indices (increasing). out: nr beats. */
+int pf_delin_lead(const pf_delin_cfg *c, const float *x, size_t n, const long *r, size_t nr,
+                  pf_delin_beat *out);
+
+/* Multi-lead fusion: per beat, each boundary is the median over the leads
+ * that have it (a P or T wave counts when at least min_frac of the leads
+ * found it). per_lead: L arrays of nb beats (same R peaks). Single-lead
+ * boundaries scatter around the complex's global extent; the median is
+ * steadier, and annotations made lead by lead differ little from it. */
+int pf_delin_fuse(const pf_delin_beat *const *per_lead, int L, size_t nb, double min_frac,
+                  pf_delin_beat *out);
+
+/* QRS onset/offset from all leads at once: the spatial energy
+ * E(t) = sum_l (W_l(t) / a_l)^2 of the fine-scale wavelet (a_l: the lead's
+ * largest |W| in the complex) is walked out from its maximum until it falls
+ * below c->xi_sp_on / xi_sp_off of it. x: [L][n] lead-major. Fills qrs_on and
+ * qrs_off of out[0..nr) (other fields untouched). */
+int pf_delin_qrs_spatial(const pf_delin_cfg *c, const float *x, int L, size_t n, const long *r,
+                         size_t nr, pf_delin_beat *out);
+
+/* A lead's boundaries after fusion: its own where within c->lead_tol_ms of
+ * the fused beat, else the fused one (lead-specific detail where the lead
+ * agrees with the others, the consensus where it does not). */
+void pf_delin_merge(const pf_delin_cfg *c, const pf_delin_beat *lead, const pf_delin_beat *fused,
+                    size_t nb, pf_delin_beat *out);
+
+#endif

@@ -1,0 +1,54 @@
+/* pf_eval_run: the `physioflow eval rpeaks` evaluation as a library call.
+ * Opens each record with io's record API (WFDB, CPSC 2019 .mat, ...), streams
+ * it through pf_rpeak in chunks, scores the detections against the record's
+ * reference beats with pf_eval_rpeaks (EC57) and prints the per-record table
+ * and gross Se / +P / F1. Optionally writes the detections as WFDB annotation
+ * files OUTDIR/RECORD.EXT (MIT format, code N) for PhysioNet's bxb.
+ * Lives in its own library (pf_dsp_eval) so pf_dsp does not depend on pf_io. */
+#ifndef PF_EVAL_RUN_H
+#define PF_EVAL_RUN_H
+
+#include "pf_eval_rpeaks.h"
+
+#include <stdio.h>
+
+typedef struct {
+    const char *data_dir; /* records are data_dir/RECORD */
+    const char *ann_out;  /* NULL: no annotation output */
+    const char *ann_ext;  /* default "qrs" */
+    int lead;             /* -1: all leads */
+    double start_s;       /* < 0: EC57 default, 300 s for records of 10 min or more, else 0 */
+    double chunk_s;       /* seconds per pf_rpeak_process call (default 1) */
+    FILE *out;            /* table (default stdout) */
+    int per_lead;         /* delineation: score each lead's own boundaries, not the fusion */
+} pf_eval_run_opts;
+
+void pf_eval_run_opts_default(pf_eval_run_opts *o);
+/* Evaluate records[0..n); per-record counts go to per (may be NULL), the
+ * gross totals to *gross. Prints the table to o->out. */
+int pf_eval_rpeaks_run(const pf_eval_run_opts *o, const char *const *records, size_t n,
+                       pf_eval_counts *per, pf_eval_counts *gross);
+
+
+
+/* ---- delineation (`physioflow eval delineation`) ------------------------ */
+#include "pf_delin.h"
+
+enum { PF_DB_P_ON, PF_DB_P_PEAK, PF_DB_P_OFF, PF_DB_QRS_ON, PF_DB_QRS_PEAK, PF_DB_QRS_OFF,
+       PF_DB_T_ON, PF_DB_T_PEAK, PF_DB_T_OFF, PF_DB_N };
+
+typedef struct {
+    long tp[PF_DB_N], fn[PF_DB_N], fp[PF_DB_N];
+    double sum[PF_DB_N], sum2[PF_DB_N]; /* detection - annotation, ms, over TP */
+} pf_delin_stats;
+
+/* Delineate every lead of each record (R peaks from pf_rpeak on all leads)
+ * and score against the per-lead annotation files (LUDB convention: file
+ * RECORD.LEAD with '(' onset, p / N / t peak, ')' offset). A boundary is
+ * found (TP) when the matched beat has it within 150 ms of the annotation.
+ * Detected beats count only inside each lead's annotated span. Prints per
+ * boundary Se, PPV, mean and SD of the error (ms). With ann_out, writes
+ * OUTDIR/RECORD.LEAD annotation files in the same convention. cfg may be NULL. */
+int pf_eval_delineation_run(const pf_eval_run_opts *o, const pf_delin_cfg *cfg,
+                            const char *const *records, size_t n, pf_delin_stats *st);
+#endif

@@ -1,0 +1,20 @@
+#!/bin/sh
+# `physioflow eval rpeaks` and `eval delineation` from the command line on the
+# shared real records: tables printed, annotation files written where asked.
+exe="$1"; data="${PF_SHARED_DATA:-}"
+if [ ! -d "$data/mitdb" ] || [ ! -d "$data/ludb" ]; then echo "SKIP: shared data not found at '$data' (needs mitdb and ludb)"; exit 77; fi
+out=$(mktemp -d); pass=0; fail=0
+ok() { pass=$((pass+1)); }
+bad() { echo "FAIL: $*"; fail=$((fail+1)); }
+"$exe" eval rpeaks --data "$data/mitdb" --ann-out "$out/qrs/deep" 101 203 > "$out/r.txt" 2>&1 && ok || bad "eval rpeaks exit code"
+grep -q "^gross" "$out/r.txt" && grep -q "^203 " "$out/r.txt" && ok || bad "table: $(cat "$out/r.txt")"
+[ -s "$out/qrs/deep/101.qrs" ] && [ -s "$out/qrs/deep/203.qrs" ] && ok || bad "annotation files written (folders created)"
+"$exe" eval rpeaks --data "$data/mitdb" 999 > "$out/e.txt" 2>&1; rc=$?
+[ "$rc" -ne 0 ] && grep -q "999.hea" "$out/e.txt" && ok || bad "missing record named in the error: $(cat "$out/e.txt")"
+"$exe" eval rpeaks 101 > /dev/null 2>&1; [ $? -eq 2 ] && ok || bad "usage error without --data"
+"$exe" eval delineation --data "$data/ludb/data" --ann-out "$out/del" 1 2 > "$out/d.txt" 2>&1 && ok || bad "eval delineation exit code: $(tail -3 "$out/d.txt")"
+grep -qi "qrs" "$out/d.txt" && ok || bad "delineation table: $(cat "$out/d.txt")"
+[ -n "$(ls "$out/del" 2>/dev/null)" ] && ok || bad "delineation annotation files written"
+rm -rf "$out"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
