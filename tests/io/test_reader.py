@@ -250,8 +250,8 @@ def test_challenge_and_cpsc2021(tmp):
 
 def test_realtime(tmp):
     # 8 windows of 50 ms paced: the last leaves 7 x 50 ms after the first (less a late first
-    # arrival; an upper bound
-    # would only measure the machine's load); unpaced, 40 windows would need 1.95 s if paced
+    # arrival; an upper bound would only measure the machine's load); unpaced, 40 windows
+    # would need 1.95 s if they were paced
     for items, rt in ((4, True), (20, False)):
         path = os.path.join(tmp, "rt%d.h5" % items)
         with h5py.File(path, "w") as f:
