@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 /* libmatio reports problems through a log hook; keep its last message for our error text
  * instead of letting it print to stderr (or abort, which Mat_Critical may do by default). */
@@ -43,6 +44,65 @@ static int copy_numeric(const matvar_t *v, double *out, size_t n)
     return 0;
 }
 
+static uint32_t le32(const unsigned char *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+
+/* libmatio inflates only as many bytes as a variable needs and never checks the zlib
+ * stream's Adler-32, so damaged compressed data reads back as wrong numbers without an
+ * error. Walk the top-level elements of a little-endian v5 file and inflate every
+ * miCOMPRESSED element completely, which verifies the checksum. This is an integrity
+ * check of the container only; the variables themselves are parsed by libmatio. */
+static int check_compressed(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return pf_err(PF_EIO, "%s: cannot open", path);
+    fseeko(f, 0, SEEK_END);
+    off_t size = ftello(f);
+    fseeko(f, 0, SEEK_SET);
+    if (size < 128 || size > (off_t)1 << 30) { /* too short is matio's to report; huge: not checked */
+        fclose(f);
+        return PF_OK;
+    }
+    unsigned char *b = malloc((size_t)size);
+    int rc = PF_OK;
+    if (!b || fread(b, 1, (size_t)size, f) != (size_t)size) rc = pf_err(PF_EIO, "%s: read error", path);
+    fclose(f);
+    if (rc || b[126] != 'I' || b[127] != 'M') { /* big-endian files: left to libmatio */
+        free(b);
+        return rc;
+    }
+    unsigned char sink[16384];
+    for (size_t off = 128; !rc && off + 8 <= (size_t)size;) {
+        uint32_t type = le32(b + off), len = le32(b + off + 4);
+        if (len > (size_t)size - off - 8) {
+            rc = pf_err(PF_EFORMAT, "%s byte %zu: element of %u bytes runs past the end of the file (truncated)", path,
+                        off, len);
+            break;
+        }
+        if (type == 15) { /* miCOMPRESSED */
+            z_stream z;
+            memset(&z, 0, sizeof z);
+            z.next_in = b + off + 8;
+            z.avail_in = len;
+            int zr = inflateInit(&z);
+            while (zr == Z_OK) {
+                z.next_out = sink;
+                z.avail_out = sizeof sink;
+                zr = inflate(&z, Z_NO_FLUSH);
+                if (zr == Z_BUF_ERROR && z.avail_in == 0) break; /* input ended before the stream did */
+            }
+            inflateEnd(&z);
+            if (zr != Z_STREAM_END)
+                rc = pf_err(PF_EFORMAT, "%s byte %zu: compressed variable is damaged (zlib: %s)", path, off,
+                            zr == Z_DATA_ERROR ? (z.msg ? z.msg : "data error") : "stream ends early");
+            off += 8 + (size_t)len; /* compressed elements are not padded */
+        } else {
+            off += 8 + (((size_t)len + 7) & ~(size_t)7);
+        }
+    }
+    free(b);
+    return rc;
+}
+
 int pf_mat5_read_vector(const char *path, const char *var, double **out, size_t *n)
 {
     Mat_LogInitFunc("physioflow", mat_log);
@@ -51,6 +111,8 @@ int pf_mat5_read_vector(const char *path, const char *var, double **out, size_t 
     FILE *probe = fopen(path, "rb");
     if (!probe) return pf_err(errno == ENOENT ? PF_ENOTFOUND : PF_EIO, "%s: cannot open: %s", path, strerror(errno));
     fclose(probe);
+    int crc = check_compressed(path);
+    if (crc) return crc;
     mat_t *mat = Mat_Open(path, MAT_ACC_RDONLY);
     if (!mat) return pf_err(PF_EFORMAT, "%s: not a MATLAB .mat file libmatio can open%s%s", path, mat_msg[0] ? ": " : "", mat_msg);
     unsigned ver = (unsigned)Mat_GetVersion(mat);

@@ -108,19 +108,18 @@ static int open_mat5(pf_record *r, const char *path, const pf_record_opts *o)
     r->rate = o && o->rate > 0 ? o->rate : 500.0; /* CPSC 2019 is 500 Hz; the file does not say */
     if ((rc = alloc_leads(r, 1))) return rc;
     strcpy(r->leads[0], "ECG"); /* CPSC 2019 does not name its single lead */
-    /* reference R peaks: .../data/data_NNNNN.mat -> .../ref/R_NNNNN.mat */
-    const char *d = strstr(path, "data_");
+    /* reference R peaks: DIR/data/data_NNNNN.mat -> DIR/ref/R_NNNNN.mat (or R_NNNNN.mat beside it) */
     const char *slash = strrchr(path, '/');
-    if (d && (!slash || d == slash + 1)) {
+    const char *base = slash ? slash + 1 : path;
+    if (!strncmp(base, "data_", 5)) {
         char ref[1100];
-        int dirlen = slash ? (int)(slash - path) : 0;
-        const char *up = NULL;
-        for (const char *p = path; slash && p < slash; p++)
-            if (*p == '/') up = p;
-        if (up && dirlen - (int)(up - path) == 5 && !strncmp(up, "/data", 5))
-            snprintf(ref, sizeof ref, "%.*s/ref/R_%s", (int)(up - path), path, d + 5);
+        int dirlen = (int)(base - path); /* including the '/' */
+        if (dirlen >= 6 && !strncmp(base - 6, "/data/", 6))
+            snprintf(ref, sizeof ref, "%.*sref/R_%s", dirlen - 5, path, base + 5);
         else
-            snprintf(ref, sizeof ref, "%.*sR_%s", slash ? dirlen + 1 : 0, path, d + 5);
+            snprintf(ref, sizeof ref, "%.*sR_%s", dirlen, path, base + 5);
+        if (access(ref, R_OK) != 0 && dirlen >= 6 && !strncmp(base - 6, "/data/", 6))
+            snprintf(ref, sizeof ref, "%.*sR_%s", dirlen, path, base + 5);
         if (access(ref, R_OK) == 0) {
             double *pk = NULL;
             size_t np = 0;

@@ -140,6 +140,34 @@ int main(void)
     bad_file("text.h5", PF_EFORMAT, "not an HDF5 file", NULL);
     bad_file("missing.h5", PF_ENOTFOUND, "cannot open", NULL);
 
+    /* big.h5 cut at several lengths: opening or reading fails with the file named; no crash */
+    char big[512], cut[512];
+    snprintf(big, sizeof big, "%s/big.h5", dir);
+    FILE *f = fopen(big, "rb");
+    static unsigned char whole[1 << 24];
+    size_t len = f ? fread(whole, 1, sizeof whole, f) : 0;
+    if (f) fclose(f);
+    int wrong = 0;
+    for (int k = 1; k < 10 && len; k++) {
+        snprintf(cut, sizeof cut, "%s/cut%d.h5", dir, k);
+        f = fopen(cut, "wb");
+        fwrite(whole, 1, len * (size_t)k / 10, f);
+        fclose(f);
+        pf_h5set *t = pf_h5set_open(cut);
+        int rc = PF_EFORMAT;
+        if (t) {
+            float *x = malloc(sizeof(float) * 12 * 500 * 16);
+            for (size_t i = 0; i < pf_h5set_count(t); i += 16) {
+                rc = pf_h5set_read(t, i, pf_h5set_count(t) - i < 16 ? pf_h5set_count(t) - i : 16, x);
+                if (rc) break;
+            }
+            free(x);
+            pf_h5set_close(t);
+        }
+        wrong += rc == PF_OK || !strstr(pf_errmsg(), cut);
+    }
+    CHECK(wrong == 0, "truncated HDF5 files: %d read without a clear error", wrong);
+
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0, "cleanup");
     return test_result("test_h5set");

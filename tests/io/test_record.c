@@ -172,6 +172,57 @@ int main(void)
     fclose(dst);
     rc = pf_mat5_read_vector(tmp, NULL, &v, &n);
     CHECK(rc != PF_OK && strstr(pf_errmsg(), tmp), "text as .mat: rc %d %s", rc, pf_errmsg());
+    /* truncated at 60 lengths and with random bytes overwritten: libmatio must fail cleanly
+     * (a truncated compressed variable used to come back zero-filled) or read real data */
+    src = fopen(p, "rb");
+    static unsigned char whole[1 << 16];
+    size_t len = src ? fread(whole, 1, sizeof whole, src) : 0;
+    if (src) fclose(src);
+    int wrong = 0, crashes_would_abort_here = 0;
+    uint32_t x = 7;
+    for (int k = 0; k < 120 && len; k++) {
+        size_t cut = k < 60 ? len * (size_t)k / 60 : len;
+        static unsigned char b[1 << 16];
+        memcpy(b, whole, len);
+        if (k >= 60)
+            for (int j = 0; j < 3; j++) {
+                x = x * 1103515245u + 12345u;
+                b[x % len] = (unsigned char)(x >> 16);
+            }
+        dst = fopen(tmp, "wb");
+        fwrite(b, 1, cut, dst);
+        fclose(dst);
+        rc = pf_mat5_read_vector(tmp, "ecg", &v, &n);
+        if (rc == PF_OK) {
+            /* accepted: must be the real signal (a flip in the text header or padding) */
+            double *ref;
+            size_t rn;
+            CHECK_OK(pf_mat5_read_vector(p, "ecg", &ref, &rn));
+            if (rn != n || memcmp(ref, v, n * sizeof *v)) {
+                wrong++;
+                fprintf(stderr, "case %d (cut %zu of %zu): accepted with different values\n", k, cut, len);
+            }
+            free(ref);
+            free(v);
+        } else {
+            wrong += !strstr(pf_errmsg(), tmp);
+        }
+        crashes_would_abort_here++;
+    }
+    CHECK(wrong == 0 && crashes_would_abort_here == 120, "damaged CPSC 2019 files: %d wrong results", wrong);
     unlink(tmp);
+
+    /* the R-peak file is found from the data file's own name, whatever the folders are called */
+    char base[256], cmd[1400];
+    snprintf(base, sizeof base, "/tmp/pf_rec_%ld/my_data_set", (long)getpid());
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/data %s/ref && cp %s %s/data/ && cp %s/cpsc2019/ref/R_00014.mat %s/ref/", base,
+             base, p, base, root, base);
+    CHECK(system(cmd) == 0, "copy to %s", base);
+    snprintf(tmp, sizeof tmp, "%s/data/data_00014.mat", base);
+    r = pf_record_open(tmp, NULL);
+    CHECK(r && pf_record_annotations(r)->n == 13, "R peaks beside a folder named *data_*: %s", r ? "" : pf_errmsg());
+    pf_record_close(r);
+    snprintf(cmd, sizeof cmd, "rm -rf /tmp/pf_rec_%ld", (long)getpid());
+    CHECK(system(cmd) == 0, "cleanup");
     return test_result("test_record");
 }
