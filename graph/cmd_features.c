@@ -1,0 +1,114 @@
+/* physioflow features fit: per-dimension mean/std and an optional PCA basis
+ * of the physiological feature vectors of a training set, saved in HDF5 for
+ * the trainer. The input is either window files written by the sink (with a
+ * /features dataset), or a graph config, which is run first and whose sinks'
+ * outputs are then fitted: the training set streams through the pipeline. */
+#include "pf_error.h"
+#include "pf_featstats.h"
+#include "pf_graph.h"
+#include "pf_launch.h"
+
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: physioflow features fit (GRAPH.cfg | WINDOWS.h5...) --out STATS.h5 [--pca K]\n"
+                    "  GRAPH.cfg is run first; the files its sink nodes write are then fitted.\n");
+    return 2;
+}
+
+/* Append /features of one window file to *x (n x dim). */
+static int read_features(const char *path, float **x, uint64_t *n, int *dim)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return pf_err(PF_EIO, "%s: cannot open as HDF5", path);
+    if (H5Lexists(f, "features", H5P_DEFAULT) <= 0) {
+        H5Fclose(f);
+        return pf_err(PF_EFORMAT, "%s: no /features dataset (run the windows through a shuffle node with features = true)", path);
+    }
+    hid_t ds = H5Dopen2(f, "features", H5P_DEFAULT), sp = H5Dget_space(ds);
+    hsize_t d[2] = {0, 0};
+    int rank = H5Sget_simple_extent_ndims(sp);
+    if (rank == 2) H5Sget_simple_extent_dims(sp, d, NULL);
+    int rc = PF_OK;
+    if (rank != 2 || (*dim && (int)d[1] != *dim)) rc = pf_err(PF_EFORMAT, "%s: /features is not [N, %d]", path, *dim ? *dim : 159);
+    float *nx = rc ? NULL : realloc(*x, sizeof(float) * (size_t)(*n + d[0]) * (size_t)d[1]);
+    if (!rc && !nx && d[0]) rc = pf_err(PF_ENOMEM, "%s: out of memory", path);
+    if (!rc && d[0]) {
+        *x = nx;
+        if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, *x + *n * d[1]) < 0) rc = pf_err(PF_EIO, "%s: reading /features failed", path);
+    }
+    if (!rc) { *n += d[0]; *dim = (int)d[1]; }
+    H5Sclose(sp);
+    H5Dclose(ds);
+    H5Fclose(f);
+    return rc;
+}
+
+int pf_cmd_features(int argc, char **argv)
+{
+    if (argc < 3 || strcmp(argv[2], "fit")) return usage();
+    const char *out = NULL, *inputs[256];
+    int ni = 0, k = 0;
+    for (int i = 3; i < argc; i++) {
+        if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(argv[i], "--pca") && i + 1 < argc) k = atoi(argv[++i]);
+        else if (argv[i][0] == '-') { fprintf(stderr, "physioflow features: unknown option '%s'\n", argv[i]); return usage(); }
+        else if (ni < 256) inputs[ni++] = argv[i];
+    }
+    if (!out || !ni || k < 0) return usage();
+    /* a graph: run it, then fit what its sinks wrote */
+    char *owned[256];
+    int n_owned = 0;
+    if (ni == 1 && strlen(inputs[0]) > 4 && !strcmp(inputs[0] + strlen(inputs[0]) - 4, ".cfg")) {
+        pf_diag d = {0};
+        pf_graph *g = pf_graph_load(inputs[0], &d);
+        if (!g) { pf_diag_print(&d, stderr); pf_diag_free(&d); return 2; }
+        pf_launch_opts o = {.quiet = 1};
+        fprintf(stderr, "physioflow features: running %s to stream the training set\n", inputs[0]);
+        int rc = pf_launch(g, &o);
+        if (rc) { pf_graph_destroy(g); fprintf(stderr, "physioflow features: the graph did not complete (exit %d)\n", rc); return 1; }
+        ni = 0;
+        for (int i = 0; i < g->n_nodes && ni < 256; i++) {
+            if (strcmp(g->nodes[i].kind_name, "sink")) continue;
+            const char *path = pf_params_string(g->nodes[i].params, "path");
+            for (int r = 0; r < g->nodes[i].replicas && ni < 256; r++) {
+                char buf[1100];
+                const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+                if (g->nodes[i].replicas == 1) snprintf(buf, sizeof buf, "%s", path);
+                else if (dot && (!slash || dot > slash)) snprintf(buf, sizeof buf, "%.*s.r%d%s", (int)(dot - path), path, r, dot);
+                else snprintf(buf, sizeof buf, "%s.r%d", path, r);
+                owned[n_owned] = strdup(buf);
+                inputs[ni++] = owned[n_owned++];
+            }
+        }
+        pf_graph_destroy(g);
+        if (!ni) { fprintf(stderr, "physioflow features: the graph has no sink node to read features from\n"); return 2; }
+    }
+    float *x = NULL;
+    uint64_t n = 0;
+    int dim = 0, rc = PF_OK;
+    for (int i = 0; i < ni && !rc; i++) rc = read_features(inputs[i], &x, &n, &dim);
+    pf_featstats *s = rc ? NULL : pf_featstats_fit(x, n, dim, k);
+    if (!rc && !s) rc = PF_EINVAL;
+    char prov[1024];
+    int len = snprintf(prov, sizeof prov, "physioflow features fit on %llu vectors from", (unsigned long long)n);
+    for (int i = 0; i < ni && len < (int)sizeof prov - 2; i++) len += snprintf(prov + len, sizeof prov - (size_t)len, " %s", inputs[i]);
+    if (!rc) rc = pf_featstats_save(s, out, prov);
+    if (rc) fprintf(stderr, "physioflow features: %s\n", pf_errmsg());
+    else {
+        double kept = 0;
+        for (int c = 0; c < s->k; c++) kept += s->variance[c];
+        printf("fitted %llu feature vectors of %d values%s", (unsigned long long)n, dim, k ? "" : "\n");
+        if (k) printf(", PCA: %d components, variance %.2f of the standardised total\n", k, kept);
+        printf("wrote %s\n", out);
+    }
+    pf_featstats_destroy(s);
+    free(x);
+    for (int i = 0; i < n_owned; i++) free(owned[i]);
+    return rc ? 1 : 0;
+}
