@@ -31,7 +31,7 @@ static void cmp(const char *what, const float *c, const char *golden, size_t n, 
     if (is_grad) worst_grad = fmax(worst_grad, e); else worst_fwd = fmax(worst_fwd, e);
     if (getenv("PF_TEST_VERBOSE") || e >= tol) printf("  %-44s rel err %.2e\n", what, e);
     CHECK(e < tol, "%s: rel err %.3g vs torch (tol %.0e)", what, e, tol);
-    free(g);
+    t_free(g);
 }
 
 static int64_t attr_i(const char *obj, const char *name)
@@ -70,7 +70,7 @@ static void test_model(void)
         snprintf(nm, sizeof nm, "model/param/%s", p->info[i].name);
         float *w = rd(nm, p->info[i].n);
         memcpy(pf_params_data(p, i), w, p->info[i].n * sizeof(float));
-        free(w);
+        t_free(w);
     }
     float *patches = rd("model/patches", (size_t)N * c.patch), *mask = rd("model/mask", (size_t)N);
     float loss;
@@ -111,7 +111,7 @@ static void test_model(void)
     CHECK(worst < FWD_TOL, "AdamW trajectory deviates from torch: rel err %.3g", worst);
     CHECK(losses[steps - 1] < losses[0], "training did not reduce the loss");
     worst_fwd = fmax(worst_fwd, worst);
-    free(ref); free(patches); free(mask);
+    t_free(ref); t_free(patches); t_free(mask);
     pf_adamw_destroy(o);
     pf_mae_destroy(m);
     pf_params_destroy(p);
@@ -127,7 +127,7 @@ static void test_losses(void)
     pf_cross_entropy_backward(dl, probs, labels, N, K, 0.1f, 1.0f);
     cmp("cross-entropy (smoothing 0.1) loss", &loss, "ce/loss", 1, 0);
     cmp("cross-entropy grad", dl, "ce/grad", N * K, 1);
-    free(logits);
+    t_free(logits);
 
     logits = rd("bce/logits", N * K);
     float *tg = rd("bce/targets", N * K), *pw = rd("bce/pos_weight", K);
@@ -135,7 +135,7 @@ static void test_losses(void)
     pf_bce_logits_backward(dl, logits, tg, pw, N, K, 1.0f);
     cmp("bce pos_weight loss", &loss, "bce/loss", 1, 0);
     cmp("bce pos_weight grad", dl, "bce/grad", N * K, 1);
-    free(logits); free(tg); free(pw);
+    t_free(logits); t_free(tg); t_free(pw);
 
     int B = (int)attr_i("contrast", "B"), D = (int)attr_i("contrast", "D"), F = (int)attr_i("contrast", "F");
     float *h = rd("contrast/h", (size_t)B * D), *hs = rd("contrast/hs", (size_t)B * D);
@@ -161,7 +161,7 @@ static void test_losses(void)
             snprintf(what, sizeof what, "%s dhs", g); snprintf(ds, sizeof ds, "%s/dhs", g); cmp(what, dhs, ds, (size_t)B * D, 1);
             if (adj) { snprintf(what, sizeof what, "%s dha", g); snprintf(ds, sizeof ds, "%s/dha", g); cmp(what, dha, ds, (size_t)B * D, 1); }
         }
-    free(h); free(hs); free(ha); free(f); free(scr); free(dh); free(dhs); free(dha);
+    t_free(h); t_free(hs); t_free(ha); t_free(f); t_free(scr); t_free(dh); t_free(dhs); t_free(dha);
 }
 
 static void test_wavelet_ops(void)
@@ -183,7 +183,7 @@ static void test_wavelet_ops(void)
         snprintf(w2, sizeof w2, "%s dx", grp[i]); snprintf(n, sizeof n, "%s/dx", grp[i]); cmp(w2, dx, n, nx, 1);
         snprintf(w2, sizeof w2, "%s dw", grp[i]); snprintf(n, sizeof n, "%s/dw", grp[i]); cmp(w2, dw, n, nw, 1);
         snprintf(w2, sizeof w2, "%s db", grp[i]); snprintf(n, sizeof n, "%s/db", grp[i]); cmp(w2, db, n, COUT, 1);
-        free(x); free(w); free(b); free(gy); free(y); free(dx); free(dw); free(db);
+        t_free(x); t_free(w); t_free(b); t_free(gy); t_free(y); t_free(dx); t_free(dw); t_free(db);
     }
     float *ux = rd("upsample/x", 3 * 1025), *uy = t_alloc(3 * 2048);
     pf_upsample_nearest_forward(uy, ux, 3, 1025, 2048);
@@ -191,7 +191,7 @@ static void test_wavelet_ops(void)
     float *pe = t_alloc(5 * 7 * 24);
     pf_posembed_2d_sincos(pe, 5, 7, 24);
     cmp("2-D sin-cos position embedding", pe, "posembed/pe", 5 * 7 * 24, 0);
-    free(ux); free(uy); free(pe);
+    t_free(ux); t_free(uy); t_free(pe);
 }
 
 int main(void)

@@ -23,7 +23,7 @@ static void zero(float *p, size_t n) { memset(p, 0, n * sizeof(float)); }
 static void setup(size_t n)
 {
     float **all[] = {&X, &Y, &Z, &W1, &B1, &OUT, &WOUT, &DX, &DY, &DZ, &DW1, &DB1, &S1, &S2, &S3};
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++) { free(*all[i]); *all[i] = t_alloc(n); }
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) { t_free(*all[i]); *all[i] = t_alloc(n); }
     t_randn(X, n, 1, &R); t_randn(Y, n, 1, &R); t_randn(Z, n, 1, &R);
     t_randn(W1, n, 0.5f, &R); t_randn(B1, n, 0.5f, &R); t_randn(WOUT, n, 1, &R);
 }
