@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "pf_error.h"
+#include "pf_parallel.h"
 
 /* Hot elementwise loops are compiled for several ISAs and picked at load time
  * (GCC ifunc), so the default x86-64 build still uses AVX2/AVX-512 when present. */
@@ -127,46 +128,85 @@ void pf_bmm_backward_naive(float *da, float *dbm, const float *dc, const float *
 
 /* ============================ LayerNorm =================================== */
 
-void pf_layernorm_forward(float *y, float *mean, float *rstd, const float *x,
-                          const float *w, const float *b, int N, int C, float eps)
+typedef struct {
+    float *y, *mean, *rstd, *dx, *dw, *db;
+    const float *x, *w, *b, *dy, *cmean, *crstd;
+    int N, C;
+    float eps;
+} ln_ctx;
+
+static void ln_fwd_rows(void *vc, size_t lo, size_t hi)
 {
-    for (int n = 0; n < N; n++) {
-        const float *xr = x + (size_t)n * C;
-        float *yr = y + (size_t)n * C;
+    ln_ctx *k = vc;
+    int C = k->C;
+    for (size_t n = lo; n < hi; n++) {
+        const float *xr = k->x + n * C;
+        float *yr = k->y + n * C;
         float s = 0.0f;
         for (int c = 0; c < C; c++) s += xr[c];
         float m = s / C;
         float v = 0.0f;
         for (int c = 0; c < C; c++) { float d = xr[c] - m; v += d * d; }
-        float r = 1.0f / sqrtf(v / C + eps);
-        for (int c = 0; c < C; c++) yr[c] = (xr[c] - m) * r * w[c] + b[c];
-        if (mean) mean[n] = m;
-        if (rstd) rstd[n] = r;
+        float r = 1.0f / sqrtf(v / C + k->eps);
+        for (int c = 0; c < C; c++) yr[c] = (xr[c] - m) * r * k->w[c] + k->b[c];
+        if (k->mean) k->mean[n] = m;
+        if (k->rstd) k->rstd[n] = r;
+    }
+}
+
+void pf_layernorm_forward(float *y, float *mean, float *rstd, const float *x,
+                          const float *w, const float *b, int N, int C, float eps)
+{
+    ln_ctx k = {.y = y, .mean = mean, .rstd = rstd, .x = x, .w = w, .b = b, .N = N, .C = C, .eps = eps};
+    pf_parallel_for((size_t)N, 64, ln_fwd_rows, &k);
+}
+
+static void ln_bwd_rows(void *vc, size_t lo, size_t hi)
+{
+    ln_ctx *k = vc;
+    int C = k->C;
+    for (size_t n = lo; n < hi; n++) {
+        const float *dyr = k->dy + n * C, *xr = k->x + n * C;
+        float m = k->cmean[n], r = k->crstd[n];
+        // two reductions: mean(dnorm) and mean(dnorm * norm), dnorm = dy * w
+        float s1 = 0.0f, s2 = 0.0f;
+        for (int c = 0; c < C; c++) {
+            float nrm = (xr[c] - m) * r, dn = dyr[c] * k->w[c];
+            s1 += dn;
+            s2 += dn * nrm;
+        }
+        s1 /= C;
+        s2 /= C;
+        float *dxr = k->dx + n * C;
+        for (int c = 0; c < C; c++) {
+            float nrm = (xr[c] - m) * r;
+            dxr[c] += (dyr[c] * k->w[c] - s1 - nrm * s2) * r;
+        }
+    }
+}
+
+/* dw, db: each worker owns a block of columns, so no two write the same sum */
+static void ln_bwd_cols(void *vc, size_t lo, size_t hi)
+{
+    ln_ctx *k = vc;
+    int C = k->C;
+    for (int n = 0; n < k->N; n++) {
+        const float *dyr = k->dy + (size_t)n * C, *xr = k->x + (size_t)n * C;
+        float m = k->cmean[n], r = k->crstd[n];
+        for (size_t c = lo; c < hi; c++) {
+            if (k->db) k->db[c] += dyr[c];
+            if (k->dw) k->dw[c] += dyr[c] * (xr[c] - m) * r;
+        }
     }
 }
 
 void pf_layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                            const float *mean, const float *rstd, const float *w, int N, int C)
 {
-    for (int n = 0; n < N; n++) {
-        const float *dyr = dy + (size_t)n * C, *xr = x + (size_t)n * C;
-        float m = mean[n], r = rstd[n];
-        // two reductions: mean(dnorm) and mean(dnorm * norm), dnorm = dy * w
-        float s1 = 0.0f, s2 = 0.0f;
-        for (int c = 0; c < C; c++) {
-            float nrm = (xr[c] - m) * r, dn = dyr[c] * w[c];
-            s1 += dn;
-            s2 += dn * nrm;
-        }
-        s1 /= C;
-        s2 /= C;
-        for (int c = 0; c < C; c++) {
-            float nrm = (xr[c] - m) * r;
-            if (db) db[c] += dyr[c];
-            if (dw) dw[c] += dyr[c] * nrm;
-            if (dx) dx[(size_t)n * C + c] += (dyr[c] * w[c] - s1 - nrm * s2) * r;
-        }
-    }
+    ln_ctx k = {.dx = dx, .dw = dw, .db = db, .dy = dy, .x = x, .cmean = mean, .crstd = rstd,
+                .w = w, .N = N, .C = C};
+    if (dx) pf_parallel_for((size_t)N, 64, ln_bwd_rows, &k);
+    if (dw || db) pf_parallel_for((size_t)C, 64, ln_bwd_cols, &k);
 }
 
 /* ============================ GELU (erf) =================================== */
@@ -175,7 +215,8 @@ void pf_layernorm_backward(float *dx, float *dw, float *db, const float *dy, con
  * degree-6 polynomial; relative error ~2e-7 on [-87, 88]. */
 static inline float fast_expf(float x)
 {
-    x = fminf(fmaxf(x, -87.0f), 88.0f);
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
     const float shifter = 12582912.0f;   /* 1.5 * 2^23: rounds to nearest integer */
     float t = x * 1.44269504089f + shifter;
     float n = t - shifter;
@@ -214,28 +255,49 @@ static inline float fast_erfc_pos(float z)
 static inline float two_phi(float x)
 {
     float c = fast_erfc_pos(fabsf(x) * 0.70710678118654752f);
-    return x < 0.0f ? c : 2.0f - c;
+    float s = x < 0.0f ? 0.0f : 2.0f;            /* branch-free select */
+    float sg = x < 0.0f ? 1.0f : -1.0f;
+    return s + sg * c;
 }
 
 #define PF_INV_SQRT2 0.70710678118654752f
 #define PF_INV_SQRT_2PI 0.39894228040143268f
 
+typedef struct { float *y; const float *x, *dy; } ew_ctx;
+
 PF_CLONES
+static void gelu_fwd_chunk(void *vc, size_t lo, size_t hi)
+{
+    ew_ctx *k = vc;
+    float *y = k->y;
+    const float *x = k->x;
+    for (size_t i = lo; i < hi; i++) y[i] = 0.5f * x[i] * two_phi(x[i]);
+}
+
 void pf_gelu_forward(float *y, const float *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * two_phi(x[i]);
+    ew_ctx k = {y, x, NULL};
+    pf_parallel_for(n, 1 << 15, gelu_fwd_chunk, &k);
 }
 
 PF_CLONES
-void pf_gelu_backward(float *dx, const float *dy, const float *x, size_t n)
+static void gelu_bwd_chunk(void *vc, size_t lo, size_t hi)
 {
-    // d/dx [x Phi(x)] = Phi(x) + x phi(x)
-    for (size_t i = 0; i < n; i++) {
+    ew_ctx *k = vc;
+    float *dx = k->y;
+    const float *x = k->x, *dy = k->dy;
+    for (size_t i = lo; i < hi; i++) {
         float v = x[i];
         float cdf = 0.5f * two_phi(v);
         float pdf = PF_INV_SQRT_2PI * fast_expf(-0.5f * v * v);
         dx[i] += dy[i] * (cdf + v * pdf);
     }
+}
+
+void pf_gelu_backward(float *dx, const float *dy, const float *x, size_t n)
+{
+    ew_ctx k = {dx, x, dy};
+    pf_parallel_for(n, 1 << 15, gelu_bwd_chunk, &k);
 }
 
 void pf_gelu_forward_naive(float *y, const float *x, size_t n)
@@ -266,18 +328,31 @@ void pf_sigmoid_backward(float *dx, const float *dy, const float *y, size_t n)
 }
 
 PF_CLONES
-void pf_softmax_forward(float *y, const float *x, int N, int C)
+static void softmax_rows(float *y, const float *x, int N, int C)
 {
     for (int n = 0; n < N; n++) {
         const float *xr = x + (size_t)n * C;
         float *yr = y + (size_t)n * C;
         float mx = -FLT_MAX;
-        for (int c = 0; c < C; c++) mx = fmaxf(mx, xr[c]);
+        for (int c = 0; c < C; c++) mx = xr[c] > mx ? xr[c] : mx;
         float s = 0.0f;
         for (int c = 0; c < C; c++) { yr[c] = fast_expf(xr[c] - mx); s += yr[c]; }
         float inv = 1.0f / s;
         for (int c = 0; c < C; c++) yr[c] *= inv;
     }
+}
+
+typedef struct { float *y; const float *x; int C; } sm_ctx;
+static void softmax_chunk(void *vc, size_t lo, size_t hi)
+{
+    sm_ctx *k = vc;
+    softmax_rows(k->y + lo * k->C, k->x + lo * k->C, (int)(hi - lo), k->C);
+}
+
+void pf_softmax_forward(float *y, const float *x, int N, int C)
+{
+    sm_ctx k = {y, x, C};
+    pf_parallel_for((size_t)N, (size_t)(1 << 14) / (size_t)(C > 0 ? C : 1) + 1, softmax_chunk, &k);
 }
 
 PF_CLONES
@@ -294,15 +369,46 @@ void pf_softmax_backward(float *dx, const float *dy, const float *y, int N, int 
 
 /* ============================ add / dropout ================================ */
 
+typedef struct { float *y; const float *a, *b; } add_ctx;
+static void add_chunk(void *vc, size_t lo, size_t hi)
+{
+    add_ctx *k = vc;
+    for (size_t i = lo; i < hi; i++) k->y[i] = k->a[i] + k->b[i];
+}
+
 void pf_add_forward(float *y, const float *a, const float *b, size_t n)
 {
-    for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+    add_ctx k = {y, a, b};
+    pf_parallel_for(n, 1 << 16, add_chunk, &k);
 }
 
 void pf_add_backward(float *da, float *db, const float *dy, size_t n)
 {
     if (da) for (size_t i = 0; i < n; i++) da[i] += dy[i];
     if (db) for (size_t i = 0; i < n; i++) db[i] += dy[i];
+}
+
+/* Masks are drawn in fixed chunks of PF_DROP_CHUNK elements, chunk c from
+ * pf_rng_key(base, c) with base drawn once from r: the mask does not depend on
+ * the thread count. Keep test on 24-bit uniforms: keep iff u >= p * 2^24. */
+#define PF_DROP_CHUNK 16384
+
+typedef struct { float *y; uint8_t *mask; const float *x; uint64_t base; uint32_t thr; float scale; size_t n; } drop_ctx;
+
+static void drop_chunk(void *vc, size_t clo, size_t chi)
+{
+    drop_ctx *k = vc;
+    for (size_t c = clo; c < chi; c++) {
+        size_t lo = c * PF_DROP_CHUNK, hi = lo + PF_DROP_CHUNK < k->n ? lo + PF_DROP_CHUNK : k->n;
+        pf_rng r;
+        pf_rng_seed(&r, pf_rng_key(k->base, c, 0, 0));
+        for (size_t i = lo; i < hi; i += 2) {
+            uint64_t bits = pf_rng_u64(&r);
+            k->mask[i] = (uint32_t)(bits & 0xFFFFFFu) >= k->thr;
+            if (i + 1 < hi) k->mask[i + 1] = (uint32_t)((bits >> 32) & 0xFFFFFFu) >= k->thr;
+        }
+        for (size_t i = lo; i < hi; i++) k->y[i] = k->x[i] * ((float)k->mask[i] * k->scale);
+    }
 }
 
 void pf_dropout_forward(float *y, uint8_t *mask, const float *x, size_t n, float p, pf_rng *r)
@@ -312,25 +418,14 @@ void pf_dropout_forward(float *y, uint8_t *mask, const float *x, size_t n, float
         if (mask) memset(mask, 1, n);
         return;
     }
-    // 24-bit uniform draws: keep iff u >= p
-    uint32_t thr = (uint32_t)((double)p * 16777216.0);
-    float scale = 1.0f / (1.0f - p);
-    size_t i = 0;
-    while (i < n) {
-        uint64_t bits = pf_rng_u64(r);
-        for (int k = 0; k < 2 && i < n; k++, i++) {
-            uint32_t u = (uint32_t)(bits >> (32 * k)) & 0xFFFFFFu;
-            uint8_t keep = u >= thr;
-            mask[i] = keep;
-            y[i] = keep ? x[i] * scale : 0.0f;
-        }
-    }
+    drop_ctx k = {y, mask, x, pf_rng_u64(r), (uint32_t)((double)p * 16777216.0), 1.0f / (1.0f - p), n};
+    pf_parallel_for((n + PF_DROP_CHUNK - 1) / PF_DROP_CHUNK, 2, drop_chunk, &k);
 }
 
 void pf_dropout_backward(float *dx, const float *dy, const uint8_t *mask, size_t n, float p)
 {
     float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
-    for (size_t i = 0; i < n; i++) dx[i] += mask[i] ? dy[i] * scale : 0.0f;
+    for (size_t i = 0; i < n; i++) dx[i] += dy[i] * ((float)mask[i] * scale);
 }
 
 /* ============================ RoPE ========================================= */
@@ -350,6 +445,9 @@ void pf_rope_apply(float *x, const float *table, int BH, int T, int hd, int rope
                    int inverse)
 {
     float sgn = inverse ? -1.0f : 1.0f;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (BH * T * hd > (1 << 15))
+#endif
     for (int bh = 0; bh < BH; bh++)
         for (int t = 0; t < T; t++) {
             float *r = x + ((size_t)bh * T + t) * hd;
@@ -368,6 +466,9 @@ void pf_rope_apply(float *x, const float *table, int BH, int T, int hd, int rope
 void pf_sdpa_forward(float *o, float *att, const float *q, const float *k, const float *v,
                      int BH, int Tq, int Tk, int hd, float scale)
 {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (BH > 1 && (size_t)BH * Tq * Tk > 4096)
+#endif
     for (int bh = 0; bh < BH; bh++) {
         const float *qb = q + (size_t)bh * Tq * hd, *kb = k + (size_t)bh * Tk * hd;
         const float *vb = v + (size_t)bh * Tk * hd;
@@ -375,18 +476,24 @@ void pf_sdpa_forward(float *o, float *att, const float *q, const float *k, const
         // s[Tq, Tk] = scale * q[Tq, hd] @ k^T[hd, Tk]
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, hd, scale, qb, hd, kb, hd,
                     0.0f, ab, Tk);
-        pf_softmax_forward(ab, ab, Tq, Tk);
+        softmax_rows(ab, ab, Tq, Tk);
         // o[Tq, hd] = att[Tq, Tk] @ v[Tk, hd]
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, hd, Tk, 1.0f, ab, Tk, vb, hd,
                     0.0f, o + (size_t)bh * Tq * hd, hd);
     }
 }
 
-void pf_sdpa_backward(float *dq, float *dk, float *dv, float *datt, const float *do_,
+size_t pf_sdpa_scratch(int Tq, int Tk) { return (size_t)pf_threads() * Tq * Tk; }
+
+void pf_sdpa_backward(float *dq, float *dk, float *dv, float *scratch, const float *do_,
                       const float *q, const float *k, const float *v, const float *att,
                       int BH, int Tq, int Tk, int hd, float scale)
 {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (BH > 1 && (size_t)BH * Tq * Tk > 4096)
+#endif
     for (int bh = 0; bh < BH; bh++) {
+        float *datt = scratch + (size_t)pf_thread_id() * Tq * Tk;
         const float *qb = q + (size_t)bh * Tq * hd, *kb = k + (size_t)bh * Tk * hd;
         const float *vb = v + (size_t)bh * Tk * hd, *ab = att + (size_t)bh * Tq * Tk;
         const float *dob = do_ + (size_t)bh * Tq * hd;
@@ -468,6 +575,9 @@ void pf_sdpa_backward_naive(float *dq, float *dk, float *dv, const float *do_, c
 
 void pf_heads_split(float *y, const float *x, int B, int T, int H, int hd, int ld, int col)
 {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if ((size_t)B * T * H * hd > (1 << 15))
+#endif
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             const float *xr = x + ((size_t)b * T + t) * ld + col;
@@ -480,6 +590,9 @@ void pf_heads_split(float *y, const float *x, int B, int T, int H, int hd, int l
 void pf_heads_split_backward(float *dx, const float *dy, int B, int T, int H, int hd, int ld,
                              int col)
 {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if ((size_t)B * T * H * hd > (1 << 15))
+#endif
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             float *xr = dx + ((size_t)b * T + t) * ld + col;
@@ -492,6 +605,9 @@ void pf_heads_split_backward(float *dx, const float *dy, int B, int T, int H, in
 
 void pf_heads_merge(float *x, const float *y, int B, int T, int H, int hd)
 {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if ((size_t)B * T * H * hd > (1 << 15))
+#endif
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++)
             for (int h = 0; h < H; h++)
@@ -501,6 +617,9 @@ void pf_heads_merge(float *x, const float *y, int B, int T, int H, int hd)
 
 void pf_heads_merge_backward(float *dy, const float *dx, int B, int T, int H, int hd)
 {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if ((size_t)B * T * H * hd > (1 << 15))
+#endif
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++)
             for (int h = 0; h < H; h++) {

@@ -88,8 +88,9 @@ void pf_rope_apply(float *x, const float *table, int BH, int T, int hd, int rope
 // softmax(q k^T * scale) probabilities.
 void pf_sdpa_forward(float *o, float *att, const float *q, const float *k, const float *v,
                      int BH, int Tq, int Tk, int hd, float scale);
-// datt_scratch: [Tq, Tk] scratch.
-void pf_sdpa_backward(float *dq, float *dk, float *dv, float *datt_scratch, const float *do_,
+// scratch: pf_sdpa_scratch(Tq, Tk) floats (one [Tq, Tk] block per worker thread).
+size_t pf_sdpa_scratch(int Tq, int Tk);
+void pf_sdpa_backward(float *dq, float *dk, float *dv, float *scratch, const float *do_,
                       const float *q, const float *k, const float *v, const float *att,
                       int BH, int Tq, int Tk, int hd, float scale);
 void pf_sdpa_forward_naive(float *o, float *att, const float *q, const float *k, const float *v,

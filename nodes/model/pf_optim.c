@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "pf_error.h"
+#include "pf_parallel.h"
 
 pf_adamw_cfg pf_adamw_defaults(void)
 {
@@ -71,25 +72,37 @@ double pf_clip_grad_norm(pf_params *p, float max_norm)
     return norm;
 }
 
+typedef struct {
+    float *w, *g, *m, *v;
+    float b1, b2, decay, step_size, bc2_sqrt, eps;
+} adamw_ctx;
+
+static void adamw_chunk(void *vc, size_t lo, size_t hi)
+{
+    adamw_ctx *k = vc;
+    float b1 = k->b1, b2 = k->b2;
+    for (size_t i = lo; i < hi; i++) {
+        float g = k->g[i];
+        k->w[i] *= k->decay;
+        k->m[i] = b1 * k->m[i] + (1.0f - b1) * g;
+        k->v[i] = b2 * k->v[i] + (1.0f - b2) * g * g;
+        // PyTorch's form: denom = sqrt(v)/sqrt(bc2) + eps; p -= (lr/bc1) * m / denom
+        k->w[i] -= k->step_size * k->m[i] / (sqrtf(k->v[i]) / k->bc2_sqrt + k->eps);
+    }
+}
+
 void pf_adamw_update(pf_adamw *o, pf_params *p, float lr)
 {
     const pf_adamw_cfg *c = &o->cfg;
     o->step++;
-    float b1 = c->beta1, b2 = c->beta2;
     /* bias corrections in double, as PyTorch computes them in Python floats */
-    double bc1 = 1.0 - pow(b1, (double)o->step), bc2 = 1.0 - pow(b2, (double)o->step);
-    float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
+    double bc1 = 1.0 - pow(c->beta1, (double)o->step), bc2 = 1.0 - pow(c->beta2, (double)o->step);
     for (int i = 0; i < p->count; i++) {
-        float *w = pf_params_data(p, i), *g = pf_params_grad(p, i);
-        float *m = pf_params_m(p, i), *v = pf_params_v(p, i);
-        float decay = (c->decay_all || p->info[i].decay) ? 1.0f - lr * c->weight_decay : 1.0f;
-        for (size_t k = 0; k < p->info[i].n; k++) {
-            w[k] *= decay;
-            m[k] = b1 * m[k] + (1.0f - b1) * g[k];
-            v[k] = b2 * v[k] + (1.0f - b2) * g[k] * g[k];
-            // PyTorch's form: denom = sqrt(v)/sqrt(bc2) + eps; p -= (lr/bc1) * m / denom
-            w[k] -= step_size * m[k] / (sqrtf(v[k]) / bc2_sqrt + c->eps);
-        }
+        adamw_ctx k = {pf_params_data(p, i), pf_params_grad(p, i), pf_params_m(p, i), pf_params_v(p, i),
+                       c->beta1, c->beta2,
+                       (c->decay_all || p->info[i].decay) ? 1.0f - lr * c->weight_decay : 1.0f,
+                       (float)(lr / bc1), (float)sqrt(bc2), c->eps};
+        pf_parallel_for(p->info[i].n, 1 << 15, adamw_chunk, &k);
     }
     o->last_lr = lr;
 }

@@ -7,6 +7,7 @@
 
 #include "pf_error.h"
 #include "pf_ops.h"
+#include "pf_parallel.h"
 
 /* ============================ configs ====================================== */
 
@@ -87,6 +88,7 @@ struct pf_encoder {
     float *qkv, *ohm, *tmp, *rope;
     float *dres, *dln, *dqkv, *dq, *dk, *dv, *dohm, *dmerged, *dh, *dg, *dtmp, *datt;
     int B, T, rope_T;                     /* shape of the last forward */
+    int scratch_threads;                  /* attention scratch reserved for this many workers */
     int train;
 };
 
@@ -130,7 +132,8 @@ static size_t encoder_layout(pf_encoder *e, pf_arena *a)
     TAKE(e->dq, float, N * D); TAKE(e->dk, float, N * D); TAKE(e->dv, float, N * D);
     TAKE(e->dohm, float, N * D); TAKE(e->dmerged, float, N * D);
     TAKE(e->dh, float, N * Hm); TAKE(e->dg, float, N * Hm); TAKE(e->dtmp, float, N * D);
-    TAKE(e->datt, float, T * T);
+    e->scratch_threads = pf_threads();
+    TAKE(e->datt, float, pf_sdpa_scratch((int)T, (int)T));
 #undef TAKE
     return total;
 }
@@ -231,10 +234,17 @@ static void drop_fwd(float *x, uint8_t *mask, size_t n, float p, uint64_t key, i
 }
 
 /* in-place backward of dropout: g <- g * mask / (1 - p) */
+typedef struct { float *g; const uint8_t *mask; float s; } dropb_ctx;
+static void drop_bwd_chunk(void *vc, size_t lo, size_t hi)
+{
+    dropb_ctx *k = vc;
+    for (size_t i = lo; i < hi; i++) k->g[i] *= (float)k->mask[i] * k->s;
+}
+
 static void drop_bwd_inplace(float *g, const uint8_t *mask, size_t n, float p)
 {
-    float s = 1.0f / (1.0f - p);
-    for (size_t i = 0; i < n; i++) g[i] = mask[i] ? g[i] * s : 0.0f;
+    dropb_ctx k = {g, mask, 1.0f / (1.0f - p)};
+    pf_parallel_for(n, 1 << 16, drop_bwd_chunk, &k);
 }
 
 int pf_encoder_forward(pf_encoder *e, pf_params *p, const float *x, int B, int T, int train,
@@ -297,6 +307,9 @@ int pf_encoder_forward(pf_encoder *e, pf_params *p, const float *x, int B, int T
 int pf_encoder_backward(pf_encoder *e, pf_params *p, const float *dy, float *dx)
 {
     if (e->B == 0) return pf_err(PF_ESTATE, "encoder backward: no forward pass yet");
+    if (pf_threads() > e->scratch_threads)
+        return pf_err(PF_ESTATE, "encoder backward: %d threads, attention scratch reserved for %d at creation",
+                      pf_threads(), e->scratch_threads);
     int B = e->B, T = e->T, D = e->D, H = e->H, hd = e->hd, Hm = e->Hm, N = B * T;
     size_t ND = (size_t)N * D, NH = (size_t)N * Hm;
     float pdrop = e->train ? e->cfg.dropout : 0.0f;

@@ -188,6 +188,7 @@ int main(void)
       report("rope", fd_check("rope", 0, L_rope, G_rope, in, 1, 1e-2f, RT, AT, v)); }
 
     setup(4096); n1 = 2; n2 = 5; n3 = 7; n4 = 4;     /* BH, Tq, Tk, hd: cross-attention shape */
+    CHECK(pf_sdpa_scratch(n2, n3) <= 4096, "sdpa scratch exceeds the test buffer");
     { fd_input in[] = {IN("q", X, DX, n1 * n2 * n4), IN("k", Y, DY, n1 * n3 * n4), IN("v", Z, DZ, n1 * n3 * n4)};
       report("sdpa", fd_check("sdpa", 0, L_sdpa, G_sdpa, in, 3, 1e-2f, RT, AT, v)); }
 

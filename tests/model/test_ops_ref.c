@@ -92,7 +92,7 @@ int main(void)
     enum { BH = 4, TQ = 23, TK = 31, HD = 16 };
     size_t nq = BH * TQ * HD, nk = BH * TK * HD, na = BH * TQ * TK;
     float *q = t_alloc(nq), *k = t_alloc(nk), *v = t_alloc(nk), *o1 = t_alloc(nq), *o2 = t_alloc(nq),
-          *at1 = t_alloc(na), *at2 = t_alloc(na), *dO = t_alloc(nq), *scr = t_alloc(TQ * TK);
+          *at1 = t_alloc(na), *at2 = t_alloc(na), *dO = t_alloc(nq), *scr = t_alloc(pf_sdpa_scratch(TQ, TK));
     float *dq1 = t_alloc(nq), *dq2 = t_alloc(nq), *dk1 = t_alloc(nk), *dk2 = t_alloc(nk),
           *dv1 = t_alloc(nk), *dv2 = t_alloc(nk);
     fill(q, nq, &r); fill(k, nk, &r); fill(v, nk, &r); fill(dO, nq, &r);
