@@ -1,6 +1,7 @@
 #include "pf_ops.h"
 
 #include <cblas.h>
+#include <pthread.h>
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -16,6 +17,62 @@
 #define PF_CLONES
 #endif
 
+/* ============================ GEMM (one thread pool) ====================== */
+
+/* OpenBLAS's pthread workers spin in sched_yield between calls and fight the
+ * OpenMP workers that run everything else (a profile showed ~30% of a 2-thread
+ * step in sched_yield). So the model core runs OpenBLAS single-threaded and
+ * splits each large product over its own workers: C rows (or columns) in
+ * blocks, each block one single-threaded sgemm. Same sums in the same order
+ * for every element, so results do not depend on the thread count. */
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static void blas_single(void) { openblas_set_num_threads(1); }
+
+typedef struct {
+    int ta, tb, M, N, K, lda, ldb, ldc, split_m, chunks;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+} gemm_ctx;
+
+static void gemm_block(const gemm_ctx *g, int c)
+{
+    int total = g->split_m ? g->M : g->N;
+    /* block edges on multiples of 16 keep the kernels' full-width paths */
+    int lo = (int)((long)total * c / g->chunks) / 16 * 16, hi = (int)((long)total * (c + 1) / g->chunks) / 16 * 16;
+    if (c == g->chunks - 1) hi = total;
+    if (hi <= lo) return;
+    if (g->split_m) {
+        const float *A = g->ta ? g->A + lo : g->A + (size_t)lo * g->lda;
+        cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans,
+                    hi - lo, g->N, g->K, g->alpha, A, g->lda, g->B, g->ldb, g->beta, g->C + (size_t)lo * g->ldc, g->ldc);
+    } else {
+        const float *B = g->tb ? g->B + (size_t)lo * g->ldb : g->B + lo;
+        cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans,
+                    g->M, hi - lo, g->K, g->alpha, g->A, g->lda, B, g->ldb, g->beta, g->C + lo, g->ldc);
+    }
+}
+
+void pf_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+             const float *B, int ldb, float beta, float *C, int ldc)
+{
+    pthread_once(&blas_once, blas_single);
+    int nt = pf_threads();
+    double work = (double)M * N * K;
+    gemm_ctx g = {ta, tb, M, N, K, lda, ldb, ldc, M >= N, 1, alpha, beta, A, B, C};
+    int span = g.split_m ? M : N;
+    if (nt > 1 && work >= 4e6 && span >= 32 * nt) g.chunks = nt;
+    if (g.chunks == 1) {
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K,
+                    alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(g.chunks)
+#endif
+    for (int c = 0; c < g.chunks; c++) gemm_block(&g, c);
+}
+
 /* ============================ linear ====================================== */
 
 void pf_linear_forward(float *y, const float *x, const float *w, const float *b,
@@ -27,7 +84,7 @@ void pf_linear_forward(float *y, const float *x, const float *w, const float *b,
         for (int n = 0; n < N; n++) memcpy(y + (size_t)n * OUT, b, (size_t)OUT * sizeof(float));
         beta = 1.0f;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OUT, IN, 1.0f, x, IN, w, IN, beta,
+    pf_gemm(0, 1, N, OUT, IN, 1.0f, x, IN, w, IN, beta,
                 y, OUT);
 }
 
@@ -36,11 +93,11 @@ void pf_linear_backward(float *dx, float *dw, float *db, const float *dy,
 {
     // dx[N, IN] += dy[N, OUT] @ w[OUT, IN]
     if (dx)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IN, OUT, 1.0f, dy, OUT, w, IN,
+        pf_gemm(0, 0, N, IN, OUT, 1.0f, dy, OUT, w, IN,
                     1.0f, dx, IN);
     // dw[OUT, IN] += dy^T[OUT, N] @ x[N, IN]
     if (dw)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OUT, IN, N, 1.0f, dy, OUT, x, IN,
+        pf_gemm(1, 0, OUT, IN, N, 1.0f, dy, OUT, x, IN,
                     1.0f, dw, IN);
     if (db)
         for (int n = 0; n < N; n++) {
@@ -79,7 +136,7 @@ void pf_linear_backward_naive(float *dx, float *dw, float *db, const float *dy,
 void pf_bmm_forward(float *c, const float *a, const float *bm, int BATCH, int M, int K, int N)
 {
     for (int b = 0; b < BATCH; b++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f,
+        pf_gemm(0, 0, M, N, K, 1.0f,
                     a + (size_t)b * M * K, K, bm + (size_t)b * K * N, N, 0.0f,
                     c + (size_t)b * M * N, N);
 }
@@ -91,11 +148,11 @@ void pf_bmm_backward(float *da, float *dbm, const float *dc, const float *a, con
         const float *dcb = dc + (size_t)b * M * N;
         // da[M, K] += dc[M, N] @ bm^T[N, K]
         if (da)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, K, N, 1.0f, dcb, N,
+            pf_gemm(0, 1, M, K, N, 1.0f, dcb, N,
                         bm + (size_t)b * K * N, N, 1.0f, da + (size_t)b * M * K, K);
         // dbm[K, N] += a^T[K, M] @ dc[M, N]
         if (dbm)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, M, 1.0f,
+            pf_gemm(1, 0, K, N, M, 1.0f,
                         a + (size_t)b * M * K, K, dcb, N, 1.0f, dbm + (size_t)b * K * N, N);
     }
 }
@@ -466,6 +523,7 @@ void pf_rope_apply(float *x, const float *table, int BH, int T, int hd, int rope
 void pf_sdpa_forward(float *o, float *att, const float *q, const float *k, const float *v,
                      int BH, int Tq, int Tk, int hd, float scale)
 {
+    pthread_once(&blas_once, blas_single);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (BH > 1 && (size_t)BH * Tq * Tk > 4096)
 #endif
@@ -489,6 +547,7 @@ void pf_sdpa_backward(float *dq, float *dk, float *dv, float *scratch, const flo
                       const float *q, const float *k, const float *v, const float *att,
                       int BH, int Tq, int Tk, int hd, float scale)
 {
+    pthread_once(&blas_once, blas_single);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (BH > 1 && (size_t)BH * Tq * Tk > 4096)
 #endif

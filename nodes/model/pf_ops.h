@@ -20,6 +20,12 @@
 
 #include "pf_rng.h"
 
+/* ---- GEMM: C = alpha op(A) op(B) + beta C, row-major; ta/tb = 1 transposes.
+ * Runs OpenBLAS single-threaded (set once, process-wide) and splits large
+ * products over pf_parallel's workers, so one thread pool serves the model. */
+void pf_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+             const float *B, int ldb, float beta, float *C, int ldc);
+
 /* ---- linear: y = x W^T + b (PyTorch layout, W: [OUT, IN]) ------------------- */
 // x: [N, IN], w: [OUT, IN], b: [OUT] or NULL -> y: [N, OUT]
 void pf_linear_forward(float *y, const float *x, const float *w, const float *b,

@@ -35,6 +35,32 @@ int main(void)
     cmp("linear backward dw", dw1, dw2, OUT * IN, 1e-5);
     cmp("linear backward db", db1, db2, OUT, 1e-5);
 
+    /* pf_gemm large enough to be split over workers, all four transpose cases */
+    {
+        enum { GM = 300, GN = 130, GK = 120 };
+        float *A = t_alloc(GM * GK), *Bm = t_alloc(GK * GM), *C1 = t_alloc(GM * GN), *C2 = t_alloc(GM * GN);
+        fill(A, GM * GK, &r); fill(Bm, GK * GM, &r);
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (int wide = 0; wide < 2; wide++) {
+                    /* wide = 1 swaps the roles so the split runs over N instead of M */
+                    int M = wide ? GN : GM, N = wide ? GM : GN;
+                    fill(C1, (size_t)M * N, &r);
+                    memcpy(C2, C1, (size_t)M * N * sizeof(float));
+                    pf_gemm(ta, tb, M, N, GK, 0.5f, A, ta ? M : GK, Bm, tb ? GK : N, 0.25f, C1, N);
+                    for (int i = 0; i < M; i++)
+                        for (int j = 0; j < N; j++) {
+                            double s = 0;
+                            for (int k = 0; k < GK; k++)
+                                s += (double)(ta ? A[k * M + i] : A[i * GK + k]) * (tb ? Bm[j * GK + k] : Bm[k * N + j]);
+                            C2[i * N + j] = (float)(0.5 * s + 0.25 * C2[i * N + j]);
+                        }
+                    char what[64];
+                    snprintf(what, sizeof what, "pf_gemm ta=%d tb=%d %dx%dx%d", ta, tb, M, N, GK);
+                    cmp(what, C1, C2, (size_t)M * N, 1e-5);
+                }
+    }
+
     enum { BA = 3, M = 17, K = 29, NN = 11 };
     float *a = t_alloc(BA * M * K), *bm = t_alloc(BA * K * NN), *c1 = t_alloc(BA * M * NN),
           *c2 = t_alloc(BA * M * NN), *dc = t_alloc(BA * M * NN);

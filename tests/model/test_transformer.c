@@ -5,6 +5,8 @@
 #include "pf_error.h"
 #include "pf_testutil.h"
 
+#include <omp.h>
+
 static pf_mae *M;
 static pf_params *PP;
 static float *PATCH, *MASK;
@@ -21,6 +23,13 @@ static void G_model(void *c)
     L_model(c);
     pf_params_zero_grad(PP);
     pf_mae_backward(M, PP);
+}
+
+static double pf_grad_norm_for_test(pf_params *p)
+{
+    double s = 0;
+    for (size_t k = 0; k < p->total; k++) s += (double)p->block[p->total + k] * p->block[p->total + k];
+    return sqrt(s);
 }
 
 static void count_preset(const char *name, size_t enc_expect, size_t mae_expect)
@@ -102,6 +111,22 @@ int main(void)
     CHECK(a == b, "same dropout key gave %g and %g", a, b);
     CHECK(a != d, "different dropout keys gave the same loss %g", a);
     CHECK(e1 == e2 && e1 != a, "eval mode depends on the key or equals train (%g %g %g)", e1, e2, a);
+
+    /* worker count: repeated runs bit-identical; 1 vs 2 workers agree to float rounding
+     * (GEMM blocking differs with the split, so not bitwise) */
+    float lt[2], lt2;
+    double gn[2];
+    for (int nt = 1; nt <= 2; nt++) {
+        omp_set_num_threads(nt);
+        pf_mae_forward(M, PP, PATCH, MASK, MB, MF, MTP, 1, 99, &lt[nt - 1]);
+        pf_params_zero_grad(PP);
+        pf_mae_backward(M, PP);
+        gn[nt - 1] = pf_grad_norm_for_test(PP);
+    }
+    pf_mae_forward(M, PP, PATCH, MASK, MB, MF, MTP, 1, 99, &lt2);
+    CHECK(lt2 == lt[1], "repeated run differs: %.9g vs %.9g", lt2, lt[1]);
+    CHECK(fabs(lt[0] - lt[1]) <= 1e-5 * fabs(lt[0]) && fabs(gn[0] - gn[1]) <= 1e-5 * gn[0],
+          "1 vs 2 workers: loss %.9g vs %.9g, grad norm %.9g vs %.9g", lt[0], lt[1], gn[0], gn[1]);
 
     pf_mae_destroy(M);
     pf_params_destroy(PP);
