@@ -109,7 +109,7 @@ int main(int argc, char **argv)
     /* encoder alone, forward + backward, for the share of sgemm peak */
     pf_encoder *e = pf_mae_encoder(m);
     float *x = malloc(sizeof(float) * (size_t)N * c.dim), *dy = malloc(sizeof(float) * (size_t)N * c.dim);
-    for (size_t i = 0; i < (size_t)N * c.dim; i++) { x[i] = (float)pf_rng_normal(&r); dy[i] = (float)pf_rng_normal(&r) * 1e-3f; }
+    for (size_t i = 0; i < (size_t)N * c.dim; i++) { x[i] = (float)pf_rng_normal(&r); dy[i] = (float)pf_rng_normal(&r); }
     for (int s = 0; s < warm + steps; s++) {
         double t0 = now();
         pf_encoder_forward(e, p, x, B, T, 1, 5);

@@ -133,7 +133,7 @@ print("train_step_ms=%.2f samples_per_s=%.1f gflops=%.1f loss_first=%.4f loss_la
 
 # encoder alone, forward + backward
 x = torch.randn(B, T, D, requires_grad=True)
-dy = 1e-3 * torch.randn(B, T, D)
+dy = torch.randn(B, T, D)
 ts = []
 for s in range(a.warmup + a.steps):
     t0 = time.perf_counter()
