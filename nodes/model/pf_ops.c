@@ -447,7 +447,8 @@ void pf_add_backward(float *da, float *db, const float *dy, size_t n)
 
 /* Masks are drawn in fixed chunks of PF_DROP_CHUNK elements, chunk c from
  * pf_rng_key(base, c) with base drawn once from r: the mask does not depend on
- * the thread count. Keep test on 24-bit uniforms: keep iff u >= p * 2^24. */
+ * the thread count. Keep test on 16-bit uniforms (four per 64-bit draw): keep
+ * iff u >= round(p * 2^16), i.e. p is quantised to 1/65536. */
 #define PF_DROP_CHUNK 16384
 
 typedef struct { float *y; uint8_t *mask; const float *x; uint64_t base; uint32_t thr; float scale; size_t n; } drop_ctx;
@@ -459,10 +460,10 @@ static void drop_chunk(void *vc, size_t clo, size_t chi)
         size_t lo = c * PF_DROP_CHUNK, hi = lo + PF_DROP_CHUNK < k->n ? lo + PF_DROP_CHUNK : k->n;
         pf_rng r;
         pf_rng_seed(&r, pf_rng_key(k->base, c, 0, 0));
-        for (size_t i = lo; i < hi; i += 2) {
+        for (size_t i = lo; i < hi; i += 4) {
             uint64_t bits = pf_rng_u64(&r);
-            k->mask[i] = (uint32_t)(bits & 0xFFFFFFu) >= k->thr;
-            if (i + 1 < hi) k->mask[i + 1] = (uint32_t)((bits >> 32) & 0xFFFFFFu) >= k->thr;
+            for (size_t j = 0; j < 4 && i + j < hi; j++)
+                k->mask[i + j] = (uint32_t)((bits >> (16 * j)) & 0xFFFFu) >= k->thr;
         }
         for (size_t i = lo; i < hi; i++) k->y[i] = k->x[i] * ((float)k->mask[i] * k->scale);
     }
@@ -475,7 +476,7 @@ void pf_dropout_forward(float *y, uint8_t *mask, const float *x, size_t n, float
         if (mask) memset(mask, 1, n);
         return;
     }
-    drop_ctx k = {y, mask, x, pf_rng_u64(r), (uint32_t)((double)p * 16777216.0), 1.0f / (1.0f - p), n};
+    drop_ctx k = {y, mask, x, pf_rng_u64(r), (uint32_t)((double)p * 65536.0 + 0.5), 1.0f / (1.0f - p), n};
     pf_parallel_for((n + PF_DROP_CHUNK - 1) / PF_DROP_CHUNK, 2, drop_chunk, &k);
 }
 

@@ -4,6 +4,8 @@
 #include "pf_ops.h"
 #include "pf_testutil.h"
 
+#include <omp.h>
+
 static void fill(float *x, size_t n, pf_rng *r) { t_randn(x, n, 1.0f, r); }
 
 static void cmp(const char *what, const float *a, const float *b, size_t n, double tol)
@@ -170,6 +172,33 @@ int main(void)
     pf_upsample_nearest_forward(dst, src, 1, 1025, 2048);
     CHECK(dst[1023] == 511 && dst[1024] == 512 && dst[2047] == 1024 && dst[2046] == 1023,
           "upsample: src index rule differs (%g %g %g %g)", dst[1023], dst[1024], dst[2046], dst[2047]);
+
+    /* dropout: drop rate, scaling, and masks independent of the worker count */
+    {
+        size_t n = 1 << 20;
+        float *dx = t_alloc(n), *dy1 = t_alloc(n), *dy2 = t_alloc(n);
+        uint8_t *m1 = (uint8_t *)t_alloc(n / 4), *m2 = (uint8_t *)t_alloc(n / 4);
+        for (size_t i = 0; i < n; i++) dx[i] = 1.0f;
+        pf_rng d1, d2;
+        pf_rng_seed(&d1, pf_rng_key(1, 2, 3, 4));
+        d2 = d1;
+        omp_set_num_threads(1);
+        pf_dropout_forward(dy1, m1, dx, n, 0.1f, &d1);
+        omp_set_num_threads(2);
+        pf_dropout_forward(dy2, m2, dx, n, 0.1f, &d2);
+        size_t dropped = 0, badscale = 0;
+        for (size_t i = 0; i < n; i++) {
+            dropped += m1[i] == 0;
+            badscale += m1[i] ? fabsf(dy1[i] - 1.0f / 0.9f) > 1e-6f : dy1[i] != 0.0f;
+        }
+        double rate = (double)dropped / n;
+        printf("%-32s drop rate %.4f (p 0.1), 1 vs 2 workers %s\n", "dropout", rate,
+               memcmp(m1, m2, n) == 0 ? "identical" : "DIFFER");
+        CHECK(fabs(rate - 0.1) < 0.002, "dropout rate %.4f, expected 0.1", rate);
+        CHECK(badscale == 0, "dropout: %zu values not scaled by 1/(1-p) or not zero", badscale);
+        CHECK(memcmp(m1, m2, n) == 0 && memcmp(dy1, dy2, n * sizeof(float)) == 0,
+              "dropout mask depends on the worker count");
+    }
 
     printf("%s\n", t_failures ? "FAILED" : "all reference comparisons passed");
     return t_failures ? 1 : 0;
