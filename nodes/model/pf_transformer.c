@@ -247,6 +247,71 @@ static void drop_bwd_inplace(float *g, const uint8_t *mask, size_t n, float p)
     pf_parallel_for(n, 1 << 16, drop_bwd_chunk, &k);
 }
 
+/* qkv [B, T, 3D] (layout [3, H, hd] per token) -> q, k, v [B, H, T, hd] with RoPE on
+ * q and k, in one pass (the composition of pf_heads_split and pf_rope_apply). */
+static void qkv_split_rope(float *q, float *k, float *v, const float *qkv, const float *rope, int B,
+                           int T, int H, int hd, int rd)
+{
+    int D = H * hd;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if ((size_t)B * T * D > (1 << 14))
+#endif
+    for (int bt = 0; bt < B * T; bt++) {
+        int b = bt / T, t = bt % T;
+        const float *row = qkv + (size_t)bt * 3 * D, *cs = rope + (size_t)t * rd;
+        for (int h = 0; h < H; h++) {
+            size_t o = (((size_t)b * H + h) * T + t) * hd;
+            const float *qs = row + (size_t)h * hd, *ks = row + D + (size_t)h * hd;
+            for (int i = 0; i < rd; i += 2) {
+                float c = cs[i], s = cs[i + 1];
+                q[o + i] = qs[i] * c - qs[i + 1] * s;
+                q[o + i + 1] = qs[i] * s + qs[i + 1] * c;
+                k[o + i] = ks[i] * c - ks[i + 1] * s;
+                k[o + i + 1] = ks[i] * s + ks[i + 1] * c;
+            }
+            for (int i = rd; i < hd; i++) { q[o + i] = qs[i]; k[o + i] = ks[i]; }
+            memcpy(v + o, row + 2 * D + (size_t)h * hd, (size_t)hd * sizeof(float));
+        }
+    }
+}
+
+/* backward of qkv_split_rope: dqkv (=) from dq, dk (rotated back) and dv */
+static void qkv_split_rope_backward(float *dqkv, const float *dq, const float *dk, const float *dv,
+                                    const float *rope, int B, int T, int H, int hd, int rd)
+{
+    int D = H * hd;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if ((size_t)B * T * D > (1 << 14))
+#endif
+    for (int bt = 0; bt < B * T; bt++) {
+        int b = bt / T, t = bt % T;
+        float *row = dqkv + (size_t)bt * 3 * D;
+        const float *cs = rope + (size_t)t * rd;
+        for (int h = 0; h < H; h++) {
+            size_t o = (((size_t)b * H + h) * T + t) * hd;
+            float *qd = row + (size_t)h * hd, *kd = row + D + (size_t)h * hd;
+            for (int i = 0; i < rd; i += 2) {
+                float c = cs[i], s = cs[i + 1];
+                qd[i] = dq[o + i] * c + dq[o + i + 1] * s;
+                qd[i + 1] = -dq[o + i] * s + dq[o + i + 1] * c;
+                kd[i] = dk[o + i] * c + dk[o + i + 1] * s;
+                kd[i + 1] = -dk[o + i] * s + dk[o + i + 1] * c;
+            }
+            for (int i = rd; i < hd; i++) { qd[i] = dq[o + i]; kd[i] = dk[o + i]; }
+            memcpy(row + 2 * D + (size_t)h * hd, dv + o, (size_t)hd * sizeof(float));
+        }
+    }
+}
+
+/* pf_linear_backward with dx overwritten (=) instead of accumulated: saves a
+ * memset of the activation gradient in the encoder's backward. */
+static void linear_backward_fresh(float *dx, float *dw, float *db, const float *dy, const float *x,
+                                  const float *w, int N, int IN, int OUT)
+{
+    pf_gemm(0, 0, N, IN, OUT, 1.0f, dy, OUT, w, IN, 0.0f, dx, IN);
+    pf_linear_backward(NULL, dw, db, dy, x, w, N, IN, OUT);
+}
+
 int pf_encoder_forward(pf_encoder *e, pf_params *p, const float *x, int B, int T, int train,
                        uint64_t key)
 {
@@ -271,11 +336,7 @@ int pf_encoder_forward(pf_encoder *e, pf_params *p, const float *x, int B, int T
                              pf_params_data(p, id->norm1_b), N, D, e->cfg.ln_eps);
         pf_linear_forward(e->qkv, a->ln1, pf_params_data(p, id->qkv_w), pf_params_data(p, id->qkv_b),
                           N, D, 3 * D);
-        pf_heads_split(a->q, e->qkv, B, T, H, hd, 3 * D, 0);
-        pf_heads_split(a->k, e->qkv, B, T, H, hd, 3 * D, D);
-        pf_heads_split(a->v, e->qkv, B, T, H, hd, 3 * D, 2 * D);
-        pf_rope_apply(a->q, e->rope, B * H, T, hd, e->rope_dim, 0);
-        pf_rope_apply(a->k, e->rope, B * H, T, hd, e->rope_dim, 0);
+        qkv_split_rope(a->q, a->k, a->v, e->qkv, e->rope, B, T, H, hd, e->rope_dim);
         pf_sdpa_forward(e->ohm, a->att, a->q, a->k, a->v, B * H, T, T, hd, scale);
         pf_heads_merge(a->merged, e->ohm, B, T, H, hd);
         pf_linear_forward(e->tmp, a->merged, pf_params_data(p, id->proj_w),
@@ -328,24 +389,21 @@ int pf_encoder_backward(pf_encoder *e, pf_params *p, const float *dy, float *dx)
             drop_bwd_inplace(e->dtmp, a->m_fc2b, ND, pdrop);
             drop_bwd_inplace(e->dtmp, a->m_fc2a, ND, pdrop);
         }
-        memset(e->dg, 0, NH * sizeof(float));
-        pf_linear_backward(e->dg, pf_params_grad(p, id->fc2_w), pf_params_grad(p, id->fc2_b),
-                           e->dtmp, a->g, pf_params_data(p, id->fc2_w), N, Hm, D);
+        linear_backward_fresh(e->dg, pf_params_grad(p, id->fc2_w), pf_params_grad(p, id->fc2_b),
+                              e->dtmp, a->g, pf_params_data(p, id->fc2_w), N, Hm, D);
         if (pdrop > 0) drop_bwd_inplace(e->dg, a->m_gelu, NH, pdrop);
         memset(e->dh, 0, NH * sizeof(float));
         pf_gelu_backward(e->dh, e->dg, a->h, NH);
-        memset(e->dln, 0, ND * sizeof(float));
-        pf_linear_backward(e->dln, pf_params_grad(p, id->fc1_w), pf_params_grad(p, id->fc1_b),
-                           e->dh, a->ln2, pf_params_data(p, id->fc1_w), N, D, Hm);
+        linear_backward_fresh(e->dln, pf_params_grad(p, id->fc1_w), pf_params_grad(p, id->fc1_b),
+                              e->dh, a->ln2, pf_params_data(p, id->fc1_w), N, D, Hm);
         pf_layernorm_backward(dres, pf_params_grad(p, id->norm2_w), pf_params_grad(p, id->norm2_b),
                               e->dln, a->res_mid, a->ln2_mean, a->ln2_rstd,
                               pf_params_data(p, id->norm2_w), N, D);
         // attention branch: dres is now d res_mid
         memcpy(e->dtmp, dres, ND * sizeof(float));
         if (pdrop > 0) drop_bwd_inplace(e->dtmp, a->m_attn, ND, pdrop);
-        memset(e->dmerged, 0, ND * sizeof(float));
-        pf_linear_backward(e->dmerged, pf_params_grad(p, id->proj_w), pf_params_grad(p, id->proj_b),
-                           e->dtmp, a->merged, pf_params_data(p, id->proj_w), N, D, D);
+        linear_backward_fresh(e->dmerged, pf_params_grad(p, id->proj_w), pf_params_grad(p, id->proj_b),
+                              e->dtmp, a->merged, pf_params_data(p, id->proj_w), N, D, D);
         memset(e->dohm, 0, ND * sizeof(float));
         pf_heads_merge_backward(e->dohm, e->dmerged, B, T, H, hd);
         memset(e->dq, 0, ND * sizeof(float));
@@ -353,15 +411,9 @@ int pf_encoder_backward(pf_encoder *e, pf_params *p, const float *dy, float *dx)
         memset(e->dv, 0, ND * sizeof(float));
         pf_sdpa_backward(e->dq, e->dk, e->dv, e->datt, e->dohm, a->q, a->k, a->v, a->att, B * H, T,
                          T, hd, scale);
-        pf_rope_apply(e->dq, e->rope, B * H, T, hd, e->rope_dim, 1);
-        pf_rope_apply(e->dk, e->rope, B * H, T, hd, e->rope_dim, 1);
-        memset(e->dqkv, 0, 3 * ND * sizeof(float));
-        pf_heads_split_backward(e->dqkv, e->dq, B, T, H, hd, 3 * D, 0);
-        pf_heads_split_backward(e->dqkv, e->dk, B, T, H, hd, 3 * D, D);
-        pf_heads_split_backward(e->dqkv, e->dv, B, T, H, hd, 3 * D, 2 * D);
-        memset(e->dln, 0, ND * sizeof(float));
-        pf_linear_backward(e->dln, pf_params_grad(p, id->qkv_w), pf_params_grad(p, id->qkv_b),
-                           e->dqkv, a->ln1, pf_params_data(p, id->qkv_w), N, D, 3 * D);
+        qkv_split_rope_backward(e->dqkv, e->dq, e->dk, e->dv, e->rope, B, T, H, hd, e->rope_dim);
+        linear_backward_fresh(e->dln, pf_params_grad(p, id->qkv_w), pf_params_grad(p, id->qkv_b),
+                              e->dqkv, a->ln1, pf_params_data(p, id->qkv_w), N, D, 3 * D);
         pf_layernorm_backward(dres, pf_params_grad(p, id->norm1_w), pf_params_grad(p, id->norm1_b),
                               e->dln, e->res[l], a->ln1_mean, a->ln1_rstd,
                               pf_params_data(p, id->norm1_w), N, D);
