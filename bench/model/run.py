@@ -66,12 +66,14 @@ for t in [int(x) for x in a.threads.split(",")]:
             res["torch"].append(run([a.python, os.path.join(HERE, "bench_torch.py"), "--threads", str(t)] + args, t))
             print("  threads %d batch %d round %d: C %.1f ms, torch %.1f ms" % (
                 t, b, r + 1, res["C"][-1]["train_step_ms"], res["torch"][-1]["train_step_ms"]), file=sys.stderr)
+        paired = statistics.median(c["train_step_ms"] / p["train_step_ms"] for c, p in zip(res["C"], res["torch"]))
         for impl in ("C", "torch"):
             rs = res[impl]
             rows.append(dict(t=t, b=b, impl=impl, peak=peak, step=med(rs, "train_step_ms"),
                              sps=med(rs, "samples_per_s"), gf=med(rs, "gflops"), enc=med(rs, "encoder_gflops"),
                              inf=med(rs, "infer_samples_per_s"), rss=max(r["peak_rss_mb"] for r in rs),
-                             spread=(min(r["train_step_ms"] for r in rs), max(r["train_step_ms"] for r in rs))))
+                             spread=(min(r["train_step_ms"] for r in rs), max(r["train_step_ms"] for r in rs)),
+                             paired=paired))
 
 print()
 print("Model: patch embed P64 + pre-norm RoPE encoder D256 x 6 layers x 8 heads, MLP 4x, dropout 0.1,")
@@ -90,11 +92,13 @@ print()
 print("sgemm peak (1536^3, best of 6, median of 3 runs): " + ", ".join(
     "%d thr %.1f GFLOP/s" % (t, p) for t, p in sorted({(r["t"], r["peak"]) for r in rows})))
 print()
-print("%3s %5s %16s %12s %14s %12s   targets: step <= 0.60x, encoder >= 60%% of peak, RSS below torch" % (
-    "thr", "batch", "step C/torch", "infer C/torch", "enc % of peak", "RSS C/torch"))
+print("step C/torch: ratio of the medians; paired: median over rounds of the ratio within a round")
+print("(C and torch run back to back in each round, so a paired ratio sees the same machine load).")
+print("%3s %5s %13s %8s %14s %14s %12s   targets: step <= 0.60x, encoder >= 60%% of peak, RSS below torch" % (
+    "thr", "batch", "step C/torch", "paired", "infer smp/s", "enc % of peak", "RSS C/torch"))
 for i in range(0, len(rows), 2):
     c, p = rows[i], rows[i + 1]
     ok = c["step"] <= 0.6 * p["step"] and c["enc"] >= 0.6 * c["peak"] and c["rss"] < p["rss"]
-    print("%3d %5d %15.2fx %11.2fx %13.0f%% %11.2fx   %s" % (
-        c["t"], c["b"], c["step"] / p["step"], c["inf"] / p["inf"], 100 * c["enc"] / c["peak"],
+    print("%3d %5d %12.2fx %7.2fx %13.2fx %13.0f%% %11.2fx   %s" % (
+        c["t"], c["b"], c["step"] / p["step"], c["paired"], c["inf"] / p["inf"], 100 * c["enc"] / c["peak"],
         c["rss"] / p["rss"], "met" if ok else "NOT met"))

@@ -192,6 +192,7 @@ typedef struct {
     float eps;
 } ln_ctx;
 
+PF_CLONES
 static void ln_fwd_rows(void *vc, size_t lo, size_t hi)
 {
     ln_ctx *k = vc;
@@ -200,9 +201,11 @@ static void ln_fwd_rows(void *vc, size_t lo, size_t hi)
         const float *xr = k->x + n * C;
         float *yr = k->y + n * C;
         float s = 0.0f;
+#pragma omp simd reduction(+ : s)
         for (int c = 0; c < C; c++) s += xr[c];
         float m = s / C;
         float v = 0.0f;
+#pragma omp simd reduction(+ : v)
         for (int c = 0; c < C; c++) { float d = xr[c] - m; v += d * d; }
         float r = 1.0f / sqrtf(v / C + k->eps);
         for (int c = 0; c < C; c++) yr[c] = (xr[c] - m) * r * k->w[c] + k->b[c];
@@ -218,6 +221,7 @@ void pf_layernorm_forward(float *y, float *mean, float *rstd, const float *x,
     pf_parallel_for((size_t)N, 64, ln_fwd_rows, &k);
 }
 
+PF_CLONES
 static void ln_bwd_rows(void *vc, size_t lo, size_t hi)
 {
     ln_ctx *k = vc;
@@ -227,6 +231,7 @@ static void ln_bwd_rows(void *vc, size_t lo, size_t hi)
         float m = k->cmean[n], r = k->crstd[n];
         // two reductions: mean(dnorm) and mean(dnorm * norm), dnorm = dy * w
         float s1 = 0.0f, s2 = 0.0f;
+#pragma omp simd reduction(+ : s1, s2)
         for (int c = 0; c < C; c++) {
             float nrm = (xr[c] - m) * r, dn = dyr[c] * k->w[c];
             s1 += dn;
@@ -243,6 +248,7 @@ static void ln_bwd_rows(void *vc, size_t lo, size_t hi)
 }
 
 /* dw, db: each worker owns a block of columns, so no two write the same sum */
+PF_CLONES
 static void ln_bwd_cols(void *vc, size_t lo, size_t hi)
 {
     ln_ctx *k = vc;
@@ -390,9 +396,12 @@ static void softmax_rows(float *y, const float *x, int N, int C)
     for (int n = 0; n < N; n++) {
         const float *xr = x + (size_t)n * C;
         float *yr = y + (size_t)n * C;
+        /* omp simd reductions: vectorised sums (fixed lane order, so still deterministic) */
         float mx = -FLT_MAX;
+#pragma omp simd reduction(max : mx)
         for (int c = 0; c < C; c++) mx = xr[c] > mx ? xr[c] : mx;
         float s = 0.0f;
+#pragma omp simd reduction(+ : s)
         for (int c = 0; c < C; c++) { yr[c] = fast_expf(xr[c] - mx); s += yr[c]; }
         float inv = 1.0f / s;
         for (int c = 0; c < C; c++) yr[c] *= inv;
@@ -418,6 +427,7 @@ void pf_softmax_backward(float *dx, const float *dy, const float *y, int N, int 
     for (int n = 0; n < N; n++) {
         const float *dyr = dy + (size_t)n * C, *yr = y + (size_t)n * C;
         float s = 0.0f;
+#pragma omp simd reduction(+ : s)
         for (int c = 0; c < C; c++) s += dyr[c] * yr[c];
         float *dxr = dx + (size_t)n * C;
         for (int c = 0; c < C; c++) dxr[c] += yr[c] * (dyr[c] - s);
@@ -568,6 +578,7 @@ void pf_sdpa_backward(float *dq, float *dk, float *dv, float *scratch, const flo
             float *dr = datt + (size_t)i * Tk;
             const float *ar = ab + (size_t)i * Tk;
             float s = 0.0f;
+#pragma omp simd reduction(+ : s)
             for (int j = 0; j < Tk; j++) s += dr[j] * ar[j];
             for (int j = 0; j < Tk; j++) dr[j] = ar[j] * (dr[j] - s);
         }
