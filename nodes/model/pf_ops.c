@@ -475,8 +475,16 @@ static void drop_chunk(void *vc, size_t clo, size_t chi)
             for (size_t j = 0; j < 4 && i + j < hi; j++)
                 k->mask[i + j] = (uint32_t)((bits >> (16 * j)) & 0xFFFFu) >= k->thr;
         }
-        for (size_t i = lo; i < hi; i++) k->y[i] = k->x[i] * ((float)k->mask[i] * k->scale);
+        if (k->y)
+            for (size_t i = lo; i < hi; i++) k->y[i] = k->x[i] * ((float)k->mask[i] * k->scale);
     }
+}
+
+void pf_dropout_mask(uint8_t *mask, size_t n, float p, pf_rng *r)
+{
+    if (p <= 0.0f) { memset(mask, 1, n); return; }
+    drop_ctx k = {NULL, mask, NULL, pf_rng_u64(r), (uint32_t)((double)p * 65536.0 + 0.5), 1.0f, n};
+    pf_parallel_for((n + PF_DROP_CHUNK - 1) / PF_DROP_CHUNK, 2, drop_chunk, &k);
 }
 
 void pf_dropout_forward(float *y, uint8_t *mask, const float *x, size_t n, float p, pf_rng *r)
@@ -494,6 +502,111 @@ void pf_dropout_backward(float *dx, const float *dy, const uint8_t *mask, size_t
 {
     float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
     for (size_t i = 0; i < n; i++) dx[i] += dy[i] * ((float)mask[i] * scale);
+}
+
+/* ============================ fused encoder kernels ======================== */
+
+typedef struct {
+    float *h, *g, *y;
+    const float *b, *dg, *res, *t, *x;
+    const uint8_t *m1, *m2;
+    float scale;
+    int C;
+} fuse_ctx;
+
+PF_CLONES
+static void bgd_rows(void *vc, size_t lo, size_t hi)
+{
+    fuse_ctx *k = vc;
+    int C = k->C;
+    for (size_t n = lo; n < hi; n++) {
+        float *h = k->h + n * C, *g = k->g + n * C;
+        const uint8_t *m = k->m1 ? k->m1 + n * C : NULL;
+        for (int c = 0; c < C; c++) {
+            float v = h[c] + k->b[c];
+            h[c] = v;
+            g[c] = 0.5f * v * two_phi(v);
+        }
+        if (m)
+            for (int c = 0; c < C; c++) g[c] *= (float)m[c] * k->scale;
+    }
+}
+
+void pf_bias_gelu_dropout_forward(float *h, float *g, const float *b, const uint8_t *mask,
+                                  float scale, int N, int C)
+{
+    fuse_ctx k = {.h = h, .g = g, .b = b, .m1 = mask, .scale = scale, .C = C};
+    pf_parallel_for((size_t)N, (size_t)(1 << 15) / (size_t)C + 1, bgd_rows, &k);
+}
+
+PF_CLONES
+static void gd_bwd_chunk(void *vc, size_t lo, size_t hi)
+{
+    fuse_ctx *k = vc;
+    const float *x = k->x, *dg = k->dg;
+    float *dh = k->y;
+    for (size_t i = lo; i < hi; i++) {
+        float v = x[i];
+        float d = 0.5f * two_phi(v) + v * PF_INV_SQRT_2PI * fast_expf(-0.5f * v * v);
+        dh[i] = dg[i] * d;
+    }
+    if (k->m1)
+        for (size_t i = lo; i < hi; i++) dh[i] *= (float)k->m1[i] * k->scale;
+}
+
+void pf_gelu_dropout_backward(float *dh, const float *dg, const float *h, const uint8_t *mask,
+                              float scale, size_t n)
+{
+    fuse_ctx k = {.y = dh, .dg = dg, .x = h, .m1 = mask, .scale = scale};
+    pf_parallel_for(n, 1 << 15, gd_bwd_chunk, &k);
+}
+
+PF_CLONES
+static void bdr_rows(void *vc, size_t lo, size_t hi)
+{
+    fuse_ctx *k = vc;
+    int C = k->C;
+    for (size_t n = lo; n < hi; n++) {
+        float *y = k->y + n * C;
+        const float *r = k->res + n * C, *t = k->t + n * C;
+        const uint8_t *m1 = k->m1 ? k->m1 + n * C : NULL, *m2 = k->m2 ? k->m2 + n * C : NULL;
+        if (m1 && m2)
+            for (int c = 0; c < C; c++)
+                y[c] = r[c] + (t[c] + (k->b ? k->b[c] : 0.0f)) * ((float)(m1[c] & m2[c]) * k->scale);
+        else if (m1)
+            for (int c = 0; c < C; c++)
+                y[c] = r[c] + (t[c] + (k->b ? k->b[c] : 0.0f)) * ((float)m1[c] * k->scale);
+        else
+            for (int c = 0; c < C; c++) y[c] = r[c] + (t[c] + (k->b ? k->b[c] : 0.0f)) * k->scale;
+    }
+}
+
+void pf_bias_dropout_residual_forward(float *y, const float *res, const float *t, const float *b,
+                                      const uint8_t *m1, const uint8_t *m2, float scale, int N,
+                                      int C)
+{
+    fuse_ctx k = {.y = y, .res = res, .t = t, .b = b, .m1 = m1 ? m1 : m2, .m2 = m1 ? m2 : NULL,
+                  .scale = scale, .C = C};
+    pf_parallel_for((size_t)N, (size_t)(1 << 15) / (size_t)C + 1, bdr_rows, &k);
+}
+
+PF_CLONES
+static void ms_chunk(void *vc, size_t lo, size_t hi)
+{
+    fuse_ctx *k = vc;
+    if (k->m1 && k->m2)
+        for (size_t i = lo; i < hi; i++) k->y[i] = k->x[i] * ((float)(k->m1[i] & k->m2[i]) * k->scale);
+    else if (k->m1)
+        for (size_t i = lo; i < hi; i++) k->y[i] = k->x[i] * ((float)k->m1[i] * k->scale);
+    else
+        for (size_t i = lo; i < hi; i++) k->y[i] = k->x[i] * k->scale;
+}
+
+void pf_mask_scale(float *y, const float *x, const uint8_t *m1, const uint8_t *m2, float scale,
+                   size_t n)
+{
+    fuse_ctx k = {.y = y, .x = x, .m1 = m1 ? m1 : m2, .m2 = m1 ? m2 : NULL, .scale = scale};
+    pf_parallel_for(n, 1 << 16, ms_chunk, &k);
 }
 
 /* ============================ RoPE ========================================= */

@@ -166,6 +166,25 @@ float pf_bce_logits_forward(const float *logits, const float *targets, const flo
 void pf_bce_logits_backward(float *dlogits, const float *logits, const float *targets,
                             const float *pos_weight, int N, int K, float dloss);
 
+/* ---- fused kernels (the encoder's hot path; each equals a composition of the
+ * ops above, which test_ops_ref checks) --------------------------------------- */
+// mask: [n] bytes drawn exactly as pf_dropout_forward draws them (same r -> same mask)
+void pf_dropout_mask(uint8_t *mask, size_t n, float p, pf_rng *r);
+// h: [N, C] pre-activation without bias, updated in place to h + b;
+// g = GELU(h + b) * (mask ? mask * scale : 1)
+void pf_bias_gelu_dropout_forward(float *h, float *g, const float *b, const uint8_t *mask,
+                                  float scale, int N, int C);
+// dh (=) dg * (mask ? mask * scale : 1) * GELU'(h)
+void pf_gelu_dropout_backward(float *dh, const float *dg, const float *h, const uint8_t *mask,
+                              float scale, size_t n);
+// y = res + (t + b) * m1 * m2 * scale  (b, m1, m2 may be NULL; a NULL mask counts as 1)
+void pf_bias_dropout_residual_forward(float *y, const float *res, const float *t, const float *b,
+                                      const uint8_t *m1, const uint8_t *m2, float scale, int N,
+                                      int C);
+// y (=) x * m1 * m2 * scale (the backward of the dropouts above)
+void pf_mask_scale(float *y, const float *x, const uint8_t *m1, const uint8_t *m2, float scale,
+                   size_t n);
+
 /* ---- feature-guided contrastive loss (model.md section 4B) -------------------- */
 enum { PF_CONTRAST_PHYSIOCLR = 0, PF_CONTRAST_SUPCON = 1 };
 typedef struct pf_contrast_cfg {

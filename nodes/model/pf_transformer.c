@@ -233,6 +233,14 @@ static void drop_fwd(float *x, uint8_t *mask, size_t n, float p, uint64_t key, i
     pf_dropout_forward(x, mask, x, n, p, &r);
 }
 
+/* The mask drop_fwd would draw for (key, layer, site), without applying it. */
+static void mask_gen(uint8_t *mask, size_t n, float p, uint64_t key, int layer, int site)
+{
+    pf_rng r;
+    pf_rng_seed(&r, pf_rng_key(key, (uint64_t)layer, (uint64_t)site, 0x64726f70ull));
+    pf_dropout_mask(mask, n, p, &r);
+}
+
 /* in-place backward of dropout: g <- g * mask / (1 - p) */
 typedef struct { float *g; const uint8_t *mask; float s; } dropb_ctx;
 static void drop_bwd_chunk(void *vc, size_t lo, size_t hi)
@@ -324,6 +332,7 @@ int pf_encoder_forward(pf_encoder *e, pf_params *p, const float *x, int B, int T
     e->train = train;
     int D = e->D, H = e->H, hd = e->hd, Hm = e->Hm, N = B * T;
     float pdrop = train ? e->cfg.dropout : 0.0f;
+    float keep = pdrop > 0 ? 1.0f / (1.0f - pdrop) : 1.0f;   /* inverted-dropout scale */
     float scale = 1.0f / sqrtf((float)hd);
     if (e->rope_T != T) { pf_rope_table(e->rope, T, e->rope_dim, e->cfg.rope_base); e->rope_T = T; }
     memcpy(e->res[0], x, (size_t)N * D * sizeof(float));
@@ -339,25 +348,27 @@ int pf_encoder_forward(pf_encoder *e, pf_params *p, const float *x, int B, int T
         qkv_split_rope(a->q, a->k, a->v, e->qkv, e->rope, B, T, H, hd, e->rope_dim);
         pf_sdpa_forward(e->ohm, a->att, a->q, a->k, a->v, B * H, T, T, hd, scale);
         pf_heads_merge(a->merged, e->ohm, B, T, H, hd);
-        pf_linear_forward(e->tmp, a->merged, pf_params_data(p, id->proj_w),
-                          pf_params_data(p, id->proj_b), N, D, D);
-        if (pdrop > 0) drop_fwd(e->tmp, a->m_attn, (size_t)N * D, pdrop, key, l, 0);
-        pf_add_forward(a->res_mid, xin, e->tmp, (size_t)N * D);
-        // MLP branch: ln2 -> fc1 [N, Hm] -> GELU -> Drop -> fc2 [N, D] -> Drop -> Drop
+        // proj, then res_mid = x + Drop(proj + b) in one pass
+        pf_gemm(0, 1, N, D, D, 1.0f, a->merged, D, pf_params_data(p, id->proj_w), D, 0.0f, e->tmp, D);
+        if (pdrop > 0) mask_gen(a->m_attn, (size_t)N * D, pdrop, key, l, 0);
+        pf_bias_dropout_residual_forward(a->res_mid, xin, e->tmp, pf_params_data(p, id->proj_b),
+                                         pdrop > 0 ? a->m_attn : NULL, NULL, keep, N, D);
+        // MLP branch: ln2 -> fc1 [N, Hm] -> (+b, GELU, Drop) -> fc2 [N, D] -> (+b, Drop, Drop, +res)
         pf_layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->res_mid,
                              pf_params_data(p, id->norm2_w), pf_params_data(p, id->norm2_b), N, D,
                              e->cfg.ln_eps);
-        pf_linear_forward(a->h, a->ln2, pf_params_data(p, id->fc1_w), pf_params_data(p, id->fc1_b),
-                          N, D, Hm);
-        pf_gelu_forward(a->g, a->h, (size_t)N * Hm);
-        if (pdrop > 0) drop_fwd(a->g, a->m_gelu, (size_t)N * Hm, pdrop, key, l, 1);
-        pf_linear_forward(e->tmp, a->g, pf_params_data(p, id->fc2_w), pf_params_data(p, id->fc2_b),
-                          N, Hm, D);
+        pf_gemm(0, 1, N, Hm, D, 1.0f, a->ln2, D, pf_params_data(p, id->fc1_w), D, 0.0f, a->h, Hm);
+        if (pdrop > 0) mask_gen(a->m_gelu, (size_t)N * Hm, pdrop, key, l, 1);
+        pf_bias_gelu_dropout_forward(a->h, a->g, pf_params_data(p, id->fc1_b),
+                                     pdrop > 0 ? a->m_gelu : NULL, keep, N, Hm);
+        pf_gemm(0, 1, N, D, Hm, 1.0f, a->g, Hm, pf_params_data(p, id->fc2_w), Hm, 0.0f, e->tmp, D);
         if (pdrop > 0) {
-            drop_fwd(e->tmp, a->m_fc2a, (size_t)N * D, pdrop, key, l, 2);
-            drop_fwd(e->tmp, a->m_fc2b, (size_t)N * D, pdrop, key, l, 3);
+            mask_gen(a->m_fc2a, (size_t)N * D, pdrop, key, l, 2);
+            mask_gen(a->m_fc2b, (size_t)N * D, pdrop, key, l, 3);
         }
-        pf_add_forward(e->res[l + 1], a->res_mid, e->tmp, (size_t)N * D);
+        pf_bias_dropout_residual_forward(e->res[l + 1], a->res_mid, e->tmp, pf_params_data(p, id->fc2_b),
+                                         pdrop > 0 ? a->m_fc2a : NULL, pdrop > 0 ? a->m_fc2b : NULL,
+                                         keep * keep, N, D);
     }
     pf_layernorm_forward(e->out, e->out_mean, e->out_rstd, e->res[e->cfg.depth],
                          pf_params_data(p, e->norm_w), pf_params_data(p, e->norm_b), N, D,
@@ -374,6 +385,7 @@ int pf_encoder_backward(pf_encoder *e, pf_params *p, const float *dy, float *dx)
     int B = e->B, T = e->T, D = e->D, H = e->H, hd = e->hd, Hm = e->Hm, N = B * T;
     size_t ND = (size_t)N * D, NH = (size_t)N * Hm;
     float pdrop = e->train ? e->cfg.dropout : 0.0f;
+    float keep = pdrop > 0 ? 1.0f / (1.0f - pdrop) : 1.0f;
     float scale = 1.0f / sqrtf((float)hd);
     float *dres = e->dres;
     memset(dres, 0, ND * sizeof(float));
@@ -384,26 +396,21 @@ int pf_encoder_backward(pf_encoder *e, pf_params *p, const float *dy, float *dx)
         block_ids *id = &e->ids[l];
         block_acts *a = &e->acts[l];
         // MLP branch: dres is d res_out = d res_mid (identity path) + branch
-        memcpy(e->dtmp, dres, ND * sizeof(float));
-        if (pdrop > 0) {
-            drop_bwd_inplace(e->dtmp, a->m_fc2b, ND, pdrop);
-            drop_bwd_inplace(e->dtmp, a->m_fc2a, ND, pdrop);
-        }
+        const float *dbr = dres;
+        if (pdrop > 0) { pf_mask_scale(e->dtmp, dres, a->m_fc2a, a->m_fc2b, keep * keep, ND); dbr = e->dtmp; }
         linear_backward_fresh(e->dg, pf_params_grad(p, id->fc2_w), pf_params_grad(p, id->fc2_b),
-                              e->dtmp, a->g, pf_params_data(p, id->fc2_w), N, Hm, D);
-        if (pdrop > 0) drop_bwd_inplace(e->dg, a->m_gelu, NH, pdrop);
-        memset(e->dh, 0, NH * sizeof(float));
-        pf_gelu_backward(e->dh, e->dg, a->h, NH);
+                              dbr, a->g, pf_params_data(p, id->fc2_w), N, Hm, D);
+        pf_gelu_dropout_backward(e->dh, e->dg, a->h, pdrop > 0 ? a->m_gelu : NULL, keep, NH);
         linear_backward_fresh(e->dln, pf_params_grad(p, id->fc1_w), pf_params_grad(p, id->fc1_b),
                               e->dh, a->ln2, pf_params_data(p, id->fc1_w), N, D, Hm);
         pf_layernorm_backward(dres, pf_params_grad(p, id->norm2_w), pf_params_grad(p, id->norm2_b),
                               e->dln, a->res_mid, a->ln2_mean, a->ln2_rstd,
                               pf_params_data(p, id->norm2_w), N, D);
         // attention branch: dres is now d res_mid
-        memcpy(e->dtmp, dres, ND * sizeof(float));
-        if (pdrop > 0) drop_bwd_inplace(e->dtmp, a->m_attn, ND, pdrop);
+        dbr = dres;
+        if (pdrop > 0) { pf_mask_scale(e->dtmp, dres, a->m_attn, NULL, keep, ND); dbr = e->dtmp; }
         linear_backward_fresh(e->dmerged, pf_params_grad(p, id->proj_w), pf_params_grad(p, id->proj_b),
-                              e->dtmp, a->merged, pf_params_data(p, id->proj_w), N, D, D);
+                              dbr, a->merged, pf_params_data(p, id->proj_w), N, D, D);
         memset(e->dohm, 0, ND * sizeof(float));
         pf_heads_merge_backward(e->dohm, e->dmerged, B, T, H, hd);
         memset(e->dq, 0, ND * sizeof(float));
