@@ -237,6 +237,23 @@ x = torch.tensor(rng.standard_normal((1, 1, 3, 1025)), dtype=torch.float32)
 put("upsample/x", x); put("upsample/y", F.interpolate(x, size=(3, 2048), mode="nearest"))
 put("posembed/pe", sincos_2d(5, 7, 24))
 
-# decimation of the conv output keeps even indices: y[..., ::2]
+# cross-attention: nn.MultiheadAttention (what the wavelet front-end's cross-scale
+# CAFFN uses), queries from x, keys/values from ctx
+XB, TQ, TK, XD, XH = 2, 5, 7, 12, 3
+mha = nn.MultiheadAttention(XD, XH, batch_first=True)
+with torch.no_grad():
+    for prm in mha.parameters():
+        prm.copy_(torch.tensor(0.3 * rng.standard_normal(prm.shape), dtype=torch.float32))
+xq = torch.tensor(rng.standard_normal((XB, TQ, XD)), dtype=torch.float32, requires_grad=True)
+ctx = torch.tensor(rng.standard_normal((XB, TK, XD)), dtype=torch.float32, requires_grad=True)
+o, _ = mha(xq, ctx, ctx, need_weights=False)
+go = torch.tensor(rng.standard_normal(o.shape), dtype=torch.float32)
+(o * go).sum().backward()
+for k, v in dict(x=xq, ctx=ctx, out=o, gout=go, dx=xq.grad, dctx=ctx.grad, in_w=mha.in_proj_weight,
+                 in_b=mha.in_proj_bias, out_w=mha.out_proj.weight, out_b=mha.out_proj.bias,
+                 d_in_w=mha.in_proj_weight.grad, d_in_b=mha.in_proj_bias.grad,
+                 d_out_w=mha.out_proj.weight.grad, d_out_b=mha.out_proj.bias.grad).items():
+    put("xattn/" + k, v)
+out["xattn"].attrs.update(dict(B=XB, TQ=TQ, TK=TK, D=XD, H=XH))
 out.close()
 print("golden tensors written to", sys.argv[1])

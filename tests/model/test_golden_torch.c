@@ -194,6 +194,54 @@ static void test_wavelet_ops(void)
     t_free(ux); t_free(uy); t_free(pe);
 }
 
+/* cross-attention composed from the ops, against nn.MultiheadAttention:
+ * q = x Wq^T + bq, k = ctx Wk^T + bk, v = ctx Wv^T + bv (in_proj split in three),
+ * heads, softmax(q k^T / sqrt(hd)) v, merge, out_proj. */
+static void test_cross_attention(void)
+{
+    int B = (int)attr_i("xattn", "B"), TQ = (int)attr_i("xattn", "TQ"), TK = (int)attr_i("xattn", "TK");
+    int D = (int)attr_i("xattn", "D"), H = (int)attr_i("xattn", "H"), hd = D / H;
+    size_t nq = (size_t)B * TQ * D, nk = (size_t)B * TK * D;
+    float *x = rd("xattn/x", nq), *ctx = rd("xattn/ctx", nk), *go = rd("xattn/gout", nq);
+    float *iw = rd("xattn/in_w", 3 * D * D), *ib = rd("xattn/in_b", 3 * D);
+    float *ow = rd("xattn/out_w", D * D), *ob = rd("xattn/out_b", D);
+    float *q = t_alloc(nq), *k = t_alloc(nk), *v = t_alloc(nk), *qh = t_alloc(nq), *kh = t_alloc(nk),
+          *vh = t_alloc(nk), *oh = t_alloc(nq), *att = t_alloc((size_t)B * H * TQ * TK), *mg = t_alloc(nq),
+          *out = t_alloc(nq);
+    const float *Wq = iw, *Wk = iw + D * D, *Wv = iw + 2 * D * D;
+    pf_linear_forward(q, x, Wq, ib, B * TQ, D, D);
+    pf_linear_forward(k, ctx, Wk, ib + D, B * TK, D, D);
+    pf_linear_forward(v, ctx, Wv, ib + 2 * D, B * TK, D, D);
+    pf_heads_split(qh, q, B, TQ, H, hd, D, 0);
+    pf_heads_split(kh, k, B, TK, H, hd, D, 0);
+    pf_heads_split(vh, v, B, TK, H, hd, D, 0);
+    float scale = 1.0f / sqrtf((float)hd);
+    pf_sdpa_forward(oh, att, qh, kh, vh, B * H, TQ, TK, hd, scale);
+    pf_heads_merge(mg, oh, B, TQ, H, hd);
+    pf_linear_forward(out, mg, ow, ob, B * TQ, D, D);
+    cmp("cross-attention output", out, "xattn/out", nq, 0);
+    /* backward */
+    float *dmg = t_alloc(nq), *doh = t_alloc(nq), *dqh = t_alloc(nq), *dkh = t_alloc(nk), *dvh = t_alloc(nk),
+          *dq = t_alloc(nq), *dk = t_alloc(nk), *dv = t_alloc(nk), *dx = t_alloc(nq), *dctx = t_alloc(nk),
+          *diw = t_alloc(3 * D * D), *dib = t_alloc(3 * D), *dow = t_alloc(D * D), *dob = t_alloc(D),
+          *scr = t_alloc(pf_sdpa_scratch(TQ, TK));
+    pf_linear_backward(dmg, dow, dob, go, mg, ow, B * TQ, D, D);
+    pf_heads_merge_backward(doh, dmg, B, TQ, H, hd);
+    pf_sdpa_backward(dqh, dkh, dvh, scr, doh, qh, kh, vh, att, B * H, TQ, TK, hd, scale);
+    pf_heads_split_backward(dq, dqh, B, TQ, H, hd, D, 0);
+    pf_heads_split_backward(dk, dkh, B, TK, H, hd, D, 0);
+    pf_heads_split_backward(dv, dvh, B, TK, H, hd, D, 0);
+    pf_linear_backward(dx, diw, dib, dq, x, Wq, B * TQ, D, D);
+    pf_linear_backward(dctx, diw + D * D, dib + D, dk, ctx, Wk, B * TK, D, D);
+    pf_linear_backward(dctx, diw + 2 * D * D, dib + 2 * D, dv, ctx, Wv, B * TK, D, D);
+    cmp("cross-attention d query input", dx, "xattn/dx", nq, 1);
+    cmp("cross-attention d context", dctx, "xattn/dctx", nk, 1);
+    cmp("cross-attention d in_proj_weight", diw, "xattn/d_in_w", 3 * D * D, 1);
+    cmp("cross-attention d in_proj_bias", dib, "xattn/d_in_b", 3 * D, 1);
+    cmp("cross-attention d out_proj.weight", dow, "xattn/d_out_w", D * D, 1);
+    cmp("cross-attention d out_proj.bias", dob, "xattn/d_out_b", D, 1);
+}
+
 int main(void)
 {
     const char *py = getenv("PF_PYTHON"), *src = getenv("PF_SOURCE_DIR");
@@ -215,6 +263,7 @@ int main(void)
     test_model();
     test_losses();
     test_wavelet_ops();
+    test_cross_attention();
     H5Fclose(G);
     printf("worst rel err vs torch: forward %.2e (tol %.0e), gradients %.2e (tol %.0e)\n", worst_fwd,
            FWD_TOL, worst_grad, GRAD_TOL);
