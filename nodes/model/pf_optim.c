@@ -70,7 +70,7 @@ double pf_grad_global_norm(pf_params *p)
 {
     /* the padding between tensors is never written, so it stays 0 */
     size_t nch = (p->total + NORM_CHUNK - 1) / NORM_CHUNK;
-    double stack[256], *part = nch <= 256 ? stack : malloc(nch * sizeof(double));
+    double stack[1024], *part = nch <= 1024 ? stack : malloc(nch * sizeof(double));   /* 64 M params before any malloc */
     if (!part) return NAN;
     norm_ctx k = {p->block + p->total, p->total, part};
     pf_parallel_for(nch, 1, norm_chunk, &k);
