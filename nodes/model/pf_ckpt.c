@@ -114,6 +114,7 @@ int pf_ckpt_save(const char *path, pf_params *p, const pf_ckpt_state *st)
         W_I64(f, "cfg.mlp_ratio", c->mlp_ratio); W_I64(f, "cfg.rope_dim", c->rope_dim);
         W_F32(f, "cfg.rope_base", c->rope_base); W_F32(f, "cfg.dropout", c->dropout);
         W_F32(f, "cfg.ln_eps", c->ln_eps); W_I64(f, "cfg.patch", c->patch);
+        W_I64(f, "cfg.attn_lean", c->attn_lean);
     }
     if (st && st->opt) {
         const pf_adamw *o = st->opt;
@@ -214,6 +215,7 @@ int pf_ckpt_load(const char *path, pf_params *p, pf_ckpt_state *st, pf_tfm_cfg *
         R_I64("cfg.mlp_ratio", cfg_out->mlp_ratio); R_I64("cfg.rope_dim", cfg_out->rope_dim);
         R_F32("cfg.rope_base", cfg_out->rope_base); R_F32("cfg.dropout", cfg_out->dropout);
         R_F32("cfg.ln_eps", cfg_out->ln_eps); R_I64("cfg.patch", cfg_out->patch);
+        R_I64("cfg.attn_lean", cfg_out->attn_lean);
     }
     if (st) {
         R_I64("data_pos", st->data_pos);

@@ -644,25 +644,50 @@ void pf_rope_apply(float *x, const float *table, int BH, int T, int hd, int rope
 
 /* ============================ attention ==================================== */
 
+/* one (batch, head): att [Tq, Tk] = softmax(scale q k^T); o = att v (o may be NULL) */
+static void sdpa_fwd_one(float *o, float *ab, const float *qb, const float *kb, const float *vb, int Tq,
+                         int Tk, int hd, float scale)
+{
+    // s[Tq, Tk] = scale * q[Tq, hd] @ k^T[hd, Tk]
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, hd, scale, qb, hd, kb, hd, 0.0f, ab, Tk);
+    softmax_rows(ab, ab, Tq, Tk);
+    // o[Tq, hd] = att[Tq, Tk] @ v[Tk, hd]
+    if (o) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, hd, Tk, 1.0f, ab, Tk, vb, hd, 0.0f, o, hd);
+}
+
+/* one (batch, head) backward; datt: [Tq, Tk] scratch */
+static void sdpa_bwd_one(float *dqb, float *dkb, float *dvb, float *datt, const float *dob, const float *qb,
+                         const float *kb, const float *vb, const float *ab, int Tq, int Tk, int hd, float scale)
+{
+    // dv[Tk, hd] += att^T[Tk, Tq] @ do[Tq, hd]
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, hd, Tq, 1.0f, ab, Tk, dob, hd, 1.0f, dvb, hd);
+    // datt[Tq, Tk] = do[Tq, hd] @ v^T[hd, Tk]
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, hd, 1.0f, dob, hd, vb, hd, 0.0f, datt, Tk);
+    // ds = att * (datt - rowsum(datt * att)), in place
+    for (int i = 0; i < Tq; i++) {
+        float *dr = datt + (size_t)i * Tk;
+        const float *ar = ab + (size_t)i * Tk;
+        float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+        for (int j = 0; j < Tk; j++) s += dr[j] * ar[j];
+        for (int j = 0; j < Tk; j++) dr[j] = ar[j] * (dr[j] - s);
+    }
+    // dq[Tq, hd] += scale * ds[Tq, Tk] @ k[Tk, hd]
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, hd, Tk, scale, datt, Tk, kb, hd, 1.0f, dqb, hd);
+    // dk[Tk, hd] += scale * ds^T[Tk, Tq] @ q[Tq, hd]
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, hd, Tq, scale, datt, Tk, qb, hd, 1.0f, dkb, hd);
+}
+
+#define SDPA_PAR _Pragma("omp parallel for schedule(static) if (BH > 1 && (size_t)BH * Tq * Tk > 4096)")
+
 void pf_sdpa_forward(float *o, float *att, const float *q, const float *k, const float *v,
                      int BH, int Tq, int Tk, int hd, float scale)
 {
     pthread_once(&blas_once, blas_single);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (BH > 1 && (size_t)BH * Tq * Tk > 4096)
-#endif
-    for (int bh = 0; bh < BH; bh++) {
-        const float *qb = q + (size_t)bh * Tq * hd, *kb = k + (size_t)bh * Tk * hd;
-        const float *vb = v + (size_t)bh * Tk * hd;
-        float *ab = att + (size_t)bh * Tq * Tk;
-        // s[Tq, Tk] = scale * q[Tq, hd] @ k^T[hd, Tk]
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, hd, scale, qb, hd, kb, hd,
-                    0.0f, ab, Tk);
-        softmax_rows(ab, ab, Tq, Tk);
-        // o[Tq, hd] = att[Tq, Tk] @ v[Tk, hd]
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, hd, Tk, 1.0f, ab, Tk, vb, hd,
-                    0.0f, o + (size_t)bh * Tq * hd, hd);
-    }
+    SDPA_PAR
+    for (int bh = 0; bh < BH; bh++)
+        sdpa_fwd_one(o + (size_t)bh * Tq * hd, att + (size_t)bh * Tq * Tk, q + (size_t)bh * Tq * hd,
+                     k + (size_t)bh * Tk * hd, v + (size_t)bh * Tk * hd, Tq, Tk, hd, scale);
 }
 
 size_t pf_sdpa_scratch(int Tq, int Tk) { return (size_t)pf_threads() * Tq * Tk; }
@@ -672,35 +697,38 @@ void pf_sdpa_backward(float *dq, float *dk, float *dv, float *scratch, const flo
                       int BH, int Tq, int Tk, int hd, float scale)
 {
     pthread_once(&blas_once, blas_single);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (BH > 1 && (size_t)BH * Tq * Tk > 4096)
-#endif
+    SDPA_PAR
+    for (int bh = 0; bh < BH; bh++)
+        sdpa_bwd_one(dq + (size_t)bh * Tq * hd, dk + (size_t)bh * Tk * hd, dv + (size_t)bh * Tk * hd,
+                     scratch + (size_t)pf_thread_id() * Tq * Tk, do_ + (size_t)bh * Tq * hd,
+                     q + (size_t)bh * Tq * hd, k + (size_t)bh * Tk * hd, v + (size_t)bh * Tk * hd,
+                     att + (size_t)bh * Tq * Tk, Tq, Tk, hd, scale);
+}
+
+void pf_sdpa_forward_lean(float *o, float *scratch, const float *q, const float *k, const float *v,
+                          int BH, int Tq, int Tk, int hd, float scale)
+{
+    pthread_once(&blas_once, blas_single);
+    SDPA_PAR
+    for (int bh = 0; bh < BH; bh++)
+        sdpa_fwd_one(o + (size_t)bh * Tq * hd, scratch + (size_t)pf_thread_id() * Tq * Tk,
+                     q + (size_t)bh * Tq * hd, k + (size_t)bh * Tk * hd, v + (size_t)bh * Tk * hd, Tq, Tk,
+                     hd, scale);
+}
+
+void pf_sdpa_backward_lean(float *dq, float *dk, float *dv, float *scratch, const float *do_,
+                           const float *q, const float *k, const float *v, int BH, int Tq, int Tk,
+                           int hd, float scale)
+{
+    pthread_once(&blas_once, blas_single);
+    size_t blk = (size_t)Tq * Tk;
+    SDPA_PAR
     for (int bh = 0; bh < BH; bh++) {
-        float *datt = scratch + (size_t)pf_thread_id() * Tq * Tk;
-        const float *qb = q + (size_t)bh * Tq * hd, *kb = k + (size_t)bh * Tk * hd;
-        const float *vb = v + (size_t)bh * Tk * hd, *ab = att + (size_t)bh * Tq * Tk;
-        const float *dob = do_ + (size_t)bh * Tq * hd;
-        // dv[Tk, hd] += att^T[Tk, Tq] @ do[Tq, hd]
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, hd, Tq, 1.0f, ab, Tk, dob, hd,
-                    1.0f, dv + (size_t)bh * Tk * hd, hd);
-        // datt[Tq, Tk] = do[Tq, hd] @ v^T[hd, Tk]
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, hd, 1.0f, dob, hd, vb, hd,
-                    0.0f, datt, Tk);
-        // ds = att * (datt - rowsum(datt * att)), in place
-        for (int i = 0; i < Tq; i++) {
-            float *dr = datt + (size_t)i * Tk;
-            const float *ar = ab + (size_t)i * Tk;
-            float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-            for (int j = 0; j < Tk; j++) s += dr[j] * ar[j];
-            for (int j = 0; j < Tk; j++) dr[j] = ar[j] * (dr[j] - s);
-        }
-        // dq[Tq, hd] += scale * ds[Tq, Tk] @ k[Tk, hd]
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, hd, Tk, scale, datt, Tk, kb, hd,
-                    1.0f, dq + (size_t)bh * Tq * hd, hd);
-        // dk[Tk, hd] += scale * ds^T[Tk, Tq] @ q[Tq, hd]
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, hd, Tq, scale, datt, Tk, qb, hd,
-                    1.0f, dk + (size_t)bh * Tk * hd, hd);
+        float *ab = scratch + 2 * (size_t)pf_thread_id() * blk, *datt = ab + blk;
+        const float *qb = q + (size_t)bh * Tq * hd, *kb = k + (size_t)bh * Tk * hd, *vb = v + (size_t)bh * Tk * hd;
+        sdpa_fwd_one(NULL, ab, qb, kb, vb, Tq, Tk, hd, scale);   /* recompute the probabilities */
+        sdpa_bwd_one(dq + (size_t)bh * Tq * hd, dk + (size_t)bh * Tk * hd, dv + (size_t)bh * Tk * hd, datt,
+                     do_ + (size_t)bh * Tq * hd, qb, kb, vb, ab, Tq, Tk, hd, scale);
     }
 }
 

@@ -99,6 +99,15 @@ size_t pf_sdpa_scratch(int Tq, int Tk);
 void pf_sdpa_backward(float *dq, float *dk, float *dv, float *scratch, const float *do_,
                       const float *q, const float *k, const float *v, const float *att,
                       int BH, int Tq, int Tk, int hd, float scale);
+/* Memory-lean pair for long sequences: the probabilities are not stored (a
+ * [BH, Tq, Tk] tensor per layer: 113 MB per sample and layer at 1536 tokens x 12
+ * heads) but recomputed in the backward, bit-identically. scratch: forward
+ * pf_sdpa_scratch(Tq, Tk) floats, backward 2 * pf_sdpa_scratch(Tq, Tk). */
+void pf_sdpa_forward_lean(float *o, float *scratch, const float *q, const float *k, const float *v,
+                          int BH, int Tq, int Tk, int hd, float scale);
+void pf_sdpa_backward_lean(float *dq, float *dk, float *dv, float *scratch, const float *do_,
+                           const float *q, const float *k, const float *v, int BH, int Tq, int Tk,
+                           int hd, float scale);
 void pf_sdpa_forward_naive(float *o, float *att, const float *q, const float *k, const float *v,
                            int BH, int Tq, int Tk, int hd, float scale);
 void pf_sdpa_backward_naive(float *dq, float *dk, float *dv, const float *do_, const float *q,

@@ -21,7 +21,7 @@ int pf_tfm_preset(const char *name, pf_tfm_cfg *c)
     c->patch = 64;
     if (strcmp(name, "tiny") == 0) { c->dim = 128; c->depth = 4; c->heads = 4; }
     else if (strcmp(name, "small") == 0) { c->dim = 256; c->depth = 6; c->heads = 8; }
-    else if (strcmp(name, "physiowave-ecg") == 0) { c->dim = 384; c->depth = 8; c->heads = 12; }
+    else if (strcmp(name, "physiowave-ecg") == 0) { c->dim = 384; c->depth = 8; c->heads = 12; c->attn_lean = 1; }
     else return pf_err(PF_ENOTFOUND, "transformer preset '%s' (tiny, small, physiowave-ecg)", name);
     snprintf(c->name, sizeof c->name, "%s", name);
     return PF_OK;
@@ -116,7 +116,7 @@ static size_t encoder_layout(pf_encoder *e, pf_arena *a)
         block_acts *b = &e->acts[l];
         TAKE(b->ln1, float, N * D); TAKE(b->ln1_mean, float, N); TAKE(b->ln1_rstd, float, N);
         TAKE(b->q, float, N * D); TAKE(b->k, float, N * D); TAKE(b->v, float, N * D);
-        TAKE(b->att, float, (size_t)e->max_B * e->H * T * T);
+        if (!e->cfg.attn_lean) TAKE(b->att, float, (size_t)e->max_B * e->H * T * T);
         TAKE(b->merged, float, N * D); TAKE(b->res_mid, float, N * D);
         TAKE(b->ln2, float, N * D); TAKE(b->ln2_mean, float, N); TAKE(b->ln2_rstd, float, N);
         TAKE(b->h, float, N * Hm); TAKE(b->g, float, N * Hm);
@@ -133,7 +133,7 @@ static size_t encoder_layout(pf_encoder *e, pf_arena *a)
     TAKE(e->dohm, float, N * D); TAKE(e->dmerged, float, N * D);
     TAKE(e->dh, float, N * Hm); TAKE(e->dg, float, N * Hm); TAKE(e->dtmp, float, N * D);
     e->scratch_threads = pf_threads();
-    TAKE(e->datt, float, pf_sdpa_scratch((int)T, (int)T));
+    TAKE(e->datt, float, 2 * pf_sdpa_scratch((int)T, (int)T));
 #undef TAKE
     return total;
 }
@@ -346,7 +346,8 @@ int pf_encoder_forward(pf_encoder *e, pf_params *p, const float *x, int B, int T
         pf_linear_forward(e->qkv, a->ln1, pf_params_data(p, id->qkv_w), pf_params_data(p, id->qkv_b),
                           N, D, 3 * D);
         qkv_split_rope(a->q, a->k, a->v, e->qkv, e->rope, B, T, H, hd, e->rope_dim);
-        pf_sdpa_forward(e->ohm, a->att, a->q, a->k, a->v, B * H, T, T, hd, scale);
+        if (e->cfg.attn_lean) pf_sdpa_forward_lean(e->ohm, e->datt, a->q, a->k, a->v, B * H, T, T, hd, scale);
+        else pf_sdpa_forward(e->ohm, a->att, a->q, a->k, a->v, B * H, T, T, hd, scale);
         pf_heads_merge(a->merged, e->ohm, B, T, H, hd);
         // proj, then res_mid = x + Drop(proj + b) in one pass
         pf_gemm(0, 1, N, D, D, 1.0f, a->merged, D, pf_params_data(p, id->proj_w), D, 0.0f, e->tmp, D);
@@ -416,8 +417,11 @@ int pf_encoder_backward(pf_encoder *e, pf_params *p, const float *dy, float *dx)
         memset(e->dq, 0, ND * sizeof(float));
         memset(e->dk, 0, ND * sizeof(float));
         memset(e->dv, 0, ND * sizeof(float));
-        pf_sdpa_backward(e->dq, e->dk, e->dv, e->datt, e->dohm, a->q, a->k, a->v, a->att, B * H, T,
-                         T, hd, scale);
+        if (e->cfg.attn_lean)
+            pf_sdpa_backward_lean(e->dq, e->dk, e->dv, e->datt, e->dohm, a->q, a->k, a->v, B * H, T, T, hd, scale);
+        else
+            pf_sdpa_backward(e->dq, e->dk, e->dv, e->datt, e->dohm, a->q, a->k, a->v, a->att, B * H, T,
+                             T, hd, scale);
         qkv_split_rope_backward(e->dqkv, e->dq, e->dk, e->dv, e->rope, B, T, H, hd, e->rope_dim);
         linear_backward_fresh(e->dln, pf_params_grad(p, id->qkv_w), pf_params_grad(p, id->qkv_b),
                               e->dqkv, a->ln1, pf_params_data(p, id->qkv_w), N, D, 3 * D);

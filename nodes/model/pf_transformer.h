@@ -33,10 +33,13 @@ typedef struct pf_tfm_cfg {
     float dropout;        /* 0.1 */
     float ln_eps;         /* 1e-5 */
     int patch;            /* samples per token, 64 */
+    int attn_lean;        /* 1: do not store attention probabilities, recompute them in the
+                             backward (memory O(T) instead of O(T^2) per layer; ~+5% time) */
 } pf_tfm_cfg;
 
 /* "tiny" (128/4/4), "small" (256/6/8), "physiowave-ecg" (384/8/12); patch 64,
- * MLP 4x, dropout 0.1, RoPE over the whole head, base 10000. */
+ * MLP 4x, dropout 0.1, RoPE over the whole head, base 10000. physiowave-ecg
+ * (1536 tokens) sets attn_lean = 1. */
 int pf_tfm_preset(const char *name, pf_tfm_cfg *cfg);
 int pf_tfm_validate(const pf_tfm_cfg *cfg);
 /* Exact parameter counts implied by a config. */

@@ -134,6 +134,20 @@ int main(void)
     cmp("sdpa backward dk", dk1, dk2, nk, 1e-5);
     cmp("sdpa backward dv", dv1, dv2, nk, 1e-5);
 
+    /* lean attention: no stored probabilities, same results */
+    {
+        float *o3 = t_alloc(nq), *dq3 = t_alloc(nq), *dk3 = t_alloc(nk), *dv3 = t_alloc(nk);
+        float *scr2 = t_alloc(2 * pf_sdpa_scratch(TQ, TK));
+        pf_sdpa_forward_lean(o3, scr2, q, k, v, BH, TQ, TK, HD, 0.25f);
+        memset(dq1, 0, nq * 4); memset(dk1, 0, nk * 4); memset(dv1, 0, nk * 4);
+        pf_sdpa_backward(dq1, dk1, dv1, scr, dO, q, k, v, at1, BH, TQ, TK, HD, 0.25f);
+        pf_sdpa_backward_lean(dq3, dk3, dv3, scr2, dO, q, k, v, BH, TQ, TK, HD, 0.25f);
+        int same = !memcmp(o3, o1, nq * 4) && !memcmp(dq3, dq1, nq * 4) && !memcmp(dk3, dk1, nk * 4) &&
+                   !memcmp(dv3, dv1, nk * 4);
+        printf("%-32s %s\n", "sdpa lean vs stored", same ? "bit-identical" : "DIFFER");
+        CHECK(same, "lean attention differs from the stored-probability attention");
+    }
+
     /* RoPE: exact formula at one position, and q_m . k_n depends on m - n only */
     enum { RT = 40, RD = 8 };
     float tab[RT * RD], qa[RT * RD], ka[RT * RD];

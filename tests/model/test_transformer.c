@@ -128,6 +128,40 @@ int main(void)
     CHECK(fabs(lt[0] - lt[1]) <= 1e-5 * fabs(lt[0]) && fabs(gn[0] - gn[1]) <= 1e-5 * gn[0],
           "1 vs 2 workers: loss %.9g vs %.9g, grad norm %.9g vs %.9g", lt[0], lt[1], gn[0], gn[1]);
 
+    /* attn_lean: same parameters, probabilities recomputed in the backward ->
+     * bit-identical loss and gradients, and the whole-model FD check passes */
+    {
+        omp_set_num_threads(2);
+        pf_tfm_cfg cl = c;
+        cl.attn_lean = 1;
+        pf_params *pl = pf_params_create();
+        pf_mae *ml = pf_mae_create(&cl, pl, MB, MF * MTP);
+        CHECK(ml && pf_params_finalize(pl) == 0, "lean create: %s", pf_errmsg());
+        memcpy(pl->block, PP->block, PP->total * sizeof(float));
+        float la, lb;
+        pf_mae_forward(M, PP, PATCH, MASK, MB, MF, MTP, 1, 5, &la);
+        pf_params_zero_grad(PP);
+        pf_mae_backward(M, PP);
+        pf_mae_forward(ml, pl, PATCH, MASK, MB, MF, MTP, 1, 5, &lb);
+        pf_params_zero_grad(pl);
+        pf_mae_backward(ml, pl);
+        int same = la == lb && memcmp(PP->block + PP->total, pl->block + pl->total, PP->total * sizeof(float)) == 0;
+        printf("attn_lean vs stored attention: loss and gradients %s\n", same ? "bit-identical" : "DIFFER");
+        CHECK(same, "attn_lean changes the result (loss %.9g vs %.9g)", la, lb);
+        pf_mae *keep_m = M;
+        pf_params *keep_p = PP;
+        M = ml; PP = pl; TRAIN = 1;
+        fd_input in[64];
+        int nin = 0;
+        for (int i = 0; i < PP->count && nin < 64; i++)
+            in[nin++] = (fd_input){PP->info[i].name, pf_params_data(PP, i), pf_params_grad(PP, i), PP->info[i].n};
+        int bad = fd_check("mae lean", 0, L_model, G_model, in, nin, 1e-2f, 3e-2, 3e-3, 0);
+        CHECK(bad == 0, "attn_lean whole-model gradients: %d mismatches", bad);
+        M = keep_m; PP = keep_p;
+        pf_mae_destroy(ml);
+        pf_params_destroy(pl);
+    }
+
     pf_mae_destroy(M);
     pf_params_destroy(PP);
     printf("%s\n", t_failures ? "FAILED" : "transformer tests passed");
