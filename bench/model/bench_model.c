@@ -64,19 +64,24 @@ static double sgemm_peak(void)
 
 int main(int argc, char **argv)
 {
-    int B = 8, steps = 10, warm = 3, infer_steps = 10, do_sgemm = 0;
+    int B = 8, steps = 10, warm = 3, infer_steps = 10, do_sgemm = 0, F = 4, TP = 25;
+    const char *preset = "small";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch") && i + 1 < argc) B = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) warm = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--infer-steps") && i + 1 < argc) infer_steps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--sgemm")) do_sgemm = 1;
-        else { fprintf(stderr, "usage: %s [--batch B] [--steps S] [--warmup W] [--infer-steps I] [--sgemm]\n", argv[0]); return 2; }
+        else if (!strcmp(argv[i], "--preset") && i + 1 < argc) preset = argv[++i];
+        else if (!strcmp(argv[i], "--rows") && i + 1 < argc) F = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--tpatches") && i + 1 < argc) TP = atoi(argv[++i]);
+        else { fprintf(stderr, "usage: %s [--batch B] [--steps S] [--warmup W] [--infer-steps I] [--sgemm] [--preset P --rows F --tpatches TP]\n", argv[0]); return 2; }
     }
     if (do_sgemm) { printf("sgemm_gflops=%.1f\n", sgemm_peak()); return 0; }
     pf_tfm_cfg c;
-    pf_tfm_preset("small", &c);   /* D 256, 6 layers, 8 heads, MLP 4x, dropout 0.1, P 64 */
-    int F = 4, TP = 25, T = F * TP, N = B * T;
+    /* default: "small" = D 256, 6 layers, 8 heads, MLP 4x, dropout 0.1, P 64, 4 x 25 tokens */
+    if (pf_tfm_preset(preset, &c) < 0) { fprintf(stderr, "%s\n", pf_errmsg()); return 2; }
+    int T = F * TP, N = B * T;
     pf_params *p = pf_params_create();
     pf_mae *m = pf_mae_create(&c, p, B, T);
     if (!m || pf_params_finalize(p) < 0) { fprintf(stderr, "%s\n", pf_errmsg()); return 1; }
