@@ -1,0 +1,249 @@
+#include "pf_ckpt.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "pf_error.h"
+
+static int dset_numel(hid_t d, size_t *n)
+{
+    hid_t s = H5Dget_space(d);
+    if (s < 0) return -1;
+    int nd = H5Sget_simple_extent_ndims(s);
+    hsize_t dims[8];
+    if (nd < 0 || nd > 8) { H5Sclose(s); return -1; }
+    H5Sget_simple_extent_dims(s, dims, NULL);
+    H5Sclose(s);
+    size_t k = 1;
+    for (int i = 0; i < nd; i++) k *= (size_t)dims[i];
+    *n = k;
+    return nd;
+}
+
+static int read_typed(hid_t file, const char *name, void *dst, size_t n, hid_t memtype)
+{
+    if (H5Lexists(file, name, H5P_DEFAULT) <= 0)
+        return pf_err(PF_ENOTFOUND, "hdf5: no dataset '%s'", name);
+    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+    if (d < 0) return pf_err(PF_EIO, "hdf5: cannot open dataset '%s'", name);
+    size_t have = 0;
+    if (dset_numel(d, &have) < 0 || have != n) {
+        H5Dclose(d);
+        return pf_err(PF_EFORMAT, "hdf5: dataset '%s' has %zu elements, expected %zu", name, have, n);
+    }
+    herr_t rc = H5Dread(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst);
+    H5Dclose(d);
+    return rc < 0 ? pf_err(PF_EIO, "hdf5: reading '%s' failed", name) : PF_OK;
+}
+
+int pf_h5_read_f32(hid_t file, const char *name, float *dst, size_t n)
+{
+    return read_typed(file, name, dst, n, H5T_NATIVE_FLOAT);
+}
+
+int pf_h5_read_i32(hid_t file, const char *name, int *dst, size_t n)
+{
+    return read_typed(file, name, dst, n, H5T_NATIVE_INT);
+}
+
+int pf_h5_write_f32(hid_t loc, const char *name, const float *src, int ndim, const int *shape)
+{
+    hsize_t dims[PF_MAX_DIMS];
+    for (int i = 0; i < ndim; i++) dims[i] = (hsize_t)shape[i];
+    hid_t s = H5Screate_simple(ndim, dims, NULL);
+    hid_t d = H5Dcreate2(loc, name, H5T_IEEE_F32LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = d < 0 ? -1 : H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, src);
+    if (d >= 0) H5Dclose(d);
+    H5Sclose(s);
+    return rc < 0 ? pf_err(PF_EIO, "hdf5: writing dataset '%s' failed", name) : PF_OK;
+}
+
+static int attr_write(hid_t loc, const char *name, hid_t mtype, hid_t ftype, const void *v, hsize_t n)
+{
+    hid_t s = H5Screate_simple(1, &n, NULL);
+    hid_t a = H5Acreate2(loc, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = a < 0 ? -1 : H5Awrite(a, mtype, v);
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(s);
+    return rc < 0 ? pf_err(PF_EIO, "hdf5: writing attribute '%s' failed", name) : PF_OK;
+}
+
+static int attr_read(hid_t loc, const char *name, hid_t mtype, void *v, hsize_t n)
+{
+    if (H5Aexists(loc, name) <= 0) return pf_err(PF_ENOTFOUND, "checkpoint: attribute '%s' missing", name);
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t s = H5Aget_space(a);
+    hssize_t have = H5Sget_simple_extent_npoints(s);
+    H5Sclose(s);
+    herr_t rc = have == (hssize_t)n ? H5Aread(a, mtype, v) : -1;
+    H5Aclose(a);
+    return rc < 0 ? pf_err(PF_EFORMAT, "checkpoint: attribute '%s' unreadable or wrong size", name) : PF_OK;
+}
+
+#define W_I64(loc, nm, val) do { int64_t v_ = (val); if ((rc = attr_write(loc, nm, H5T_NATIVE_INT64, H5T_STD_I64LE, &v_, 1)) < 0) goto done; } while (0)
+#define W_F32(loc, nm, val) do { float v_ = (val); if ((rc = attr_write(loc, nm, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, &v_, 1)) < 0) goto done; } while (0)
+
+int pf_ckpt_save(const char *path, pf_params *p, const pf_ckpt_state *st)
+{
+    if (!p->finalized) return pf_err(PF_ESTATE, "checkpoint %s: parameters not finalized", path);
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) return pf_err(PF_EIO, "checkpoint: cannot create '%s'", tmp);
+    int rc = PF_OK;
+    hid_t gp = H5Gcreate2(f, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), gm = -1, gv = -1, go = -1;
+    for (int i = 0; i < p->count && rc == PF_OK; i++)
+        rc = pf_h5_write_f32(gp, p->info[i].name, pf_params_data(p, i), p->info[i].ndim, p->info[i].shape);
+    if (rc < 0) goto done;
+    W_I64(f, "format_version", 1);
+    W_I64(f, "n_params", (int64_t)p->n_params);
+    W_I64(f, "data_pos", st ? st->data_pos : 0);
+    if (st && st->rng)
+        if ((rc = attr_write(f, "rng_state", H5T_NATIVE_UINT64, H5T_STD_U64LE, st->rng->s, 4)) < 0) goto done;
+    if (st && st->cfg) {
+        const pf_tfm_cfg *c = st->cfg;
+        hid_t ts = H5Tcopy(H5T_C_S1);
+        H5Tset_size(ts, sizeof c->name);
+        hsize_t one = 1;
+        hid_t s = H5Screate_simple(1, &one, NULL);
+        hid_t a = H5Acreate2(f, "cfg.name", ts, s, H5P_DEFAULT, H5P_DEFAULT);
+        H5Awrite(a, ts, c->name);
+        H5Aclose(a); H5Sclose(s); H5Tclose(ts);
+        W_I64(f, "cfg.dim", c->dim); W_I64(f, "cfg.depth", c->depth); W_I64(f, "cfg.heads", c->heads);
+        W_I64(f, "cfg.mlp_ratio", c->mlp_ratio); W_I64(f, "cfg.rope_dim", c->rope_dim);
+        W_F32(f, "cfg.rope_base", c->rope_base); W_F32(f, "cfg.dropout", c->dropout);
+        W_F32(f, "cfg.ln_eps", c->ln_eps); W_I64(f, "cfg.patch", c->patch);
+        W_I64(f, "cfg.attn_lean", c->attn_lean);
+    }
+    if (st && st->opt) {
+        const pf_adamw *o = st->opt;
+        const pf_adamw_cfg *c = &o->cfg;
+        W_I64(f, "step", o->step); W_I64(f, "micro", o->micro);
+        W_F32(f, "adamw.lr", c->lr); W_F32(f, "adamw.beta1", c->beta1); W_F32(f, "adamw.beta2", c->beta2);
+        W_F32(f, "adamw.eps", c->eps); W_F32(f, "adamw.weight_decay", c->weight_decay);
+        W_I64(f, "adamw.decay_all", c->decay_all); W_F32(f, "adamw.clip_norm", c->clip_norm);
+        W_I64(f, "adamw.warmup_steps", c->warmup_steps); W_I64(f, "adamw.total_steps", c->total_steps);
+        W_F32(f, "adamw.min_lr", c->min_lr); W_I64(f, "adamw.accum_steps", c->accum_steps);
+        go = H5Gcreate2(f, "optim", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        gm = H5Gcreate2(go, "m", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        gv = H5Gcreate2(go, "v", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        for (int i = 0; i < p->count && rc == PF_OK; i++) {
+            rc = pf_h5_write_f32(gm, p->info[i].name, pf_params_m(p, i), p->info[i].ndim, p->info[i].shape);
+            if (rc == PF_OK)
+                rc = pf_h5_write_f32(gv, p->info[i].name, pf_params_v(p, i), p->info[i].ndim, p->info[i].shape);
+        }
+        /* accumulated gradients of an unfinished accumulation cycle are part of the state */
+        if (rc == PF_OK && o->micro > 0) {
+            hid_t gg = H5Gcreate2(go, "grad", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+            for (int i = 0; i < p->count && rc == PF_OK; i++)
+                rc = pf_h5_write_f32(gg, p->info[i].name, pf_params_grad(p, i), p->info[i].ndim, p->info[i].shape);
+            H5Gclose(gg);
+        }
+    }
+done:
+    if (gm >= 0) H5Gclose(gm);
+    if (gv >= 0) H5Gclose(gv);
+    if (go >= 0) H5Gclose(go);
+    if (gp >= 0) H5Gclose(gp);
+    if (H5Fclose(f) < 0 && rc == PF_OK) rc = pf_err(PF_EIO, "checkpoint: closing '%s' failed", tmp);
+    if (rc < 0) { remove(tmp); return pf_err_context(rc, "checkpoint %s", path); }
+    if (rename(tmp, path) != 0) return pf_err(PF_EIO, "checkpoint: rename '%s' -> '%s' failed", tmp, path);
+    return PF_OK;
+}
+
+static int check_shape(hid_t f, const char *dname, const pf_param_info *in)
+{
+    if (H5Lexists(f, dname, H5P_DEFAULT) <= 0) return pf_err(PF_ENOTFOUND, "tensor '%s' missing", dname);
+    hid_t d = H5Dopen2(f, dname, H5P_DEFAULT);
+    hid_t s = H5Dget_space(d);
+    hsize_t dims[8];
+    int nd = H5Sget_simple_extent_ndims(s);
+    if (nd > 0 && nd <= 8) H5Sget_simple_extent_dims(s, dims, NULL);
+    H5Sclose(s);
+    H5Dclose(d);
+    int ok = nd == in->ndim;
+    for (int i = 0; ok && i < nd; i++) ok = dims[i] == (hsize_t)in->shape[i];
+    if (!ok) {
+        char want[64] = "", have[64] = "";
+        for (int i = 0; i < in->ndim; i++) snprintf(want + strlen(want), sizeof want - strlen(want), "%s%d", i ? "x" : "", in->shape[i]);
+        for (int i = 0; i < nd && i < 8; i++) snprintf(have + strlen(have), sizeof have - strlen(have), "%s%llu", i ? "x" : "", (unsigned long long)dims[i]);
+        return pf_err(PF_EFORMAT, "tensor '%s' has shape %s, model expects %s", dname, have, want);
+    }
+    return PF_OK;
+}
+
+#define R_I64(nm, dst) do { int64_t v_; if ((rc = attr_read(f, nm, H5T_NATIVE_INT64, &v_, 1)) < 0) goto done; (dst) = v_; } while (0)
+#define R_F32(nm, dst) do { float v_; if ((rc = attr_read(f, nm, H5T_NATIVE_FLOAT, &v_, 1)) < 0) goto done; (dst) = v_; } while (0)
+
+int pf_ckpt_load(const char *path, pf_params *p, pf_ckpt_state *st, pf_tfm_cfg *cfg_out)
+{
+    if (!p->finalized) return pf_err(PF_ESTATE, "checkpoint %s: parameters not finalized", path);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return pf_err(PF_EIO, "checkpoint: cannot open '%s'", path);
+    int rc = PF_OK;
+    int64_t ver = 0;
+    char dn[PF_NAME_MAX + 32];
+    R_I64("format_version", ver);
+    if (ver != 1) { rc = pf_err(PF_EFORMAT, "format_version %lld (expected 1)", (long long)ver); goto done; }
+    /* validate everything before modifying anything */
+    for (int i = 0; i < p->count; i++) {
+        snprintf(dn, sizeof dn, "params/%s", p->info[i].name);
+        if ((rc = check_shape(f, dn, &p->info[i])) < 0) goto done;
+        if (st && st->opt) {
+            snprintf(dn, sizeof dn, "optim/m/%s", p->info[i].name);
+            if ((rc = check_shape(f, dn, &p->info[i])) < 0) goto done;
+        }
+    }
+    for (int i = 0; i < p->count; i++) {
+        snprintf(dn, sizeof dn, "params/%s", p->info[i].name);
+        if ((rc = pf_h5_read_f32(f, dn, pf_params_data(p, i), p->info[i].n)) < 0) goto done;
+    }
+    if (cfg_out) {
+        memset(cfg_out, 0, sizeof *cfg_out);
+        if (H5Aexists(f, "cfg.name") > 0) {
+            hid_t a = H5Aopen(f, "cfg.name", H5P_DEFAULT);
+            hid_t ts = H5Tcopy(H5T_C_S1);
+            H5Tset_size(ts, sizeof cfg_out->name);
+            H5Aread(a, ts, cfg_out->name);
+            cfg_out->name[sizeof cfg_out->name - 1] = 0;
+            H5Tclose(ts);
+            H5Aclose(a);
+        }
+        R_I64("cfg.dim", cfg_out->dim); R_I64("cfg.depth", cfg_out->depth); R_I64("cfg.heads", cfg_out->heads);
+        R_I64("cfg.mlp_ratio", cfg_out->mlp_ratio); R_I64("cfg.rope_dim", cfg_out->rope_dim);
+        R_F32("cfg.rope_base", cfg_out->rope_base); R_F32("cfg.dropout", cfg_out->dropout);
+        R_F32("cfg.ln_eps", cfg_out->ln_eps); R_I64("cfg.patch", cfg_out->patch);
+        R_I64("cfg.attn_lean", cfg_out->attn_lean);
+    }
+    if (st) {
+        R_I64("data_pos", st->data_pos);
+        if (st->rng) if ((rc = attr_read(f, "rng_state", H5T_NATIVE_UINT64, st->rng->s, 4)) < 0) goto done;
+    }
+    if (st && st->opt) {
+        pf_adamw *o = st->opt;
+        pf_adamw_cfg *c = &o->cfg;
+        R_I64("step", o->step); R_I64("micro", o->micro);
+        R_F32("adamw.lr", c->lr); R_F32("adamw.beta1", c->beta1); R_F32("adamw.beta2", c->beta2);
+        R_F32("adamw.eps", c->eps); R_F32("adamw.weight_decay", c->weight_decay);
+        R_I64("adamw.decay_all", c->decay_all); R_F32("adamw.clip_norm", c->clip_norm);
+        R_I64("adamw.warmup_steps", c->warmup_steps); R_I64("adamw.total_steps", c->total_steps);
+        R_F32("adamw.min_lr", c->min_lr); R_I64("adamw.accum_steps", c->accum_steps);
+        for (int i = 0; i < p->count; i++) {
+            snprintf(dn, sizeof dn, "optim/m/%s", p->info[i].name);
+            if ((rc = pf_h5_read_f32(f, dn, pf_params_m(p, i), p->info[i].n)) < 0) goto done;
+            snprintf(dn, sizeof dn, "optim/v/%s", p->info[i].name);
+            if ((rc = pf_h5_read_f32(f, dn, pf_params_v(p, i), p->info[i].n)) < 0) goto done;
+        }
+        pf_params_zero_grad(p);
+        if (o->micro > 0)
+            for (int i = 0; i < p->count; i++) {
+                snprintf(dn, sizeof dn, "optim/grad/%s", p->info[i].name);
+                if ((rc = pf_h5_read_f32(f, dn, pf_params_grad(p, i), p->info[i].n)) < 0) goto done;
+            }
+    }
+done:
+    H5Fclose(f);
+    return rc < 0 ? pf_err_context(rc, "checkpoint %s", path) : PF_OK;
+}
