@@ -82,9 +82,9 @@ int main(int argc, char **argv)
     /* default: "small" = D 256, 6 layers, 8 heads, MLP 4x, dropout 0.1, P 64, 4 x 25 tokens */
     if (pf_tfm_preset(preset, &c) < 0) { fprintf(stderr, "%s\n", pf_errmsg()); return 2; }
     int T = F * TP, N = B * T;
-    pf_params *p = pf_params_create();
+    pf_pstore *p = pf_pstore_create();
     pf_mae *m = pf_mae_create(&c, p, B, T);
-    if (!m || pf_params_finalize(p) < 0) { fprintf(stderr, "%s\n", pf_errmsg()); return 1; }
+    if (!m || pf_pstore_finalize(p) < 0) { fprintf(stderr, "%s\n", pf_errmsg()); return 1; }
     pf_mae_init(m, p, 1);
     pf_adamw_cfg ac = pf_adamw_defaults();
     ac.lr = 1e-4f; ac.beta2 = 0.95f; ac.warmup_steps = 2; ac.total_steps = 1000;
@@ -137,6 +137,6 @@ int main(int argc, char **argv)
     free(x); free(dy); free(ts); free(patches); free(mask);
     pf_adamw_destroy(o);
     pf_mae_destroy(m);
-    pf_params_destroy(p);
+    pf_pstore_destroy(p);
     return 0;
 }

@@ -83,7 +83,7 @@ static int attr_read(hid_t loc, const char *name, hid_t mtype, void *v, hsize_t 
 #define W_I64(loc, nm, val) do { int64_t v_ = (val); if ((rc = attr_write(loc, nm, H5T_NATIVE_INT64, H5T_STD_I64LE, &v_, 1)) < 0) goto done; } while (0)
 #define W_F32(loc, nm, val) do { float v_ = (val); if ((rc = attr_write(loc, nm, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, &v_, 1)) < 0) goto done; } while (0)
 
-int pf_ckpt_save(const char *path, pf_params *p, const pf_ckpt_state *st)
+int pf_ckpt_save(const char *path, pf_pstore *p, const pf_ckpt_state *st)
 {
     if (!p->finalized) return pf_err(PF_ESTATE, "checkpoint %s: parameters not finalized", path);
     char tmp[4096];
@@ -94,7 +94,7 @@ int pf_ckpt_save(const char *path, pf_params *p, const pf_ckpt_state *st)
     int rc = PF_OK;
     hid_t gp = H5Gcreate2(f, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), gm = -1, gv = -1, go = -1;
     for (int i = 0; i < p->count && rc == PF_OK; i++)
-        rc = pf_h5_write_f32(gp, p->info[i].name, pf_params_data(p, i), p->info[i].ndim, p->info[i].shape);
+        rc = pf_h5_write_f32(gp, p->info[i].name, pf_pstore_data(p, i), p->info[i].ndim, p->info[i].shape);
     if (rc < 0) goto done;
     W_I64(f, "format_version", 1);
     W_I64(f, "n_params", (int64_t)p->n_params);
@@ -129,15 +129,15 @@ int pf_ckpt_save(const char *path, pf_params *p, const pf_ckpt_state *st)
         gm = H5Gcreate2(go, "m", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         gv = H5Gcreate2(go, "v", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         for (int i = 0; i < p->count && rc == PF_OK; i++) {
-            rc = pf_h5_write_f32(gm, p->info[i].name, pf_params_m(p, i), p->info[i].ndim, p->info[i].shape);
+            rc = pf_h5_write_f32(gm, p->info[i].name, pf_pstore_m(p, i), p->info[i].ndim, p->info[i].shape);
             if (rc == PF_OK)
-                rc = pf_h5_write_f32(gv, p->info[i].name, pf_params_v(p, i), p->info[i].ndim, p->info[i].shape);
+                rc = pf_h5_write_f32(gv, p->info[i].name, pf_pstore_v(p, i), p->info[i].ndim, p->info[i].shape);
         }
         /* accumulated gradients of an unfinished accumulation cycle are part of the state */
         if (rc == PF_OK && o->micro > 0) {
             hid_t gg = H5Gcreate2(go, "grad", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
             for (int i = 0; i < p->count && rc == PF_OK; i++)
-                rc = pf_h5_write_f32(gg, p->info[i].name, pf_params_grad(p, i), p->info[i].ndim, p->info[i].shape);
+                rc = pf_h5_write_f32(gg, p->info[i].name, pf_pstore_grad(p, i), p->info[i].ndim, p->info[i].shape);
             H5Gclose(gg);
         }
     }
@@ -176,7 +176,7 @@ static int check_shape(hid_t f, const char *dname, const pf_param_info *in)
 #define R_I64(nm, dst) do { int64_t v_; if ((rc = attr_read(f, nm, H5T_NATIVE_INT64, &v_, 1)) < 0) goto done; (dst) = v_; } while (0)
 #define R_F32(nm, dst) do { float v_; if ((rc = attr_read(f, nm, H5T_NATIVE_FLOAT, &v_, 1)) < 0) goto done; (dst) = v_; } while (0)
 
-int pf_ckpt_load(const char *path, pf_params *p, pf_ckpt_state *st, pf_tfm_cfg *cfg_out)
+int pf_ckpt_load(const char *path, pf_pstore *p, pf_ckpt_state *st, pf_tfm_cfg *cfg_out)
 {
     if (!p->finalized) return pf_err(PF_ESTATE, "checkpoint %s: parameters not finalized", path);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -198,7 +198,7 @@ int pf_ckpt_load(const char *path, pf_params *p, pf_ckpt_state *st, pf_tfm_cfg *
     }
     for (int i = 0; i < p->count; i++) {
         snprintf(dn, sizeof dn, "params/%s", p->info[i].name);
-        if ((rc = pf_h5_read_f32(f, dn, pf_params_data(p, i), p->info[i].n)) < 0) goto done;
+        if ((rc = pf_h5_read_f32(f, dn, pf_pstore_data(p, i), p->info[i].n)) < 0) goto done;
     }
     if (cfg_out) {
         memset(cfg_out, 0, sizeof *cfg_out);
@@ -232,15 +232,15 @@ int pf_ckpt_load(const char *path, pf_params *p, pf_ckpt_state *st, pf_tfm_cfg *
         R_F32("adamw.min_lr", c->min_lr); R_I64("adamw.accum_steps", c->accum_steps);
         for (int i = 0; i < p->count; i++) {
             snprintf(dn, sizeof dn, "optim/m/%s", p->info[i].name);
-            if ((rc = pf_h5_read_f32(f, dn, pf_params_m(p, i), p->info[i].n)) < 0) goto done;
+            if ((rc = pf_h5_read_f32(f, dn, pf_pstore_m(p, i), p->info[i].n)) < 0) goto done;
             snprintf(dn, sizeof dn, "optim/v/%s", p->info[i].name);
-            if ((rc = pf_h5_read_f32(f, dn, pf_params_v(p, i), p->info[i].n)) < 0) goto done;
+            if ((rc = pf_h5_read_f32(f, dn, pf_pstore_v(p, i), p->info[i].n)) < 0) goto done;
         }
-        pf_params_zero_grad(p);
+        pf_pstore_zero_grad(p);
         if (o->micro > 0)
             for (int i = 0; i < p->count; i++) {
                 snprintf(dn, sizeof dn, "optim/grad/%s", p->info[i].name);
-                if ((rc = pf_h5_read_f32(f, dn, pf_params_grad(p, i), p->info[i].n)) < 0) goto done;
+                if ((rc = pf_h5_read_f32(f, dn, pf_pstore_grad(p, i), p->info[i].n)) < 0) goto done;
             }
     }
 done:

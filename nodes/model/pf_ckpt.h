@@ -29,10 +29,10 @@ typedef struct pf_ckpt_state {
     int64_t data_pos;          /* caller's data position */
 } pf_ckpt_state;
 
-int pf_ckpt_save(const char *path, pf_params *p, const pf_ckpt_state *st);
+int pf_ckpt_save(const char *path, pf_pstore *p, const pf_ckpt_state *st);
 /* st fields that are non-NULL are restored; cfg_out (may be NULL) receives the
  * stored transformer config. */
-int pf_ckpt_load(const char *path, pf_params *p, pf_ckpt_state *st, pf_tfm_cfg *cfg_out);
+int pf_ckpt_load(const char *path, pf_pstore *p, pf_ckpt_state *st, pf_tfm_cfg *cfg_out);
 
 /* Small HDF5 helpers (also used by the golden tests). n is the expected
  * element count; a size mismatch is an error naming the dataset. */

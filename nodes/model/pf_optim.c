@@ -66,7 +66,7 @@ static void norm_chunk(void *vc, size_t lo, size_t hi)
     }
 }
 
-double pf_grad_global_norm(pf_params *p)
+double pf_grad_global_norm(pf_pstore *p)
 {
     /* the padding between tensors is never written, so it stays 0 */
     size_t nch = (p->total + NORM_CHUNK - 1) / NORM_CHUNK;
@@ -80,7 +80,7 @@ double pf_grad_global_norm(pf_params *p)
     return sqrt(s);
 }
 
-double pf_clip_grad_norm(pf_params *p, float max_norm)
+double pf_clip_grad_norm(pf_pstore *p, float max_norm)
 {
     double norm = pf_grad_global_norm(p);
     if (max_norm > 0 && norm > max_norm) {
@@ -112,14 +112,14 @@ static void adamw_chunk(void *vc, size_t lo, size_t hi)
     }
 }
 
-static void adamw_apply(pf_adamw *o, pf_params *p, float lr, float gscale, int zero)
+static void adamw_apply(pf_adamw *o, pf_pstore *p, float lr, float gscale, int zero)
 {
     const pf_adamw_cfg *c = &o->cfg;
     o->step++;
     /* bias corrections in double, as PyTorch computes them in Python floats */
     double bc1 = 1.0 - pow(c->beta1, (double)o->step), bc2 = 1.0 - pow(c->beta2, (double)o->step);
     for (int i = 0; i < p->count; i++) {
-        adamw_ctx k = {pf_params_data(p, i), pf_params_grad(p, i), pf_params_m(p, i), pf_params_v(p, i),
+        adamw_ctx k = {pf_pstore_data(p, i), pf_pstore_grad(p, i), pf_pstore_m(p, i), pf_pstore_v(p, i),
                        c->beta1, c->beta2,
                        (c->decay_all || p->info[i].decay) ? 1.0f - lr * c->weight_decay : 1.0f,
                        (float)(lr / bc1), (float)sqrt(bc2), c->eps, gscale, zero};
@@ -128,9 +128,9 @@ static void adamw_apply(pf_adamw *o, pf_params *p, float lr, float gscale, int z
     o->last_lr = lr;
 }
 
-void pf_adamw_update(pf_adamw *o, pf_params *p, float lr) { adamw_apply(o, p, lr, 1.0f, 0); }
+void pf_adamw_update(pf_adamw *o, pf_pstore *p, float lr) { adamw_apply(o, p, lr, 1.0f, 0); }
 
-int pf_adamw_micro_step(pf_adamw *o, pf_params *p)
+int pf_adamw_micro_step(pf_adamw *o, pf_pstore *p)
 {
     if (!p->finalized) return pf_err(PF_ESTATE, "adamw: parameters not finalized");
     if (++o->micro < o->cfg.accum_steps) return 0;

@@ -41,14 +41,14 @@ pf_adamw *pf_adamw_create(const pf_adamw_cfg *cfg);
 /* Learning rate used at (0-based) optimiser step `step`. */
 float pf_lr_at(const pf_adamw_cfg *cfg, int64_t step);
 /* sqrt(sum g^2) over all gradients (double accumulation). */
-double pf_grad_global_norm(pf_params *p);
+double pf_grad_global_norm(pf_pstore *p);
 /* Scale gradients by max_norm / (norm + 1e-6) when norm > max_norm; returns norm. */
-double pf_clip_grad_norm(pf_params *p, float max_norm);
+double pf_clip_grad_norm(pf_pstore *p, float max_norm);
 /* One AdamW update with the given lr from the current gradients (no clipping). */
-void pf_adamw_update(pf_adamw *o, pf_params *p, float lr);
+void pf_adamw_update(pf_adamw *o, pf_pstore *p, float lr);
 /* Accumulate-then-step; returns 1 when an optimiser step was taken, 0 when it
  * only accumulated, negative PF_E* on error. */
-int pf_adamw_micro_step(pf_adamw *o, pf_params *p);
+int pf_adamw_micro_step(pf_adamw *o, pf_pstore *p);
 void pf_adamw_destroy(pf_adamw *o);
 
 #endif

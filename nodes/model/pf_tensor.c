@@ -53,14 +53,14 @@ size_t pf_shape_numel(int ndim, const int *shape)
     return n;
 }
 
-pf_params *pf_params_create(void)
+pf_pstore *pf_pstore_create(void)
 {
-    pf_params *p = calloc(1, sizeof *p);
+    pf_pstore *p = calloc(1, sizeof *p);
     if (!p) pf_err(PF_ENOMEM, "params: cannot allocate header");
     return p;
 }
 
-int pf_params_add(pf_params *p, const char *name, int ndim, const int *shape)
+int pf_pstore_add(pf_pstore *p, const char *name, int ndim, const int *shape)
 {
     if (p->finalized) return pf_err(PF_ESTATE, "params: add '%s' after finalize", name);
     if (ndim < 1 || ndim > PF_MAX_DIMS)
@@ -70,7 +70,7 @@ int pf_params_add(pf_params *p, const char *name, int ndim, const int *shape)
     for (int i = 0; i < ndim; i++)
         if (shape[i] <= 0)
             return pf_err(PF_EINVAL, "params: '%s' dim %d = %d must be > 0", name, i, shape[i]);
-    if (pf_params_find(p, name) >= 0)
+    if (pf_pstore_find(p, name) >= 0)
         return pf_err(PF_EINVAL, "params: duplicate name '%s'", name);
     if (p->count == p->cap) {
         int nc = p->cap ? 2 * p->cap : 64;
@@ -92,7 +92,7 @@ int pf_params_add(pf_params *p, const char *name, int ndim, const int *shape)
     return p->count++;
 }
 
-int pf_params_finalize(pf_params *p)
+int pf_pstore_finalize(pf_pstore *p)
 {
     if (p->finalized) return pf_err(PF_ESTATE, "params: finalize called twice");
     size_t bytes = 4 * (p->total ? p->total : 16) * sizeof(float);
@@ -103,24 +103,24 @@ int pf_params_finalize(pf_params *p)
     return PF_OK;
 }
 
-int pf_params_find(const pf_params *p, const char *name)
+int pf_pstore_find(const pf_pstore *p, const char *name)
 {
     for (int i = 0; i < p->count; i++)
         if (strcmp(p->info[i].name, name) == 0) return i;
     return pf_err(PF_ENOTFOUND, "params: no tensor named '%s'", name);
 }
 
-float *pf_params_data(pf_params *p, int i) { return p->block + p->info[i].offset; }
-float *pf_params_grad(pf_params *p, int i) { return p->block + p->total + p->info[i].offset; }
-float *pf_params_m(pf_params *p, int i) { return p->block + 2 * p->total + p->info[i].offset; }
-float *pf_params_v(pf_params *p, int i) { return p->block + 3 * p->total + p->info[i].offset; }
+float *pf_pstore_data(pf_pstore *p, int i) { return p->block + p->info[i].offset; }
+float *pf_pstore_grad(pf_pstore *p, int i) { return p->block + p->total + p->info[i].offset; }
+float *pf_pstore_m(pf_pstore *p, int i) { return p->block + 2 * p->total + p->info[i].offset; }
+float *pf_pstore_v(pf_pstore *p, int i) { return p->block + 3 * p->total + p->info[i].offset; }
 
-void pf_params_zero_grad(pf_params *p)
+void pf_pstore_zero_grad(pf_pstore *p)
 {
     memset(p->block + p->total, 0, p->total * sizeof(float));
 }
 
-void pf_params_destroy(pf_params *p)
+void pf_pstore_destroy(pf_pstore *p)
 {
     if (!p) return;
     free(p->info);

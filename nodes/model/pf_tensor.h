@@ -3,14 +3,14 @@
  * Memory model (why): a training step must not call malloc. Activations come
  * from a pf_arena sized once when a model is built for a given batch shape;
  * parameters, gradients and the two AdamW moments live in ONE float block of
- * 4 x n_params owned by a pf_params, so a whole model saves, loads, zeroes and
+ * 4 x n_params owned by a pf_pstore, so a whole model saves, loads, zeroes and
  * clips as a unit, and each tensor is addressed by (offset, shape, name).
  *
- *   pf_params *p = pf_params_create();
- *   int w = pf_params_add(p, "blocks.0.attn.qkv.weight", 2, (int[]){3*D, D});
+ *   pf_pstore *p = pf_pstore_create();
+ *   int w = pf_pstore_add(p, "blocks.0.attn.qkv.weight", 2, (int[]){3*D, D});
  *   ... register every tensor ...
- *   pf_params_finalize(p);              // allocates the block, zeroed
- *   float *W = pf_params_data(p, w), *dW = pf_params_grad(p, w);
+ *   pf_pstore_finalize(p);              // allocates the block, zeroed
+ *   float *W = pf_pstore_data(p, w), *dW = pf_pstore_grad(p, w);
  */
 #ifndef PF_TENSOR_H
 #define PF_TENSOR_H
@@ -57,27 +57,27 @@ typedef struct pf_param_info {
     int decay;                 /* 1: weight decay applies (matrices); 0: biases, norms */
 } pf_param_info;
 
-typedef struct pf_params {
+typedef struct pf_pstore {
     pf_param_info *info;
     int count, cap;
     size_t total;              /* floats per section (params / grads / m / v), padded */
     size_t n_params;           /* true parameter count (no padding) */
     float *block;              /* 4 * total floats: [params | grads | m | v] */
     int finalized;
-} pf_params;
+} pf_pstore;
 
-pf_params *pf_params_create(void);
+pf_pstore *pf_pstore_create(void);
 /* Register a tensor; returns its index (>= 0) or a negative PF_E* code.
  * decay defaults to 1 for ndim >= 2 and 0 otherwise. */
-int pf_params_add(pf_params *p, const char *name, int ndim, const int *shape);
-int pf_params_finalize(pf_params *p);
-int pf_params_find(const pf_params *p, const char *name);   /* index or PF_ENOTFOUND */
-float *pf_params_data(pf_params *p, int idx);
-float *pf_params_grad(pf_params *p, int idx);
-float *pf_params_m(pf_params *p, int idx);
-float *pf_params_v(pf_params *p, int idx);
-void pf_params_zero_grad(pf_params *p);
-void pf_params_destroy(pf_params *p);
+int pf_pstore_add(pf_pstore *p, const char *name, int ndim, const int *shape);
+int pf_pstore_finalize(pf_pstore *p);
+int pf_pstore_find(const pf_pstore *p, const char *name);   /* index or PF_ENOTFOUND */
+float *pf_pstore_data(pf_pstore *p, int idx);
+float *pf_pstore_grad(pf_pstore *p, int idx);
+float *pf_pstore_m(pf_pstore *p, int idx);
+float *pf_pstore_v(pf_pstore *p, int idx);
+void pf_pstore_zero_grad(pf_pstore *p);
+void pf_pstore_destroy(pf_pstore *p);
 
 /* Initialisers (randomness from pf_rng only). */
 void pf_init_normal(float *x, size_t n, float std, pf_rng *r);

@@ -92,11 +92,11 @@ struct pf_encoder {
     int train;
 };
 
-static int add_param(pf_params *p, const char *prefix, const char *name, int ndim, const int *shape)
+static int add_param(pf_pstore *p, const char *prefix, const char *name, int ndim, const int *shape)
 {
     char full[PF_NAME_MAX + 32];
     snprintf(full, sizeof full, "%s%s", prefix, name);
-    return pf_params_add(p, full, ndim, shape);
+    return pf_pstore_add(p, full, ndim, shape);
 }
 
 /* Plans (arena == NULL: counts bytes) or carves the activation buffers. */
@@ -138,7 +138,7 @@ static size_t encoder_layout(pf_encoder *e, pf_arena *a)
     return total;
 }
 
-pf_encoder *pf_encoder_create(const pf_tfm_cfg *cfg, pf_params *p, const char *prefix,
+pf_encoder *pf_encoder_create(const pf_tfm_cfg *cfg, pf_pstore *p, const char *prefix,
                               int max_B, int max_T)
 {
     if (pf_tfm_validate(cfg) < 0) return NULL;
@@ -197,19 +197,19 @@ pf_encoder *pf_encoder_create(const pf_tfm_cfg *cfg, pf_params *p, const char *p
     return e;
 }
 
-static void init_linear(pf_params *p, int w, int b, pf_rng *r)
+static void init_linear(pf_pstore *p, int w, int b, pf_rng *r)
 {
-    pf_init_normal(pf_params_data(p, w), p->info[w].n, 0.02f, r);
-    pf_init_const(pf_params_data(p, b), p->info[b].n, 0.0f);
+    pf_init_normal(pf_pstore_data(p, w), p->info[w].n, 0.02f, r);
+    pf_init_const(pf_pstore_data(p, b), p->info[b].n, 0.0f);
 }
 
-static void init_ln(pf_params *p, int w, int b)
+static void init_ln(pf_pstore *p, int w, int b)
 {
-    pf_init_const(pf_params_data(p, w), p->info[w].n, 1.0f);
-    pf_init_const(pf_params_data(p, b), p->info[b].n, 0.0f);
+    pf_init_const(pf_pstore_data(p, w), p->info[w].n, 1.0f);
+    pf_init_const(pf_pstore_data(p, b), p->info[b].n, 0.0f);
 }
 
-void pf_encoder_init(pf_encoder *e, pf_params *p, uint64_t key)
+void pf_encoder_init(pf_encoder *e, pf_pstore *p, uint64_t key)
 {
     pf_rng r;
     pf_rng_seed(&r, key);
@@ -320,7 +320,7 @@ static void linear_backward_fresh(float *dx, float *dw, float *db, const float *
     pf_linear_backward(NULL, dw, db, dy, x, w, N, IN, OUT);
 }
 
-int pf_encoder_forward(pf_encoder *e, pf_params *p, const float *x, int B, int T, int train,
+int pf_encoder_forward(pf_encoder *e, pf_pstore *p, const float *x, int B, int T, int train,
                        uint64_t key)
 {
     if (B <= 0 || T <= 0 || B > e->max_B || T > e->max_T)
@@ -341,43 +341,43 @@ int pf_encoder_forward(pf_encoder *e, pf_params *p, const float *x, int B, int T
         block_acts *a = &e->acts[l];
         const float *xin = e->res[l];
         // attention branch: ln1 [N, D] -> qkv [N, 3D] -> q, k, v [B, H, T, hd]
-        pf_layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, xin, pf_params_data(p, id->norm1_w),
-                             pf_params_data(p, id->norm1_b), N, D, e->cfg.ln_eps);
-        pf_linear_forward(e->qkv, a->ln1, pf_params_data(p, id->qkv_w), pf_params_data(p, id->qkv_b),
+        pf_layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, xin, pf_pstore_data(p, id->norm1_w),
+                             pf_pstore_data(p, id->norm1_b), N, D, e->cfg.ln_eps);
+        pf_linear_forward(e->qkv, a->ln1, pf_pstore_data(p, id->qkv_w), pf_pstore_data(p, id->qkv_b),
                           N, D, 3 * D);
         qkv_split_rope(a->q, a->k, a->v, e->qkv, e->rope, B, T, H, hd, e->rope_dim);
         if (e->cfg.attn_lean) pf_sdpa_forward_lean(e->ohm, e->datt, a->q, a->k, a->v, B * H, T, T, hd, scale);
         else pf_sdpa_forward(e->ohm, a->att, a->q, a->k, a->v, B * H, T, T, hd, scale);
         pf_heads_merge(a->merged, e->ohm, B, T, H, hd);
         // proj, then res_mid = x + Drop(proj + b) in one pass
-        pf_gemm(0, 1, N, D, D, 1.0f, a->merged, D, pf_params_data(p, id->proj_w), D, 0.0f, e->tmp, D);
+        pf_gemm(0, 1, N, D, D, 1.0f, a->merged, D, pf_pstore_data(p, id->proj_w), D, 0.0f, e->tmp, D);
         if (pdrop > 0) mask_gen(a->m_attn, (size_t)N * D, pdrop, key, l, 0);
-        pf_bias_dropout_residual_forward(a->res_mid, xin, e->tmp, pf_params_data(p, id->proj_b),
+        pf_bias_dropout_residual_forward(a->res_mid, xin, e->tmp, pf_pstore_data(p, id->proj_b),
                                          pdrop > 0 ? a->m_attn : NULL, NULL, keep, N, D);
         // MLP branch: ln2 -> fc1 [N, Hm] -> (+b, GELU, Drop) -> fc2 [N, D] -> (+b, Drop, Drop, +res)
         pf_layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->res_mid,
-                             pf_params_data(p, id->norm2_w), pf_params_data(p, id->norm2_b), N, D,
+                             pf_pstore_data(p, id->norm2_w), pf_pstore_data(p, id->norm2_b), N, D,
                              e->cfg.ln_eps);
-        pf_gemm(0, 1, N, Hm, D, 1.0f, a->ln2, D, pf_params_data(p, id->fc1_w), D, 0.0f, a->h, Hm);
+        pf_gemm(0, 1, N, Hm, D, 1.0f, a->ln2, D, pf_pstore_data(p, id->fc1_w), D, 0.0f, a->h, Hm);
         if (pdrop > 0) mask_gen(a->m_gelu, (size_t)N * Hm, pdrop, key, l, 1);
-        pf_bias_gelu_dropout_forward(a->h, a->g, pf_params_data(p, id->fc1_b),
+        pf_bias_gelu_dropout_forward(a->h, a->g, pf_pstore_data(p, id->fc1_b),
                                      pdrop > 0 ? a->m_gelu : NULL, keep, N, Hm);
-        pf_gemm(0, 1, N, D, Hm, 1.0f, a->g, Hm, pf_params_data(p, id->fc2_w), Hm, 0.0f, e->tmp, D);
+        pf_gemm(0, 1, N, D, Hm, 1.0f, a->g, Hm, pf_pstore_data(p, id->fc2_w), Hm, 0.0f, e->tmp, D);
         if (pdrop > 0) {
             mask_gen(a->m_fc2a, (size_t)N * D, pdrop, key, l, 2);
             mask_gen(a->m_fc2b, (size_t)N * D, pdrop, key, l, 3);
         }
-        pf_bias_dropout_residual_forward(e->res[l + 1], a->res_mid, e->tmp, pf_params_data(p, id->fc2_b),
+        pf_bias_dropout_residual_forward(e->res[l + 1], a->res_mid, e->tmp, pf_pstore_data(p, id->fc2_b),
                                          pdrop > 0 ? a->m_fc2a : NULL, pdrop > 0 ? a->m_fc2b : NULL,
                                          keep * keep, N, D);
     }
     pf_layernorm_forward(e->out, e->out_mean, e->out_rstd, e->res[e->cfg.depth],
-                         pf_params_data(p, e->norm_w), pf_params_data(p, e->norm_b), N, D,
+                         pf_pstore_data(p, e->norm_w), pf_pstore_data(p, e->norm_b), N, D,
                          e->cfg.ln_eps);
     return PF_OK;
 }
 
-int pf_encoder_backward(pf_encoder *e, pf_params *p, const float *dy, float *dx)
+int pf_encoder_backward(pf_encoder *e, pf_pstore *p, const float *dy, float *dx)
 {
     if (e->B == 0) return pf_err(PF_ESTATE, "encoder backward: no forward pass yet");
     if (pf_threads() > e->scratch_threads)
@@ -390,28 +390,28 @@ int pf_encoder_backward(pf_encoder *e, pf_params *p, const float *dy, float *dx)
     float scale = 1.0f / sqrtf((float)hd);
     float *dres = e->dres;
     memset(dres, 0, ND * sizeof(float));
-    pf_layernorm_backward(dres, pf_params_grad(p, e->norm_w), pf_params_grad(p, e->norm_b), dy,
+    pf_layernorm_backward(dres, pf_pstore_grad(p, e->norm_w), pf_pstore_grad(p, e->norm_b), dy,
                           e->res[e->cfg.depth], e->out_mean, e->out_rstd,
-                          pf_params_data(p, e->norm_w), N, D);
+                          pf_pstore_data(p, e->norm_w), N, D);
     for (int l = e->cfg.depth - 1; l >= 0; l--) {
         block_ids *id = &e->ids[l];
         block_acts *a = &e->acts[l];
         // MLP branch: dres is d res_out = d res_mid (identity path) + branch
         const float *dbr = dres;
         if (pdrop > 0) { pf_mask_scale(e->dtmp, dres, a->m_fc2a, a->m_fc2b, keep * keep, ND); dbr = e->dtmp; }
-        linear_backward_fresh(e->dg, pf_params_grad(p, id->fc2_w), pf_params_grad(p, id->fc2_b),
-                              dbr, a->g, pf_params_data(p, id->fc2_w), N, Hm, D);
+        linear_backward_fresh(e->dg, pf_pstore_grad(p, id->fc2_w), pf_pstore_grad(p, id->fc2_b),
+                              dbr, a->g, pf_pstore_data(p, id->fc2_w), N, Hm, D);
         pf_gelu_dropout_backward(e->dh, e->dg, a->h, pdrop > 0 ? a->m_gelu : NULL, keep, NH);
-        linear_backward_fresh(e->dln, pf_params_grad(p, id->fc1_w), pf_params_grad(p, id->fc1_b),
-                              e->dh, a->ln2, pf_params_data(p, id->fc1_w), N, D, Hm);
-        pf_layernorm_backward(dres, pf_params_grad(p, id->norm2_w), pf_params_grad(p, id->norm2_b),
+        linear_backward_fresh(e->dln, pf_pstore_grad(p, id->fc1_w), pf_pstore_grad(p, id->fc1_b),
+                              e->dh, a->ln2, pf_pstore_data(p, id->fc1_w), N, D, Hm);
+        pf_layernorm_backward(dres, pf_pstore_grad(p, id->norm2_w), pf_pstore_grad(p, id->norm2_b),
                               e->dln, a->res_mid, a->ln2_mean, a->ln2_rstd,
-                              pf_params_data(p, id->norm2_w), N, D);
+                              pf_pstore_data(p, id->norm2_w), N, D);
         // attention branch: dres is now d res_mid
         dbr = dres;
         if (pdrop > 0) { pf_mask_scale(e->dtmp, dres, a->m_attn, NULL, keep, ND); dbr = e->dtmp; }
-        linear_backward_fresh(e->dmerged, pf_params_grad(p, id->proj_w), pf_params_grad(p, id->proj_b),
-                              dbr, a->merged, pf_params_data(p, id->proj_w), N, D, D);
+        linear_backward_fresh(e->dmerged, pf_pstore_grad(p, id->proj_w), pf_pstore_grad(p, id->proj_b),
+                              dbr, a->merged, pf_pstore_data(p, id->proj_w), N, D, D);
         memset(e->dohm, 0, ND * sizeof(float));
         pf_heads_merge_backward(e->dohm, e->dmerged, B, T, H, hd);
         memset(e->dq, 0, ND * sizeof(float));
@@ -423,11 +423,11 @@ int pf_encoder_backward(pf_encoder *e, pf_params *p, const float *dy, float *dx)
             pf_sdpa_backward(e->dq, e->dk, e->dv, e->datt, e->dohm, a->q, a->k, a->v, a->att, B * H, T,
                              T, hd, scale);
         qkv_split_rope_backward(e->dqkv, e->dq, e->dk, e->dv, e->rope, B, T, H, hd, e->rope_dim);
-        linear_backward_fresh(e->dln, pf_params_grad(p, id->qkv_w), pf_params_grad(p, id->qkv_b),
-                              e->dqkv, a->ln1, pf_params_data(p, id->qkv_w), N, D, 3 * D);
-        pf_layernorm_backward(dres, pf_params_grad(p, id->norm1_w), pf_params_grad(p, id->norm1_b),
+        linear_backward_fresh(e->dln, pf_pstore_grad(p, id->qkv_w), pf_pstore_grad(p, id->qkv_b),
+                              e->dqkv, a->ln1, pf_pstore_data(p, id->qkv_w), N, D, 3 * D);
+        pf_layernorm_backward(dres, pf_pstore_grad(p, id->norm1_w), pf_pstore_grad(p, id->norm1_b),
                               e->dln, e->res[l], a->ln1_mean, a->ln1_rstd,
-                              pf_params_data(p, id->norm1_w), N, D);
+                              pf_pstore_data(p, id->norm1_w), N, D);
     }
     if (dx) pf_add_backward(dx, NULL, dres, ND);
     return PF_OK;
@@ -481,7 +481,7 @@ static size_t mae_layout(pf_mae *m, pf_arena *a)
     return total;
 }
 
-pf_mae *pf_mae_create(const pf_tfm_cfg *cfg, pf_params *p, int max_B, int max_T)
+pf_mae *pf_mae_create(const pf_tfm_cfg *cfg, pf_pstore *p, int max_B, int max_T)
 {
     if (pf_tfm_validate(cfg) < 0) return NULL;
     pf_mae *m = calloc(1, sizeof *m);
@@ -490,18 +490,18 @@ pf_mae *pf_mae_create(const pf_tfm_cfg *cfg, pf_params *p, int max_B, int max_T)
     m->max_B = max_B;
     m->max_T = max_T;
     int D = m->D = cfg->dim, P = m->P = cfg->patch;
-    m->pe_w = pf_params_add(p, "patch_embed.proj.weight", 2, (int[]){D, P});
-    m->pe_b = pf_params_add(p, "patch_embed.proj.bias", 1, &D);
-    m->pn_w = pf_params_add(p, "patch_embed.norm.weight", 1, &D);
-    m->pn_b = pf_params_add(p, "patch_embed.norm.bias", 1, &D);
-    m->mask_tok = pf_params_add(p, "mask_token", 1, &D);
+    m->pe_w = pf_pstore_add(p, "patch_embed.proj.weight", 2, (int[]){D, P});
+    m->pe_b = pf_pstore_add(p, "patch_embed.proj.bias", 1, &D);
+    m->pn_w = pf_pstore_add(p, "patch_embed.norm.weight", 1, &D);
+    m->pn_b = pf_pstore_add(p, "patch_embed.norm.bias", 1, &D);
+    m->mask_tok = pf_pstore_add(p, "mask_token", 1, &D);
     m->enc = pf_encoder_create(cfg, p, "", max_B, max_T);
-    m->h1_w = pf_params_add(p, "head.fc1.weight", 2, (int[]){D, D});
-    m->h1_b = pf_params_add(p, "head.fc1.bias", 1, &D);
-    m->hn_w = pf_params_add(p, "head.norm.weight", 1, &D);
-    m->hn_b = pf_params_add(p, "head.norm.bias", 1, &D);
-    m->h2_w = pf_params_add(p, "head.fc2.weight", 2, (int[]){P, D});
-    m->h2_b = pf_params_add(p, "head.fc2.bias", 1, &P);
+    m->h1_w = pf_pstore_add(p, "head.fc1.weight", 2, (int[]){D, D});
+    m->h1_b = pf_pstore_add(p, "head.fc1.bias", 1, &D);
+    m->hn_w = pf_pstore_add(p, "head.norm.weight", 1, &D);
+    m->hn_b = pf_pstore_add(p, "head.norm.bias", 1, &D);
+    m->h2_w = pf_pstore_add(p, "head.fc2.weight", 2, (int[]){P, D});
+    m->h2_b = pf_pstore_add(p, "head.fc2.bias", 1, &P);
     if (!m->enc || m->pe_w < 0 || m->pe_b < 0 || m->pn_w < 0 || m->pn_b < 0 || m->mask_tok < 0 ||
         m->h1_w < 0 || m->h1_b < 0 || m->hn_w < 0 || m->hn_b < 0 || m->h2_w < 0 || m->h2_b < 0) {
         pf_err_context(PF_EINVAL, "mae: building '%s'", cfg->name);
@@ -514,24 +514,24 @@ pf_mae *pf_mae_create(const pf_tfm_cfg *cfg, pf_params *p, int max_B, int max_T)
     return m;
 }
 
-void pf_mae_init(pf_mae *m, pf_params *p, uint64_t seed)
+void pf_mae_init(pf_mae *m, pf_pstore *p, uint64_t seed)
 {
     pf_rng r;
     pf_rng_seed(&r, pf_rng_key(seed, 0x696e6974ull, 0, 0));
     /* patch embedding is a Conv2d in the reference: PyTorch's default
      * kaiming_uniform(a = sqrt 5) = U(+-1/sqrt(fan_in)) for weight and bias */
     float bound = 1.0f / sqrtf((float)m->P);
-    pf_init_uniform(pf_params_data(p, m->pe_w), p->info[m->pe_w].n, -bound, bound, &r);
-    pf_init_uniform(pf_params_data(p, m->pe_b), p->info[m->pe_b].n, -bound, bound, &r);
+    pf_init_uniform(pf_pstore_data(p, m->pe_w), p->info[m->pe_w].n, -bound, bound, &r);
+    pf_init_uniform(pf_pstore_data(p, m->pe_b), p->info[m->pe_b].n, -bound, bound, &r);
     init_ln(p, m->pn_w, m->pn_b);
-    pf_init_normal(pf_params_data(p, m->mask_tok), (size_t)m->D, 0.02f, &r);
+    pf_init_normal(pf_pstore_data(p, m->mask_tok), (size_t)m->D, 0.02f, &r);
     pf_encoder_init(m->enc, p, pf_rng_key(seed, 0x656e63ull, 0, 0));
     init_linear(p, m->h1_w, m->h1_b, &r);
     init_ln(p, m->hn_w, m->hn_b);
     init_linear(p, m->h2_w, m->h2_b, &r);
 }
 
-int pf_mae_forward(pf_mae *m, pf_params *p, const float *patches, const float *mask, int B,
+int pf_mae_forward(pf_mae *m, pf_pstore *p, const float *patches, const float *mask, int B,
                    int F, int TP, int train, uint64_t key, float *loss)
 {
     int T = F * TP, D = m->D, P = m->P, N = B * T;
@@ -547,11 +547,11 @@ int pf_mae_forward(pf_mae *m, pf_params *p, const float *patches, const float *m
         m->pos_TP = TP;
     }
     // tokens [N, D] = GELU(LN(patches [N, P] W^T + b)) + pos; masked -> mask_token
-    pf_linear_forward(m->emb, patches, pf_params_data(p, m->pe_w), pf_params_data(p, m->pe_b), N, P, D);
-    pf_layernorm_forward(m->emb_ln, m->emb_mean, m->emb_rstd, m->emb, pf_params_data(p, m->pn_w),
-                         pf_params_data(p, m->pn_b), N, D, m->cfg.ln_eps);
+    pf_linear_forward(m->emb, patches, pf_pstore_data(p, m->pe_w), pf_pstore_data(p, m->pe_b), N, P, D);
+    pf_layernorm_forward(m->emb_ln, m->emb_mean, m->emb_rstd, m->emb, pf_pstore_data(p, m->pn_w),
+                         pf_pstore_data(p, m->pn_b), N, D, m->cfg.ln_eps);
     pf_gelu_forward(m->tokens, m->emb_ln, (size_t)N * D);
-    const float *mt = pf_params_data(p, m->mask_tok);
+    const float *mt = pf_pstore_data(p, m->mask_tok);
     for (int n = 0; n < N; n++) {
         float *row = m->tokens + (size_t)n * D;
         if (mask && mask[n] != 0.0f) memcpy(row, mt, (size_t)D * sizeof(float));
@@ -564,41 +564,41 @@ int pf_mae_forward(pf_mae *m, pf_params *p, const float *patches, const float *m
     if (rc < 0) return rc;
     const float *z = pf_encoder_output(m->enc);
     // head: Linear D->D, GELU, Drop, LN, Linear D->P
-    pf_linear_forward(m->hh, z, pf_params_data(p, m->h1_w), pf_params_data(p, m->h1_b), N, D, D);
+    pf_linear_forward(m->hh, z, pf_pstore_data(p, m->h1_w), pf_pstore_data(p, m->h1_b), N, D, D);
     pf_gelu_forward(m->hg, m->hh, (size_t)N * D);
     float pdrop = train ? m->cfg.dropout : 0.0f;
     if (pdrop > 0) drop_fwd(m->hg, m->hmask, (size_t)N * D, pdrop, key, 0x68656164, 0);
-    pf_layernorm_forward(m->hln, m->hln_mean, m->hln_rstd, m->hg, pf_params_data(p, m->hn_w),
-                         pf_params_data(p, m->hn_b), N, D, m->cfg.ln_eps);
-    pf_linear_forward(m->pred, m->hln, pf_params_data(p, m->h2_w), pf_params_data(p, m->h2_b), N, D, P);
+    pf_layernorm_forward(m->hln, m->hln_mean, m->hln_rstd, m->hg, pf_pstore_data(p, m->hn_w),
+                         pf_pstore_data(p, m->hn_b), N, D, m->cfg.ln_eps);
+    pf_linear_forward(m->pred, m->hln, pf_pstore_data(p, m->h2_w), pf_pstore_data(p, m->h2_b), N, D, P);
     if (loss) *loss = pf_mse_masked_forward(m->pred, patches, mask, N, P);
     return PF_OK;
 }
 
-int pf_mae_backward(pf_mae *m, pf_params *p)
+int pf_mae_backward(pf_mae *m, pf_pstore *p)
 {
     if (!m->patches) return pf_err(PF_ESTATE, "mae backward: no forward pass yet");
     int B = m->B, T = m->F * m->TP, D = m->D, P = m->P, N = B * T;
     size_t ND = (size_t)N * D;
     pf_mse_masked_backward(m->dpred, m->pred, m->patches, m->mask, N, P, 1.0f);
     memset(m->dhln, 0, ND * sizeof(float));
-    pf_linear_backward(m->dhln, pf_params_grad(p, m->h2_w), pf_params_grad(p, m->h2_b), m->dpred,
-                       m->hln, pf_params_data(p, m->h2_w), N, D, P);
+    pf_linear_backward(m->dhln, pf_pstore_grad(p, m->h2_w), pf_pstore_grad(p, m->h2_b), m->dpred,
+                       m->hln, pf_pstore_data(p, m->h2_w), N, D, P);
     memset(m->dhg, 0, ND * sizeof(float));
-    pf_layernorm_backward(m->dhg, pf_params_grad(p, m->hn_w), pf_params_grad(p, m->hn_b), m->dhln,
-                          m->hg, m->hln_mean, m->hln_rstd, pf_params_data(p, m->hn_w), N, D);
+    pf_layernorm_backward(m->dhg, pf_pstore_grad(p, m->hn_w), pf_pstore_grad(p, m->hn_b), m->dhln,
+                          m->hg, m->hln_mean, m->hln_rstd, pf_pstore_data(p, m->hn_w), N, D);
     float pdrop = m->train ? m->cfg.dropout : 0.0f;
     if (pdrop > 0) drop_bwd_inplace(m->dhg, m->hmask, ND, pdrop);
     memset(m->dhh, 0, ND * sizeof(float));
     pf_gelu_backward(m->dhh, m->dhg, m->hh, ND);
     memset(m->dx, 0, ND * sizeof(float));
-    pf_linear_backward(m->dx, pf_params_grad(p, m->h1_w), pf_params_grad(p, m->h1_b), m->dhh,
-                       pf_encoder_output(m->enc), pf_params_data(p, m->h1_w), N, D, D);
+    pf_linear_backward(m->dx, pf_pstore_grad(p, m->h1_w), pf_pstore_grad(p, m->h1_b), m->dhh,
+                       pf_encoder_output(m->enc), pf_pstore_data(p, m->h1_w), N, D, D);
     memset(m->dtok, 0, ND * sizeof(float));
     int rc = pf_encoder_backward(m->enc, p, m->dx, m->dtok);
     if (rc < 0) return rc;
     // masked tokens: gradient to mask_token; others through the GELU(LN(linear)) embedding
-    float *gmt = pf_params_grad(p, m->mask_tok);
+    float *gmt = pf_pstore_grad(p, m->mask_tok);
     for (int n = 0; n < N; n++) {
         float *row = m->dtok + (size_t)n * D;
         if (m->mask && m->mask[n] != 0.0f) {
@@ -609,10 +609,10 @@ int pf_mae_backward(pf_mae *m, pf_params *p)
     memset(m->dhg, 0, ND * sizeof(float));   /* reuse as d emb_ln */
     pf_gelu_backward(m->dhg, m->dtok, m->emb_ln, ND);
     memset(m->dhh, 0, ND * sizeof(float));   /* reuse as d emb */
-    pf_layernorm_backward(m->dhh, pf_params_grad(p, m->pn_w), pf_params_grad(p, m->pn_b), m->dhg,
-                          m->emb, m->emb_mean, m->emb_rstd, pf_params_data(p, m->pn_w), N, D);
-    pf_linear_backward(NULL, pf_params_grad(p, m->pe_w), pf_params_grad(p, m->pe_b), m->dhh,
-                       m->patches, pf_params_data(p, m->pe_w), N, P, D);
+    pf_layernorm_backward(m->dhh, pf_pstore_grad(p, m->pn_w), pf_pstore_grad(p, m->pn_b), m->dhg,
+                          m->emb, m->emb_mean, m->emb_rstd, pf_pstore_data(p, m->pn_w), N, D);
+    pf_linear_backward(NULL, pf_pstore_grad(p, m->pe_w), pf_pstore_grad(p, m->pe_b), m->dhh,
+                       m->patches, pf_pstore_data(p, m->pe_w), N, P, D);
     return PF_OK;
 }
 

@@ -51,16 +51,16 @@ typedef struct pf_encoder pf_encoder;
 
 /* Registers the encoder's tensors in p under prefix ("" for top level) and
  * reserves activations for up to max_B x max_T tokens. */
-pf_encoder *pf_encoder_create(const pf_tfm_cfg *cfg, pf_params *p, const char *prefix,
+pf_encoder *pf_encoder_create(const pf_tfm_cfg *cfg, pf_pstore *p, const char *prefix,
                               int max_B, int max_T);
-/* After pf_params_finalize: PhysioWave's initialisation from pf_rng(key). */
-void pf_encoder_init(pf_encoder *e, pf_params *p, uint64_t key);
+/* After pf_pstore_finalize: PhysioWave's initialisation from pf_rng(key). */
+void pf_encoder_init(pf_encoder *e, pf_pstore *p, uint64_t key);
 // x: [B, T, D] -> output (pf_encoder_output): [B, T, D], final LayerNorm applied.
 // train = 1 applies dropout with masks drawn from pf_rng_key(key, layer, site, 0).
-int pf_encoder_forward(pf_encoder *e, pf_params *p, const float *x, int B, int T, int train,
+int pf_encoder_forward(pf_encoder *e, pf_pstore *p, const float *x, int B, int T, int train,
                        uint64_t key);
 // dy: [B, T, D] -> accumulates parameter gradients; dx (+=) [B, T, D] or NULL.
-int pf_encoder_backward(pf_encoder *e, pf_params *p, const float *dy, float *dx);
+int pf_encoder_backward(pf_encoder *e, pf_pstore *p, const float *dy, float *dx);
 const float *pf_encoder_output(const pf_encoder *e);
 size_t pf_encoder_arena_bytes(const pf_encoder *e);
 void pf_encoder_destroy(pf_encoder *e);
@@ -68,16 +68,16 @@ void pf_encoder_destroy(pf_encoder *e);
 /* ---- masked reconstruction model ---------------------------------------------- */
 typedef struct pf_mae pf_mae;
 
-pf_mae *pf_mae_create(const pf_tfm_cfg *cfg, pf_params *p, int max_B, int max_T);
-void pf_mae_init(pf_mae *m, pf_params *p, uint64_t seed);
+pf_mae *pf_mae_create(const pf_tfm_cfg *cfg, pf_pstore *p, int max_B, int max_T);
+void pf_mae_init(pf_mae *m, pf_pstore *p, uint64_t seed);
 // patches: [B, T, P] with T = F * TP tokens (row f, time patch t: token f*TP + t),
 // mask: [B, T] (1 = masked: replaced by mask_token, counted in the loss).
 // Tokens = GELU(LN(patch W^T + b)) + 2-D sin-cos(F, TP); masked tokens -> mask_token;
 // encoder; head Linear D->D, GELU, Drop, LN, Linear D->P; loss = masked MSE vs patches.
-int pf_mae_forward(pf_mae *m, pf_params *p, const float *patches, const float *mask, int B,
+int pf_mae_forward(pf_mae *m, pf_pstore *p, const float *patches, const float *mask, int B,
                    int F, int TP, int train, uint64_t key, float *loss);
 /* Gradients of the last forward's loss (d loss = 1), accumulated into p's gradients. */
-int pf_mae_backward(pf_mae *m, pf_params *p);
+int pf_mae_backward(pf_mae *m, pf_pstore *p);
 const float *pf_mae_pred(const pf_mae *m);           /* [B, T, P] */
 const float *pf_mae_encoded(const pf_mae *m);        /* [B, T, D] */
 pf_encoder *pf_mae_encoder(pf_mae *m);

@@ -11,7 +11,7 @@
 enum { B = 2, NF = 2, NTP = 3, STEPS = 6, ACCUM = 2 };
 
 typedef struct {
-    pf_params *p;
+    pf_pstore *p;
     pf_mae *m;
     pf_adamw *o;
     pf_rng data;     /* draws the synthetic batches: part of the resumable state */
@@ -28,9 +28,9 @@ static pf_tfm_cfg cfg(void)
 static void run_open(run *r)
 {
     pf_tfm_cfg c = cfg();
-    r->p = pf_params_create();
+    r->p = pf_pstore_create();
     r->m = pf_mae_create(&c, r->p, B, NF * NTP);
-    pf_params_finalize(r->p);
+    pf_pstore_finalize(r->p);
     pf_mae_init(r->m, r->p, 5);
     pf_adamw_cfg ac = pf_adamw_defaults();
     ac.lr = 1e-2f; ac.warmup_steps = 1; ac.total_steps = STEPS; ac.accum_steps = ACCUM;
@@ -42,7 +42,7 @@ static void run_close(run *r)
 {
     pf_adamw_destroy(r->o);
     pf_mae_destroy(r->m);
-    pf_params_destroy(r->p);
+    pf_pstore_destroy(r->p);
 }
 
 /* one micro-batch; dropout keyed by (optimiser step, micro index) */
@@ -102,16 +102,16 @@ int main(void)
     /* a model of another shape must be refused, naming the tensor */
     pf_tfm_cfg c2 = cfg();
     c2.dim = 36;
-    pf_params *p2 = pf_params_create();
+    pf_pstore *p2 = pf_pstore_create();
     pf_mae *m2 = pf_mae_create(&c2, p2, 1, 4);
-    pf_params_finalize(p2);
+    pf_pstore_finalize(p2);
     int rc = pf_ckpt_load(path, p2, NULL, NULL);
     CHECK(rc == PF_EFORMAT && strstr(pf_errmsg(), "patch_embed.proj.weight") && strstr(pf_errmsg(), "36x8"),
           "shape mismatch: rc %d, message '%s'", rc, pf_errmsg());
     printf("mismatch message: %s\n", pf_errmsg());
     CHECK(pf_ckpt_load("no/such/file.h5", p2, NULL, NULL) == PF_EIO, "missing file not reported");
     pf_mae_destroy(m2);
-    pf_params_destroy(p2);
+    pf_pstore_destroy(p2);
     run_close(&a);
     run_close(&b);
     remove(path);

@@ -62,14 +62,14 @@ static void test_model(void)
     c.mlp_ratio = (int)attr_i("model", "mlp_ratio"); c.dropout = 0.0f;
     int B = (int)attr_i("model", "B"), F = (int)attr_i("model", "F"), TP = (int)attr_i("model", "TP");
     int T = F * TP, N = B * T;
-    pf_params *p = pf_params_create();
+    pf_pstore *p = pf_pstore_create();
     pf_mae *m = pf_mae_create(&c, p, B, T);
-    CHECK(m && pf_params_finalize(p) == 0, "model: %s", pf_errmsg());
+    CHECK(m && pf_pstore_finalize(p) == 0, "model: %s", pf_errmsg());
     char nm[256];
     for (int i = 0; i < p->count; i++) {
         snprintf(nm, sizeof nm, "model/param/%s", p->info[i].name);
         float *w = rd(nm, p->info[i].n);
-        memcpy(pf_params_data(p, i), w, p->info[i].n * sizeof(float));
+        memcpy(pf_pstore_data(p, i), w, p->info[i].n * sizeof(float));
         t_free(w);
     }
     float *patches = rd("model/patches", (size_t)N * c.patch), *mask = rd("model/mask", (size_t)N);
@@ -78,13 +78,13 @@ static void test_model(void)
     cmp("model encoder output [B,T,D]", pf_mae_encoded(m), "model/encoded", (size_t)N * c.dim, 0);
     cmp("model reconstruction [B,T,P]", pf_mae_pred(m), "model/pred", (size_t)N * c.patch, 0);
     cmp("model masked-MSE loss", &loss, "model/loss", 1, 0);
-    pf_params_zero_grad(p);
+    pf_pstore_zero_grad(p);
     pf_mae_backward(m, p);
     for (int i = 0; i < p->count; i++) {
         snprintf(nm, sizeof nm, "model/grad/%s", p->info[i].name);
         char what[256];
         snprintf(what, sizeof what, "grad %s", p->info[i].name);
-        cmp(what, pf_params_grad(p, i), nm, p->info[i].n, 1);
+        cmp(what, pf_pstore_grad(p, i), nm, p->info[i].n, 1);
     }
     printf("model: %d parameter gradients compared\n", p->count);
 
@@ -96,7 +96,7 @@ static void test_model(void)
     pf_adamw *o = pf_adamw_create(&ac);
     int steps = (int)ac.total_steps;
     float *ref = rd("model/adamw_losses", (size_t)steps), losses[64];
-    pf_params_zero_grad(p);
+    pf_pstore_zero_grad(p);
     double worst = 0;
     for (int s = 0; s < steps; s++) {
         pf_mae_forward(m, p, patches, mask, B, F, TP, 0, 0, &losses[s]);
@@ -114,7 +114,7 @@ static void test_model(void)
     t_free(ref); t_free(patches); t_free(mask);
     pf_adamw_destroy(o);
     pf_mae_destroy(m);
-    pf_params_destroy(p);
+    pf_pstore_destroy(p);
 }
 
 static void test_losses(void)

@@ -23,25 +23,25 @@ int main(void)
     CHECK(pf_adamw_create(&c) == NULL, "accepted accum_steps = 0");
 
     /* parameters: a matrix (decays) and a bias */
-    pf_params *p = pf_params_create();
-    int iw = pf_params_add(p, "w", 2, (int[]){3, 4});
-    int ib = pf_params_add(p, "b", 1, (int[]){3});
-    CHECK(pf_params_add(p, "w", 1, (int[]){2}) < 0, "duplicate name accepted");
-    CHECK(pf_params_finalize(p) == 0, "finalize failed");
+    pf_pstore *p = pf_pstore_create();
+    int iw = pf_pstore_add(p, "w", 2, (int[]){3, 4});
+    int ib = pf_pstore_add(p, "b", 1, (int[]){3});
+    CHECK(pf_pstore_add(p, "w", 1, (int[]){2}) < 0, "duplicate name accepted");
+    CHECK(pf_pstore_finalize(p) == 0, "finalize failed");
     CHECK(p->n_params == 15, "n_params = %zu", p->n_params);
     pf_rng r;
     pf_rng_seed(&r, 11);
-    t_randn(pf_params_data(p, iw), 12, 1, &r);
-    t_randn(pf_params_data(p, ib), 3, 1, &r);
+    t_randn(pf_pstore_data(p, iw), 12, 1, &r);
+    t_randn(pf_pstore_data(p, ib), 3, 1, &r);
 
     /* clipping: gradients of norm 5 -> 1 / (5 + 1e-6) * 5 */
-    float *gw = pf_params_grad(p, iw), *gb = pf_params_grad(p, ib);
+    float *gw = pf_pstore_grad(p, iw), *gb = pf_pstore_grad(p, ib);
     gw[0] = 3; gb[2] = 4;
     double n0 = pf_clip_grad_norm(p, 1.0f);
     CHECK(fabs(n0 - 5.0) < 1e-6, "global norm = %g, expected 5", n0);
     CHECK(fabs(pf_grad_global_norm(p) - 5.0 / (5.0 + 1e-6)) < 1e-6, "clipped norm = %g", pf_grad_global_norm(p));
     CHECK(fabsf(gw[0] - 3.0f / (5.0f + 1e-6f)) < 1e-6f, "clip scaled gw[0] to %g", gw[0]);
-    pf_params_zero_grad(p);
+    pf_pstore_zero_grad(p);
     CHECK(pf_grad_global_norm(p) == 0.0, "zero_grad left gradients");
 
     /* AdamW: 5 steps of random gradients vs a double re-implementation */
@@ -50,8 +50,8 @@ int main(void)
     c.decay_all = 0; c.clip_norm = 0;
     pf_adamw *o = pf_adamw_create(&c);
     double w[15], m[15] = {0}, v[15] = {0};
-    for (int i = 0; i < 12; i++) w[i] = pf_params_data(p, iw)[i];
-    for (int i = 0; i < 3; i++) w[12 + i] = pf_params_data(p, ib)[i];
+    for (int i = 0; i < 12; i++) w[i] = pf_pstore_data(p, iw)[i];
+    for (int i = 0; i < 3; i++) w[12 + i] = pf_pstore_data(p, ib)[i];
     for (int t = 1; t <= 5; t++) {
         double g[15];
         for (int i = 0; i < 15; i++) g[i] = pf_rng_normal(&r);
@@ -67,8 +67,8 @@ int main(void)
         }
     }
     double worst = 0;
-    for (int i = 0; i < 12; i++) worst = fmax(worst, fabs(pf_params_data(p, iw)[i] - w[i]));
-    for (int i = 0; i < 3; i++) worst = fmax(worst, fabs(pf_params_data(p, ib)[i] - w[12 + i]));
+    for (int i = 0; i < 12; i++) worst = fmax(worst, fabs(pf_pstore_data(p, iw)[i] - w[i]));
+    for (int i = 0; i < 3; i++) worst = fmax(worst, fabs(pf_pstore_data(p, ib)[i] - w[12 + i]));
     printf("adamw vs double reference after 5 steps: max abs diff %.3g\n", worst);
     CHECK(worst < 1e-5, "adamw deviates from the reference by %g", worst);
     CHECK(o->step == 5, "step counter = %lld", (long long)o->step);
@@ -83,12 +83,12 @@ int main(void)
     }
     float final[2][12];
     for (int mode = 0; mode < 2; mode++) {
-        pf_params *q = pf_params_create();
-        int qw = pf_params_add(q, "w", 2, (int[]){3, 4});
-        pf_params_finalize(q);
+        pf_pstore *q = pf_pstore_create();
+        int qw = pf_pstore_add(q, "w", 2, (int[]){3, 4});
+        pf_pstore_finalize(q);
         pf_rng r2;
         pf_rng_seed(&r2, 99);
-        t_randn(pf_params_data(q, qw), 12, 1, &r2);
+        t_randn(pf_pstore_data(q, qw), 12, 1, &r2);
         pf_adamw_cfg ac = pf_adamw_defaults();
         ac.lr = 0.05f; ac.clip_norm = 0.5f; ac.accum_steps = mode ? 2 : 1;
         pf_adamw *oa = pf_adamw_create(&ac);
@@ -96,7 +96,7 @@ int main(void)
         for (int step = 0; step < 3; step++) {
             int chunks = mode ? 2 : 1, rows = 8 / chunks;
             for (int ch = 0; ch < chunks; ch++) {
-                float *W = pf_params_data(q, qw), *G = pf_params_grad(q, qw);
+                float *W = pf_pstore_data(q, qw), *G = pf_pstore_grad(q, qw);
                 for (int n = ch * rows; n < (ch + 1) * rows; n++)
                     for (int o3 = 0; o3 < 3; o3++) {
                         float e = -Y[n][o3];
@@ -109,16 +109,16 @@ int main(void)
             }
         }
         CHECK(taken == 3 && oa->step == 3, "accum mode %d took %d steps", mode, taken);
-        memcpy(final[mode], pf_params_data(q, qw), sizeof final[mode]);
+        memcpy(final[mode], pf_pstore_data(q, qw), sizeof final[mode]);
         pf_adamw_destroy(oa);
-        pf_params_destroy(q);
+        pf_pstore_destroy(q);
     }
     double acc = 0;
     for (int i = 0; i < 12; i++) acc = fmax(acc, fabs(final[0][i] - final[1][i]));
     printf("accumulation (2 x 4) vs batch 8: max abs diff %.3g\n", acc);
     CHECK(acc < 1e-6, "gradient accumulation differs from the full batch by %g", acc);
 
-    pf_params_destroy(p);
+    pf_pstore_destroy(p);
     printf("%s\n", t_failures ? "FAILED" : "optimiser tests passed");
     return t_failures ? 1 : 0;
 }

@@ -8,7 +8,7 @@
 #include <omp.h>
 
 static pf_mae *M;
-static pf_params *PP;
+static pf_pstore *PP;
 static float *PATCH, *MASK;
 static int MB = 2, MF = 2, MTP = 3, TRAIN = 0;
 
@@ -21,11 +21,11 @@ static double L_model(void *c)
 static void G_model(void *c)
 {
     L_model(c);
-    pf_params_zero_grad(PP);
+    pf_pstore_zero_grad(PP);
     pf_mae_backward(M, PP);
 }
 
-static double pf_grad_norm_for_test(pf_params *p)
+static double pf_grad_norm_for_test(pf_pstore *p)
 {
     double s = 0;
     for (size_t k = 0; k < p->total; k++) s += (double)p->block[p->total + k] * p->block[p->total + k];
@@ -36,7 +36,7 @@ static void count_preset(const char *name, size_t enc_expect, size_t mae_expect)
 {
     pf_tfm_cfg c;
     CHECK(pf_tfm_preset(name, &c) == 0, "preset %s missing", name);
-    pf_params *p = pf_params_create();
+    pf_pstore *p = pf_pstore_create();
     pf_mae *m = pf_mae_create(&c, p, 1, 4);
     CHECK(m != NULL, "mae %s: %s", name, pf_errmsg());
     size_t enc = pf_encoder_param_count(&c);
@@ -46,7 +46,7 @@ static void count_preset(const char *name, size_t enc_expect, size_t mae_expect)
     CHECK(p->n_params == mae_expect && pf_mae_param_count(&c) == mae_expect,
           "%s model params %zu (formula %zu) != %zu", name, p->n_params, pf_mae_param_count(&c), mae_expect);
     pf_mae_destroy(m);
-    pf_params_destroy(p);
+    pf_pstore_destroy(p);
 }
 
 int main(void)
@@ -68,15 +68,15 @@ int main(void)
 
     /* whole-model gradients of a small config */
     c.dim = 16; c.depth = 2; c.heads = 2; c.patch = 8; c.dropout = 0.1f;
-    PP = pf_params_create();
+    PP = pf_pstore_create();
     M = pf_mae_create(&c, PP, MB, MF * MTP);
-    CHECK(M && pf_params_finalize(PP) == 0, "create: %s", pf_errmsg());
+    CHECK(M && pf_pstore_finalize(PP) == 0, "create: %s", pf_errmsg());
     pf_mae_init(M, PP, 7);
     /* bigger random weights than the 0.02 init so every path carries signal */
     pf_rng r;
     pf_rng_seed(&r, 3);
     for (int i = 0; i < PP->count; i++) {
-        float *w = pf_params_data(PP, i);
+        float *w = pf_pstore_data(PP, i);
         for (size_t k = 0; k < PP->info[i].n; k++) w[k] += 0.3f * (float)pf_rng_normal(&r);
     }
     int T = MF * MTP;
@@ -93,7 +93,7 @@ int main(void)
         fd_input in[64];
         int nin = 0;
         for (int i = 0; i < PP->count && nin < 64; i++)
-            in[nin++] = (fd_input){PP->info[i].name, pf_params_data(PP, i), pf_params_grad(PP, i), PP->info[i].n};
+            in[nin++] = (fd_input){PP->info[i].name, pf_pstore_data(PP, i), pf_pstore_grad(PP, i), PP->info[i].n};
         int bad = fd_check(TRAIN ? "mae (dropout)" : "mae", 0, L_model, G_model, in, nin, 1e-2f, 3e-2, 3e-3,
                            getenv("PF_TEST_VERBOSE") != NULL);
         printf("whole-model gradient check, %d tensors, %s: %s\n", nin, TRAIN ? "train (dropout 0.1)" : "eval",
@@ -119,7 +119,7 @@ int main(void)
     for (int nt = 1; nt <= 2; nt++) {
         omp_set_num_threads(nt);
         pf_mae_forward(M, PP, PATCH, MASK, MB, MF, MTP, 1, 99, &lt[nt - 1]);
-        pf_params_zero_grad(PP);
+        pf_pstore_zero_grad(PP);
         pf_mae_backward(M, PP);
         gn[nt - 1] = pf_grad_norm_for_test(PP);
     }
@@ -134,36 +134,36 @@ int main(void)
         omp_set_num_threads(2);
         pf_tfm_cfg cl = c;
         cl.attn_lean = 1;
-        pf_params *pl = pf_params_create();
+        pf_pstore *pl = pf_pstore_create();
         pf_mae *ml = pf_mae_create(&cl, pl, MB, MF * MTP);
-        CHECK(ml && pf_params_finalize(pl) == 0, "lean create: %s", pf_errmsg());
+        CHECK(ml && pf_pstore_finalize(pl) == 0, "lean create: %s", pf_errmsg());
         memcpy(pl->block, PP->block, PP->total * sizeof(float));
         float la, lb;
         pf_mae_forward(M, PP, PATCH, MASK, MB, MF, MTP, 1, 5, &la);
-        pf_params_zero_grad(PP);
+        pf_pstore_zero_grad(PP);
         pf_mae_backward(M, PP);
         pf_mae_forward(ml, pl, PATCH, MASK, MB, MF, MTP, 1, 5, &lb);
-        pf_params_zero_grad(pl);
+        pf_pstore_zero_grad(pl);
         pf_mae_backward(ml, pl);
         int same = la == lb && memcmp(PP->block + PP->total, pl->block + pl->total, PP->total * sizeof(float)) == 0;
         printf("attn_lean vs stored attention: loss and gradients %s\n", same ? "bit-identical" : "DIFFER");
         CHECK(same, "attn_lean changes the result (loss %.9g vs %.9g)", la, lb);
         pf_mae *keep_m = M;
-        pf_params *keep_p = PP;
+        pf_pstore *keep_p = PP;
         M = ml; PP = pl; TRAIN = 1;
         fd_input in[64];
         int nin = 0;
         for (int i = 0; i < PP->count && nin < 64; i++)
-            in[nin++] = (fd_input){PP->info[i].name, pf_params_data(PP, i), pf_params_grad(PP, i), PP->info[i].n};
+            in[nin++] = (fd_input){PP->info[i].name, pf_pstore_data(PP, i), pf_pstore_grad(PP, i), PP->info[i].n};
         int bad = fd_check("mae lean", 0, L_model, G_model, in, nin, 1e-2f, 3e-2, 3e-3, 0);
         CHECK(bad == 0, "attn_lean whole-model gradients: %d mismatches", bad);
         M = keep_m; PP = keep_p;
         pf_mae_destroy(ml);
-        pf_params_destroy(pl);
+        pf_pstore_destroy(pl);
     }
 
     pf_mae_destroy(M);
-    pf_params_destroy(PP);
+    pf_pstore_destroy(PP);
     printf("%s\n", t_failures ? "FAILED" : "transformer tests passed");
     return t_failures ? 1 : 0;
 }
