@@ -270,7 +270,18 @@ int pf_delin_qrs_spatial(const pf_delin_cfg *c, const float *x, int L, size_t n,
         for (long t = a; t <= b; t++)
             if (e[t] > e[m]) m = t;
         double thr_on = c->xi_sp_on * e[m], thr_off = c->xi_sp_off * e[m];
-        long on = m, off = m;
+        /* Walk out from the largest energy peak on each side of R: when the
+         * leads agree (or there is one lead) the energy is the squared
+         * wavelet, which vanishes at the R-peak itself, and a walk from the
+         * global maximum alone would stop there. */
+        long lm = R, rm = R;
+        for (long t = a; t <= R; t++)
+            if (e[t] > e[lm]) lm = t;
+        for (long t = R; t <= b; t++)
+            if (e[t] > e[rm]) rm = t;
+        if (e[lm] < 0.1 * e[m]) lm = m;
+        if (e[rm] < 0.1 * e[m]) rm = m;
+        long on = lm < m ? lm : m, off = rm > m ? rm : m;
         while (on > a && e[on - 1] >= thr_on) on--;
         while (off < b && e[off + 1] >= thr_off) off++;
         out[i].qrs_on = clampl(on + (long)lround(c->qrs_shift_on_ms * 1e-3 * fs), 0, N);

@@ -306,7 +306,7 @@ int pf_eval_delineation_run(const pf_eval_run_opts *o, const pf_delin_cfg *cfg,
         }
         if (!rc) rc = pf_delin_fuse((const pf_delin_beat *const *)per, L, nd, 0.5, beats);
         /* QRS boundaries from all leads' joint wavelet energy: steadier than
-         * the median of single-lead boundaries (LUDB: SD 11.3 / 13.4 ms vs
+         * the median of single-lead boundaries (LUDB: SD 11.7 / 13.2 ms vs
          * 13.6 / 14.0 ms for onset / offset) */
         if (!rc) rc = pf_delin_qrs_spatial(&c, lm, L, (size_t)len, det, nd, beats);
         pf_delin_beat *merged = calloc(nd + 1, sizeof *merged);
