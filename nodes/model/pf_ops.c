@@ -524,8 +524,9 @@ static void bgd_rows(void *vc, size_t lo, size_t hi)
         const uint8_t *m = k->m1 ? k->m1 + n * C : NULL;
         for (int c = 0; c < C; c++) {
             float v = h[c] + k->b[c];
-            h[c] = v;
-            g[c] = 0.5f * v * two_phi(v);
+            float tp = two_phi(v);
+            g[c] = 0.5f * v * tp;
+            h[c] = 0.5f * tp + v * PF_INV_SQRT_2PI * fast_expf(-0.5f * v * v);   /* GELU'(v) */
         }
         if (m)
             for (int c = 0; c < C; c++) g[c] *= (float)m[c] * k->scale;
@@ -543,21 +544,18 @@ PF_CLONES
 static void gd_bwd_chunk(void *vc, size_t lo, size_t hi)
 {
     fuse_ctx *k = vc;
-    const float *x = k->x, *dg = k->dg;
+    const float *d = k->x, *dg = k->dg;
     float *dh = k->y;
-    for (size_t i = lo; i < hi; i++) {
-        float v = x[i];
-        float d = 0.5f * two_phi(v) + v * PF_INV_SQRT_2PI * fast_expf(-0.5f * v * v);
-        dh[i] = dg[i] * d;
-    }
     if (k->m1)
-        for (size_t i = lo; i < hi; i++) dh[i] *= (float)k->m1[i] * k->scale;
+        for (size_t i = lo; i < hi; i++) dh[i] = dg[i] * d[i] * ((float)k->m1[i] * k->scale);
+    else
+        for (size_t i = lo; i < hi; i++) dh[i] = dg[i] * d[i];
 }
 
-void pf_gelu_dropout_backward(float *dh, const float *dg, const float *h, const uint8_t *mask,
+void pf_gelu_dropout_backward(float *dh, const float *dg, const float *dgelu, const uint8_t *mask,
                               float scale, size_t n)
 {
-    fuse_ctx k = {.y = dh, .dg = dg, .x = h, .m1 = mask, .scale = scale};
+    fuse_ctx k = {.y = dh, .dg = dg, .x = dgelu, .m1 = mask, .scale = scale};
     pf_parallel_for(n, 1 << 15, gd_bwd_chunk, &k);
 }
 

@@ -70,7 +70,7 @@ typedef struct {
     float *merged;                        // [N, D] attention output before proj
     float *res_mid;                       // [N, D]
     float *ln2, *ln2_mean, *ln2_rstd;
-    float *h;                             // [N, Hm] fc1 output
+    float *h;                             // [N, Hm] GELU'(fc1 output): all the backward needs
     float *g;                             // [N, Hm] Drop(GELU(h))
     uint8_t *m_attn, *m_gelu, *m_fc2a, *m_fc2b;   /* dropout masks (NULL when p = 0) */
 } block_acts;

@@ -236,13 +236,17 @@ int main(void)
         for (size_t i = 0; i < n; i++) g2[i] *= m1[i] * s;
         memcpy(y1, h, n * sizeof(float));
         pf_bias_gelu_dropout_forward(y1, g1, b, m1, s, FN, FC);
-        cmp("fused bias+GELU+dropout (h)", y1, h2, n, 1e-7);
         cmp("fused bias+GELU+dropout (g)", g1, g2, n, 1e-7);
-        /* GELU + dropout backward */
+        /* the saved derivative: GELU'(h + b) */
+        for (size_t i = 0; i < n; i++) y2[i] = 1.0f;
+        memset(dh2, 0, n * sizeof(float));
+        pf_gelu_backward(dh2, y2, h2, n);
+        cmp("fused bias+GELU+dropout (GELU')", y1, dh2, n, 1e-6);
+        /* GELU + dropout backward from the saved derivative */
         for (size_t i = 0; i < n; i++) y2[i] = dg[i] * m1[i] * s;
         memset(dh2, 0, n * sizeof(float));
         pf_gelu_backward(dh2, y2, h2, n);
-        pf_gelu_dropout_backward(dh1, dg, h2, m1, s, n);
+        pf_gelu_dropout_backward(dh1, dg, y1, m1, s, n);
         cmp("fused GELU+dropout backward", dh1, dh2, n, 1e-6);
         /* bias + two dropouts + residual */
         for (size_t i = 0; i < n; i++) y2[i] = res[i] + (h[i] + b[i % FC]) * m1[i] * s * m2[i] * s;
