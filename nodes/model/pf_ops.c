@@ -655,10 +655,11 @@ static void sdpa_fwd_one(float *o, float *ab, const float *qb, const float *kb, 
 
 /* one (batch, head) backward; datt: [Tq, Tk] scratch */
 static void sdpa_bwd_one(float *dqb, float *dkb, float *dvb, float *datt, const float *dob, const float *qb,
-                         const float *kb, const float *vb, const float *ab, int Tq, int Tk, int hd, float scale)
+                         const float *kb, const float *vb, const float *ab, int Tq, int Tk, int hd, float scale,
+                         float beta)
 {
     // dv[Tk, hd] += att^T[Tk, Tq] @ do[Tq, hd]
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, hd, Tq, 1.0f, ab, Tk, dob, hd, 1.0f, dvb, hd);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, hd, Tq, 1.0f, ab, Tk, dob, hd, beta, dvb, hd);
     // datt[Tq, Tk] = do[Tq, hd] @ v^T[hd, Tk]
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, hd, 1.0f, dob, hd, vb, hd, 0.0f, datt, Tk);
     // ds = att * (datt - rowsum(datt * att)), in place
@@ -671,9 +672,9 @@ static void sdpa_bwd_one(float *dqb, float *dkb, float *dvb, float *datt, const 
         for (int j = 0; j < Tk; j++) dr[j] = ar[j] * (dr[j] - s);
     }
     // dq[Tq, hd] += scale * ds[Tq, Tk] @ k[Tk, hd]
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, hd, Tk, scale, datt, Tk, kb, hd, 1.0f, dqb, hd);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, hd, Tk, scale, datt, Tk, kb, hd, beta, dqb, hd);
     // dk[Tk, hd] += scale * ds^T[Tk, Tq] @ q[Tq, hd]
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, hd, Tq, scale, datt, Tk, qb, hd, 1.0f, dkb, hd);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, hd, Tq, scale, datt, Tk, qb, hd, beta, dkb, hd);
 }
 
 #define SDPA_PAR _Pragma("omp parallel for schedule(static) if (BH > 1 && (size_t)BH * Tq * Tk > 4096)")
@@ -700,7 +701,7 @@ void pf_sdpa_backward(float *dq, float *dk, float *dv, float *scratch, const flo
         sdpa_bwd_one(dq + (size_t)bh * Tq * hd, dk + (size_t)bh * Tk * hd, dv + (size_t)bh * Tk * hd,
                      scratch + (size_t)pf_thread_id() * Tq * Tk, do_ + (size_t)bh * Tq * hd,
                      q + (size_t)bh * Tq * hd, k + (size_t)bh * Tk * hd, v + (size_t)bh * Tk * hd,
-                     att + (size_t)bh * Tq * Tk, Tq, Tk, hd, scale);
+                     att + (size_t)bh * Tq * Tk, Tq, Tk, hd, scale, 1.0f);
 }
 
 void pf_sdpa_forward_lean(float *o, float *scratch, const float *q, const float *k, const float *v,
@@ -714,20 +715,37 @@ void pf_sdpa_forward_lean(float *o, float *scratch, const float *q, const float 
                      hd, scale);
 }
 
+void pf_sdpa_backward_into(float *dq, float *dk, float *dv, float *scratch, const float *do_,
+                           const float *q, const float *k, const float *v, const float *att, int BH,
+                           int Tq, int Tk, int hd, float scale, int accumulate)
+{
+    pthread_once(&blas_once, blas_single);
+    size_t blk = (size_t)Tq * Tk;
+    float beta = accumulate ? 1.0f : 0.0f;
+    SDPA_PAR
+    for (int bh = 0; bh < BH; bh++) {
+        const float *qb = q + (size_t)bh * Tq * hd, *kb = k + (size_t)bh * Tk * hd, *vb = v + (size_t)bh * Tk * hd;
+        float *datt;
+        const float *ab;
+        if (att) {
+            datt = scratch + (size_t)pf_thread_id() * blk;
+            ab = att + (size_t)bh * blk;
+        } else {
+            float *rec = scratch + 2 * (size_t)pf_thread_id() * blk;
+            datt = rec + blk;
+            sdpa_fwd_one(NULL, rec, qb, kb, vb, Tq, Tk, hd, scale);   /* recompute the probabilities */
+            ab = rec;
+        }
+        sdpa_bwd_one(dq + (size_t)bh * Tq * hd, dk + (size_t)bh * Tk * hd, dv + (size_t)bh * Tk * hd, datt,
+                     do_ + (size_t)bh * Tq * hd, qb, kb, vb, ab, Tq, Tk, hd, scale, beta);
+    }
+}
+
 void pf_sdpa_backward_lean(float *dq, float *dk, float *dv, float *scratch, const float *do_,
                            const float *q, const float *k, const float *v, int BH, int Tq, int Tk,
                            int hd, float scale)
 {
-    pthread_once(&blas_once, blas_single);
-    size_t blk = (size_t)Tq * Tk;
-    SDPA_PAR
-    for (int bh = 0; bh < BH; bh++) {
-        float *ab = scratch + 2 * (size_t)pf_thread_id() * blk, *datt = ab + blk;
-        const float *qb = q + (size_t)bh * Tq * hd, *kb = k + (size_t)bh * Tk * hd, *vb = v + (size_t)bh * Tk * hd;
-        sdpa_fwd_one(NULL, ab, qb, kb, vb, Tq, Tk, hd, scale);   /* recompute the probabilities */
-        sdpa_bwd_one(dq + (size_t)bh * Tq * hd, dk + (size_t)bh * Tk * hd, dv + (size_t)bh * Tk * hd, datt,
-                     do_ + (size_t)bh * Tq * hd, qb, kb, vb, ab, Tq, Tk, hd, scale);
-    }
+    pf_sdpa_backward_into(dq, dk, dv, scratch, do_, q, k, v, NULL, BH, Tq, Tk, hd, scale, 1);
 }
 
 void pf_sdpa_forward_naive(float *o, float *att, const float *q, const float *k, const float *v,

@@ -108,6 +108,11 @@ void pf_sdpa_forward_lean(float *o, float *scratch, const float *q, const float 
 void pf_sdpa_backward_lean(float *dq, float *dk, float *dv, float *scratch, const float *do_,
                            const float *q, const float *k, const float *v, int BH, int Tq, int Tk,
                            int hd, float scale);
+/* Both backward forms in one call: att = NULL recomputes (scratch 2 * pf_sdpa_scratch);
+ * accumulate = 0 overwrites dq, dk, dv instead of adding (no zeroing pass needed). */
+void pf_sdpa_backward_into(float *dq, float *dk, float *dv, float *scratch, const float *do_,
+                           const float *q, const float *k, const float *v, const float *att, int BH,
+                           int Tq, int Tk, int hd, float scale, int accumulate);
 void pf_sdpa_forward_naive(float *o, float *att, const float *q, const float *k, const float *v,
                            int BH, int Tq, int Tk, int hd, float scale);
 void pf_sdpa_backward_naive(float *dq, float *dk, float *dv, const float *do_, const float *q,

@@ -412,16 +412,10 @@ int pf_encoder_backward(pf_encoder *e, pf_params *p, const float *dy, float *dx)
         if (pdrop > 0) { pf_mask_scale(e->dtmp, dres, a->m_attn, NULL, keep, ND); dbr = e->dtmp; }
         linear_backward_fresh(e->dmerged, pf_params_grad(p, id->proj_w), pf_params_grad(p, id->proj_b),
                               dbr, a->merged, pf_params_data(p, id->proj_w), N, D, D);
-        memset(e->dohm, 0, ND * sizeof(float));
-        pf_heads_merge_backward(e->dohm, e->dmerged, B, T, H, hd);
-        memset(e->dq, 0, ND * sizeof(float));
-        memset(e->dk, 0, ND * sizeof(float));
-        memset(e->dv, 0, ND * sizeof(float));
-        if (e->cfg.attn_lean)
-            pf_sdpa_backward_lean(e->dq, e->dk, e->dv, e->datt, e->dohm, a->q, a->k, a->v, B * H, T, T, hd, scale);
-        else
-            pf_sdpa_backward(e->dq, e->dk, e->dv, e->datt, e->dohm, a->q, a->k, a->v, a->att, B * H, T,
-                             T, hd, scale);
+        // merge's backward is the split (overwrites: no zeroing pass)
+        pf_heads_split(e->dohm, e->dmerged, B, T, H, hd, D, 0);
+        pf_sdpa_backward_into(e->dq, e->dk, e->dv, e->datt, e->dohm, a->q, a->k, a->v,
+                              e->cfg.attn_lean ? NULL : a->att, B * H, T, T, hd, scale, 0);
         qkv_split_rope_backward(e->dqkv, e->dq, e->dk, e->dv, e->rope, B, T, H, hd, e->rope_dim);
         linear_backward_fresh(e->dln, pf_params_grad(p, id->qkv_w), pf_params_grad(p, id->qkv_b),
                               e->dqkv, a->ln1, pf_params_data(p, id->qkv_w), N, D, 3 * D);

@@ -144,7 +144,12 @@ int main(void)
         pf_sdpa_backward_lean(dq3, dk3, dv3, scr2, dO, q, k, v, BH, TQ, TK, HD, 0.25f);
         int same = !memcmp(o3, o1, nq * 4) && !memcmp(dq3, dq1, nq * 4) && !memcmp(dk3, dk1, nk * 4) &&
                    !memcmp(dv3, dv1, nk * 4);
-        printf("%-32s %s\n", "sdpa lean vs stored", same ? "bit-identical" : "DIFFER");
+        /* overwrite form over garbage equals the accumulate form from zero */
+        for (size_t i = 0; i < nq; i++) dq3[i] = 1e3f;
+        for (size_t i = 0; i < nk; i++) { dk3[i] = -7.0f; dv3[i] = 5.0f; }
+        pf_sdpa_backward_into(dq3, dk3, dv3, scr2, dO, q, k, v, at1, BH, TQ, TK, HD, 0.25f, 0);
+        same = same && !memcmp(dq3, dq1, nq * 4) && !memcmp(dk3, dk1, nk * 4) && !memcmp(dv3, dv1, nk * 4);
+        printf("%-32s %s\n", "sdpa lean / overwrite vs stored", same ? "bit-identical" : "DIFFER");
         CHECK(same, "lean attention differs from the stored-probability attention");
     }
 
