@@ -12,7 +12,7 @@
 /* Hot elementwise loops are compiled for several ISAs and picked at load time
  * (GCC ifunc), so the default x86-64 build still uses AVX2/AVX-512 when present. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define PF_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define PF_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else
 #define PF_CLONES
 #endif
@@ -455,29 +455,44 @@ void pf_add_backward(float *da, float *db, const float *dy, size_t n)
     if (db) for (size_t i = 0; i < n; i++) db[i] += dy[i];
 }
 
-/* Masks are drawn in fixed chunks of PF_DROP_CHUNK elements, chunk c from
- * pf_rng_key(base, c) with base drawn once from r: the mask does not depend on
- * the thread count. Keep test on 16-bit uniforms (four per 64-bit draw): keep
- * iff u >= round(p * 2^16), i.e. p is quantised to 1/65536. */
+/* Masks are a counter-based hash: the 16-bit draws for elements 4g..4g+3 are
+ * the four quarters of splitmix64(base + g * golden), base drawn once from r. So
+ * the mask is a pure function of (r's state, index): independent of the thread
+ * count and of chunking, and the loop vectorises. Keep iff u >= round(p * 2^16),
+ * i.e. p is quantised to 1/65536. */
 #define PF_DROP_CHUNK 16384
 
 typedef struct { float *y; uint8_t *mask; const float *x; uint64_t base; uint32_t thr; float scale; size_t n; } drop_ctx;
 
+static inline uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+PF_CLONES
 static void drop_chunk(void *vc, size_t clo, size_t chi)
 {
     drop_ctx *k = vc;
-    for (size_t c = clo; c < chi; c++) {
-        size_t lo = c * PF_DROP_CHUNK, hi = lo + PF_DROP_CHUNK < k->n ? lo + PF_DROP_CHUNK : k->n;
-        pf_rng r;
-        pf_rng_seed(&r, pf_rng_key(k->base, c, 0, 0));
-        for (size_t i = lo; i < hi; i += 4) {
-            uint64_t bits = pf_rng_u64(&r);
-            for (size_t j = 0; j < 4 && i + j < hi; j++)
-                k->mask[i + j] = (uint32_t)((bits >> (16 * j)) & 0xFFFFu) >= k->thr;
-        }
-        if (k->y)
-            for (size_t i = lo; i < hi; i++) k->y[i] = k->x[i] * ((float)k->mask[i] * k->scale);
+    size_t lo = clo * PF_DROP_CHUNK, hi = chi * PF_DROP_CHUNK < k->n ? chi * PF_DROP_CHUNK : k->n;
+    size_t g0 = lo / 4, g1 = hi / 4;   /* lo is a multiple of 4 */
+    uint8_t *mask = k->mask;
+    uint32_t thr = k->thr;
+    uint64_t base = k->base;
+    for (size_t g = g0; g < g1; g++) {
+        uint64_t bits = mix64(base + (uint64_t)g * 0x9E3779B97F4A7C15ull);
+        mask[4 * g] = (uint32_t)(bits & 0xFFFFu) >= thr;
+        mask[4 * g + 1] = (uint32_t)((bits >> 16) & 0xFFFFu) >= thr;
+        mask[4 * g + 2] = (uint32_t)((bits >> 32) & 0xFFFFu) >= thr;
+        mask[4 * g + 3] = (uint32_t)(bits >> 48) >= thr;
     }
+    if (g1 * 4 < hi) {   /* tail of the last chunk */
+        uint64_t bits = mix64(base + (uint64_t)g1 * 0x9E3779B97F4A7C15ull);
+        for (size_t i = g1 * 4; i < hi; i++, bits >>= 16) mask[i] = (uint32_t)(bits & 0xFFFFu) >= thr;
+    }
+    if (k->y)
+        for (size_t i = lo; i < hi; i++) k->y[i] = k->x[i] * ((float)mask[i] * k->scale);
 }
 
 void pf_dropout_mask(uint8_t *mask, size_t n, float p, pf_rng *r)
