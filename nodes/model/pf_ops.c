@@ -12,7 +12,7 @@
 /* Hot elementwise loops are compiled for several ISAs and picked at load time
  * (GCC ifunc), so the default x86-64 build still uses AVX2/AVX-512 when present. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define PF_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define PF_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else
 #define PF_CLONES
 #endif
@@ -455,29 +455,44 @@ void pf_add_backward(float *da, float *db, const float *dy, size_t n)
     if (db) for (size_t i = 0; i < n; i++) db[i] += dy[i];
 }
 
-/* Masks are drawn in fixed chunks of PF_DROP_CHUNK elements, chunk c from
- * pf_rng_key(base, c) with base drawn once from r: the mask does not depend on
- * the thread count. Keep test on 16-bit uniforms (four per 64-bit draw): keep
- * iff u >= round(p * 2^16), i.e. p is quantised to 1/65536. */
+/* Masks are a counter-based hash: the 16-bit draws for elements 4g..4g+3 are
+ * the four quarters of splitmix64(base + g * golden), base drawn once from r. So
+ * the mask is a pure function of (r's state, index): independent of the thread
+ * count and of chunking, and the loop vectorises. Keep iff u >= round(p * 2^16),
+ * i.e. p is quantised to 1/65536. */
 #define PF_DROP_CHUNK 16384
 
 typedef struct { float *y; uint8_t *mask; const float *x; uint64_t base; uint32_t thr; float scale; size_t n; } drop_ctx;
 
+static inline uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+PF_CLONES
 static void drop_chunk(void *vc, size_t clo, size_t chi)
 {
     drop_ctx *k = vc;
-    for (size_t c = clo; c < chi; c++) {
-        size_t lo = c * PF_DROP_CHUNK, hi = lo + PF_DROP_CHUNK < k->n ? lo + PF_DROP_CHUNK : k->n;
-        pf_rng r;
-        pf_rng_seed(&r, pf_rng_key(k->base, c, 0, 0));
-        for (size_t i = lo; i < hi; i += 4) {
-            uint64_t bits = pf_rng_u64(&r);
-            for (size_t j = 0; j < 4 && i + j < hi; j++)
-                k->mask[i + j] = (uint32_t)((bits >> (16 * j)) & 0xFFFFu) >= k->thr;
-        }
-        if (k->y)
-            for (size_t i = lo; i < hi; i++) k->y[i] = k->x[i] * ((float)k->mask[i] * k->scale);
+    size_t lo = clo * PF_DROP_CHUNK, hi = chi * PF_DROP_CHUNK < k->n ? chi * PF_DROP_CHUNK : k->n;
+    size_t g0 = lo / 4, g1 = hi / 4;   /* lo is a multiple of 4 */
+    uint8_t *mask = k->mask;
+    uint32_t thr = k->thr;
+    uint64_t base = k->base;
+    for (size_t g = g0; g < g1; g++) {
+        uint64_t bits = mix64(base + (uint64_t)g * 0x9E3779B97F4A7C15ull);
+        mask[4 * g] = (uint32_t)(bits & 0xFFFFu) >= thr;
+        mask[4 * g + 1] = (uint32_t)((bits >> 16) & 0xFFFFu) >= thr;
+        mask[4 * g + 2] = (uint32_t)((bits >> 32) & 0xFFFFu) >= thr;
+        mask[4 * g + 3] = (uint32_t)(bits >> 48) >= thr;
     }
+    if (g1 * 4 < hi) {   /* tail of the last chunk */
+        uint64_t bits = mix64(base + (uint64_t)g1 * 0x9E3779B97F4A7C15ull);
+        for (size_t i = g1 * 4; i < hi; i++, bits >>= 16) mask[i] = (uint32_t)(bits & 0xFFFFu) >= thr;
+    }
+    if (k->y)
+        for (size_t i = lo; i < hi; i++) k->y[i] = k->x[i] * ((float)mask[i] * k->scale);
 }
 
 void pf_dropout_mask(uint8_t *mask, size_t n, float p, pf_rng *r)
@@ -524,8 +539,9 @@ static void bgd_rows(void *vc, size_t lo, size_t hi)
         const uint8_t *m = k->m1 ? k->m1 + n * C : NULL;
         for (int c = 0; c < C; c++) {
             float v = h[c] + k->b[c];
-            h[c] = v;
-            g[c] = 0.5f * v * two_phi(v);
+            float tp = two_phi(v);
+            g[c] = 0.5f * v * tp;
+            h[c] = 0.5f * tp + v * PF_INV_SQRT_2PI * fast_expf(-0.5f * v * v);   /* GELU'(v) */
         }
         if (m)
             for (int c = 0; c < C; c++) g[c] *= (float)m[c] * k->scale;
@@ -543,21 +559,18 @@ PF_CLONES
 static void gd_bwd_chunk(void *vc, size_t lo, size_t hi)
 {
     fuse_ctx *k = vc;
-    const float *x = k->x, *dg = k->dg;
+    const float *d = k->x, *dg = k->dg;
     float *dh = k->y;
-    for (size_t i = lo; i < hi; i++) {
-        float v = x[i];
-        float d = 0.5f * two_phi(v) + v * PF_INV_SQRT_2PI * fast_expf(-0.5f * v * v);
-        dh[i] = dg[i] * d;
-    }
     if (k->m1)
-        for (size_t i = lo; i < hi; i++) dh[i] *= (float)k->m1[i] * k->scale;
+        for (size_t i = lo; i < hi; i++) dh[i] = dg[i] * d[i] * ((float)k->m1[i] * k->scale);
+    else
+        for (size_t i = lo; i < hi; i++) dh[i] = dg[i] * d[i];
 }
 
-void pf_gelu_dropout_backward(float *dh, const float *dg, const float *h, const uint8_t *mask,
+void pf_gelu_dropout_backward(float *dh, const float *dg, const float *dgelu, const uint8_t *mask,
                               float scale, size_t n)
 {
-    fuse_ctx k = {.y = dh, .dg = dg, .x = h, .m1 = mask, .scale = scale};
+    fuse_ctx k = {.y = dh, .dg = dg, .x = dgelu, .m1 = mask, .scale = scale};
     pf_parallel_for(n, 1 << 15, gd_bwd_chunk, &k);
 }
 
@@ -657,10 +670,11 @@ static void sdpa_fwd_one(float *o, float *ab, const float *qb, const float *kb, 
 
 /* one (batch, head) backward; datt: [Tq, Tk] scratch */
 static void sdpa_bwd_one(float *dqb, float *dkb, float *dvb, float *datt, const float *dob, const float *qb,
-                         const float *kb, const float *vb, const float *ab, int Tq, int Tk, int hd, float scale)
+                         const float *kb, const float *vb, const float *ab, int Tq, int Tk, int hd, float scale,
+                         float beta)
 {
     // dv[Tk, hd] += att^T[Tk, Tq] @ do[Tq, hd]
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, hd, Tq, 1.0f, ab, Tk, dob, hd, 1.0f, dvb, hd);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, hd, Tq, 1.0f, ab, Tk, dob, hd, beta, dvb, hd);
     // datt[Tq, Tk] = do[Tq, hd] @ v^T[hd, Tk]
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, hd, 1.0f, dob, hd, vb, hd, 0.0f, datt, Tk);
     // ds = att * (datt - rowsum(datt * att)), in place
@@ -673,9 +687,9 @@ static void sdpa_bwd_one(float *dqb, float *dkb, float *dvb, float *datt, const 
         for (int j = 0; j < Tk; j++) dr[j] = ar[j] * (dr[j] - s);
     }
     // dq[Tq, hd] += scale * ds[Tq, Tk] @ k[Tk, hd]
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, hd, Tk, scale, datt, Tk, kb, hd, 1.0f, dqb, hd);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, hd, Tk, scale, datt, Tk, kb, hd, beta, dqb, hd);
     // dk[Tk, hd] += scale * ds^T[Tk, Tq] @ q[Tq, hd]
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, hd, Tq, scale, datt, Tk, qb, hd, 1.0f, dkb, hd);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, hd, Tq, scale, datt, Tk, qb, hd, beta, dkb, hd);
 }
 
 #define SDPA_PAR _Pragma("omp parallel for schedule(static) if (BH > 1 && (size_t)BH * Tq * Tk > 4096)")
@@ -702,7 +716,7 @@ void pf_sdpa_backward(float *dq, float *dk, float *dv, float *scratch, const flo
         sdpa_bwd_one(dq + (size_t)bh * Tq * hd, dk + (size_t)bh * Tk * hd, dv + (size_t)bh * Tk * hd,
                      scratch + (size_t)pf_thread_id() * Tq * Tk, do_ + (size_t)bh * Tq * hd,
                      q + (size_t)bh * Tq * hd, k + (size_t)bh * Tk * hd, v + (size_t)bh * Tk * hd,
-                     att + (size_t)bh * Tq * Tk, Tq, Tk, hd, scale);
+                     att + (size_t)bh * Tq * Tk, Tq, Tk, hd, scale, 1.0f);
 }
 
 void pf_sdpa_forward_lean(float *o, float *scratch, const float *q, const float *k, const float *v,
@@ -716,20 +730,37 @@ void pf_sdpa_forward_lean(float *o, float *scratch, const float *q, const float 
                      hd, scale);
 }
 
+void pf_sdpa_backward_into(float *dq, float *dk, float *dv, float *scratch, const float *do_,
+                           const float *q, const float *k, const float *v, const float *att, int BH,
+                           int Tq, int Tk, int hd, float scale, int accumulate)
+{
+    pthread_once(&blas_once, blas_single);
+    size_t blk = (size_t)Tq * Tk;
+    float beta = accumulate ? 1.0f : 0.0f;
+    SDPA_PAR
+    for (int bh = 0; bh < BH; bh++) {
+        const float *qb = q + (size_t)bh * Tq * hd, *kb = k + (size_t)bh * Tk * hd, *vb = v + (size_t)bh * Tk * hd;
+        float *datt;
+        const float *ab;
+        if (att) {
+            datt = scratch + (size_t)pf_thread_id() * blk;
+            ab = att + (size_t)bh * blk;
+        } else {
+            float *rec = scratch + 2 * (size_t)pf_thread_id() * blk;
+            datt = rec + blk;
+            sdpa_fwd_one(NULL, rec, qb, kb, vb, Tq, Tk, hd, scale);   /* recompute the probabilities */
+            ab = rec;
+        }
+        sdpa_bwd_one(dq + (size_t)bh * Tq * hd, dk + (size_t)bh * Tk * hd, dv + (size_t)bh * Tk * hd, datt,
+                     do_ + (size_t)bh * Tq * hd, qb, kb, vb, ab, Tq, Tk, hd, scale, beta);
+    }
+}
+
 void pf_sdpa_backward_lean(float *dq, float *dk, float *dv, float *scratch, const float *do_,
                            const float *q, const float *k, const float *v, int BH, int Tq, int Tk,
                            int hd, float scale)
 {
-    pthread_once(&blas_once, blas_single);
-    size_t blk = (size_t)Tq * Tk;
-    SDPA_PAR
-    for (int bh = 0; bh < BH; bh++) {
-        float *ab = scratch + 2 * (size_t)pf_thread_id() * blk, *datt = ab + blk;
-        const float *qb = q + (size_t)bh * Tq * hd, *kb = k + (size_t)bh * Tk * hd, *vb = v + (size_t)bh * Tk * hd;
-        sdpa_fwd_one(NULL, ab, qb, kb, vb, Tq, Tk, hd, scale);   /* recompute the probabilities */
-        sdpa_bwd_one(dq + (size_t)bh * Tq * hd, dk + (size_t)bh * Tk * hd, dv + (size_t)bh * Tk * hd, datt,
-                     do_ + (size_t)bh * Tq * hd, qb, kb, vb, ab, Tq, Tk, hd, scale);
-    }
+    pf_sdpa_backward_into(dq, dk, dv, scratch, do_, q, k, v, NULL, BH, Tq, Tk, hd, scale, 1);
 }
 
 void pf_sdpa_forward_naive(float *o, float *att, const float *q, const float *k, const float *v,

@@ -108,6 +108,11 @@ void pf_sdpa_forward_lean(float *o, float *scratch, const float *q, const float 
 void pf_sdpa_backward_lean(float *dq, float *dk, float *dv, float *scratch, const float *do_,
                            const float *q, const float *k, const float *v, int BH, int Tq, int Tk,
                            int hd, float scale);
+/* Both backward forms in one call: att = NULL recomputes (scratch 2 * pf_sdpa_scratch);
+ * accumulate = 0 overwrites dq, dk, dv instead of adding (no zeroing pass needed). */
+void pf_sdpa_backward_into(float *dq, float *dk, float *dv, float *scratch, const float *do_,
+                           const float *q, const float *k, const float *v, const float *att, int BH,
+                           int Tq, int Tk, int hd, float scale, int accumulate);
 void pf_sdpa_forward_naive(float *o, float *att, const float *q, const float *k, const float *v,
                            int BH, int Tq, int Tk, int hd, float scale);
 void pf_sdpa_backward_naive(float *dq, float *dk, float *dv, const float *do_, const float *q,
@@ -179,12 +184,12 @@ void pf_bce_logits_backward(float *dlogits, const float *logits, const float *ta
  * ops above, which test_ops_ref checks) --------------------------------------- */
 // mask: [n] bytes drawn exactly as pf_dropout_forward draws them (same r -> same mask)
 void pf_dropout_mask(uint8_t *mask, size_t n, float p, pf_rng *r);
-// h: [N, C] pre-activation without bias, updated in place to h + b;
-// g = GELU(h + b) * (mask ? mask * scale : 1)
+// h: [N, C] pre-activation without bias; g = GELU(h + b) * (mask ? mask * scale : 1),
+// and h is overwritten with GELU'(h + b), all the backward needs (no erf there).
 void pf_bias_gelu_dropout_forward(float *h, float *g, const float *b, const uint8_t *mask,
                                   float scale, int N, int C);
-// dh (=) dg * (mask ? mask * scale : 1) * GELU'(h)
-void pf_gelu_dropout_backward(float *dh, const float *dg, const float *h, const uint8_t *mask,
+// dh (=) dg * (mask ? mask * scale : 1) * dgelu, dgelu = the h left by the forward
+void pf_gelu_dropout_backward(float *dh, const float *dg, const float *dgelu, const uint8_t *mask,
                               float scale, size_t n);
 // y = res + (t + b) * m1 * m2 * scale  (b, m1, m2 may be NULL; a NULL mask counts as 1)
 void pf_bias_dropout_residual_forward(float *y, const float *res, const float *t, const float *b,

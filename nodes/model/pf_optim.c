@@ -118,6 +118,16 @@ static void adamw_apply(pf_adamw *o, pf_pstore *p, float lr, float gscale, int z
     o->step++;
     /* bias corrections in double, as PyTorch computes them in Python floats */
     double bc1 = 1.0 - pow(c->beta1, (double)o->step), bc2 = 1.0 - pow(c->beta2, (double)o->step);
+    if (c->decay_all && p->count > 0) {
+        /* one pass over the whole block: the padding between tensors is 0 in
+         * params, grads and moments and stays 0 under the update */
+        adamw_ctx k = {p->block, p->block + p->total, p->block + 2 * p->total, p->block + 3 * p->total,
+                       c->beta1, c->beta2, 1.0f - lr * c->weight_decay,
+                       (float)(lr / bc1), (float)sqrt(bc2), c->eps, gscale, zero};
+        pf_parallel_for(p->total, 1 << 15, adamw_chunk, &k);
+        o->last_lr = lr;
+        return;
+    }
     for (int i = 0; i < p->count; i++) {
         adamw_ctx k = {pf_pstore_data(p, i), pf_pstore_grad(p, i), pf_pstore_m(p, i), pf_pstore_v(p, i),
                        c->beta1, c->beta2,

@@ -70,7 +70,7 @@ typedef struct {
     float *merged;                        // [N, D] attention output before proj
     float *res_mid;                       // [N, D]
     float *ln2, *ln2_mean, *ln2_rstd;
-    float *h;                             // [N, Hm] fc1 output
+    float *h;                             // [N, Hm] GELU'(fc1 output): all the backward needs
     float *g;                             // [N, Hm] Drop(GELU(h))
     uint8_t *m_attn, *m_gelu, *m_fc2a, *m_fc2b;   /* dropout masks (NULL when p = 0) */
 } block_acts;
@@ -412,16 +412,10 @@ int pf_encoder_backward(pf_encoder *e, pf_pstore *p, const float *dy, float *dx)
         if (pdrop > 0) { pf_mask_scale(e->dtmp, dres, a->m_attn, NULL, keep, ND); dbr = e->dtmp; }
         linear_backward_fresh(e->dmerged, pf_pstore_grad(p, id->proj_w), pf_pstore_grad(p, id->proj_b),
                               dbr, a->merged, pf_pstore_data(p, id->proj_w), N, D, D);
-        memset(e->dohm, 0, ND * sizeof(float));
-        pf_heads_merge_backward(e->dohm, e->dmerged, B, T, H, hd);
-        memset(e->dq, 0, ND * sizeof(float));
-        memset(e->dk, 0, ND * sizeof(float));
-        memset(e->dv, 0, ND * sizeof(float));
-        if (e->cfg.attn_lean)
-            pf_sdpa_backward_lean(e->dq, e->dk, e->dv, e->datt, e->dohm, a->q, a->k, a->v, B * H, T, T, hd, scale);
-        else
-            pf_sdpa_backward(e->dq, e->dk, e->dv, e->datt, e->dohm, a->q, a->k, a->v, a->att, B * H, T,
-                             T, hd, scale);
+        // merge's backward is the split (overwrites: no zeroing pass)
+        pf_heads_split(e->dohm, e->dmerged, B, T, H, hd, D, 0);
+        pf_sdpa_backward_into(e->dq, e->dk, e->dv, e->datt, e->dohm, a->q, a->k, a->v,
+                              e->cfg.attn_lean ? NULL : a->att, B * H, T, T, hd, scale, 0);
         qkv_split_rope_backward(e->dqkv, e->dq, e->dk, e->dv, e->rope, B, T, H, hd, e->rope_dim);
         linear_backward_fresh(e->dln, pf_pstore_grad(p, id->qkv_w), pf_pstore_grad(p, id->qkv_b),
                               e->dqkv, a->ln1, pf_pstore_data(p, id->qkv_w), N, D, 3 * D);

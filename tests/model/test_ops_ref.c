@@ -144,7 +144,12 @@ int main(void)
         pf_sdpa_backward_lean(dq3, dk3, dv3, scr2, dO, q, k, v, BH, TQ, TK, HD, 0.25f);
         int same = !memcmp(o3, o1, nq * 4) && !memcmp(dq3, dq1, nq * 4) && !memcmp(dk3, dk1, nk * 4) &&
                    !memcmp(dv3, dv1, nk * 4);
-        printf("%-32s %s\n", "sdpa lean vs stored", same ? "bit-identical" : "DIFFER");
+        /* overwrite form over garbage equals the accumulate form from zero */
+        for (size_t i = 0; i < nq; i++) dq3[i] = 1e3f;
+        for (size_t i = 0; i < nk; i++) { dk3[i] = -7.0f; dv3[i] = 5.0f; }
+        pf_sdpa_backward_into(dq3, dk3, dv3, scr2, dO, q, k, v, at1, BH, TQ, TK, HD, 0.25f, 0);
+        same = same && !memcmp(dq3, dq1, nq * 4) && !memcmp(dk3, dk1, nk * 4) && !memcmp(dv3, dv1, nk * 4);
+        printf("%-32s %s\n", "sdpa lean / overwrite vs stored", same ? "bit-identical" : "DIFFER");
         CHECK(same, "lean attention differs from the stored-probability attention");
     }
 
@@ -236,13 +241,17 @@ int main(void)
         for (size_t i = 0; i < n; i++) g2[i] *= m1[i] * s;
         memcpy(y1, h, n * sizeof(float));
         pf_bias_gelu_dropout_forward(y1, g1, b, m1, s, FN, FC);
-        cmp("fused bias+GELU+dropout (h)", y1, h2, n, 1e-7);
         cmp("fused bias+GELU+dropout (g)", g1, g2, n, 1e-7);
-        /* GELU + dropout backward */
+        /* the saved derivative: GELU'(h + b) */
+        for (size_t i = 0; i < n; i++) y2[i] = 1.0f;
+        memset(dh2, 0, n * sizeof(float));
+        pf_gelu_backward(dh2, y2, h2, n);
+        cmp("fused bias+GELU+dropout (GELU')", y1, dh2, n, 1e-6);
+        /* GELU + dropout backward from the saved derivative */
         for (size_t i = 0; i < n; i++) y2[i] = dg[i] * m1[i] * s;
         memset(dh2, 0, n * sizeof(float));
         pf_gelu_backward(dh2, y2, h2, n);
-        pf_gelu_dropout_backward(dh1, dg, h2, m1, s, n);
+        pf_gelu_dropout_backward(dh1, dg, y1, m1, s, n);
         cmp("fused GELU+dropout backward", dh1, dh2, n, 1e-6);
         /* bias + two dropouts + residual */
         for (size_t i = 0; i < n; i++) y2[i] = res[i] + (h[i] + b[i % FC]) * m1[i] * s * m2[i] * s;
