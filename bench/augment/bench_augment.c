@@ -5,7 +5,9 @@
  *    shuffling plus every perturbation on two views, so it is the bottleneck.
  * Medians of several runs; prints the scaling ratio.
  *   bench_augment PHYSIOFLOW_EXE [windows] [runs] */
+#include "../bench_common.h"
 #include "pf_augment.h"
+#include "pf_features.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,54 +17,17 @@
 
 enum { C = 12, T = 2500 };
 
-static double now(void)
+static double graph_rate(const char *exe, long n, int reps, int features)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp);
-    return v[n / 2];
-}
-
-static double graph_rate(const char *exe, long n, int reps)
-{
-    char cfg[128];
-    snprintf(cfg, sizeof cfg, "/tmp/pf-bench-aug-%d.cfg", (int)getpid());
-    FILE *f = fopen(cfg, "w");
-    if (!f) return 0;
-    fprintf(f, "name = \"benchaug%d\";\nnodes = (\n"
-               " { name = \"src\"; kind = \"repeat\"; count = %ld; leads = %d; samples = %d; rpeak_every = 400; },\n"
-               " { name = \"aug\"; kind = \"shuffle\"; replicas = %d; views = 2; mask_p = 1.0; noise_p = 1.0; wander_p = 1.0;"
-               " powerline_p = 1.0; scale_p = 1.0; shift_p = 1.0; },\n"
-               " { name = \"sink\"; kind = \"discard\"; }\n);\n"
-               "edges = ( { from = \"src\"; to = \"aug\"; }, { from = \"aug\"; to = \"sink\"; } );\n",
-            (int)getpid(), n, C, T, reps);
-    fclose(f);
-    char cmd[512], line[1024];
-    snprintf(cmd, sizeof cmd, "%s run %s --quiet 2>&1", exe, cfg);
-    FILE *p = popen(cmd, "r");
-    double rate = 0;
-    while (p && fgets(line, sizeof line, p)) {
-        char *w = strstr(line, " windows/s");
-        if (w && strstr(line, "received")) {
-            char *s = w;
-            while (s > line && s[-1] != ' ') s--;
-            rate = atof(s);
-        }
-    }
-    if (p) pclose(p);
-    unlink(cfg);
-    return rate;
+    char g[1024];
+    snprintf(g, sizeof g, "name = \"benchaug%d\";\nnodes = (\n"
+                          " { name = \"src\"; kind = \"repeat\"; count = %ld; leads = %d; samples = %d; rpeak_every = 400; },\n"
+                          " { name = \"aug\"; kind = \"shuffle\"; replicas = %d; views = 2; mask_p = 1.0; noise_p = 1.0; wander_p = 1.0;"
+                          " powerline_p = 1.0; scale_p = 1.0; shift_p = 1.0; features = %s; },\n"
+                          " { name = \"sink\"; kind = \"discard\"; }\n);\n"
+                          "edges = ( { from = \"src\"; to = \"aug\"; }, { from = \"aug\"; to = \"sink\"; } );\n",
+             (int)getpid(), n, C, T, reps, features ? "true" : "false");
+    return bench_graph_rate(exe, g);
 }
 
 int main(int argc, char **argv)
@@ -90,7 +55,7 @@ int main(int argc, char **argv)
     double t[64];
     for (int k = -1; k < (int)(sizeof kinds / sizeof *kinds); k++) {
         for (int rr = 0; rr < runs; rr++) {
-            double t0 = now();
+            double t0 = bench_now();
             for (int i = 0; i < 200; i++) {
                 if (k < 0) {
                     pf_random_permutation(&r, perm, m);
@@ -100,19 +65,31 @@ int main(int argc, char **argv)
                     pf_perturb(y, C, T, 500, &kinds[k].c, (uint64_t)i);
                 }
             }
-            t[rr] = (now() - t0) / 200 * 1e6;
+            t[rr] = (bench_now() - t0) / 200 * 1e6;
         }
-        printf("  %-20s %8.1f us\n", k < 0 ? "heartbeat shuffle" : kinds[k].name, median(t, runs));
+        printf("  %-20s %8.1f us\n", k < 0 ? "heartbeat shuffle" : kinds[k].name, bench_median(t, runs));
     }
+    pf_features *fe = pf_features_create(500, -1);
+    float fv[PF_FEAT_DIM];
+    for (int rr = 0; rr < runs; rr++) {
+        double t0 = bench_now();
+        for (int i = 0; i < 20; i++) pf_features_compute(fe, x, C, T, peaks, m, fv);
+        t[rr] = (bench_now() - t0) / 20 * 1e6;
+    }
+    printf("  %-20s %8.1f us  (12-lead delineation + 159 values)\n", "features", bench_median(t, runs));
+    pf_features_destroy(fe);
     printf("graph repeat -> shuffle (2 views, shuffling + all perturbations) x R -> discard, %ld windows:\n", n);
-    double r1[32], r2[32];
-    for (int rr = 0; rr < runs && rr < 32; rr++) {
-        r1[rr] = graph_rate(argv[1], n, 1);
-        r2[rr] = graph_rate(argv[1], n, 2);
-        printf("  run %d: 1 replica %.0f windows/s, 2 replicas %.0f windows/s\n", rr + 1, r1[rr], r2[rr]);
-        fflush(stdout);
+    for (int features = 0; features < 2; features++) {
+        double r1[32], r2[32];
+        printf(" %s features:\n", features ? "with" : "without");
+        for (int rr = 0; rr < runs && rr < 32; rr++) {
+            r1[rr] = graph_rate(argv[1], n, 1, features);
+            r2[rr] = graph_rate(argv[1], n, 2, features);
+            printf("  run %d: 1 replica %.0f windows/s, 2 replicas %.0f windows/s\n", rr + 1, r1[rr], r2[rr]);
+            fflush(stdout);
+        }
+        double m1 = bench_median(r1, runs), m2 = bench_median(r2, runs);
+        printf("  median: 1 replica %.0f windows/s, 2 replicas %.0f windows/s, scaling %.2fx (2 cores shared with source and sink)\n", m1, m2, m2 / m1);
     }
-    double m1 = median(r1, runs), m2 = median(r2, runs);
-    printf("median: 1 replica %.0f windows/s, 2 replicas %.0f windows/s, scaling %.2fx (2 cores shared with source and sink)\n", m1, m2, m2 / m1);
     return 0;
 }

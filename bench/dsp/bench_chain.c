@@ -5,6 +5,7 @@
  * The pipeline's rate is the discard node's (first message to last); the
  * fused rate times the same per-window work.
  * usage: bench_chain PHYSIOFLOW_EXE [records=8] [runs=5] */
+#include "../bench_common.h"
 #include "ecgsyn.h"
 #include "pf_error.h"
 #include "pf_rpeak.h"
@@ -36,11 +37,8 @@ static int cmpd(const void *a, const void *b)
 
 static double pipeline(const char *exe, int records)
 {
-    char cfg[128];
-    snprintf(cfg, sizeof cfg, "/tmp/pf-bench-chain-%d.cfg", (int)getpid());
-    FILE *f = fopen(cfg, "w");
-    if (!f) return 0;
-    fprintf(f,
+    char g[2048];
+    snprintf(g, sizeof g,
             "name = \"chain%d\"; seed = 3;\nnodes = (\n"
             " { name = \"src\"; kind = \"synth\"; records = %d; duration = %g; fs = %g; leads = %d; window = %d; },\n"
             " { name = \"flt\"; kind = \"filter\"; },\n { name = \"rp\"; kind = \"rpeak\"; },\n"
@@ -48,22 +46,7 @@ static double pipeline(const char *exe, int records)
             "edges = ( { from = \"src.out\"; to = \"flt.in\"; }, { from = \"flt.out\"; to = \"rp.in\"; },"
             " { from = \"rp.out\"; to = \"sink.in\"; } );\n",
             (int)getpid(), records, DURATION, FS, LEADS, WINDOW);
-    fclose(f);
-    char cmd[512], line[1024];
-    snprintf(cmd, sizeof cmd, "%s run %s --quiet 2>&1", exe, cfg);
-    FILE *p = popen(cmd, "r");
-    double rate = 0;
-    while (p && fgets(line, sizeof line, p)) {
-        char *w = strstr(line, " windows/s");
-        if (w && strstr(line, "received")) {
-            char *s = w;
-            while (s > line && s[-1] != ' ') s--;
-            rate = atof(s);
-        }
-    }
-    if (p) pclose(p);
-    unlink(cfg);
-    return rate;
+    return bench_graph_rate(exe, g);
 }
 
 static double fused(int records)

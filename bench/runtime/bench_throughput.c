@@ -5,6 +5,8 @@
  * several alternating runs and the ratio.
  *   bench_throughput PHYSIOFLOW_EXE [windows] [runs]
  */
+#include "../bench_common.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,18 +18,6 @@
 #define LEADS 12
 #define SAMPLES 5000 /* 10 s at 500 Hz */
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* windows/s of a raw PUSH/PULL pair in two processes */
 static double raw_run(long n)
@@ -49,9 +39,9 @@ static double raw_run(long n)
             zmq_msg_recv(&m, s, 0);
             memcpy(buf, zmq_msg_data(&m), 4); /* touch it, as a consumer would */
             zmq_msg_close(&m);
-            if (i == 0) t0 = now();
+            if (i == 0) t0 = bench_now();
         }
-        double rate = (double)(n - 1) / (now() - t0);
+        double rate = (double)(n - 1) / (bench_now() - t0);
         if (write(fd[1], &rate, sizeof rate) != sizeof rate) _exit(1);
         zmq_close(s);
         zmq_ctx_term(ctx);
@@ -78,30 +68,11 @@ static double raw_run(long n)
 
 static double framework_run(const char *exe, long n, int hwm)
 {
-    char cfg[128];
-    snprintf(cfg, sizeof cfg, "/tmp/pf-bench-%d.cfg", (int)getpid());
-    FILE *f = fopen(cfg, "w");
-    if (!f) return 0;
-    fprintf(f, "name = \"bench%d\";\nnodes = (\n { name = \"src\"; kind = \"repeat\"; count = %ld; leads = %d; samples = %d; },\n"
-               " { name = \"sink\"; kind = \"discard\"; }\n);\nedges = ( { from = \"src\"; to = \"sink\"; hwm = %d; } );\n",
-            (int)getpid(), n, LEADS, SAMPLES, hwm);
-    fclose(f);
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "%s run %s --quiet 2>&1", exe, cfg);
-    FILE *p = popen(cmd, "r");
-    char line[1024];
-    double rate = 0;
-    while (p && fgets(line, sizeof line, p)) {
-        char *w = strstr(line, " windows/s");
-        if (w && strstr(line, "received")) {
-            char *s = w;
-            while (s > line && s[-1] != ' ') s--;
-            rate = atof(s);
-        }
-    }
-    if (p) pclose(p);
-    unlink(cfg);
-    return rate;
+    char g[1024];
+    snprintf(g, sizeof g, "name = \"bench%d\";\nnodes = (\n { name = \"src\"; kind = \"repeat\"; count = %ld; leads = %d; samples = %d; },\n"
+                          " { name = \"sink\"; kind = \"discard\"; }\n);\nedges = ( { from = \"src\"; to = \"sink\"; hwm = %d; } );\n",
+             (int)getpid(), n, LEADS, SAMPLES, hwm);
+    return bench_graph_rate(exe, g);
 }
 
 int main(int argc, char **argv)
@@ -119,13 +90,11 @@ int main(int argc, char **argv)
         printf("  run %d: raw %.0f/s, physioflow hwm 16/32/64: %.0f %.0f %.0f /s\n", r + 1, raw[r], fw[0][r], fw[1][r], fw[2][r]);
         fflush(stdout);
     }
-    qsort(raw, (size_t)runs, sizeof(double), cmp);
-    double rm = raw[runs / 2];
+    double rm = bench_median(raw, runs);
     printf("%-28s %12s %10s %8s\n", "", "windows/s", "GB/s", "vs raw");
     printf("%-28s %12.0f %10.2f %8.2f\n", "raw ZeroMQ PUSH/PULL", rm, rm * mb / 1e3, 1.0);
     for (int h = 0; h < 3; h++) {
-        qsort(fw[h], (size_t)runs, sizeof(double), cmp);
-        double m = fw[h][runs / 2];
+        double m = bench_median(fw[h], runs);
         char label[64];
         snprintf(label, sizeof label, "physioflow (edge hwm %d%s)", hwms[h], hwms[h] == 32 ? ", default" : "");
         printf("%-28s %12.0f %10.2f %8.2f\n", label, m, m * mb / 1e3, m / rm);
