@@ -4,6 +4,13 @@
  * optionally write the results as WFDB annotation files. */
 #include "pf_error.h"
 #include "pf_eval_run.h"
+#include "pf_graph.h"
+#include "pf_launch.h"
+#include "pf_record.h"
+
+#include <hdf5.h>
+#include <math.h>
+#include <unistd.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +21,134 @@
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: physioflow eval rpeaks --data DIR [--ann-out OUTDIR] [--ann-ext EXT] [--lead I] [--chunk S] RECORD...\n"
+            "usage: physioflow eval rpeaks --data DIR [--ann-out OUTDIR] [--ann-ext EXT] [--lead I] [--chunk S] [--pipeline] RECORD...\n"
+            "  --pipeline: run reader -> rpeak -> sink as node processes and score what the sink wrote\n"
             "       physioflow eval delineation --data DIR [--ann-out OUTDIR] [--per-lead] RECORD...\n"
             "  RECORD is a record name inside DIR (e.g. 100 for DIR/100.hea).\n");
     return 2;
+}
+
+/* --pipeline: detections per record, read back from the sink's file */
+typedef struct {
+    size_t n;
+    long **det;
+    size_t *nd;
+} piped_t;
+
+static int piped_cb(void *ctx, size_t i, struct pf_record *r, long **det, size_t *nd)
+{
+    piped_t *p = ctx;
+    (void)r;
+    *nd = p->nd[i];
+    *det = malloc(sizeof(long) * (p->nd[i] + 1));
+    if (!*det) return pf_err(PF_ENOMEM, "eval: out of memory");
+    if (p->nd[i]) memcpy(*det, p->det[i], sizeof(long) * p->nd[i]);
+    return PF_OK;
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+static int read_i64(hid_t f, const char *name, int64_t **out, hsize_t *n)
+{
+    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+    if (ds < 0) return -1;
+    hid_t sp = H5Dget_space(ds);
+    *n = (hsize_t)H5Sget_simple_extent_npoints(sp);
+    *out = malloc(sizeof(int64_t) * (*n + 1));
+    herr_t e = *out ? H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) : -1;
+    H5Sclose(sp);
+    H5Dclose(ds);
+    return e < 0 ? -1 : 0;
+}
+
+/* Run reader -> rpeak -> sink over the records as separate processes, then
+ * collect each record's detections (absolute sample indices) from the file. */
+static int run_pipeline(const pf_eval_run_opts *o, const char **recs, size_t n, piped_t *p)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", o->data_dir, recs[0]);
+    pf_record *r0 = pf_record_open(path, NULL);
+    if (!r0) return pf_err_context(PF_ENOTFOUND, "eval rpeaks");
+    long window = lround(10.0 * pf_record_rate(r0)); /* 10-s windows at the record's own rate */
+    pf_record_close(r0);
+    char cfg[128], out[128];
+    snprintf(cfg, sizeof cfg, "/tmp/pf-eval-%d.cfg", (int)getpid());
+    snprintf(out, sizeof out, "/tmp/pf-eval-%d.h5", (int)getpid());
+    FILE *f = fopen(cfg, "w");
+    if (!f) return pf_err(PF_EIO, "%s: cannot write", cfg);
+    fprintf(f, "name = \"eval-rpeaks-%d\";\nnodes = (\n { name = \"reader\"; kind = \"reader\"; root = \"%s\"; records = [",
+            (int)getpid(), o->data_dir);
+    for (size_t i = 0; i < n; i++) fprintf(f, "%s\"%s\"", i ? ", " : "", recs[i]);
+    fprintf(f, "]; window = %ld; tail = \"edge\"; },\n { name = \"rpeak\"; kind = \"rpeak\"; lead = %d; },\n"
+               " { name = \"sink\"; kind = \"sink\"; path = \"%s\"; }\n);\n"
+               "edges = ( { from = \"reader\"; to = \"rpeak\"; }, { from = \"rpeak\"; to = \"sink\"; } );\n",
+            window, o->lead, out);
+    fclose(f);
+    pf_diag d = {0};
+    pf_graph *g = pf_graph_load(cfg, &d);
+    if (!g) {
+        pf_diag_print(&d, stderr);
+        pf_diag_free(&d);
+        unlink(cfg);
+        return pf_err(PF_EINVAL, "eval rpeaks: the pipeline graph is invalid");
+    }
+    pf_launch_opts lo = {.quiet = 1};
+    int rc = pf_launch(g, &lo);
+    pf_graph_destroy(g);
+    unlink(cfg);
+    if (rc) return pf_err(PF_EIO, "eval rpeaks: the pipeline failed (exit %d)", rc);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t h = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (h < 0) return pf_err(PF_EIO, "%s: cannot open the pipeline's output", out);
+    int64_t *rp = NULL, *off = NULL;
+    hsize_t nrp = 0, noff = 0;
+    int bad = read_i64(h, "rpeaks", &rp, &nrp) || read_i64(h, "rpeaks_offset", &off, &noff);
+    int32_t *wrec = NULL;
+    char **ids = NULL;
+    hsize_t nids = 0;
+    if (!bad) {
+        hid_t ds = H5Dopen2(h, "record", H5P_DEFAULT);
+        wrec = malloc(sizeof(int32_t) * noff);
+        bad = ds < 0 || !wrec || H5Dread(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, wrec) < 0;
+        if (ds >= 0) H5Dclose(ds);
+        ds = H5Dopen2(h, "record_ids", H5P_DEFAULT);
+        hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
+        nids = sp >= 0 ? (hsize_t)H5Sget_simple_extent_npoints(sp) : 0;
+        ids = calloc(nids + 1, sizeof *ids);
+        hid_t st = H5Tcopy(H5T_C_S1);
+        H5Tset_size(st, H5T_VARIABLE);
+        bad |= ds < 0 || !ids || H5Dread(ds, st, H5S_ALL, H5S_ALL, H5P_DEFAULT, ids) < 0;
+        H5Tclose(st);
+        if (sp >= 0) H5Sclose(sp);
+        if (ds >= 0) H5Dclose(ds);
+    }
+    H5Fclose(h);
+    unlink(out);
+    p->n = n;
+    p->det = calloc(n, sizeof *p->det);
+    p->nd = calloc(n, sizeof *p->nd);
+    if (!bad && p->det && p->nd) {
+        for (size_t i = 0; i < n; i++) {
+            p->det[i] = malloc(sizeof(long) * (nrp + 1));
+            if (!p->det[i]) { bad = 1; break; }
+            for (hsize_t w = 0; w + 1 < noff; w++) {
+                if (wrec[w] < 0 || (hsize_t)wrec[w] >= nids || strcmp(ids[wrec[w]], recs[i])) continue;
+                for (int64_t k = off[w]; k < off[w + 1]; k++) p->det[i][p->nd[i]++] = (long)rp[k];
+            }
+            qsort(p->det[i], p->nd[i], sizeof(long), cmp_long);
+            size_t u = 0; /* a beat near a window edge may be reported by both windows */
+            for (size_t k = 0; k < p->nd[i]; k++)
+                if (!u || p->det[i][k] != p->det[i][u - 1]) p->det[i][u++] = p->det[i][k];
+            p->nd[i] = u;
+        }
+    }
+    for (hsize_t k = 0; ids && k < nids; k++) free(ids[k]);
+    free(ids); free(wrec); free(rp); free(off);
+    return bad ? pf_err(PF_EFORMAT, "eval rpeaks: could not read the pipeline's detections") : PF_OK;
 }
 
 int pf_cmd_eval(int argc, char **argv)
@@ -30,6 +161,7 @@ int pf_cmd_eval(int argc, char **argv)
     pf_eval_run_opts_default(&o);
     const char **recs = calloc((size_t)argc, sizeof *recs);
     size_t n = 0;
+    int pipeline = 0;
     for (int i = 3; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -39,6 +171,7 @@ int pf_cmd_eval(int argc, char **argv)
         else if (!strcmp(a, "--lead") && has) o.lead = atoi(argv[++i]);
         else if (!strcmp(a, "--chunk") && has) o.chunk_s = atof(argv[++i]);
         else if (!strcmp(a, "--per-lead")) o.per_lead = 1;
+        else if (!strcmp(a, "--pipeline")) pipeline = 1;
         else if (a[0] == '-') { fprintf(stderr, "physioflow eval: unknown option '%s'\n", a); free(recs); return usage(); }
         else recs[n++] = a;
     }
@@ -63,7 +196,15 @@ int pf_cmd_eval(int argc, char **argv)
         }
     }
     int rc;
-    if (rpeaks) {
+    if (rpeaks && pipeline) {
+        piped_t p = {0};
+        pf_eval_counts gross;
+        rc = run_pipeline(&o, recs, n, &p);
+        if (!rc) rc = pf_eval_rpeaks_score(&o, recs, n, piped_cb, &p, NULL, &gross);
+        for (size_t i = 0; p.det && i < p.n; i++) free(p.det[i]);
+        free(p.det);
+        free(p.nd);
+    } else if (rpeaks) {
         pf_eval_counts gross;
         rc = pf_eval_rpeaks_run(&o, recs, n, NULL, &gross);
     } else {

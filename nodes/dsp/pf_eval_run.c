@@ -86,10 +86,22 @@ static int write_ann(const pf_eval_run_opts *o, const char *rec, const long *det
     return rc;
 }
 
+static int detect_cb(void *ctx, size_t i, pf_record *r, long **det, size_t *nd)
+{
+    (void)i;
+    return detect(r, ctx, det, nd);
+}
+
 int pf_eval_rpeaks_run(const pf_eval_run_opts *o, const char *const *records, size_t n,
                        pf_eval_counts *per, pf_eval_counts *gross)
 {
-    if (!o || !records || !gross) return pf_err(PF_EINVAL, "pf_eval_rpeaks_run: NULL argument");
+    return pf_eval_rpeaks_score(o, records, n, detect_cb, (void *)o, per, gross);
+}
+
+int pf_eval_rpeaks_score(const pf_eval_run_opts *o, const char *const *records, size_t n, pf_eval_detect_fn detect_fn,
+                         void *ctx, pf_eval_counts *per, pf_eval_counts *gross)
+{
+    if (!o || !records || !gross || !detect_fn) return pf_err(PF_EINVAL, "pf_eval_rpeaks_score: NULL argument");
     FILE *out = o->out ? o->out : stdout;
     pf_eval_counts *cs = calloc(n + 1, sizeof *cs);
     const char **names = calloc(n + 1, sizeof *names);
@@ -111,7 +123,7 @@ int pf_eval_rpeaks_run(const pf_eval_run_opts *o, const char *const *records, si
         names[i] = records[i];
         long *det = NULL;
         size_t nd = 0;
-        rc = detect(r, o, &det, &nd);
+        rc = detect_fn(ctx, i, r, &det, &nd);
         if (!rc) {
             const pf_ann_list *al = pf_record_annotations(r);
             long *at = malloc(sizeof(long) * (al->n + 1));

@@ -28,6 +28,13 @@ void pf_eval_run_opts_default(pf_eval_run_opts *o);
  * gross totals to *gross. Prints the table to o->out. */
 int pf_eval_rpeaks_run(const pf_eval_run_opts *o, const char *const *records, size_t n,
                        pf_eval_counts *per, pf_eval_counts *gross);
+/* The same scoring with detections from elsewhere (e.g. what a graph of node
+ * processes wrote): detect_fn gives record i's detections (sample indices,
+ * malloc'd, ascending) for the open record r. */
+struct pf_record;
+typedef int (*pf_eval_detect_fn)(void *ctx, size_t i, struct pf_record *r, long **det, size_t *nd);
+int pf_eval_rpeaks_score(const pf_eval_run_opts *o, const char *const *records, size_t n, pf_eval_detect_fn detect_fn,
+                         void *ctx, pf_eval_counts *per, pf_eval_counts *gross);
 
 
 

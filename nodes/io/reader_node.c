@@ -26,7 +26,7 @@ static const pf_param_spec reader_params[] = {
     {"root", PF_P_STRING, "", 0, 0, NULL, "folder that relative record paths start from (\"\" = working directory)"},
     {"window", PF_P_INT, "5000", 1, 1 << 24, NULL, "window length, samples"},
     {"hop", PF_P_INT, "0", 0, 1 << 24, NULL, "hop between window starts, samples (0 = window: no overlap)"},
-    {"tail", PF_P_STRING, "drop", 0, 0, "drop|pad", "last window that does not fit: drop it, or pad it with zeros"},
+    {"tail", PF_P_STRING, "drop", 0, 0, "drop|pad|edge", "last window that does not fit: drop it, pad it with zeros, or pad it by holding the last sample (no step for detectors)"},
     {"leads", PF_P_STRLIST, "", 0, 64, NULL, "lead names in output order, e.g. [\"II\", \"V1\"] (empty = all, record order)"},
     {"missing_lead", PF_P_STRING, "error", 0, 0, "error|skip", "a record lacking a selected lead: fail, or skip the record"},
     {"annotator", PF_P_STRING, "atr", 0, 0, NULL, "WFDB annotator of the reference annotations (\"atr\", LUDB \"ii\", ...; \"\" = none)"},
@@ -62,7 +62,7 @@ typedef struct {
     int nsrc, srccap;
     unit_t *units, *order;
     int64_t nunits, pos;
-    int epoch, epochs, shuffle, pairs, pad, realtime, skip_missing;
+    int epoch, epochs, shuffle, pairs, pad, pad_edge, realtime, skip_missing;
     int64_t window, hop;
     double rate;
     char annotator[64];
@@ -264,7 +264,8 @@ static int reader_create(pf_node *n, void **state)
     r->window = pf_params_int(p, "window");
     r->hop = pf_params_int(p, "hop");
     if (r->hop == 0) r->hop = r->window;
-    r->pad = !strcmp(pf_params_string(p, "tail"), "pad");
+    r->pad = strcmp(pf_params_string(p, "tail"), "drop") != 0;
+    r->pad_edge = !strcmp(pf_params_string(p, "tail"), "edge");
     r->epochs = (int)pf_params_int(p, "epochs");
     r->shuffle = pf_params_bool(p, "shuffle");
     r->pairs = pf_params_bool(p, "pairs");
@@ -353,11 +354,12 @@ static int fill(pf_node *n, reader_t *r, int64_t start, float *x)
     for (int l = 0; l < r->nleads; l++) {
         float *row = x + (size_t)l * (size_t)r->window;
         if (!full) memcpy(row, r->buf + (size_t)l * (size_t)avail, (size_t)avail * sizeof *row);
-        for (int64_t i = avail; i < r->window; i++) row[i] = 0; /* tail = pad */
         uint64_t bad = 0;
         for (int64_t i = 0; i < avail; i++)
             if (isnan(row[i])) row[i] = 0, bad++;
         if (bad) pf_node_count(n, "invalid_samples", bad);
+        float hold = r->pad_edge && avail > 0 ? row[avail - 1] : 0.0f;
+        for (int64_t i = avail; i < r->window; i++) row[i] = hold; /* tail = pad / edge */
     }
     return PF_OK;
 }

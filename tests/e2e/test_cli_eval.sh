@@ -9,6 +9,10 @@ bad() { echo "FAIL: $*"; fail=$((fail+1)); }
 "$exe" eval rpeaks --data "$data/mitdb" --ann-out "$out/qrs/deep" 101 203 > "$out/r.txt" 2>&1 && ok || bad "eval rpeaks exit code"
 grep -q "^gross" "$out/r.txt" && grep -q "^203 " "$out/r.txt" && ok || bad "table: $(cat "$out/r.txt")"
 [ -s "$out/qrs/deep/101.qrs" ] && [ -s "$out/qrs/deep/203.qrs" ] && ok || bad "annotation files written (folders created)"
+# the same detector as real node processes (reader -> rpeak -> sink): same beats found
+"$exe" eval rpeaks --pipeline --data "$data/mitdb" 101 203 > "$out/p.txt" 2>&1 && ok || bad "eval rpeaks --pipeline exit code: $(tail -3 "$out/p.txt")"
+tp_in=$(awk '$1=="gross"{print $2}' "$out/r.txt"); tp_pi=$(awk '$1=="gross"{print $2}' "$out/p.txt")
+[ -n "$tp_in" ] && [ "$tp_in" = "$tp_pi" ] && ok || bad "pipeline finds the same beats as in-process ($tp_pi vs $tp_in)"
 "$exe" eval rpeaks --data "$data/mitdb" 999 > "$out/e.txt" 2>&1; rc=$?
 [ "$rc" -ne 0 ] && grep -q "999.hea" "$out/e.txt" && ok || bad "missing record named in the error: $(cat "$out/e.txt")"
 "$exe" eval rpeaks 101 > /dev/null 2>&1; [ $? -eq 2 ] && ok || bad "usage error without --data"
