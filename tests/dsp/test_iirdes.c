@@ -2,6 +2,7 @@
  * 1e-5, gain within 1e-9 relative; liquid_iirdes with the documented band-pass
  * parameters gives the same poles (float precision), and the arithmetic centre
  * does not. */
+#include "../pf_test.h"
 #include "pf_error.h"
 #include "pf_iirdes.h"
 #include "pyref.h"
@@ -10,16 +11,6 @@
 #include <liquid/liquid.h>
 #include <math.h>
 
-static int failures;
-#define CHECK(c, ...)                                                                              \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            failures++;                                                                            \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-        }                                                                                          \
-    } while (0)
 
 /* max over a of distance to the nearest unused b (greedy one-to-one) */
 static double set_dist(const double complex *a, const double complex *b, int n)
@@ -77,7 +68,7 @@ static void compare(const char *kind, int order, double f1, double f2, double fs
     char out[300], args[512];
     snprintf(out, sizeof out, "%s/zpk.bin", pyref_tmpdir());
     snprintf(args, sizeof args, "%s %s %d %.17g %.17g %.17g", out, kind, order, f1, f2, fs);
-    if (pyref_run("ref_iirdes.py", args) != 0) { failures++; return; }
+    if (pyref_run("ref_iirdes.py", args) != 0) { pf_test_fail++; return; }
     double v[512];
     long nv = pyref_read(out, v, 512);
     CHECK(nv > 3, "reference output short");
@@ -164,6 +155,5 @@ int main(void)
           pf_iirdes_magnitude(&d, d.f_ref));
     bad_args();
     pyref_cleanup();
-    if (failures) fprintf(stderr, "%d failures\n", failures);
-    return failures ? 1 : 0;
+    return pf_test_done();
 }

@@ -1,6 +1,7 @@
 /* Resampling 360->500 and 200->500 Hz against the analytic continuous signal
  * (after the reported delay), chunked == one-shot; normalisation z-score and
  * min-max including constant leads and non-finite samples. */
+#include "../pf_test.h"
 #include "pf_error.h"
 #include "pf_norm.h"
 #include "pf_resamp.h"
@@ -10,16 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-#define CHECK(c, ...)                                                                              \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            failures++;                                                                            \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-        }                                                                                          \
-    } while (0)
 
 static double sig(double t, int l) { return sin(2 * M_PI * 5 * t + l) + 0.5 * sin(2 * M_PI * 31 * t) + 0.2 * l; }
 
@@ -117,6 +108,5 @@ int main(void)
     resamp_case(500, 250);
     CHECK(pf_resamp_create(0, 500, 1) == NULL, "rate 0 accepted");
     norm_tests();
-    if (failures) fprintf(stderr, "%d failures\n", failures);
-    return failures ? 1 : 0;
+    return pf_test_done();
 }

@@ -4,6 +4,7 @@
  * for chunks of 1 sample, 1 s, 3.7 s and the whole record; bad input (NaN/Inf
  * runs, flat line, saturation, lead off) is counted and does not crash.
  * Also checks the EC57 scoring on hand-made cases. */
+#include "../pf_test.h"
 #include "pf_error.h"
 #include "pf_eval_rpeaks.h"
 #include "pf_rpeak.h"
@@ -13,16 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-#define CHECK(c, ...)                                                                              \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            failures++;                                                                            \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-        }                                                                                          \
-    } while (0)
 
 /* detections of x fed in chunks of `chunk` samples (0 = whole) */
 static size_t run(const pf_rpeak_cfg *c, const float *x, size_t n, size_t chunk, long *det,
@@ -193,6 +184,5 @@ int main(void)
     synthetic(360, 2, 0.08, 0.1, 4);
     bad_input();
     eval_cases();
-    if (failures) fprintf(stderr, "%d failures\n", failures);
-    return failures ? 1 : 0;
+    return pf_test_done();
 }

@@ -2,21 +2,12 @@
  * optimised kernel vs naive reference, chunked streaming vs one-shot, and the
  * liquid-dsp iirfilt engine's deviation (reported). Signals carry DC offsets,
  * baseline wander and 50 Hz hum. */
+#include "../pf_test.h"
 #include "pf_error.h"
 #include "pf_sos.h"
 #include "pyref.h"
 #include "synth_ecg.h"
 
-static int failures;
-#define CHECK(c, ...)                                                                              \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            failures++;                                                                            \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-        }                                                                                          \
-    } while (0)
 
 /* worst over leads of max|a-b| / max|b| */
 static double rel_err(const double *a, const double *b, size_t n, int L)
@@ -62,7 +53,7 @@ static void run_case(const char *name, const pf_iirdes *d, double fs, int L, dou
     for (size_t i = 0; i < n * L; i++) x[i] = xf[i];
 
     /* causal: scipy sosfilt */
-    if (scipy_ref(d, x, n, L, "sosfilt", ref)) { failures++; goto out; }
+    if (scipy_ref(d, x, n, L, "sosfilt", ref)) { pf_test_fail++; goto out; }
     pf_sos *f = pf_sos_create(d, L, PF_SOS_ENGINE_F64);
     pf_sos *fr = pf_sos_create(d, L, PF_SOS_ENGINE_REF);
     pf_sos *fl = pf_sos_create(d, L, PF_SOS_ENGINE_LIQUID);
@@ -112,7 +103,7 @@ static void run_case(const char *name, const pf_iirdes *d, double fs, int L, dou
     pf_sos_destroy(fl);
 
     /* zero-phase: scipy sosfiltfilt */
-    if (scipy_ref(d, x, n, L, "sosfiltfilt", ref)) { failures++; goto out; }
+    if (scipy_ref(d, x, n, L, "sosfiltfilt", ref)) { pf_test_fail++; goto out; }
     CHECK(pf_sos_filtfilt_f64(d, x, y, n, L) == 0, "filtfilt: %s", pf_errmsg());
     double eff = rel_err(y, ref, n, L);
     CHECK(pf_sos_filtfilt(d, xf, yf, n, L) == 0, "filtfilt f32: %s", pf_errmsg());
@@ -148,6 +139,5 @@ int main(void)
     CHECK(pf_sos_engine_parse("liquid", &e) == 0 && e == PF_SOS_ENGINE_LIQUID, "parse liquid");
     CHECK(pf_sos_engine_parse("fast", &e) == PF_EINVAL, "parse bogus");
     pyref_cleanup();
-    if (failures) fprintf(stderr, "%d failures\n", failures);
-    return failures ? 1 : 0;
+    return pf_test_done();
 }
