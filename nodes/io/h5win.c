@@ -255,6 +255,7 @@ static int start_layout(pf_h5win *w, const pf_msg *m)
         rc = xds_create(w, &w->features, "features", H5T_NATIVE_FLOAT, 2, fin, 256, 0);
     }
     if (rc) return rc;
+    attr_str(w->data.ds, "units", w->opts.units && *w->opts.units ? w->opts.units : "unknown");
     if (ln) {
         size_t len = ln->bytes < sizeof w->lead_names - 1 ? ln->bytes : sizeof w->lead_names - 1;
         memcpy(w->lead_names, ln->data, len);

@@ -15,6 +15,7 @@ typedef struct pf_h5win pf_h5win;
 typedef struct {
     int compression;      /* gzip level 0-9 for data */
     const char *producer; /* provenance string stored as an attribute */
+    const char *units;    /* physical units of the samples ("mV"; "1" after z-scoring), attribute of /data */
 } pf_h5win_opts;
 
 pf_h5win *pf_h5win_create(const char *path, const pf_h5win_opts *opts);

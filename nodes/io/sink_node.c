@@ -13,6 +13,7 @@
 static const pf_param_spec sink_params[] = {
     {"path", PF_P_STRING, NULL, 0, 0, NULL, "output HDF5 file (written as PATH.partial until complete)"},
     {"compression", PF_P_INT, "0", 0, 9, NULL, "gzip level for the sample data (0 = none)"},
+    {"units", PF_P_STRING, "mV", 0, 0, NULL, "units of the samples, stored as an attribute of /data (\"1\" after z-scoring)"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -43,7 +44,8 @@ static int sink_create(pf_node *n, void **state)
     }
     char producer[256];
     snprintf(producer, sizeof producer, "physioflow graph %s node %s.%d", pf_node_graph_name(n), pf_node_name(n), pf_node_replica(n));
-    pf_h5win_opts o = {.compression = (int)pf_params_int(p, "compression"), .producer = producer};
+    pf_h5win_opts o = {.compression = (int)pf_params_int(p, "compression"), .producer = producer,
+                       .units = pf_params_string(p, "units")};
     sink_t *s = calloc(1, sizeof *s);
     if (!s) return pf_err(PF_ENOMEM, "sink: out of memory");
     *state = s;

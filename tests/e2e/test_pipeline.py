@@ -83,6 +83,9 @@ def test_exactly_once(tmp):
     # 21 s at 500 Hz = 10500 samples; starts every 1500 below 10500 (tail padded) = 7 per record
     check(len(base) == 35 and dup == 0 and attrs["complete"] == 1, "35 distinct windows, complete (got %d)" % len(base))
     check(attrs["n_windows"] == 35, "n_windows attribute")
+    with h5py.File(ref, "r") as f:
+        check(f["data"].attrs["units"] == b"mV" and f["data"].attrs["lead_names"].startswith(b"I,II,III"), "units and lead names on /data")
+        check(b"physioflow graph direct node sink.0" == f.attrs["producer"], "provenance attribute")
     # the padded tail window ends in zeros
     last = base[("synth-0000", 6)][0]
     check(np.all(last[:, 1500:] == 0) and np.any(last[:, :1500] != 0), "tail window zero-padded")
