@@ -207,7 +207,7 @@ static int wait_eos_acks(pf_node *n)
     int acked[PF_MAX_EDGES][PF_MAX_PEERS];
     memset(acked, 0, sizeof acked);
     for (int e = 0; e < n->inst->n_out; e++) pending += n->inst->out[e].n_peers;
-    uint64_t stop_seen = 0;
+    uint64_t stop_seen = 0, t0 = pf_now_ns(), next_warn = t0 + 30000000000ull;
     while (pending > 0) {
         ni = 0;
         for (int e = 0; e < n->inst->n_out; e++)
@@ -233,6 +233,14 @@ static int wait_eos_acks(pf_node *n)
         }
         status_tick(n);
         uint64_t now = pf_now_ns();
+        if (now >= next_warn) {
+            /* a downstream that is still draining a backlog is fine; one that died is not:
+             * say which edge we are waiting on (under the launcher a dead node stops the graph) */
+            for (int i = 0; i < ni; i++)
+                pf_warn("still waiting, %.0f s after end-of-stream, for %s (replica %d) to acknowledge it",
+                        (double)(now - t0) / 1e9, n->inst->out[owner_e[i]].to, owner_p[i]);
+            next_warn = now + 30000000000ull;
+        }
         if (g_stop && !stop_seen) stop_seen = now;
         if (stop_seen && now - stop_seen > (uint64_t)(n->inst->drain_timeout * 1e9)) {
             pf_warn("%d downstream instance(s) did not acknowledge end-of-stream within %.1f s of the stop request", pending, n->inst->drain_timeout);
