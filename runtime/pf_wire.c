@@ -297,6 +297,10 @@ int pf_wire_validate(const pf_msg *m)
                 if (s->dtype != PF_DT_I64 || s->ndim != 2)
                     return pf_err(PF_EFORMAT, "window '%s': augmented R-peak section must be i64 [views, n]", m->id);
                 break;
+            case PF_SEC_BEATS:
+                if (s->dtype != PF_DT_I64 || s->ndim != 2 || s->dims[1] != 9)
+                    return pf_err(PF_EFORMAT, "window '%s': beat section must be i64 [beats, 9]", m->id);
+                break;
             case PF_SEC_VIEWS:
                 if (s->dtype != PF_DT_F32 || s->ndim != 3 || s->dims[1] != m->n_leads || s->dims[2] != m->n_samples)
                     return pf_err(PF_EFORMAT, "window '%s': view section must be f32 [views, %u, %u]", m->id, m->n_leads, m->n_samples);

@@ -55,6 +55,7 @@ typedef enum {
     PF_SEC_VIEWS = 11,    /* f32 [views, leads, samples]: augmented views of SAMPLES */
     PF_SEC_ADJ_SAMPLES = 12, /* f32 [leads, samples]: the next window of the same record (adjacent pair) */
     PF_SEC_ADJ_RPEAKS = 13,  /* i64 [n]: R-peaks of the adjacent window, absolute */
+    PF_SEC_BEATS = 14,    /* i64 [beats, 9]: P on/peak/off, QRS on/R/off, T on/peak/off, absolute; -1 absent */
 } pf_sec_type;
 
 typedef enum { PF_DT_U8 = 1, PF_DT_I32 = 2, PF_DT_I64 = 3, PF_DT_U64 = 4, PF_DT_F32 = 5, PF_DT_F64 = 6 } pf_dtype;

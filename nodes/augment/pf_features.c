@@ -264,29 +264,9 @@ int pf_features_compute(pf_features *f, const float *x, int C, int T, const int6
     int nr = 0;
     for (int i = 0; i < m; i++)
         if (peaks[i] >= 0 && peaks[i] < T && (nr == 0 || peaks[i] > f->r[nr - 1])) f->r[nr++] = (long)peaks[i];
-    if (nr) {
-        /* The delineation validated on LUDB (nodes/dsp, `physioflow eval
-         * delineation`): every lead, the multi-lead fusion, QRS bounds from
-         * the leads' joint wavelet energy; for a chosen lead, its own
-         * boundaries where they agree with the fusion. */
-        pf_delin_beat **per = calloc((size_t)C, sizeof *per), *fused = f->beats;
-        pf_delin_beat *mine = malloc(sizeof(pf_delin_beat) * (size_t)nr);
-        int bad = !per || !mine;
-        for (int l = 0; l < C && !bad; l++) {
-            per[l] = malloc(sizeof(pf_delin_beat) * (size_t)nr);
-            bad = !per[l] || pf_delin_lead(&f->delin, x + (size_t)l * T, (size_t)T, f->r, (size_t)nr, per[l]);
-        }
-        if (!bad) bad = pf_delin_fuse((const pf_delin_beat *const *)per, C, (size_t)nr, 0.5, fused);
-        if (!bad) bad = pf_delin_qrs_spatial(&f->delin, x, C, (size_t)T, f->r, (size_t)nr, fused);
-        if (!bad && f->lead >= 0) {
-            pf_delin_merge(&f->delin, per[f->lead], fused, (size_t)nr, mine);
-            memcpy(fused, mine, sizeof(pf_delin_beat) * (size_t)nr);
-        }
-        for (int l = 0; per && l < C; l++) free(per[l]);
-        free(per);
-        free(mine);
-        if (bad) return pf_err(PF_EINVAL, "features: delineation of a %d x %d window failed", C, T);
-    }
+    /* the delineation validated on LUDB (nodes/dsp, `physioflow eval delineation`) */
+    if (nr && pf_delin_window(&f->delin, x, C, (size_t)T, f->r, (size_t)nr, f->lead, f->beats))
+        return pf_err_context(PF_EINVAL, "features: delineation of a %d x %d window", C, T);
     pf_features_from_beats(f->trace, T, f->fs, f->beats, nr, out);
     return PF_OK;
 }

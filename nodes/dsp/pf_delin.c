@@ -291,3 +291,26 @@ int pf_delin_qrs_spatial(const pf_delin_cfg *c, const float *x, int L, size_t n,
     free(e);
     return PF_OK;
 }
+
+int pf_delin_window(const pf_delin_cfg *c, const float *x, int L, size_t n, const long *r, size_t nr, int lead,
+                    pf_delin_beat *out)
+{
+    if (!nr) return PF_OK;
+    if (lead >= L) return pf_err(PF_ERANGE, "delineation: lead %d but the window has %d leads", lead, L);
+    pf_delin_beat **per = calloc((size_t)L, sizeof *per), *mine = malloc(sizeof(pf_delin_beat) * nr);
+    int rc = per && mine ? PF_OK : pf_err(PF_ENOMEM, "delineation: out of memory");
+    for (int l = 0; l < L && !rc; l++) {
+        per[l] = malloc(sizeof(pf_delin_beat) * nr);
+        rc = per[l] ? pf_delin_lead(c, x + (size_t)l * n, n, r, nr, per[l]) : pf_err(PF_ENOMEM, "delineation: out of memory");
+    }
+    if (!rc) rc = pf_delin_fuse((const pf_delin_beat *const *)per, L, nr, 0.5, out);
+    if (!rc) rc = pf_delin_qrs_spatial(c, x, L, n, r, nr, out);
+    if (!rc && lead >= 0) {
+        pf_delin_merge(c, per[lead], out, nr, mine);
+        memcpy(out, mine, sizeof(pf_delin_beat) * nr);
+    }
+    for (int l = 0; per && l < L; l++) free(per[l]);
+    free(per);
+    free(mine);
+    return rc;
+}

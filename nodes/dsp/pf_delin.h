@@ -61,4 +61,11 @@ int pf_delin_qrs_spatial(const pf_delin_cfg *c, const float *x, int L, size_t n,
 void pf_delin_merge(const pf_delin_cfg *c, const pf_delin_beat *lead, const pf_delin_beat *fused,
                     size_t nb, pf_delin_beat *out);
 
+/* The whole multi-lead procedure on one window, as validated on LUDB
+ * (`physioflow eval delineation`): every lead, the fusion, QRS bounds from the
+ * joint energy; lead >= 0 then takes that lead's own boundaries where they
+ * agree with the fusion (pf_delin_merge). x: [L][n] lead-major. */
+int pf_delin_window(const pf_delin_cfg *c, const float *x, int L, size_t n, const long *r, size_t nr, int lead,
+                    pf_delin_beat *out);
+
 #endif

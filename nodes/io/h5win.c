@@ -37,7 +37,7 @@ struct pf_h5win {
     uint32_t n_labels, n_features;
     char lead_names[512];
     xds data, features, views, adjacent;
-    ragged rpeaks, rpeaks_aug, adj_rpeaks;
+    ragged rpeaks, rpeaks_aug, adj_rpeaks, beats;
     uint32_t n_views;
     /* small per-window metadata, kept in memory and written at close */
     uint64_t n, cap;
@@ -206,8 +206,8 @@ static int grow_meta(pf_h5win *w)
     GROW(window_index); GROW(start_sample); GROW(rate); GROW(epoch); GROW(flags); GROW(record);
 #undef GROW
     void *p;
-    ragged *rl[3] = {&w->rpeaks, &w->rpeaks_aug, &w->adj_rpeaks};
-    for (int k = 0; k < 3; k++) {
+    ragged *rl[4] = {&w->rpeaks, &w->rpeaks_aug, &w->adj_rpeaks, &w->beats};
+    for (int k = 0; k < 4; k++) {
         if (!rl[k]->on) continue;
         p = realloc(rl[k]->off, (nc + 1) * sizeof(int64_t));
         if (!p) return PF_ENOMEM;
@@ -244,6 +244,11 @@ static int start_layout(pf_h5win *w, const pf_msg *m)
         w->rpeaks_aug.on = 1;
         rc = xds_create(w, &w->rpeaks_aug.values, "rpeaks_aug", H5T_NATIVE_INT64, 1, NULL, 4096, 0);
     }
+    if (!rc && pf_msg_find_const(m, PF_SEC_BEATS)) {
+        hsize_t nine[1] = {9};
+        w->beats.on = 1;
+        rc = xds_create(w, &w->beats.values, "beats", H5T_NATIVE_INT64, 2, nine, 1024, 0);
+    }
     if (!rc && adj) {
         rc = xds_create(w, &w->adjacent, "adjacent", H5T_NATIVE_FLOAT, 3, inner, 1, w->opts.compression);
         w->adj_rpeaks.on = 1;
@@ -277,6 +282,9 @@ int pf_h5win_append(pf_h5win *w, const pf_msg *m)
     const pf_section *rp = pf_msg_find_const(m, PF_SEC_RPEAKS), *x = pf_msg_find_const(m, PF_SEC_SAMPLES);
     const pf_section *vw = pf_msg_find_const(m, PF_SEC_VIEWS), *rpa = pf_msg_find_const(m, PF_SEC_RPEAKS_AUG);
     const pf_section *adj = pf_msg_find_const(m, PF_SEC_ADJ_SAMPLES), *adjr = pf_msg_find_const(m, PF_SEC_ADJ_RPEAKS);
+    const pf_section *bt = pf_msg_find_const(m, PF_SEC_BEATS);
+    if (w->beats.on != (bt != NULL))
+        return pf_err(PF_EFORMAT, "window '%s' #%llu: beat boundaries present in some windows only", m->id, (unsigned long long)m->window_index);
     if (m->n_leads != w->leads || m->n_samples != w->samples)
         return pf_err(PF_EFORMAT, "window '%s' #%llu is %u x %u; this file holds %u x %u windows", m->id,
                       (unsigned long long)m->window_index, m->n_leads, m->n_samples, w->leads, w->samples);
@@ -301,11 +309,13 @@ int pf_h5win_append(pf_h5win *w, const pf_msg *m)
     if (!rc && rpa) rc = xds_append(w, &w->rpeaks_aug.values, rpa->data, pf_section_count(rpa));
     if (!rc && adj) rc = xds_append(w, &w->adjacent, adj->data, 1);
     if (!rc && adjr) rc = xds_append(w, &w->adj_rpeaks.values, adjr->data, pf_section_count(adjr));
+    if (!rc && bt) rc = xds_append(w, &w->beats.values, bt->data, bt->dims[0]);
     if (rc) return rc;
     uint64_t i = w->n;
     w->rpeaks.off[i + 1] = w->rpeaks.off[i] + (int64_t)(rp ? pf_section_count(rp) : 0);
     if (w->rpeaks_aug.on) w->rpeaks_aug.off[i + 1] = w->rpeaks_aug.off[i] + (int64_t)(rpa ? pf_section_count(rpa) : 0);
     if (w->adj_rpeaks.on) w->adj_rpeaks.off[i + 1] = w->adj_rpeaks.off[i] + (int64_t)(adjr ? pf_section_count(adjr) : 0);
+    if (w->beats.on) w->beats.off[i + 1] = w->beats.off[i] + (int64_t)(bt ? bt->dims[0] : 0);
     w->window_index[i] = m->window_index;
     w->start_sample[i] = m->start_sample;
     w->rate[i] = m->sample_rate;
@@ -340,6 +350,7 @@ static int write_metadata(pf_h5win *w)
     if (!rc) rc = write_array(w, "record", H5T_NATIVE_INT32, 1, &n, w->record);
     if (!rc) rc = write_array(w, "rpeaks_offset", H5T_NATIVE_INT64, 1, &n1, w->n ? (void *)w->rpeaks.off : (void *)&zero);
     if (!rc && w->rpeaks_aug.on) rc = write_array(w, "rpeaks_aug_offset", H5T_NATIVE_INT64, 1, &n1, w->n ? (void *)w->rpeaks_aug.off : (void *)&zero);
+    if (!rc && w->beats.on) rc = write_array(w, "beats_offset", H5T_NATIVE_INT64, 1, &n1, w->n ? (void *)w->beats.off : (void *)&zero);
     if (!rc && w->adj_rpeaks.on) rc = write_array(w, "adjacent_rpeaks_offset", H5T_NATIVE_INT64, 1, &n1, w->n ? (void *)w->adj_rpeaks.off : (void *)&zero);
     if (!rc && w->has_labels) {
         hsize_t d2[2] = {n, w->n_labels};
@@ -366,6 +377,7 @@ int pf_h5win_close(pf_h5win *w, int complete)
     xds_close(&w->rpeaks.values);
     xds_close(&w->rpeaks_aug.values);
     xds_close(&w->adj_rpeaks.values);
+    xds_close(&w->beats.values);
     int rc = write_metadata(w);
     uint32_t c = (complete && !rc) ? 1 : 0;
     uint64_t n = w->n;
@@ -378,7 +390,7 @@ int pf_h5win_close(pf_h5win *w, int complete)
     free(w->ids); free(w->slots);
     free(w->window_index); free(w->start_sample); free(w->rate); free(w->epoch); free(w->flags);
     free(w->record); free(w->labels);
-    free(w->rpeaks.off); free(w->rpeaks_aug.off); free(w->adj_rpeaks.off);
+    free(w->rpeaks.off); free(w->rpeaks_aug.off); free(w->adj_rpeaks.off); free(w->beats.off);
     free(w);
     return rc;
 }

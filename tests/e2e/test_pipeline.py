@@ -338,10 +338,58 @@ def test_augment_replicas(tmp):
     check(all(np.array_equal(w[k][0], w[k][1][0]) for k in few), "and passed unchanged")
 
 
+def test_delineate(tmp):
+    """delineate as node processes: one row of 9 boundaries per R-peak, ordered, inside the
+    window, the same whatever the replica count; windows without R-peaks get none."""
+    res = {}
+    for reps in (1, 2):
+        out = os.path.join(tmp, "del%d.h5" % reps)
+        text = ('name = "del%d";\nnodes = (\n { name = "src"; kind = "synth"; records = 3; duration = 20.0; window = 2500; },\n'
+                ' { name = "d"; kind = "delineate"; replicas = %d; },\n { name = "sink"; kind = "sink"; path = "%s"; }\n);\n'
+                'edges = ( { from = "src"; to = "d"; }, { from = "d"; to = "sink"; } );\n' % (reps, reps, out))
+        r = run(write(os.path.join(tmp, "del%d.cfg" % reps), text))
+        check(r.returncode == 0, "delineate graph runs: " + r.stderr[-400:])
+        with h5py.File(out, "r") as f:
+            ids = [s.decode() for s in f["record_ids"][:]]
+            rec, wi, st = f["record"][:], f["window_index"][:], f["start_sample"][:]
+            b, bo, rp, ro = f["beats"][:], f["beats_offset"][:], f["rpeaks"][:], f["rpeaks_offset"][:]
+            res[reps] = {(ids[rec[i]], int(wi[i])): b[bo[i]:bo[i + 1]] for i in range(len(wi))}
+            ok_rows = all(np.array_equal(b[bo[i]:bo[i + 1], 4], rp[ro[i]:ro[i + 1]]) for i in range(len(wi)))
+            inside = all(((w[w >= 0] >= st[i]) & (w[w >= 0] < st[i] + 2500)).all() for i in range(len(wi)) for w in [b[bo[i]:bo[i + 1]]])
+    check(ok_rows, "one beat row per R-peak, its R column equal to the R-peak")
+    check(inside, "every boundary inside its window")
+    qrs = b[(b[:, 3] >= 0) & (b[:, 5] >= 0)]
+    check(len(qrs) == len(b) and np.all((qrs[:, 3] < qrs[:, 4]) & (qrs[:, 4] < qrs[:, 5])), "QRS onset < R < QRS offset for every beat")
+    full = b[(b >= 0).all(axis=1)]
+    check(len(full) > 0.8 * len(b) and np.all(np.diff(full, axis=1) >= 0), "P, QRS, T boundaries in order (%d of %d beats complete)" % (len(full), len(b)))
+    check(res[1].keys() == res[2].keys() and all(np.array_equal(res[1][k], res[2][k]) for k in res[1]), "same boundaries with 1 and 2 replicas")
+    # a window without R-peaks: zero beats, counted; the stream goes on
+    import zmq
+    out = os.path.join(tmp, "delbad.h5")
+    cfg = write(os.path.join(tmp, "delbad.cfg"), 'name = "delbad";\nipc_dir = "%s/ipc-delbad";\nnodes = ( { name = "src"; kind = "synth"; },\n'
+                ' { name = "d"; kind = "delineate"; }, { name = "sink"; kind = "sink"; path = "%s"; } );\n'
+                'edges = ( { from = "src"; to = "d"; }, { from = "d"; to = "sink"; } );\n' % (tmp, out))
+    pd = subprocess.Popen([EXE, "node", cfg, "d"], stderr=subprocess.PIPE, text=True)
+    ps = subprocess.Popen([EXE, "node", cfg, "sink"], stderr=subprocess.PIPE, text=True)
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.DEALER)
+    s.connect("ipc://%s/ipc-delbad/d.0.in" % tmp)
+    s.send_multipart(pfwire.window("x", 0, np.zeros((2, 1000), np.float32)))            # no R-peaks at all
+    s.send_multipart(pfwire.window("x", 1, np.zeros((2, 1000), np.float32), rpeaks=[1500, 99999]))  # peaks outside
+    s.send_multipart(pfwire.eos("tester.0", 2))
+    s.poll(10000)
+    codes = (pd.wait(timeout=30), ps.wait(timeout=30))
+    s.close(0)
+    ctx.term()
+    check(codes == (0, 0), "degenerate windows pass through (%s): %s" % (codes, pd.stderr.read()[-300:]))
+    with h5py.File(out, "r") as f:
+        check(f["beats"].shape == (0, 9) and list(f["beats_offset"][:]) == [0, 0, 0], "no beats for windows without R-peaks in them")
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="pf-e2e-") as tmp:
         for t in (test_exactly_once, test_standalone_nodes, test_two_hosts, test_ctrl_c, test_failure, test_malformed_and_lost,
-                  test_policies_and_status, test_augment_replicas):
+                  test_policies_and_status, test_augment_replicas, test_delineate):
             t0 = time.time()
             t(tmp)
             print("%-26s %.1f s" % (t.__name__, time.time() - t0), flush=True)
