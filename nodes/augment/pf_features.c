@@ -285,3 +285,12 @@ const char *pf_features_name(int i, char *buf, int cap)
     else snprintf(buf, (size_t)cap, "%s", tail[i - 144]);
     return buf;
 }
+
+int pf_features_compute_beats(pf_features *f, const float *x, int C, int T, const pf_delin_beat *beats, int nb, float *out)
+{
+    int rc = grow(f, T + 8 * (int)(f->fs / 50) + 64);
+    if (!rc) rc = pf_features_trace(f, x, C, T, f->trace);
+    if (rc) return rc;
+    pf_features_from_beats(f->trace, T, f->fs, beats, nb, out);
+    return PF_OK;
+}

@@ -32,6 +32,9 @@ void pf_features_destroy(pf_features *f);
 /* x: [C, T] lead-major; peaks: m window-relative R-peak indices, ascending.
  * Fills out[159]. Returns PF_OK, or an error for bad arguments. */
 int pf_features_compute(pf_features *f, const float *x, int C, int T, const int64_t *peaks, int m, float *out);
+/* The same from beats already delineated (window-relative indices, -1
+ * absent), e.g. a `delineate` node's BEATS: no second delineation. */
+int pf_features_compute_beats(pf_features *f, const float *x, int C, int T, const pf_delin_beat *beats, int nb, float *out);
 /* The steps, for tests and tools: the cleaned single trace (mean or lead,
  * minus its median, 0.5 Hz 5th-order Butterworth high-pass and a fs/50
  * boxcar, both forward-backward) ... */

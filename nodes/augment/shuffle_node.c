@@ -139,7 +139,27 @@ static int shuffle_process(pf_node *n, void *state, const char *port, pf_msg *m)
         }
         feat = malloc(sizeof(float) * PF_FEAT_DIM);
         if (!s->feat || !feat) { free(peaks); free(feat); return PF_ENOMEM; }
-        if (pf_features_compute(s->feat, x, C, T, peaks, mpk, feat)) {
+        const pf_section *bs = pf_msg_find_const(m, PF_SEC_BEATS);
+        int frc;
+        if (bs) {
+            /* boundaries from an upstream delineate node: used as they are */
+            int nb = (int)bs->dims[0];
+            pf_delin_beat *db = malloc(sizeof *db * (size_t)(nb + 1));
+            if (!db) { free(peaks); free(feat); return PF_ENOMEM; }
+            const int64_t *v = bs->data;
+            for (int i = 0; i < nb; i++) {
+                long w[9];
+                for (int k = 0; k < 9; k++) w[k] = v[i * 9 + k] < 0 ? -1 : (long)(v[i * 9 + k] - m->start_sample);
+                db[i] = (pf_delin_beat){.p_on = w[0], .p_peak = w[1], .p_off = w[2], .qrs_on = w[3], .r = w[4],
+                                        .qrs_off = w[5], .t_on = w[6], .t_peak = w[7], .t_off = w[8]};
+            }
+            frc = pf_features_compute_beats(s->feat, x, C, T, db, nb, feat);
+            free(db);
+            pf_node_count(n, "features_from_beats", 1);
+        } else {
+            frc = pf_features_compute(s->feat, x, C, T, peaks, mpk, feat);
+        }
+        if (frc) {
             /* an odd window (too short, bad lead) keeps the stream's layout: zeros, counted */
             memset(feat, 0, sizeof(float) * PF_FEAT_DIM);
             pf_node_count(n, "features_failed", 1);

@@ -363,6 +363,23 @@ def test_delineate(tmp):
     full = b[(b >= 0).all(axis=1)]
     check(len(full) > 0.8 * len(b) and np.all(np.diff(full, axis=1) >= 0), "P, QRS, T boundaries in order (%d of %d beats complete)" % (len(full), len(b)))
     check(res[1].keys() == res[2].keys() and all(np.array_equal(res[1][k], res[2][k]) for k in res[1]), "same boundaries with 1 and 2 replicas")
+    # shuffle reuses an upstream delineate's BEATS: the same features as delineating itself
+    feats = {}
+    for name, mid in (("own", ""), ("reuse", ' { name = "d"; kind = "delineate"; },\n')):
+        out = os.path.join(tmp, "feat-%s.h5" % name)
+        edges = ('{ from = "src"; to = "d"; }, { from = "d"; to = "aug"; }' if mid else '{ from = "src"; to = "aug"; }')
+        text = ('name = "feat%s";\nnodes = (\n { name = "src"; kind = "synth"; records = 2; duration = 20.0; window = 2500; },\n%s'
+                ' { name = "aug"; kind = "shuffle"; },\n { name = "sink"; kind = "sink"; path = "%s"; }\n);\n'
+                'edges = ( %s, { from = "aug"; to = "sink"; } );\n' % (name, mid, out, edges))
+        r = subprocess.run([EXE, "run", write(os.path.join(tmp, "feat-%s.cfg" % name), text)], capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, "features graph %s runs: %s" % (name, r.stderr[-300:]))
+        if name == "reuse":
+            row = summary_row(r.stderr, "aug.0") or []
+            check(any(c.startswith("features_from_beats=8") for c in row), "shuffle used the upstream beats: %s" % row)
+        with h5py.File(out, "r") as f:
+            o = np.lexsort((f["window_index"][:], f["record"][:]))
+            feats[name] = f["features"][:][o]
+    check(np.array_equal(feats["own"], feats["reuse"]), "features from upstream BEATS equal the shuffle node's own delineation")
     # a window without R-peaks: zero beats, counted; the stream goes on
     import zmq
     out = os.path.join(tmp, "delbad.h5")
