@@ -312,6 +312,7 @@ static int setup(pf_node *n)
     for (int i = 0; i < in->n_in; i++) {
         /* ROUTER, not PULL: it can acknowledge each upstream's end-of-stream */
         void *s = zmq_socket(n->ctx, ZMQ_ROUTER);
+        n->in_socks[i] = s; /* recorded first: teardown must close it even if binding fails */
         int hwm = in->in[i].hwm > 0 ? in->in[i].hwm : 32;
         zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
         for (int b = 0; b < in->in[i].n_bind; b++) {
@@ -319,18 +320,17 @@ static int setup(pf_node *n)
             if (zmq_bind(s, in->in[i].bind[b]))
                 return pf_err(PF_EIO, "input port '%s': cannot bind %s: %s", in->in[i].port, in->in[i].bind[b], zmq_strerror(zmq_errno()));
         }
-        n->in_socks[i] = s;
     }
     for (int e = 0; e < in->n_out; e++) {
         const pf_out_plan *op = &in->out[e];
         for (int p = 0; p < op->n_peers; p++) {
             /* DEALER, not PUSH: one peer each, and it hears the end-of-stream ack */
             void *s = zmq_socket(n->ctx, ZMQ_DEALER);
+            n->out[e].socks[p] = s;
             int hwm = op->hwm > 0 ? op->hwm : 32;
             zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
             if (zmq_connect(s, op->connect[p]))
                 return pf_err(PF_EIO, "edge to %s: cannot connect %s: %s", op->to, op->connect[p], zmq_strerror(zmq_errno()));
-            n->out[e].socks[p] = s;
         }
     }
     if (in->status_endpoint && *in->status_endpoint) {

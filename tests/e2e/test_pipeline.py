@@ -211,6 +211,20 @@ def test_failure(tmp):
     check("/nonexistent-dir/x.h5.partial: cannot create" in r.stderr, "the node says why")
 
 
+def test_bind_failure(tmp):
+    """A node that cannot bind its endpoint fails at once, naming it (no hang)."""
+    blocker = os.path.join(tmp, "afile")
+    write(blocker, "")
+    cfg = write(os.path.join(tmp, "bindfail.cfg"), 'name = "bindfail";\nipc_dir = "%s/sub";\n'
+                'nodes = ( { name = "src"; kind = "synth"; }, { name = "sink"; kind = "discard"; } );\n'
+                'edges = ( { from = "src"; to = "sink"; } );\n' % blocker)
+    try:
+        r = subprocess.run([EXE, "node", cfg, "sink"], capture_output=True, text=True, timeout=20)
+        check(r.returncode == 1 and "cannot bind ipc://%s/sub/sink.0.in" % blocker in r.stderr, "bind failure reported: " + r.stderr[-300:])
+    except subprocess.TimeoutExpired:
+        check(False, "a node whose bind fails must exit, not hang")
+
+
 def test_malformed_and_lost(tmp):
     import zmq
     out = os.path.join(tmp, "inject.h5")
@@ -405,7 +419,7 @@ def test_delineate(tmp):
 
 def main():
     with tempfile.TemporaryDirectory(prefix="pf-e2e-") as tmp:
-        for t in (test_exactly_once, test_standalone_nodes, test_two_hosts, test_ctrl_c, test_failure, test_malformed_and_lost,
+        for t in (test_exactly_once, test_standalone_nodes, test_two_hosts, test_ctrl_c, test_failure, test_bind_failure, test_malformed_and_lost,
                   test_policies_and_status, test_augment_replicas, test_delineate):
             t0 = time.time()
             t(tmp)
