@@ -48,6 +48,22 @@ static pf_graph *load_or_report(const char *path)
     return g;
 }
 
+/* Feedback edges (gradients flowing back to earlier model stages) are part of
+ * the config model so graphs can declare them, but the runtime does not yet
+ * define how their end-of-stream interleaves with the data path: running one
+ * would deadlock, so refuse it by name. */
+static int refuse_feedback(const pf_graph *g)
+{
+    for (int j = 0; j < g->n_edges; j++)
+        if (g->edges[j].feedback) {
+            fprintf(stderr, "%s:%d: feedback edge %s.%s -> %s.%s: valid in the config model, but this runtime does not run "
+                            "feedback edges yet (they arrive with the model stages)\n", g->path, g->edges[j].line,
+                    g->nodes[g->edges[j].from].name, g->edges[j].from_port, g->nodes[g->edges[j].to].name, g->edges[j].to_port);
+            return 1;
+        }
+    return 0;
+}
+
 static int cmd_node(int argc, char **argv)
 {
     if (argc < 4) { usage(stderr); return 2; }
@@ -65,6 +81,7 @@ static int cmd_node(int argc, char **argv)
     }
     pf_graph *g = load_or_report(file);
     if (!g) return 2;
+    if (refuse_feedback(g)) { pf_graph_destroy(g); return 2; }
     pf_instance inst;
     if (pf_graph_plan(g, name, replica, ipc, status, &inst)) {
         fprintf(stderr, "physioflow node: %s\n", pf_errmsg());
@@ -109,6 +126,8 @@ int main(int argc, char **argv)
     } else if (!strcmp(cmd, "graph")) {
         int dot = argc > 3 && !strcmp(argv[3], "--dot");
         pf_graph_print(g, stdout, dot);
+    } else if (refuse_feedback(g)) {
+        rc = 2;
     } else {
         pf_launch_opts o = {0};
         for (int i = 3; i < argc; i++) {
