@@ -27,18 +27,6 @@
 #define WINDOW 5000
 #define DURATION 120.0
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static int cmpd(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static double pipeline(const char *exe, int records)
 {
@@ -75,7 +63,7 @@ static double fused(int records)
         pf_rpeak_cfg_default(&rc, FS, LEADS);
         pf_rpeak *det = pf_rpeak_create(&rc);
         if (!g || !f || !det) { fprintf(stderr, "%s\n", pf_errmsg()); exit(1); }
-        double t0 = now();
+        double t0 = bench_now();
         for (int64_t s = 0; s + WINDOW <= pf_ecgsyn_length(g); s += WINDOW) {
             pf_ecgsyn_render(g, s, WINDOW, lm);
             for (int l = 0; l < LEADS; l++)
@@ -85,7 +73,7 @@ static double fused(int records)
             pf_rpeak_process(det, x, WINDOW, peaks, 256, &np);
             windows++;
         }
-        busy += now() - t0;
+        busy += bench_now() - t0;
         pf_rpeak_destroy(det);
         pf_sos_destroy(f);
         pf_ecgsyn_destroy(g);
@@ -148,7 +136,7 @@ static double fused_reader(const char *dir, long window)
         pf_rpeak *det = pf_rpeak_create(&rc);
         float *lm = malloc(sizeof(float) * (size_t)window * L), *x = malloc(sizeof(float) * (size_t)window * L);
         long peaks[512];
-        double t0 = now();
+        double t0 = bench_now();
         for (int64_t s0 = 0; s0 + window <= pf_record_length(r); s0 += window) {
             pf_record_read(r, s0, window, NULL, L, lm);
             for (int l = 0; l < L; l++)
@@ -158,7 +146,7 @@ static double fused_reader(const char *dir, long window)
             pf_rpeak_process(det, x, (size_t)window, peaks, 512, &np);
             windows++;
         }
-        busy += now() - t0;
+        busy += bench_now() - t0;
         free(lm);
         free(x);
         pf_rpeak_destroy(det);
@@ -210,9 +198,7 @@ int main(int argc, char **argv)
         printf("  run %d: pipeline %.1f windows/s, fused %.1f windows/s\n", r + 1, pr[r], fr[r]);
         fflush(stdout);
     }
-    qsort(pr, (size_t)runs, sizeof *pr, cmpd);
-    qsort(fr, (size_t)runs, sizeof *fr, cmpd);
-    double p = pr[runs / 2], fz = fr[runs / 2];
+    double p = bench_median(pr, runs), fz = bench_median(fr, runs);
     printf("medians: pipeline %.1f windows/s (%.1f M lead-samples/s), fused %.1f windows/s; "
            "pipeline/fused %.2f (target >= 0.50)\n",
            p, p * WINDOW * LEADS / 1e6, fz, p / fz);

@@ -477,52 +477,6 @@ static inline int32_t sext(uint32_t v, int bits)
     return (int32_t)((v ^ m) - m);
 }
 
-int pf_wfdb_decode_ref(int fmt, const uint8_t *buf, size_t nbytes, int skip, size_t n, int32_t *out)
-{
-    int g, bpg;
-    if (pf_wfdb_format_geometry(fmt, &g, &bpg)) return PF_EFORMAT;
-    if (skip < 0 || skip >= g) return pf_err(PF_EINVAL, "decode: skip %d must be 0..%d", skip, g - 1);
-    int64_t need = pf_wfdb_format_bytes(fmt, (int64_t)n + skip);
-    if ((int64_t)nbytes < need)
-        return pf_err(PF_EFORMAT, "format %d: %zu samples need %lld bytes, only %zu present", fmt, n,
-                      (long long)need, nbytes);
-    size_t k = 0, pos = 0;
-    int first = skip;
-    while (k < n) {
-        uint8_t grp[4] = {0, 0, 0, 0};
-        size_t avail = nbytes - pos < (size_t)bpg ? nbytes - pos : (size_t)bpg;
-        memcpy(grp, buf + pos, avail); /* a trailing partial group reads as zero-padded */
-        pos += (size_t)bpg;
-        int32_t v[3];
-        switch (fmt) {
-        case 16: v[0] = (int16_t)(grp[0] | grp[1] << 8); break;
-        case 61: v[0] = (int16_t)(grp[1] | grp[0] << 8); break;
-        case 80: v[0] = (int32_t)grp[0] - 128; break;
-        case 212:
-            v[0] = sext((uint32_t)grp[0] | (uint32_t)(grp[1] & 0x0F) << 8, 12);
-            v[1] = sext((uint32_t)grp[2] | (uint32_t)(grp[1] & 0xF0) << 4, 12);
-            break;
-        case 310: {
-            uint32_t w0 = grp[0] | (uint32_t)grp[1] << 8, w1 = grp[2] | (uint32_t)grp[3] << 8;
-            v[0] = sext((w0 >> 1) & 0x3FF, 10);
-            v[1] = sext((w1 >> 1) & 0x3FF, 10);
-            v[2] = sext((w0 >> 11) | (w1 >> 11) << 5, 10);
-            break;
-        }
-        case 311: {
-            uint32_t w = grp[0] | (uint32_t)grp[1] << 8 | (uint32_t)grp[2] << 16 | (uint32_t)grp[3] << 24;
-            v[0] = sext(w & 0x3FF, 10);
-            v[1] = sext((w >> 10) & 0x3FF, 10);
-            v[2] = sext((w >> 20) & 0x3FF, 10);
-            break;
-        }
-        }
-        for (int j = first; j < g && k < n; j++) out[k++] = v[j];
-        first = 0;
-    }
-    return PF_OK;
-}
-
 /* One group (g samples) from up to bpg bytes; a partial group reads as zero-padded. */
 static void decode_group(int fmt, const uint8_t *p, size_t avail, int32_t v[3])
 {
@@ -551,6 +505,29 @@ static void decode_group(int fmt, const uint8_t *p, size_t avail, int32_t v[3])
     }
     }
 }
+
+int pf_wfdb_decode_ref(int fmt, const uint8_t *buf, size_t nbytes, int skip, size_t n, int32_t *out)
+{
+    int g, bpg;
+    if (pf_wfdb_format_geometry(fmt, &g, &bpg)) return PF_EFORMAT;
+    if (skip < 0 || skip >= g) return pf_err(PF_EINVAL, "decode: skip %d must be 0..%d", skip, g - 1);
+    int64_t need = pf_wfdb_format_bytes(fmt, (int64_t)n + skip);
+    if ((int64_t)nbytes < need)
+        return pf_err(PF_EFORMAT, "format %d: %zu samples need %lld bytes, only %zu present", fmt, n,
+                      (long long)need, nbytes);
+    size_t k = 0, pos = 0;
+    int first = skip;
+    while (k < n) {
+        size_t avail = nbytes - pos < (size_t)bpg ? nbytes - pos : (size_t)bpg;
+        int32_t v[3];
+        decode_group(fmt, buf + pos, avail, v); /* one group at a time: the plain loop */
+        pos += (size_t)bpg;
+        for (int j = first; j < g && k < n; j++) out[k++] = v[j];
+        first = 0;
+    }
+    return PF_OK;
+}
+
 
 /* Optimised: the leading partial group and the tail go through decode_group; whole groups
  * in between through a loop per format (the hot path for MIT-BIH 212 and format 16).

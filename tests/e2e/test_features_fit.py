@@ -9,17 +9,10 @@ import tempfile
 import h5py
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(__file__))
+from pftest import check, finish  # noqa: E402
+
 EXE = os.path.abspath(sys.argv[1])
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, flush=True)
 
 
 with tempfile.TemporaryDirectory(prefix="pf-fit-") as tmp:
@@ -60,5 +53,4 @@ with tempfile.TemporaryDirectory(prefix="pf-fit-") as tmp:
     r = subprocess.run([EXE, "features", "fit", os.path.join(tmp, "nope.h5"), "--out", stats], capture_output=True, text=True)
     check(r.returncode == 1 and "nope.h5: cannot open" in r.stderr, "missing file named: " + r.stderr)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+sys.exit(finish())

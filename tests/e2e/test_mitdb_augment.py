@@ -13,16 +13,8 @@ DATA = os.environ.get("PF_SHARED_DATA", "")
 if not os.path.isdir(os.path.join(DATA, "mitdb")):
     print("SKIP: shared data not found at '%s' (needs mitdb)" % DATA)
     sys.exit(77)
-sys.path.insert(0, os.path.join(SRC, "tests", "io"))
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    passed += bool(cond)
-    failed += not cond
-    if not cond:
-        print("FAIL:", what, flush=True)
+sys.path.insert(0, os.path.dirname(__file__))
+from pftest import check, finish  # noqa: E402
 
 
 def beats(record):
@@ -84,5 +76,4 @@ if r.returncode == 0:
         check(se > 0.98, "%s: %.2f%% of reference beats have a detection within 150 ms" % (name, 100 * se))
     f.close()
     os.unlink(out)
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+sys.exit(finish())

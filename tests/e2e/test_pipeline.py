@@ -14,18 +14,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 import pfwire  # noqa: E402
+from pftest import check, finish  # noqa: E402
 
 EXE = os.path.abspath(sys.argv[1])
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, flush=True)
 
 
 def write(path, text):
@@ -424,8 +415,7 @@ def main():
             t0 = time.time()
             t(tmp)
             print("%-26s %.1f s" % (t.__name__, time.time() - t0), flush=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return finish()
 
 
 if __name__ == "__main__":
