@@ -23,6 +23,9 @@ void pf_delin_cfg_default(pf_delin_cfg *c, double fs)
     c->sigma_sp_ms = 12;
     c->xi_sp_on = 0.03;
     c->xi_sp_off = 0.03;
+    c->spike_ratio = 0.8;
+    c->spike_rel = 0.2;
+    c->spike_leads = 5;
 }
 
 /* W = x convolved with the derivative of a Gaussian (sigma in samples),
@@ -292,6 +295,98 @@ int pf_delin_qrs_spatial(const pf_delin_cfg *c, const float *x, int L, size_t n,
     return PF_OK;
 }
 
+/* Pacing spikes: a pacemaker stimulus is a deflection a few ms wide, far
+ * narrower than any QRS, seen by many leads at once. Annotators place the
+ * QRS onset after it, and in the wavelet energy it would pull the onset
+ * forward. A sample is a spike in one lead when its curvature over +-4 ms
+ * (r4) is most of its curvature over +-12 ms (r12: a QRS apex grows with the
+ * span, a spike does not), exceeds spike_rel of the lead's 99.5th-percentile
+ * amplitude, and the signal returns to its level within +-6 ms (a step does
+ * not). Confirmed when spike_leads leads agree within one sample; then every
+ * lead is bridged by a straight line across it. */
+static int cmpf(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+int pf_delin_despike(const pf_delin_cfg *c, float *x, int L, size_t n, size_t *nspikes)
+{
+    if (nspikes) *nspikes = 0;
+    if (!c || !x || L < 1) return pf_err(PF_EINVAL, "pf_delin_despike: bad arguments (L = %d)", L);
+    const double fs = c->fs;
+    long k1 = lround(0.004 * fs), k2 = lround(0.006 * fs), k3 = lround(0.012 * fs);
+    if (k1 < 1) k1 = 1;
+    if (k2 <= k1) k2 = k1 + 1;
+    if (k3 <= k2) k3 = k2 + 1;
+    if ((long)n < 4 * k3 || c->spike_leads <= 0) return PF_OK;
+    unsigned char *hits = calloc(n, 1);
+    float *tmp = malloc(sizeof(float) * n);
+    if (!hits || !tmp) {
+        free(hits);
+        free(tmp);
+        return pf_err(PF_ENOMEM, "delin: out of memory (%zu samples)", n);
+    }
+    for (int l = 0; l < L; l++) {
+        const float *v = x + (size_t)l * n;
+        memcpy(tmp, v, sizeof(float) * n);
+        qsort(tmp, n, sizeof *tmp, cmpf);
+        float med = tmp[n / 2];
+        for (size_t t = 0; t < n; t++) tmp[t] = fabsf(v[t] - med);
+        qsort(tmp, n, sizeof *tmp, cmpf);
+        double amp = tmp[(size_t)(0.995 * (double)(n - 1))];
+        if (!(amp > 0) || !isfinite(amp)) continue;
+        double prev = 0;
+        for (long t = k3; t < (long)n - k3; t++) {
+            double r4 = fabs(v[t] - 0.5 * (v[t - k1] + v[t + k1]));
+            double r12 = fabs(v[t] - 0.5 * (v[t - k3] + v[t + k3]));
+            double next = t + 1 < (long)n - k3 ? fabs(v[t + 1] - 0.5 * (v[t + 1 - k1] + v[t + 1 + k1])) : 0;
+            int peak = r4 >= prev && r4 >= next;
+            prev = r4;
+            if (peak && r4 > c->spike_ratio * r12 && r4 > c->spike_rel * amp && fabs(v[t + k2] - v[t - k2]) < 0.5 * r4 &&
+                hits[t] < 255)
+                hits[t]++;
+        }
+    }
+    size_t count = 0;
+    for (long t = k3; t < (long)n - k3; t++) {
+        int h = hits[t - 1] + hits[t] + hits[t + 1];
+        if (h < c->spike_leads) continue;
+        /* bridge [t - k1, t + k1 + 1] on every lead, then skip past it */
+        long a = t - k1 - 1, b = t + k1 + 2;
+        if (a < 0) a = 0;
+        if (b > (long)n - 1) b = (long)n - 1;
+        for (int l = 0; l < L; l++) {
+            float *v = x + (size_t)l * n;
+            for (long u = a + 1; u < b; u++) v[u] = (float)(v[a] + (v[b] - v[a]) * (double)(u - a) / (double)(b - a));
+        }
+        count++;
+        t = b + k1;
+    }
+    free(hits);
+    free(tmp);
+    if (nspikes) *nspikes = count;
+    return PF_OK;
+}
+
+int pf_delin_multi(const pf_delin_cfg *c, const float *x, int L, size_t n, const long *r, size_t nr,
+                   pf_delin_beat *const *per_lead, pf_delin_beat *fused, size_t *nspikes)
+{
+    if (nspikes) *nspikes = 0;
+    if (!c || !x || L < 1 || !per_lead || (!fused && nr) || (!r && nr))
+        return pf_err(PF_EINVAL, "pf_delin_multi: bad arguments (L = %d)", L);
+    if (!nr) return PF_OK;
+    float *clean = malloc(sizeof(float) * (size_t)L * n);
+    if (!clean) return pf_err(PF_ENOMEM, "delineation: out of memory (%d x %zu samples)", L, n);
+    memcpy(clean, x, sizeof(float) * (size_t)L * n);
+    int rc = pf_delin_despike(c, clean, L, n, nspikes);
+    for (int l = 0; l < L && !rc; l++) rc = pf_delin_lead(c, clean + (size_t)l * n, n, r, nr, per_lead[l]);
+    if (!rc) rc = pf_delin_fuse((const pf_delin_beat *const *)per_lead, L, nr, 0.5, fused);
+    if (!rc) rc = pf_delin_qrs_spatial(c, clean, L, n, r, nr, fused);
+    free(clean);
+    return rc;
+}
+
 int pf_delin_window(const pf_delin_cfg *c, const float *x, int L, size_t n, const long *r, size_t nr, int lead,
                     pf_delin_beat *out)
 {
@@ -299,12 +394,9 @@ int pf_delin_window(const pf_delin_cfg *c, const float *x, int L, size_t n, cons
     if (lead >= L) return pf_err(PF_ERANGE, "delineation: lead %d but the window has %d leads", lead, L);
     pf_delin_beat **per = calloc((size_t)L, sizeof *per), *mine = malloc(sizeof(pf_delin_beat) * nr);
     int rc = per && mine ? PF_OK : pf_err(PF_ENOMEM, "delineation: out of memory");
-    for (int l = 0; l < L && !rc; l++) {
-        per[l] = malloc(sizeof(pf_delin_beat) * nr);
-        rc = per[l] ? pf_delin_lead(c, x + (size_t)l * n, n, r, nr, per[l]) : pf_err(PF_ENOMEM, "delineation: out of memory");
-    }
-    if (!rc) rc = pf_delin_fuse((const pf_delin_beat *const *)per, L, nr, 0.5, out);
-    if (!rc) rc = pf_delin_qrs_spatial(c, x, L, n, r, nr, out);
+    for (int l = 0; l < L && !rc; l++)
+        if (!(per[l] = malloc(sizeof(pf_delin_beat) * nr))) rc = pf_err(PF_ENOMEM, "delineation: out of memory");
+    if (!rc) rc = pf_delin_multi(c, x, L, n, r, nr, per, out, NULL);
     if (!rc && lead >= 0) {
         pf_delin_merge(c, per[lead], out, nr, mine);
         memcpy(out, mine, sizeof(pf_delin_beat) * nr);

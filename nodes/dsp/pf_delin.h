@@ -32,6 +32,8 @@ typedef struct {
     double qrs_shift_on_ms, qrs_shift_off_ms; /* systematic corrections, ms */
     double sigma_sp_ms, xi_sp_on, xi_sp_off; /* pf_delin_qrs_spatial scale and thresholds */
     double lead_tol_ms;                /* pf_delin_merge: keep a lead's own boundary this close to the fusion */
+    double spike_ratio, spike_rel;     /* pf_delin_despike: narrow / wide curvature, share of lead amplitude */
+    int spike_leads;                   /* leads that must see a pacing spike (0: no despiking) */
 } pf_delin_cfg;
 
 void pf_delin_cfg_default(pf_delin_cfg *c, double fs);
@@ -61,10 +63,20 @@ int pf_delin_qrs_spatial(const pf_delin_cfg *c, const float *x, int L, size_t n,
 void pf_delin_merge(const pf_delin_cfg *c, const pf_delin_beat *lead, const pf_delin_beat *fused,
                     size_t nb, pf_delin_beat *out);
 
+/* Bridge pacemaker spikes (narrow deflections seen by c->spike_leads leads
+ * at once) with straight lines, in place. x: [L][n] lead-major. *nspikes
+ * (may be NULL): spikes removed. */
+int pf_delin_despike(const pf_delin_cfg *c, float *x, int L, size_t n, size_t *nspikes);
+
+/* Every lead, the fusion and the joint QRS bounds on a despiked copy of x:
+ * per_lead[l][0..nr) and fused[0..nr). */
+int pf_delin_multi(const pf_delin_cfg *c, const float *x, int L, size_t n, const long *r, size_t nr,
+                   pf_delin_beat *const *per_lead, pf_delin_beat *fused, size_t *nspikes);
+
 /* The whole multi-lead procedure on one window, as validated on LUDB
- * (`physioflow eval delineation`): every lead, the fusion, QRS bounds from the
- * joint energy; lead >= 0 then takes that lead's own boundaries where they
- * agree with the fusion (pf_delin_merge). x: [L][n] lead-major. */
+ * (`physioflow eval delineation`): pf_delin_multi; with lead >= 0 that lead's
+ * own boundaries where they agree with the fusion (pf_delin_merge).
+ * x: [L][n] lead-major. */
 int pf_delin_window(const pf_delin_cfg *c, const float *x, int L, size_t n, const long *r, size_t nr, int lead,
                     pf_delin_beat *out);
 
