@@ -23,7 +23,8 @@ static int usage(void)
     fprintf(stderr,
             "usage: physioflow eval rpeaks --data DIR [--ann-out OUTDIR] [--ann-ext EXT] [--lead I] [--chunk S] [--pipeline] RECORD...\n"
             "  --pipeline: run reader -> rpeak -> sink as node processes and score what the sink wrote\n"
-            "       physioflow eval delineation --data DIR [--ann-out OUTDIR] [--per-lead] RECORD...\n"
+            "       physioflow eval delineation --data DIR [--ann-out OUTDIR] [--per-lead]\n"
+            "                                     [--errors CSV] RECORD...\n"
             "  RECORD is a record name inside DIR (e.g. 100 for DIR/100.hea).\n");
     return 2;
 }
@@ -162,6 +163,7 @@ int pf_cmd_eval(int argc, char **argv)
     const char **recs = calloc((size_t)argc, sizeof *recs);
     size_t n = 0;
     int pipeline = 0;
+    const char *errors_path = NULL;
     for (int i = 3; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -171,6 +173,7 @@ int pf_cmd_eval(int argc, char **argv)
         else if (!strcmp(a, "--lead") && has) o.lead = atoi(argv[++i]);
         else if (!strcmp(a, "--chunk") && has) o.chunk_s = atof(argv[++i]);
         else if (!strcmp(a, "--per-lead")) o.per_lead = 1;
+        else if (!strcmp(a, "--errors") && has) errors_path = argv[++i];
         else if (!strcmp(a, "--pipeline")) pipeline = 1;
         else if (a[0] == '-') { fprintf(stderr, "physioflow eval: unknown option '%s'\n", a); free(recs); return usage(); }
         else recs[n++] = a;
@@ -208,8 +211,16 @@ int pf_cmd_eval(int argc, char **argv)
         pf_eval_counts gross;
         rc = pf_eval_rpeaks_run(&o, recs, n, NULL, &gross);
     } else {
-        pf_delin_stats st;
-        rc = pf_eval_delineation_run(&o, NULL, recs, n, &st);
+        pf_delin_stats st, cons;
+        if (errors_path && !(o.errors = fopen(errors_path, "w"))) {
+            fprintf(stderr, "physioflow eval: cannot write %s: %s\n", errors_path, strerror(errno));
+            free(recs);
+            return 1;
+        }
+        if (o.errors) fprintf(o.errors, "record,lead,boundary,annotation,detection\n");
+        rc = pf_eval_delineation_run(&o, NULL, recs, n, &st, &cons);
+        if (o.errors && fclose(o.errors) && !rc)
+            rc = pf_err(PF_EIO, "eval: writing %s failed: %s", errors_path, strerror(errno));
     }
     if (rc) fprintf(stderr, "physioflow: %s\n", pf_errmsg());
     free(recs);

@@ -184,9 +184,18 @@ static size_t ann_waves(const pf_ann_list *al, int kind, wave3 *w, size_t max)
     return n;
 }
 
-static void score_boundary(pf_delin_stats *st, int k, long ann, long det, double fs, long tol)
+typedef struct {
+    pf_delin_stats *st;
+    FILE *errors; /* NULL or the per-boundary CSV */
+    const char *record, *lead;
+} scorer;
+
+static void score_boundary(scorer *sc, int k, long ann, long det, double fs, long tol)
 {
+    pf_delin_stats *st = sc->st;
     if (ann < 0 && det < 0) return;
+    if (sc->errors)
+        fprintf(sc->errors, "%s,%s,%s,%ld,%ld\n", sc->record, sc->lead, db_names[k], ann, det);
     if (ann < 0) { st->fp[k]++; return; }
     if (det < 0) { st->fn[k]++; return; }
     long e = det - ann;
@@ -201,7 +210,7 @@ static void score_boundary(pf_delin_stats *st, int k, long ann, long det, double
     st->sum2[k] += ms * ms;
 }
 
-static void score_wave(pf_delin_stats *st, int k0, const wave3 *a, long don, long dpk, long doff,
+static void score_wave(scorer *st, int k0, const wave3 *a, long don, long dpk, long doff,
                        double fs, long tol)
 {
     wave3 none = {-1, -1, -1};
@@ -213,49 +222,192 @@ static void score_wave(pf_delin_stats *st, int k0, const wave3 *a, long don, lon
     if (a->peak < 0 || a->off >= 0) score_boundary(st, k0 + 2, a->off, doff, fs, tol);
 }
 
-static void score_lead(pf_delin_stats *st, const pf_ann_list *al, const pf_delin_beat *b, size_t nb,
-                       double fs)
+/* One lead's annotations matched to the detected beats. */
+typedef struct {
+    wave3 q, p, t;
+    signed char has;            /* an annotated QRS of this lead matched the beat */
+    signed char score_p, score_t; /* its P / T is scored (not cut off by the annotated span) */
+    signed char in_span;        /* the beat lies inside the lead's annotated span */
+} lead_beat;
+
+typedef struct {
+    wave3 q, p, t;
+    int lead;
+} missed;
+
+/* Match lead's annotated QRS complexes to detected beats (closest R within
+ * 150 ms, each detection used once). Fills lb[0..nb) and appends annotated
+ * beats with no detection to miss. */
+static int match_lead(const pf_ann_list *al, const pf_delin_beat *b, size_t nb, double fs, int lead,
+                      lead_beat *lb, missed **miss, size_t *nmiss)
 {
     enum { MAXW = 512 };
     wave3 q[MAXW], p[MAXW], t[MAXW];
+    memset(lb, 0, sizeof *lb * nb);
+    if (!al->n) return PF_OK;
     size_t nq = ann_waves(al, 1, q, MAXW), np = ann_waves(al, ANN_PWAVE, p, MAXW),
            nt = ann_waves(al, ANN_TWAVE, t, MAXW);
-    if (!al->n) return;
     long span0 = (long)al->a[0].time, span1 = (long)al->a[al->n - 1].time;
     long tol = (long)lround(0.150 * fs);
-    unsigned char used[4096] = {0};
+    for (size_t i = 0; i < nb; i++) lb[i].in_span = b[i].r > span0 && b[i].r < span1;
     for (size_t j = 0; j < nq; j++) {
-        /* detected beat closest to the annotated QRS peak, within 150 ms */
         long best = -1;
-        for (size_t i = 0; i < nb && i < 4096; i++)
-            if (!used[i] && labs(b[i].r - q[j].peak) <= tol &&
+        for (size_t i = 0; i < nb; i++)
+            if (!lb[i].has && labs(b[i].r - q[j].peak) <= tol &&
                 (best < 0 || labs(b[i].r - q[j].peak) < labs(b[best].r - q[j].peak)))
                 best = (long)i;
-        const wave3 *ap = NULL, *at = NULL;
+        wave3 none = {-1, -1, -1}, ap = none, at = none;
         long prev = j > 0 ? q[j - 1].peak : -1, next = j + 1 < nq ? q[j + 1].peak : LONG_MAX;
         for (size_t k = 0; k < np; k++)
-            if (p[k].peak > prev && p[k].peak < q[j].peak) ap = &p[k];
-        for (size_t k = 0; k < nt && !at; k++)
-            if (t[k].peak > q[j].peak && t[k].peak < next) at = &t[k];
+            if (p[k].peak > prev && p[k].peak < q[j].peak) ap = p[k];
+        for (size_t k = 0; k < nt; k++)
+            if (t[k].peak > q[j].peak && t[k].peak < next) { at = t[k]; break; }
+        /* P of the first annotated beat / T of the last may lie outside the annotated span */
+        signed char sp = ap.peak >= 0 || j > 0, stt = at.peak >= 0 || j + 1 < nq;
         if (best < 0) {
-            score_wave(st, PF_DB_QRS_ON, &q[j], -1, -1, -1, fs, tol);
-            score_wave(st, PF_DB_P_ON, ap, -1, -1, -1, fs, tol);
-            score_wave(st, PF_DB_T_ON, at, -1, -1, -1, fs, tol);
+            missed *m = realloc(*miss, sizeof **miss * (*nmiss + 1));
+            if (!m) return pf_err(PF_ENOMEM, "eval: out of memory");
+            *miss = m;
+            m[(*nmiss)++] = (missed){q[j], ap, at, lead};
             continue;
         }
-        used[best] = 1;
-        const pf_delin_beat *d = &b[best];
-        score_wave(st, PF_DB_QRS_ON, &q[j], d->qrs_on, d->r, d->qrs_off, fs, tol);
-        /* P of the first annotated beat / T of the last may lie outside the annotated span */
-        if (ap || j > 0) score_wave(st, PF_DB_P_ON, ap, d->p_on, d->p_peak, d->p_off, fs, tol);
-        if (at || j + 1 < nq) score_wave(st, PF_DB_T_ON, at, d->t_on, d->t_peak, d->t_off, fs, tol);
+        lead_beat *d = &lb[best];
+        d->has = 1;
+        d->q = q[j];
+        d->p = ap;
+        d->t = at;
+        d->score_p = sp;
+        d->score_t = stt;
     }
-    for (size_t i = 0; i < nb && i < 4096; i++)
-        if (!used[i] && b[i].r > span0 && b[i].r < span1) {
-            score_wave(st, PF_DB_QRS_ON, NULL, b[i].qrs_on, b[i].r, b[i].qrs_off, fs, tol);
-            score_wave(st, PF_DB_P_ON, NULL, b[i].p_on, b[i].p_peak, b[i].p_off, fs, tol);
-            score_wave(st, PF_DB_T_ON, NULL, b[i].t_on, b[i].t_peak, b[i].t_off, fs, tol);
+    return PF_OK;
+}
+
+static void score_beat(scorer *sc, const wave3 *q, const wave3 *p, const wave3 *t, int sp, int st,
+                       const pf_delin_beat *d, double fs)
+{
+    long tol = (long)lround(0.150 * fs);
+    pf_delin_beat none = {-1, -1, -1, -1, -1, -1, -1, -1, -1, 0};
+    if (!d) d = &none;
+    score_wave(sc, PF_DB_QRS_ON, q, d->qrs_on, d->r, d->qrs_off, fs, tol);
+    if (sp) score_wave(sc, PF_DB_P_ON, p && p->peak >= 0 ? p : NULL, d->p_on, d->p_peak, d->p_off, fs, tol);
+    if (st) score_wave(sc, PF_DB_T_ON, t && t->peak >= 0 ? t : NULL, d->t_on, d->t_peak, d->t_off, fs, tol);
+}
+
+/* Against each lead's own annotation. */
+static void score_lead(scorer *sc, const lead_beat *lb, const pf_delin_beat *b, size_t nb, const missed *miss,
+                       size_t nmiss, int lead, double fs)
+{
+    for (size_t i = 0; i < nb; i++) {
+        if (lb[i].has) score_beat(sc, &lb[i].q, &lb[i].p, &lb[i].t, lb[i].score_p, lb[i].score_t, &b[i], fs);
+        else if (lb[i].in_span) score_beat(sc, NULL, NULL, NULL, 1, 1, &b[i], fs);
+    }
+    for (size_t k = 0; k < nmiss; k++)
+        if (miss[k].lead == lead) score_beat(sc, &miss[k].q, &miss[k].p, &miss[k].t, 1, 1, NULL, fs);
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* median of the non-negative values of v[0..n) (reorders v), -1 if none */
+static long median_present(long *v, int n)
+{
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (v[i] >= 0) v[m++] = v[i];
+    if (!m) return -1;
+    qsort(v, (size_t)m, sizeof *v, cmp_long);
+    return m % 2 ? v[m / 2] : (v[m / 2 - 1] + v[m / 2]) / 2;
+}
+
+/* The consensus of waves w[0..n): present when at least half of them are
+ * annotated; each boundary the median over the leads that have it. */
+static wave3 consensus(const wave3 *w, int n)
+{
+    long on[64], pk[64], off[64];
+    int have = 0;
+    for (int i = 0; i < n; i++) {
+        on[i] = w[i].peak >= 0 ? w[i].on : -1;
+        pk[i] = w[i].peak;
+        off[i] = w[i].peak >= 0 ? w[i].off : -1;
+        have += w[i].peak >= 0;
+    }
+    wave3 c = {-1, -1, -1};
+    if (!n || 2 * have < n) return c;
+    c.on = median_present(on, n);
+    c.peak = median_present(pk, n);
+    c.off = median_present(off, n);
+    return c;
+}
+
+/* how far the leads' own annotations w[0..n) lie from their consensus c */
+static void spread(pf_delin_stats *st, int k0, const wave3 *w, int n, const wave3 *c, double fs)
+{
+    for (int i = 0; i < n; i++) {
+        long a[3] = {w[i].on, w[i].peak, w[i].off}, m[3] = {c->on, c->peak, c->off};
+        for (int k = 0; k < 3; k++)
+            if (w[i].peak >= 0 && c->peak >= 0 && a[k] >= 0 && m[k] >= 0) {
+                double ms = 1000.0 * (a[k] - m[k]) / fs;
+                st->sn[k0 + k]++;
+                st->ssum2[k0 + k] += ms * ms;
+            }
+    }
+}
+
+static int cmp_missed(const void *a, const void *b)
+{
+    long x = ((const missed *)a)->q.peak, y = ((const missed *)b)->q.peak;
+    return x < y ? -1 : x > y;
+}
+
+/* Against the beat's consensus over the leads: per boundary the median of
+ * the leads' annotations (a wave counts when at least half of the leads that
+ * annotate the beat mark it). One boundary per beat, as pf_delin_window
+ * gives, is scored once per beat instead of once per lead. */
+static void score_consensus(scorer *sc, lead_beat *const *lb, int L, const pf_delin_beat *b, size_t nb,
+                            missed *miss, size_t nmiss, double fs)
+{
+    wave3 q[64], p[64], t[64];
+    for (size_t i = 0; i < nb; i++) {
+        int nm = 0, np = 0, nt = 0, span = 0;
+        for (int l = 0; l < L; l++) {
+            const lead_beat *x = &lb[l][i];
+            span += x->in_span;
+            if (!x->has) continue;
+            q[nm++] = x->q;
+            if (x->score_p) p[np++] = x->p;
+            if (x->score_t) t[nt++] = x->t;
         }
+        if (!nm) {
+            if (2 * span >= L) score_beat(sc, NULL, NULL, NULL, 1, 1, &b[i], fs);
+            continue;
+        }
+        wave3 cq = consensus(q, nm), cp = consensus(p, np), ct = consensus(t, nt);
+        score_beat(sc, &cq, &cp, &ct, np > 0, nt > 0, &b[i], fs);
+        spread(sc->st, PF_DB_QRS_ON, q, nm, &cq, fs);
+        spread(sc->st, PF_DB_P_ON, p, np, &cp, fs);
+        spread(sc->st, PF_DB_T_ON, t, nt, &ct, fs);
+    }
+    /* annotated beats no detection matched: one miss per beat the majority of leads annotate */
+    qsort(miss, nmiss, sizeof *miss, cmp_missed);
+    long tol = (long)lround(0.150 * fs);
+    for (size_t k = 0; k < nmiss;) {
+        size_t e = k + 1;
+        while (e < nmiss && e - k < 64 && miss[e].q.peak - miss[e - 1].q.peak <= tol) e++;
+        int n = (int)(e - k);
+        if (2 * n >= L) {
+            for (int j = 0; j < n; j++) {
+                q[j] = miss[k + j].q;
+                p[j] = miss[k + j].p;
+                t[j] = miss[k + j].t;
+            }
+            wave3 cq = consensus(q, n), cp = consensus(p, n), ct = consensus(t, n);
+            score_beat(sc, &cq, &cp, &ct, 1, 1, NULL, fs);
+        }
+        k = e;
+    }
 }
 
 static int write_delin(const char *path, const pf_delin_beat *b, size_t nb)
@@ -282,11 +434,35 @@ static int write_delin(const char *path, const pf_delin_beat *b, size_t nb)
     return rc;
 }
 
+void pf_delin_stats_get(const pf_delin_stats *st, int k, double *se, double *ppv, double *mean, double *sd)
+{
+    long tp = st->tp[k];
+    *se = tp + st->fn[k] ? 100.0 * tp / (tp + st->fn[k]) : 0;
+    *ppv = tp + st->fp[k] ? 100.0 * tp / (tp + st->fp[k]) : 0;
+    *mean = tp ? st->sum[k] / tp : 0;
+    *sd = tp > 1 ? sqrt(fmax(0, (st->sum2[k] - tp * *mean * *mean) / (tp - 1))) : 0;
+}
+
+static void print_table(FILE *out, const pf_delin_stats *st, int with_spread)
+{
+    fprintf(out, "%-9s %7s %6s %6s %8s %8s %9s %8s%s\n", "boundary", "annot", "TP", "FP", "Se%", "PPV%",
+            "mean ms", "SD ms", with_spread ? "  leads SD" : "");
+    for (int k = 0; k < PF_DB_N; k++) {
+        double se, ppv, mean, sd;
+        pf_delin_stats_get(st, k, &se, &ppv, &mean, &sd);
+        fprintf(out, "%-9s %7ld %6ld %6ld %8.2f %8.2f %9.2f %8.2f", db_names[k], st->tp[k] + st->fn[k], st->tp[k],
+                st->fp[k], se, ppv, mean, sd);
+        if (with_spread) fprintf(out, " %10.2f", st->sn[k] ? sqrt(st->ssum2[k] / st->sn[k]) : 0.0);
+        fputc('\n', out);
+    }
+}
+
 int pf_eval_delineation_run(const pf_eval_run_opts *o, const pf_delin_cfg *cfg,
-                            const char *const *records, size_t n, pf_delin_stats *st)
+                            const char *const *records, size_t n, pf_delin_stats *st, pf_delin_stats *cons)
 {
     if (!o || !records || !st) return pf_err(PF_EINVAL, "pf_eval_delineation_run: NULL argument");
     memset(st, 0, sizeof *st);
+    if (cons) memset(cons, 0, sizeof *cons);
     int rc = PF_OK;
     for (size_t i = 0; i < n && !rc; i++) {
         char path[2048];
@@ -308,36 +484,43 @@ int pf_eval_delineation_run(const pf_eval_run_opts *o, const pf_delin_cfg *cfg,
         if (cfg) c = *cfg;
         else pf_delin_cfg_default(&c, fs);
         c.fs = fs;
-        /* every lead, then the multi-lead fusion, scored against each lead's annotations */
+        /* every lead, the multi-lead fusion and the QRS bounds from all
+         * leads' joint wavelet energy (pf_delin_multi, as pf_delin_window) */
         pf_delin_beat **per = calloc((size_t)L, sizeof *per);
         if (!rc && !per) rc = pf_err(PF_ENOMEM, "eval: out of memory");
-        for (int l = 0; l < L && !rc; l++) {
-            per[l] = calloc(nd + 1, sizeof **per);
-            if (!per[l]) rc = pf_err(PF_ENOMEM, "eval: out of memory");
-            else rc = pf_delin_lead(&c, lm + (size_t)l * len, (size_t)len, det, nd, per[l]);
-        }
-        if (!rc) rc = pf_delin_fuse((const pf_delin_beat *const *)per, L, nd, 0.5, beats);
-        /* QRS boundaries from all leads' joint wavelet energy: steadier than
-         * the median of single-lead boundaries (LUDB: SD 11.7 / 13.2 ms vs
-         * 13.6 / 14.0 ms for onset / offset) */
-        if (!rc) rc = pf_delin_qrs_spatial(&c, lm, L, (size_t)len, det, nd, beats);
+        for (int l = 0; l < L && !rc; l++)
+            if (!(per[l] = calloc(nd + 1, sizeof **per))) rc = pf_err(PF_ENOMEM, "eval: out of memory");
+        if (!rc) rc = pf_delin_multi(&c, lm, L, (size_t)len, det, nd, per, beats, NULL);
         pf_delin_beat *merged = calloc(nd + 1, sizeof *merged);
-        if (!rc && !merged) rc = pf_err(PF_ENOMEM, "eval: out of memory");
+        lead_beat **lb = calloc((size_t)L, sizeof *lb);
+        missed *miss = NULL;
+        size_t nmiss = 0;
+        if (!rc && (!merged || !lb)) rc = pf_err(PF_ENOMEM, "eval: out of memory");
         for (int l = 0; l < L && !rc; l++) {
             pf_delin_merge(&c, per[l], beats, nd, merged);
             const pf_delin_beat *use = o->per_lead ? per[l] : merged;
             pf_record_opts ro = {.annotator = pf_record_lead(r, l)};
             pf_record *ra = pf_record_open(path, &ro);
             if (!ra) { rc = pf_err_context(PF_ENOTFOUND, "%s lead %s annotations", path, ro.annotator); break; }
-            score_lead(st, pf_record_annotations(ra), use, nd, fs);
+            if (!(lb[l] = calloc(nd + 1, sizeof **lb))) rc = pf_err(PF_ENOMEM, "eval: out of memory");
+            if (!rc) rc = match_lead(pf_record_annotations(ra), use, nd, fs, l, lb[l], &miss, &nmiss);
             pf_record_close(ra);
-            if (o->ann_out) {
+            scorer sc = {st, o->errors, records[i], ro.annotator};
+            if (!rc) score_lead(&sc, lb[l], use, nd, miss, nmiss, l, fs);
+            if (!rc && o->ann_out) {
                 char ap[2300];
                 const char *base = strrchr(records[i], '/');
                 snprintf(ap, sizeof ap, "%s/%s.%s", o->ann_out, base ? base + 1 : records[i], ro.annotator);
                 rc = write_delin(ap, use, nd);
             }
         }
+        if (!rc && cons && L <= 64) {
+            scorer sc = {cons, o->errors, records[i], "consensus"};
+            score_consensus(&sc, lb, L, beats, nd, miss, nmiss, fs);
+        }
+        for (int l = 0; lb && l < L; l++) free(lb[l]);
+        free(lb);
+        free(miss);
         free(merged);
         if (per)
             for (int l = 0; l < L; l++) free(per[l]);
@@ -349,15 +532,12 @@ int pf_eval_delineation_run(const pf_eval_run_opts *o, const pf_delin_cfg *cfg,
     }
     if (rc) return rc;
     FILE *out = o->out ? o->out : stdout;
-    fprintf(out, "%-9s %7s %6s %6s %8s %8s %9s %8s\n", "boundary", "annot", "TP", "FP", "Se%", "PPV%",
-            "mean ms", "SD ms");
-    for (int k = 0; k < PF_DB_N; k++) {
-        long tp = st->tp[k];
-        double mean = tp ? st->sum[k] / tp : 0;
-        double sd = tp > 1 ? sqrt(fmax(0, (st->sum2[k] - tp * mean * mean) / (tp - 1))) : 0;
-        fprintf(out, "%-9s %7ld %6ld %6ld %8.2f %8.2f %9.2f %8.2f\n", db_names[k], tp + st->fn[k], tp,
-                st->fp[k], tp + st->fn[k] ? 100.0 * tp / (tp + st->fn[k]) : 0,
-                tp + st->fp[k] ? 100.0 * tp / (tp + st->fp[k]) : 0, mean, sd);
+    fprintf(out, "Against each lead's own annotation (%zu records):\n", n);
+    print_table(out, st, 0);
+    if (cons) {
+        fprintf(out, "\nAgainst the beat's consensus over the leads (median of the leads' annotations;\n"
+                     "'leads SD': spread of the leads' own annotations around it):\n");
+        print_table(out, cons, 1);
     }
     return PF_OK;
 }

@@ -21,6 +21,8 @@ typedef struct {
     double chunk_s;       /* seconds per pf_rpeak_process call (default 1) */
     FILE *out;            /* table (default stdout) */
     int per_lead;         /* delineation: score each lead's own boundaries, not the fusion */
+    FILE *errors;         /* delineation: NULL, or CSV record,lead,boundary,annotation,detection
+                           * (samples, -1 = none) for every scored boundary */
 } pf_eval_run_opts;
 
 void pf_eval_run_opts_default(pf_eval_run_opts *o);
@@ -47,7 +49,12 @@ enum { PF_DB_P_ON, PF_DB_P_PEAK, PF_DB_P_OFF, PF_DB_QRS_ON, PF_DB_QRS_PEAK, PF_D
 typedef struct {
     long tp[PF_DB_N], fn[PF_DB_N], fp[PF_DB_N];
     double sum[PF_DB_N], sum2[PF_DB_N]; /* detection - annotation, ms, over TP */
+    long sn[PF_DB_N];                   /* consensus only: leads' annotations around the consensus */
+    double ssum2[PF_DB_N];              /* (sum of squared ms over sn) */
 } pf_delin_stats;
+
+/* Se and PPV (%), mean and SD (ms) of boundary k */
+void pf_delin_stats_get(const pf_delin_stats *st, int k, double *se, double *ppv, double *mean, double *sd);
 
 /* Delineate every lead of each record (R peaks from pf_rpeak on all leads)
  * and score against the per-lead annotation files (LUDB convention: file
@@ -57,5 +64,5 @@ typedef struct {
  * boundary Se, PPV, mean and SD of the error (ms). With ann_out, writes
  * OUTDIR/RECORD.LEAD annotation files in the same convention. cfg may be NULL. */
 int pf_eval_delineation_run(const pf_eval_run_opts *o, const pf_delin_cfg *cfg,
-                            const char *const *records, size_t n, pf_delin_stats *st);
+                            const char *const *records, size_t n, pf_delin_stats *st, pf_delin_stats *cons);
 #endif

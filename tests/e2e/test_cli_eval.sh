@@ -19,6 +19,13 @@ tp_in=$(awk '$1=="gross"{print $2}' "$out/r.txt"); tp_pi=$(awk '$1=="gross"{prin
 "$exe" eval delineation --data "$data/ludb/data" --ann-out "$out/del" 1 2 > "$out/d.txt" 2>&1 && ok || bad "eval delineation exit code: $(tail -3 "$out/d.txt")"
 grep -qi "qrs" "$out/d.txt" && ok || bad "delineation table: $(cat "$out/d.txt")"
 [ -n "$(ls "$out/del" 2>/dev/null)" ] && ok || bad "delineation annotation files written"
+grep -q "consensus over the leads" "$out/d.txt" && ok || bad "consensus table printed: $(cat "$out/d.txt")"
+# --errors: one CSV row per scored boundary, per lead and for the consensus
+"$exe" eval delineation --data "$data/ludb/data" --errors "$out/err.csv" 1 > /dev/null 2>&1 && ok || bad "eval delineation --errors exit code"
+head -1 "$out/err.csv" | grep -q "^record,lead,boundary,annotation,detection$" && ok || bad "errors CSV header: $(head -1 "$out/err.csv")"
+grep -q "^1,ii,QRS on,[0-9]*,[0-9]*$" "$out/err.csv" && grep -q "^1,consensus,T off," "$out/err.csv" && ok || bad "errors CSV rows: $(head -3 "$out/err.csv")"
+"$exe" eval delineation --data "$data/ludb/data" --errors /nonexistent/dir/e.csv 1 > "$out/e2.txt" 2>&1; rc=$?
+[ "$rc" -eq 1 ] && grep -q "/nonexistent/dir/e.csv" "$out/e2.txt" && ok || bad "unwritable --errors named: rc $rc $(cat "$out/e2.txt")"
 rm -rf "$out"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
