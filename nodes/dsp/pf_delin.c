@@ -91,8 +91,10 @@ static int wave(const double *w, long N, long a, long b, double xi_on, double xi
     return 1;
 }
 
-int pf_delin_lead(const pf_delin_cfg *c, const float *x, size_t n, const long *r, size_t nr,
-                  pf_delin_beat *out)
+/* qrs (may be NULL): QRS bounds that place the P and T searches (and the
+ * bridging) instead of this lead's own */
+static int delin_lead(const pf_delin_cfg *c, const float *x, size_t n, const long *r, size_t nr,
+                      const pf_delin_beat *qrs, pf_delin_beat *out)
 {
     if (!c || !x || (!r && nr) || (!out && nr)) return pf_err(PF_EINVAL, "pf_delin_lead: NULL argument");
     if (!(c->fs > 0)) return pf_err(PF_ERANGE, "delin: fs = %g must be > 0", c->fs);
@@ -143,6 +145,10 @@ int pf_delin_lead(const pf_delin_cfg *c, const float *x, size_t n, const long *r
     memcpy(xb, x, sizeof(float) * n);
     for (size_t i = 0; i < nr; i++) {
         long a = out[i].qrs_on, e = out[i].qrs_off;
+        if (qrs) { /* the wider of the two: no QRS slope may leak into P or T */
+            a = qrs[i].qrs_on < a ? qrs[i].qrs_on : a;
+            e = qrs[i].qrs_off > e ? qrs[i].qrs_off : e;
+        }
         for (long t = a + 1; t < e; t++) xb[t] = (float)(x[a] + (x[e] - x[a]) * (double)(t - a) / (e - a));
     }
     dog(xb, n, c->sigma_pt_ms * 1e-3 * fs, wp);
@@ -155,7 +161,12 @@ int pf_delin_lead(const pf_delin_cfg *c, const float *x, size_t n, const long *r
         long rr_next = i + 1 < nr ? r[i + 1] - R : (i > 0 ? R - r[i - 1] : MS(800));
         long rr_prev = i > 0 ? R - r[i - 1] : rr_next;
         /* T: after the QRS, up to 60 % of RR (at most 600 ms) */
-        long ta = clampl(b->qrs_off + MS(40), 0, N);
+        long qon = b->qrs_on, qoff = b->qrs_off;
+        if (qrs) {
+            qon = qrs[i].qrs_on < qon ? qrs[i].qrs_on : qon;
+            qoff = qrs[i].qrs_off > qoff ? qrs[i].qrs_off : qoff;
+        }
+        long ta = clampl(qoff + MS(40), 0, N);
         long tb = clampl(R + (long)fmin(0.6 * rr_next, (double)MS(600)), 0, N);
         if (i + 1 < nr) tb = (long)fmin(tb, r[i + 1] - MS(150));
         double qamp = big;
@@ -166,8 +177,8 @@ int pf_delin_lead(const pf_delin_cfg *c, const float *x, size_t n, const long *r
             b->t_off = off;
         }
         /* P: before the QRS, within 300 ms (and after the previous T) */
-        long pb = clampl(b->qrs_on - MS(20), 0, N);
-        long pa = clampl(b->qrs_on - (long)fmin(MS(300), 0.5 * rr_prev), 0, N);
+        long pb = clampl(qon - MS(20), 0, N);
+        long pa = clampl(qon - (long)fmin(MS(300), 0.5 * rr_prev), 0, N);
         if (i > 0 && out[i - 1].t_off >= 0 && out[i - 1].t_off > pa) pa = out[i - 1].t_off;
         double pscale = qamp * c->sigma_qrs_ms / c->sigma_pt_ms; /* compare on one scale */
         if (pb > pa && wave(wp, N, pa, pb, c->xi_p_on, c->xi_p_off, c->eps_p * pscale, &on, &pk, &off)) {
@@ -180,6 +191,12 @@ int pf_delin_lead(const pf_delin_cfg *c, const float *x, size_t n, const long *r
     free(wq);
     free(wp);
     return PF_OK;
+}
+
+int pf_delin_lead(const pf_delin_cfg *c, const float *x, size_t n, const long *r, size_t nr,
+                  pf_delin_beat *out)
+{
+    return delin_lead(c, x, n, r, nr, NULL, out);
 }
 
 static int cmpl(const void *a, const void *b)
@@ -258,16 +275,20 @@ int pf_delin_qrs_spatial(const pf_delin_cfg *c, const float *x, int L, size_t n,
     }
     const double fs = c->fs;
     for (int l = 0; l < L; l++) dog(x + (size_t)l * n, n, c->sigma_sp_ms * 1e-3 * fs, w + (size_t)l * n);
-    const long N = (long)n - 1, h = (long)lround(0.12 * fs);
+    /* maxima are searched within +-120 ms of R, but the walk may go on to
+     * +-200 ms: a paced beat's R mark can sit at the stimulus, at the start
+     * of a wide complex */
+    const long N = (long)n - 1, h = (long)lround(0.12 * fs), h2 = (long)lround(0.2 * fs);
     for (size_t i = 0; i < nr; i++) {
         long R = clampl(r[i], 0, N), a = clampl(R - h, 0, N), b = clampl(R + h, 0, N);
-        for (long t = a; t <= b; t++) e[t] = 0;
+        long a2 = clampl(R - h2, 0, N), b2 = clampl(R + h2, 0, N);
+        for (long t = a2; t <= b2; t++) e[t] = 0;
         for (int l = 0; l < L; l++) {
             const double *wl = w + (size_t)l * n;
             double amp = 0;
             for (long t = a; t <= b; t++) amp = fmax(amp, fabs(wl[t]));
             if (amp <= 0) continue;
-            for (long t = a; t <= b; t++) e[t] += (wl[t] / amp) * (wl[t] / amp);
+            for (long t = a2; t <= b2; t++) e[t] += (wl[t] / amp) * (wl[t] / amp);
         }
         long m = R;
         for (long t = a; t <= b; t++)
@@ -285,8 +306,8 @@ int pf_delin_qrs_spatial(const pf_delin_cfg *c, const float *x, int L, size_t n,
         if (e[lm] < 0.1 * e[m]) lm = m;
         if (e[rm] < 0.1 * e[m]) rm = m;
         long on = lm < m ? lm : m, off = rm > m ? rm : m;
-        while (on > a && e[on - 1] >= thr_on) on--;
-        while (off < b && e[off + 1] >= thr_off) off++;
+        while (on > a2 && e[on - 1] >= thr_on) on--;
+        while (off < b2 && e[off + 1] >= thr_off) off++;
         out[i].qrs_on = clampl(on + (long)lround(c->qrs_shift_on_ms * 1e-3 * fs), 0, N);
         out[i].qrs_off = clampl(off + (long)lround(c->qrs_shift_off_ms * 1e-3 * fs), 0, N);
     }
@@ -379,10 +400,17 @@ int pf_delin_multi(const pf_delin_cfg *c, const float *x, int L, size_t n, const
     float *clean = malloc(sizeof(float) * (size_t)L * n);
     if (!clean) return pf_err(PF_ENOMEM, "delineation: out of memory (%d x %zu samples)", L, n);
     memcpy(clean, x, sizeof(float) * (size_t)L * n);
-    int rc = pf_delin_despike(c, clean, L, n, nspikes);
-    for (int l = 0; l < L && !rc; l++) rc = pf_delin_lead(c, clean + (size_t)l * n, n, r, nr, per_lead[l]);
+    pf_delin_beat *q = calloc(nr, sizeof *q);
+    int rc = q ? pf_delin_despike(c, clean, L, n, nspikes) : pf_err(PF_ENOMEM, "delineation: out of memory");
+    /* the joint QRS bounds first: they place every lead's P and T searches */
+    if (!rc) rc = pf_delin_qrs_spatial(c, clean, L, n, r, nr, q);
+    for (int l = 0; l < L && !rc; l++) rc = delin_lead(c, clean + (size_t)l * n, n, r, nr, q, per_lead[l]);
     if (!rc) rc = pf_delin_fuse((const pf_delin_beat *const *)per_lead, L, nr, 0.5, fused);
-    if (!rc) rc = pf_delin_qrs_spatial(c, clean, L, n, r, nr, fused);
+    for (size_t i = 0; i < nr && !rc; i++) {
+        fused[i].qrs_on = q[i].qrs_on;
+        fused[i].qrs_off = q[i].qrs_off;
+    }
+    free(q);
     free(clean);
     return rc;
 }

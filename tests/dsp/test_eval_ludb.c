@@ -60,15 +60,15 @@ int main(void)
         {PF_DB_QRS_ON, "QRS on", 5, 10, 6, 12.5, 99},
         {PF_DB_QRS_OFF, "QRS off", 5, 10, 6, 14, 99},
         {PF_DB_P_ON, "P on", 1e9, 20, 12, 24, 95},
-        {PF_DB_P_OFF, "P off", 1e9, 20, 12, 24, 95},
+        {PF_DB_P_OFF, "P off", 1e9, 20, 12, 22, 95},
         {PF_DB_T_ON, "T on", 1e9, 20, 12, 37, 95},
         {PF_DB_T_OFF, "T off", 1e9, 20, 12, 28, 95},
     }, consensus[] = {
         {PF_DB_QRS_ON, "QRS on", 5, 10, 5, 8.5, 99},
         {PF_DB_QRS_OFF, "QRS off", 5, 10, 5, 9.5, 99},
         {PF_DB_P_ON, "P on", 1e9, 20, 8, 16, 95},
-        {PF_DB_P_OFF, "P off", 1e9, 20, 8, 16, 95},
-        {PF_DB_T_ON, "T on", 1e9, 20, 8, 22, 95},
+        {PF_DB_P_OFF, "P off", 1e9, 20, 8, 13, 95},
+        {PF_DB_T_ON, "T on", 1e9, 20, 8, 20, 95},
         {PF_DB_T_OFF, "T off", 1e9, 20, 8, 13, 95},
     };
     for (int table = 0; table < 2; table++) {
