@@ -391,7 +391,7 @@ static void score_consensus(scorer *sc, lead_beat *const *lb, int L, const pf_de
         spread(sc->st, PF_DB_T_ON, t, nt, &ct, fs);
     }
     /* annotated beats no detection matched: one miss per beat the majority of leads annotate */
-    qsort(miss, nmiss, sizeof *miss, cmp_missed);
+    if (nmiss) qsort(miss, nmiss, sizeof *miss, cmp_missed);
     long tol = (long)lround(0.150 * fs);
     for (size_t k = 0; k < nmiss;) {
         size_t e = k + 1;
