@@ -205,8 +205,7 @@ static int cmpl(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* median of the non-negative values v[0..n) (-1 if fewer than need) */
-static long med(long *v, int n, int need)
+long pf_delin_median(long *v, int n, int need)
 {
     int m = 0;
     for (int i = 0; i < n; i++)
@@ -229,7 +228,7 @@ int pf_delin_fuse(const pf_delin_beat *const *per_lead, int L, size_t nb, double
 #define FUSE(field, k)                                                                             \
         do {                                                                                       \
             for (int l = 0; l < L; l++) v[l] = per_lead[l][i].field;                               \
-            o->field = med(v, L, k);                                                               \
+            o->field = pf_delin_median(v, L, k);                                                               \
         } while (0)
         FUSE(r, 1);
         FUSE(qrs_on, 1);

@@ -41,6 +41,10 @@ void pf_delin_cfg_default(pf_delin_cfg *c, double fs);
 int pf_delin_lead(const pf_delin_cfg *c, const float *x, size_t n, const long *r, size_t nr,
                   pf_delin_beat *out);
 
+/* Median of the non-negative values of v[0..n) (reorders v); -1 when fewer
+ * than need of them (need >= 1). Boundaries absent in a lead are -1. */
+long pf_delin_median(long *v, int n, int need);
+
 /* Multi-lead fusion: per beat, each boundary is the median over the leads
  * that have it (a P or T wave counts when at least min_frac of the leads
  * found it). per_lead: L arrays of nb beats (same R peaks). Single-lead

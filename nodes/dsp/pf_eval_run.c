@@ -305,23 +305,6 @@ static void score_lead(scorer *sc, const lead_beat *lb, const pf_delin_beat *b, 
         if (miss[k].lead == lead) score_beat(sc, &miss[k].q, &miss[k].p, &miss[k].t, 1, 1, NULL, fs);
 }
 
-static int cmp_long(const void *a, const void *b)
-{
-    long x = *(const long *)a, y = *(const long *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* median of the non-negative values of v[0..n) (reorders v), -1 if none */
-static long median_present(long *v, int n)
-{
-    int m = 0;
-    for (int i = 0; i < n; i++)
-        if (v[i] >= 0) v[m++] = v[i];
-    if (!m) return -1;
-    qsort(v, (size_t)m, sizeof *v, cmp_long);
-    return m % 2 ? v[m / 2] : (v[m / 2 - 1] + v[m / 2]) / 2;
-}
-
 /* The consensus of waves w[0..n): present when at least half of them are
  * annotated; each boundary the median over the leads that have it. */
 static wave3 consensus(const wave3 *w, int n)
@@ -336,9 +319,9 @@ static wave3 consensus(const wave3 *w, int n)
     }
     wave3 c = {-1, -1, -1};
     if (!n || 2 * have < n) return c;
-    c.on = median_present(on, n);
-    c.peak = median_present(pk, n);
-    c.off = median_present(off, n);
+    c.on = pf_delin_median(on, n, 1);
+    c.peak = pf_delin_median(pk, n, 1);
+    c.off = pf_delin_median(off, n, 1);
     return c;
 }
 
