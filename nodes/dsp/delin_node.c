@@ -11,7 +11,7 @@
 #include <string.h>
 
 static const pf_param_spec delin_params[] = {
-    {"lead", PF_P_INT, "-1", -1, 4095, NULL, "-1: the multi-lead fusion; else that lead's own boundaries where they agree with it"},
+    {"lead", PF_P_INT, "-1", -1, 4095, NULL, "-1: the multi-lead fusion; else the fusion moved towards that lead's own boundaries"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 

@@ -26,6 +26,10 @@ void pf_delin_cfg_default(pf_delin_cfg *c, double fs)
     c->spike_ratio = 0.8;
     c->spike_rel = 0.2;
     c->spike_leads = 5;
+    c->lead_w_qrs = 0.3;
+    c->lead_tol_qrs_ms = 40;
+    c->lead_w_pt = 0.4;
+    c->lead_tol_pt_ms = 80;
 }
 
 /* W = x convolved with the derivative of a Gaussian (sigma in samples),
@@ -244,21 +248,30 @@ int pf_delin_fuse(const pf_delin_beat *const *per_lead, int L, size_t nb, double
     return PF_OK;
 }
 
+static long blend(long own, long fused, double w, long tol)
+{
+    if (fused < 0 || own < 0 || labs(own - fused) > tol) return fused;
+    return fused + lround(w * (double)(own - fused));
+}
+
 void pf_delin_merge(const pf_delin_cfg *c, const pf_delin_beat *lead, const pf_delin_beat *fused,
                     size_t nb, pf_delin_beat *out)
 {
-    long tol = (long)lround(c->lead_tol_ms * 1e-3 * c->fs);
+    long tq = lround(c->lead_tol_qrs_ms * 1e-3 * c->fs), tp = lround(c->lead_tol_pt_ms * 1e-3 * c->fs);
     for (size_t i = 0; i < nb; i++) {
         const pf_delin_beat *a = &lead[i], *f = &fused[i];
         pf_delin_beat *o = &out[i];
         *o = *f;
-#define PICK(field) o->field = (f->field >= 0 && a->field >= 0 && labs(a->field - f->field) <= tol) ? a->field : f->field
-        PICK(qrs_on);
-        PICK(qrs_off);
-        PICK(r);
-        if (f->p_peak >= 0) { PICK(p_on); PICK(p_peak); PICK(p_off); }
-        if (f->t_peak >= 0) { PICK(t_on); PICK(t_peak); PICK(t_off); }
-#undef PICK
+        long on = blend(a->qrs_on, f->qrs_on, c->lead_w_qrs, tq), off = blend(a->qrs_off, f->qrs_off, c->lead_w_qrs, tq);
+        if (on <= f->r && off >= f->r) o->qrs_on = on, o->qrs_off = off;
+        if (f->p_peak >= 0) {
+            on = blend(a->p_on, f->p_on, c->lead_w_pt, tp), off = blend(a->p_off, f->p_off, c->lead_w_pt, tp);
+            if (on <= f->p_peak && off >= f->p_peak) o->p_on = on, o->p_off = off;
+        }
+        if (f->t_peak >= 0) {
+            on = blend(a->t_on, f->t_on, c->lead_w_pt, tp), off = blend(a->t_off, f->t_off, c->lead_w_pt, tp);
+            if (on <= f->t_peak && off >= f->t_peak) o->t_on = on, o->t_off = off;
+        }
     }
 }
 

@@ -4,7 +4,9 @@
  * most leads) are all found and bridged, leaving the rest of the signal as it
  * was; a baseline step is not a spike; and the QRS onsets delineated on the
  * spiked record equal those of the clean one, where without despiking the
- * spikes drag them earlier. */
+ * spikes drag them earlier. Also the per-lead merge (pf_delin_merge): the
+ * fused boundary moved part-way towards the lead's own, only when the lead's
+ * own lies within the tolerance, never past the wave's peak. */
 #include "pf_delin.h"
 #include "../pf_test.h"
 #include "pf_error.h"
@@ -88,6 +90,40 @@ int main(void)
     CHECK(same == (int)inject, "QRS onset of spiked beats equals the clean one in %d of %zu beats", same, inject);
     CHECK(2 * dragged >= (int)inject, "without despiking the spike moved the onset earlier in only %d of %zu beats "
           "(the test must see the spike matter)", dragged, inject);
+
+    /* per-lead merge: fused + w (own - fused) within the tolerance */
+    {
+        pf_delin_cfg m;
+        pf_delin_cfg_default(&m, 500);
+        m.lead_w_qrs = 0.5, m.lead_tol_qrs_ms = 40; /* 20 samples */
+        m.lead_w_pt = 0.25, m.lead_tol_pt_ms = 80;  /* 40 samples */
+        pf_delin_beat f = {100, 120, 140, 200, 220, 250, 300, 350, 400, 1};
+        pf_delin_beat own[3] = {
+            {90, 121, 150, 190, 220, 270, 260, 350, 420, 1},  /* all within tolerance */
+            {30, 121, 150, 150, 220, 250, 300, 350, 460, 1},  /* P on, QRS on, T off too far */
+            {100, 120, 140, 200, 220, 250, 300, 350, 400, 1}, /* the same as the fusion */
+        }, out[3], fused[3] = {f, f, f};
+        pf_delin_merge(&m, own, fused, 2, out);
+        pf_delin_cfg whole = m;
+        whole.lead_w_pt = 1;
+        own[2].p_on = 130; /* past the P peak (120) after blending: keep the fused P bounds */
+        own[2].p_off = 150;
+        pf_delin_merge(&whole, own + 2, fused + 2, 1, out + 2);
+        CHECK(out[0].qrs_on == 195 && out[0].qrs_off == 260 && out[0].p_on == 97 && out[0].p_off == 143 &&
+              out[0].t_on == 290 && out[0].t_off == 405 && out[0].r == 220 && out[0].p_peak == 120 &&
+              out[0].t_peak == 350, "blend within tolerance: QRS %ld-%ld P %ld-%ld T %ld-%ld", out[0].qrs_on,
+              out[0].qrs_off, out[0].p_on, out[0].p_off, out[0].t_on, out[0].t_off);
+        CHECK(out[1].qrs_on == 200 && out[1].qrs_off == 250 && out[1].p_on == 100 && out[1].p_off == 143 &&
+              out[1].t_off == 400, "beyond tolerance the fused boundary stays: QRS on %ld P on %ld T off %ld",
+              out[1].qrs_on, out[1].p_on, out[1].t_off);
+        CHECK(out[2].p_on == 100 && out[2].p_off == 140, "blended P onset past its peak: P %ld-%ld (want fused 100-140)",
+              out[2].p_on, out[2].p_off);
+        pf_delin_beat nop = f;
+        nop.p_on = nop.p_peak = nop.p_off = -1;
+        pf_delin_beat o1;
+        pf_delin_merge(&m, &own[0], &nop, 1, &o1);
+        CHECK(o1.p_on == -1 && o1.p_peak == -1 && o1.p_off == -1, "no fused P wave: none from the lead (P %ld)", o1.p_peak);
+    }
 
     /* bad arguments name themselves */
     CHECK(pf_delin_despike(&c, x, 0, N, &ns) == PF_EINVAL, "L = 0 accepted");
