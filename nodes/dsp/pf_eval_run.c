@@ -208,6 +208,24 @@ static void score_boundary(scorer *sc, int k, long ann, long det, double fs, lon
     st->tp[k]++;
     st->sum[k] += ms;
     st->sum2[k] += ms * ms;
+    st->cn[k]++;
+    st->cs[k] += ms;
+    st->cs2[k] += ms * ms;
+}
+
+/* the signal being scored is complete: fold its SD into the average */
+static void signal_end(pf_delin_stats *st)
+{
+    for (int k = 0; k < PF_DB_N; k++) {
+        long n = st->cn[k];
+        if (n > 1) {
+            double m = st->cs[k] / n;
+            st->gsd[k] += sqrt(fmax(0, (st->cs2[k] - n * m * m) / (n - 1)));
+            st->gn[k]++;
+        }
+        st->cn[k] = 0;
+        st->cs[k] = st->cs2[k] = 0;
+    }
 }
 
 static void score_wave(scorer *st, int k0, const wave3 *a, long don, long dpk, long doff,
@@ -303,6 +321,7 @@ static void score_lead(scorer *sc, const lead_beat *lb, const pf_delin_beat *b, 
     }
     for (size_t k = 0; k < nmiss; k++)
         if (miss[k].lead == lead) score_beat(sc, &miss[k].q, &miss[k].p, &miss[k].t, 1, 1, NULL, fs);
+    signal_end(sc->st);
 }
 
 /* The consensus of waves w[0..n): present when at least half of them are
@@ -391,6 +410,7 @@ static void score_consensus(scorer *sc, lead_beat *const *lb, int L, const pf_de
         }
         k = e;
     }
+    signal_end(sc->st);
 }
 
 static int write_delin(const char *path, const pf_delin_beat *b, size_t nb)
@@ -426,15 +446,20 @@ void pf_delin_stats_get(const pf_delin_stats *st, int k, double *se, double *ppv
     *sd = tp > 1 ? sqrt(fmax(0, (st->sum2[k] - tp * *mean * *mean) / (tp - 1))) : 0;
 }
 
+double pf_delin_stats_sd_in(const pf_delin_stats *st, int k)
+{
+    return st->gn[k] ? st->gsd[k] / st->gn[k] : 0;
+}
+
 static void print_table(FILE *out, const pf_delin_stats *st, int with_spread)
 {
-    fprintf(out, "%-9s %7s %6s %6s %8s %8s %9s %8s%s\n", "boundary", "annot", "TP", "FP", "Se%", "PPV%",
-            "mean ms", "SD ms", with_spread ? "  leads SD" : "");
+    fprintf(out, "%-9s %7s %6s %6s %8s %8s %9s %8s %9s%s\n", "boundary", "annot", "TP", "FP", "Se%", "PPV%",
+            "mean ms", "SD ms", "SD in rec", with_spread ? "  leads SD" : "");
     for (int k = 0; k < PF_DB_N; k++) {
         double se, ppv, mean, sd;
         pf_delin_stats_get(st, k, &se, &ppv, &mean, &sd);
-        fprintf(out, "%-9s %7ld %6ld %6ld %8.2f %8.2f %9.2f %8.2f", db_names[k], st->tp[k] + st->fn[k], st->tp[k],
-                st->fp[k], se, ppv, mean, sd);
+        fprintf(out, "%-9s %7ld %6ld %6ld %8.2f %8.2f %9.2f %8.2f %9.2f", db_names[k], st->tp[k] + st->fn[k], st->tp[k],
+                st->fp[k], se, ppv, mean, sd, pf_delin_stats_sd_in(st, k));
         if (with_spread) fprintf(out, " %10.2f", st->sn[k] ? sqrt(st->ssum2[k] / st->sn[k]) : 0.0);
         fputc('\n', out);
     }
@@ -515,11 +540,13 @@ int pf_eval_delineation_run(const pf_eval_run_opts *o, const pf_delin_cfg *cfg,
     }
     if (rc) return rc;
     FILE *out = o->out ? o->out : stdout;
-    fprintf(out, "Against each lead's own annotation (%zu records):\n", n);
+    fprintf(out, "Against each lead's own annotation (%zu records; 'SD ms' over all errors pooled,\n"
+                 "'SD in rec' within each lead of a record, averaged over them as Martinez et al. 2004):\n", n);
     print_table(out, st, 0);
     if (cons) {
         fprintf(out, "\nAgainst the beat's consensus over the leads (median of the leads' annotations;\n"
-                     "'leads SD': spread of the leads' own annotations around it):\n");
+                     "'SD in rec' within each record, averaged; 'leads SD': spread of the leads' own\n"
+                     "annotations around the consensus):\n");
         print_table(out, cons, 1);
     }
     return PF_OK;

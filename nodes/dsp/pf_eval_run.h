@@ -51,10 +51,20 @@ typedef struct {
     double sum[PF_DB_N], sum2[PF_DB_N]; /* detection - annotation, ms, over TP */
     long sn[PF_DB_N];                   /* consensus only: leads' annotations around the consensus */
     double ssum2[PF_DB_N];              /* (sum of squared ms over sn) */
+    /* per annotated signal (one lead of a record; for the consensus, a
+     * record): the SD of its errors, summed over the gn signals with at least
+     * two; cn / cs / cs2 accumulate the signal being scored */
+    long gn[PF_DB_N], cn[PF_DB_N];
+    double gsd[PF_DB_N], cs[PF_DB_N], cs2[PF_DB_N];
 } pf_delin_stats;
 
-/* Se and PPV (%), mean and SD (ms) of boundary k */
+/* Se and PPV (%), mean and SD (ms) of boundary k, the SD over all its
+ * errors pooled */
 void pf_delin_stats_get(const pf_delin_stats *st, int k, double *se, double *ppv, double *mean, double *sd);
+/* The SD within each annotated signal, averaged over signals (the QT
+ * database protocol of Martinez et al. 2004: systematic differences between
+ * signals do not count); 0 when no signal has two errors. */
+double pf_delin_stats_sd_in(const pf_delin_stats *st, int k);
 
 /* Delineate every lead of each record (R peaks from pf_rpeak on all leads)
  * and score against the per-lead annotation files (LUDB convention: file

@@ -54,22 +54,24 @@ int main(void)
         return 1;
     }
     int failures = 0;
-    struct gate { int k; const char *name; double tmean, tsd, gmean, gsd, gse; };
-    /* targets from the issue; gates = regression limits around what was reached */
+    struct gate { int k; const char *name; double tmean, tsd, gmean, gsd, gse, gsdin; };
+    /* targets from the issue; gates = regression limits around what was
+     * reached (pooled SD, and the SD within each signal averaged over
+     * signals, the QT-database protocol, which must meet the target) */
     const struct gate per_lead[] = {
-        {PF_DB_QRS_ON, "QRS on", 5, 10, 6, 12.5, 99},
-        {PF_DB_QRS_OFF, "QRS off", 5, 10, 6, 14, 99},
-        {PF_DB_P_ON, "P on", 1e9, 20, 12, 24, 95},
-        {PF_DB_P_OFF, "P off", 1e9, 20, 12, 22, 95},
-        {PF_DB_T_ON, "T on", 1e9, 20, 12, 37, 95},
-        {PF_DB_T_OFF, "T off", 1e9, 20, 12, 28, 95},
+        {PF_DB_QRS_ON, "QRS on", 5, 10, 5, 12, 99, 7},
+        {PF_DB_QRS_OFF, "QRS off", 5, 10, 5, 13, 99, 7.5},
+        {PF_DB_P_ON, "P on", 1e9, 20, 8, 21.5, 95, 14},
+        {PF_DB_P_OFF, "P off", 1e9, 20, 8, 19.5, 95, 12},
+        {PF_DB_T_ON, "T on", 1e9, 20, 8, 33, 95, 19},
+        {PF_DB_T_OFF, "T off", 1e9, 20, 8, 25, 95, 14},
     }, consensus[] = {
-        {PF_DB_QRS_ON, "QRS on", 5, 10, 5, 8.5, 99},
-        {PF_DB_QRS_OFF, "QRS off", 5, 10, 5, 9.5, 99},
-        {PF_DB_P_ON, "P on", 1e9, 20, 8, 16, 95},
-        {PF_DB_P_OFF, "P off", 1e9, 20, 8, 13, 95},
-        {PF_DB_T_ON, "T on", 1e9, 20, 8, 20, 95},
-        {PF_DB_T_OFF, "T off", 1e9, 20, 8, 13, 95},
+        {PF_DB_QRS_ON, "QRS on", 5, 10, 5, 8.5, 99, 5},
+        {PF_DB_QRS_OFF, "QRS off", 5, 10, 5, 9.5, 99, 5},
+        {PF_DB_P_ON, "P on", 1e9, 20, 8, 16, 95, 10},
+        {PF_DB_P_OFF, "P off", 1e9, 20, 8, 13, 95, 8},
+        {PF_DB_T_ON, "T on", 1e9, 20, 8, 20, 95, 13},
+        {PF_DB_T_OFF, "T off", 1e9, 20, 8, 13, 95, 8},
     };
     for (int table = 0; table < 2; table++) {
         const struct gate *g = table ? consensus : per_lead;
@@ -78,12 +80,15 @@ int main(void)
         for (size_t i = 0; i < 6; i++) {
             double se, ppv, mean, sd;
             stats(s, g[i].k, &se, &ppv, &mean, &sd);
-            int met = fabs(mean) <= g[i].tmean && sd <= g[i].tsd;
-            printf("  %-8s Se %6.2f%%  mean %6.2f ms  SD %6.2f ms  target%s SD <= %g ms: %s\n", g[i].name, se, mean,
-                   sd, g[i].tmean < 1e9 ? " |mean| <= 5 ms," : "", g[i].tsd, met ? "met" : "NOT met");
-            if (fabs(mean) > g[i].gmean || sd > g[i].gsd || se < g[i].gse) {
-                fprintf(stderr, "FAIL: %s (%s) regressed: Se %.2f mean %.2f SD %.2f (gates Se >= %g, |mean| <= %g, SD <= %g)\n",
-                        g[i].name, table ? "consensus" : "per lead", se, mean, sd, g[i].gse, g[i].gmean, g[i].gsd);
+            double sdin = pf_delin_stats_sd_in(s, g[i].k);
+            int met = fabs(mean) <= g[i].tmean && sd <= g[i].tsd, met_in = fabs(mean) <= g[i].tmean && sdin <= g[i].tsd;
+            printf("  %-8s Se %6.2f%%  mean %6.2f ms  SD %6.2f ms (in rec %5.2f)  target%s SD <= %g ms: %s (in rec: %s)\n",
+                   g[i].name, se, mean, sd, sdin, g[i].tmean < 1e9 ? " |mean| <= 5 ms," : "", g[i].tsd,
+                   met ? "met" : "NOT met", met_in ? "met" : "NOT met");
+            if (fabs(mean) > g[i].gmean || sd > g[i].gsd || se < g[i].gse || sdin > g[i].gsdin || !met_in) {
+                fprintf(stderr, "FAIL: %s (%s) regressed: Se %.2f mean %.2f SD %.2f in rec %.2f (gates Se >= %g, |mean| <= %g, SD <= %g, in rec <= %g)\n",
+                        g[i].name, table ? "consensus" : "per lead", se, mean, sd, sdin, g[i].gse, g[i].gmean, g[i].gsd,
+                        g[i].gsdin);
                 failures++;
             }
         }

@@ -24,6 +24,16 @@ grep -q "consensus over the leads" "$out/d.txt" && ok || bad "consensus table pr
 "$exe" eval delineation --data "$data/ludb/data" --errors "$out/err.csv" 1 > /dev/null 2>&1 && ok || bad "eval delineation --errors exit code"
 head -1 "$out/err.csv" | grep -q "^record,lead,boundary,annotation,detection$" && ok || bad "errors CSV header: $(head -1 "$out/err.csv")"
 grep -q "^1,ii,QRS on,[0-9]*,[0-9]*$" "$out/err.csv" && grep -q "^1,consensus,T off," "$out/err.csv" && ok || bad "errors CSV rows: $(head -3 "$out/err.csv")"
+# the table's QRS-onset row (per lead) recomputed from the CSV: mean, pooled
+# SD, and the SD within each lead of a record averaged over them (500 Hz:
+# 2 ms per sample; a boundary counts within 150 ms)
+"$exe" eval delineation --data "$data/ludb/data" --errors "$out/e3.csv" 1 2 3 > "$out/d3.txt" 2>&1 && ok || bad "eval delineation 1 2 3"
+want=$(awk -F, '$2!="consensus" && $3=="QRS on" && $4>=0 && $5>=0 && ($5-$4)<=75 && ($4-$5)<=75 {
+    e=($5-$4)*2; n++; s+=e; s2+=e*e; g=$1","$2; gn[g]++; gs[g]+=e; gs2[g]+=e*e }
+  END { m=s/n; for (g in gn) if (gn[g]>1) { gm=gs[g]/gn[g]; v=(gs2[g]-gn[g]*gm*gm)/(gn[g]-1); if (v<0) v=0; k++; sd+=sqrt(v) }
+        printf "%.2f %.2f %.2f", m, sqrt((s2-n*m*m)/(n-1)), sd/k }' "$out/e3.csv")
+got=$(awk '$1=="QRS" && $2=="on" {printf "%s %s %s", $8, $9, $10; exit}' "$out/d3.txt")
+[ -n "$want" ] && [ "$want" = "$got" ] && ok || bad "QRS on mean / SD / SD in rec: table '$got', from the CSV '$want'"
 "$exe" eval delineation --data "$data/ludb/data" --errors /nonexistent/dir/e.csv 1 > "$out/e2.txt" 2>&1; rc=$?
 [ "$rc" -eq 1 ] && grep -q "/nonexistent/dir/e.csv" "$out/e2.txt" && ok || bad "unwritable --errors named: rc $rc $(cat "$out/e2.txt")"
 rm -rf "$out"
