@@ -265,7 +265,7 @@ int pf_features_compute(pf_features *f, const float *x, int C, int T, const int6
     for (int i = 0; i < m; i++)
         if (peaks[i] >= 0 && peaks[i] < T && (nr == 0 || peaks[i] > f->r[nr - 1])) f->r[nr++] = (long)peaks[i];
     /* the delineation validated on LUDB (nodes/dsp, `physioflow eval delineation`) */
-    if (nr && pf_delin_window(&f->delin, x, C, (size_t)T, f->r, (size_t)nr, f->lead, f->beats))
+    if (nr && pf_delin_window(&f->delin, x, C, (size_t)T, f->r, (size_t)nr, f->lead, f->beats, NULL))
         return pf_err_context(PF_EINVAL, "features: delineation of a %d x %d window", C, T);
     pf_features_from_beats(f->trace, T, f->fs, f->beats, nr, out);
     return PF_OK;

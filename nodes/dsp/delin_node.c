@@ -66,7 +66,8 @@ static int delin_process(pf_node *n, void *state, const char *port, pf_msg *m)
     if (!rs) pf_node_count(n, "without_rpeaks", 1);
     int lead = d->lead < C ? d->lead : -1;
     if (d->lead >= C && d->logged++ < 10) pf_warn("lead %d but window '%s' has %d leads: using the fusion", d->lead, m->id, C);
-    if (pf_delin_window(&d->cfg, pf_msg_samples(m), C, (size_t)T, r, nr, lead, b)) {
+    size_t spikes = 0;
+    if (pf_delin_window(&d->cfg, pf_msg_samples(m), C, (size_t)T, r, nr, lead, b, &spikes)) {
         /* keep the stream going: this window gets no beats, and it is counted */
         pf_node_count(n, "failed", 1);
         if (d->logged++ < 10) pf_warn("window '%s' #%llu: %s", m->id, (unsigned long long)m->window_index, pf_errmsg());
@@ -77,6 +78,7 @@ static int delin_process(pf_node *n, void *state, const char *port, pf_msg *m)
         for (int k = 0; k < 9; k++) out[i * 9 + k] = v[k] < 0 ? -1 : (int64_t)v[k] + m->start_sample;
     }
     pf_node_count(n, "beats", nr);
+    if (spikes) pf_node_count(n, "pacing_spikes", spikes); /* bridged before delineating */
     free(r);
     free(b);
     pf_msg *o = pf_msg_take(m);

@@ -428,15 +428,16 @@ int pf_delin_multi(const pf_delin_cfg *c, const float *x, int L, size_t n, const
 }
 
 int pf_delin_window(const pf_delin_cfg *c, const float *x, int L, size_t n, const long *r, size_t nr, int lead,
-                    pf_delin_beat *out)
+                    pf_delin_beat *out, size_t *nspikes)
 {
+    if (nspikes) *nspikes = 0;
     if (!nr) return PF_OK;
     if (lead >= L) return pf_err(PF_ERANGE, "delineation: lead %d but the window has %d leads", lead, L);
     pf_delin_beat **per = calloc((size_t)L, sizeof *per), *mine = malloc(sizeof(pf_delin_beat) * nr);
     int rc = per && mine ? PF_OK : pf_err(PF_ENOMEM, "delineation: out of memory");
     for (int l = 0; l < L && !rc; l++)
         if (!(per[l] = malloc(sizeof(pf_delin_beat) * nr))) rc = pf_err(PF_ENOMEM, "delineation: out of memory");
-    if (!rc) rc = pf_delin_multi(c, x, L, n, r, nr, per, out, NULL);
+    if (!rc) rc = pf_delin_multi(c, x, L, n, r, nr, per, out, nspikes);
     if (!rc && lead >= 0) {
         pf_delin_merge(c, per[lead], out, nr, mine);
         memcpy(out, mine, sizeof(pf_delin_beat) * nr);

@@ -87,8 +87,8 @@ int pf_delin_multi(const pf_delin_cfg *c, const float *x, int L, size_t n, const
 /* The whole multi-lead procedure on one window, as validated on LUDB
  * (`physioflow eval delineation`): pf_delin_multi; with lead >= 0 that lead's
  * boundaries moved towards its own (pf_delin_merge).
- * x: [L][n] lead-major. */
+ * x: [L][n] lead-major. *nspikes (may be NULL): pacing spikes bridged. */
 int pf_delin_window(const pf_delin_cfg *c, const float *x, int L, size_t n, const long *r, size_t nr, int lead,
-                    pf_delin_beat *out);
+                    pf_delin_beat *out, size_t *nspikes);
 
 #endif

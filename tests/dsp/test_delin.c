@@ -77,11 +77,13 @@ int main(void)
 
     /* QRS onsets: spiked == clean with despiking; earlier without */
     pf_delin_beat *bc = calloc(nb, sizeof *bc), *bs = calloc(nb, sizeof *bs), *bn = calloc(nb, sizeof *bn);
-    CHECK(pf_delin_window(&c, clean, L, N, r, nb, -1, bc) == PF_OK, "delineate clean: %s", pf_errmsg());
-    CHECK(pf_delin_window(&c, spiked, L, N, r, nb, -1, bs) == PF_OK, "delineate spiked: %s", pf_errmsg());
+    CHECK(pf_delin_window(&c, clean, L, N, r, nb, -1, bc, NULL) == PF_OK, "delineate clean: %s", pf_errmsg());
+    size_t wspikes = 0;
+    CHECK(pf_delin_window(&c, spiked, L, N, r, nb, -1, bs, &wspikes) == PF_OK, "delineate spiked: %s", pf_errmsg());
+    CHECK(wspikes == inject, "pf_delin_window reports %zu spikes bridged, %zu injected", wspikes, inject);
     pf_delin_cfg off = c;
     off.spike_leads = 0;
-    CHECK(pf_delin_window(&off, spiked, L, N, r, nb, -1, bn) == PF_OK, "delineate, no despiking: %s", pf_errmsg());
+    CHECK(pf_delin_window(&off, spiked, L, N, r, nb, -1, bn, NULL) == PF_OK, "delineate, no despiking: %s", pf_errmsg());
     int same = 0, dragged = 0;
     for (size_t b = 0; b < inject; b++) {
         same += labs(bs[b].qrs_on - bc[b].qrs_on) <= 1;

@@ -368,6 +368,25 @@ def test_delineate(tmp):
     full = b[(b >= 0).all(axis=1)]
     check(len(full) > 0.8 * len(b) and np.all(np.diff(full, axis=1) >= 0), "P, QRS, T boundaries in order (%d of %d beats complete)" % (len(full), len(b)))
     check(res[1].keys() == res[2].keys() and all(np.array_equal(res[1][k], res[2][k]) for k in res[1]), "same boundaries with 1 and 2 replicas")
+    # pacemaker stimuli bridged before delineating are counted by the node: a paced
+    # LUDB record (8) has them, a sinus one (1) does not (real WFDB records, when present)
+    ludb = os.path.join(os.environ.get("PF_SHARED_DATA", ""), "ludb", "data")
+    if not os.path.isfile(os.path.join(ludb, "8.hea")):
+        print("SKIP: pacing-spike counter (LUDB not found at %s)" % ludb)
+    else:
+        for rec, paced in (("8", True), ("1", False)):
+            out = os.path.join(tmp, "paced%s.h5" % rec)
+            text = ('name = "paced";\nnodes = (\n { name = "src"; kind = "reader"; root = "%s"; records = ["%s"]; window = 5000; },\n'
+                    ' { name = "rp"; kind = "rpeak"; },\n { name = "d"; kind = "delineate"; },\n'
+                    ' { name = "sink"; kind = "sink"; path = "%s"; }\n);\n'
+                    'edges = ( { from = "src"; to = "rp"; }, { from = "rp"; to = "d"; }, { from = "d"; to = "sink"; } );\n'
+                    % (ludb, rec, out))
+            r = subprocess.run([EXE, "run", write(os.path.join(tmp, "paced%s.cfg" % rec), text)], capture_output=True,
+                               text=True, timeout=60)
+            row = summary_row(r.stderr, "d.0") or []
+            n = [int(c.split("=")[1]) for c in row if c.startswith("pacing_spikes=")]
+            check(r.returncode == 0 and bool(n and n[0] > 0) == paced,
+                  "record %s: pacing_spikes counted %s (paced: %s): %s" % (rec, n, paced, r.stderr[-400:]))
     # shuffle reuses an upstream delineate's BEATS: the same features as delineating itself
     feats = {}
     for name, mid in (("own", ""), ("reuse", ' { name = "d"; kind = "delineate"; },\n')):
