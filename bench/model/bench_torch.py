@@ -11,10 +11,15 @@ import resource
 import statistics
 import time
 
-import numpy as np
+import os
+import sys
+
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
+
+# the model is defined once, beside the golden-tensor test
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "model"))
+import physiowave_torch  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--batch", type=int, default=8)
@@ -29,77 +34,22 @@ torch.manual_seed(0)
 D, DEPTH, H, P, MLP, DROP = 256, 6, 8, 64, 4, 0.1
 NF, NTP = 4, 25
 T = NF * NTP
-HD = D // H
 
 
-def rope_tables(t, rd):
-    inv = 1.0 / (10000 ** (torch.arange(0, rd, 2).float() / rd))
-    fr = torch.outer(torch.arange(t).float(), inv)
-    return fr.cos(), fr.sin()
+class Model(physiowave_torch.Model):
+    """the shared definition, initialised as pf_transformer.c does; returns the loss"""
 
-
-COS, SIN = rope_tables(T, HD)
-
-
-def rope(x):  # interleaved pairs
-    x1, x2 = x[..., 0::2], x[..., 1::2]
-    return torch.stack((x1 * COS - x2 * SIN, x1 * SIN + x2 * COS), dim=-1).flatten(-2)
-
-
-class Attn(nn.Module):
     def __init__(s):
-        super().__init__()
-        s.qkv, s.proj = nn.Linear(D, 3 * D), nn.Linear(D, D)
-
-    def forward(s, x):
-        b, t, _ = x.shape
-        qkv = s.qkv(x).reshape(b, t, 3, H, HD).permute(2, 0, 3, 1, 4)
-        q, k, v = rope(qkv[0]), rope(qkv[1]), qkv[2]
-        att = ((q @ k.transpose(-2, -1)) * HD ** -0.5).softmax(-1)
-        return s.proj((att @ v).transpose(1, 2).reshape(b, t, D))
-
-
-class Block(nn.Module):
-    def __init__(s):
-        super().__init__()
-        s.norm1, s.attn, s.norm2 = nn.LayerNorm(D), Attn(), nn.LayerNorm(D)
-        s.fc1, s.fc2, s.drop = nn.Linear(D, MLP * D), nn.Linear(MLP * D, D), nn.Dropout(DROP)
-
-    def forward(s, x):
-        x = x + s.drop(s.attn(s.norm1(x)))
-        return x + s.drop(s.drop(s.fc2(s.drop(F.gelu(s.fc1(s.norm2(x)))))))
-
-
-def sincos_2d():
-    q = D // 4
-    om = 1.0 / 10000 ** (np.arange(q) / q)
-    f, t = np.meshgrid(np.arange(NF), np.arange(NTP), indexing="ij")
-    f, t = f.reshape(-1, 1) * om, t.reshape(-1, 1) * om
-    return torch.tensor(np.concatenate([np.sin(f), np.cos(f), np.sin(t), np.cos(t)], 1), dtype=torch.float32)
-
-
-class Model(nn.Module):
-    def __init__(s):
-        super().__init__()
-        s.embed, s.embed_norm = nn.Linear(P, D), nn.LayerNorm(D)
-        s.mask_token = nn.Parameter(0.02 * torch.randn(D))
-        s.blocks = nn.ModuleList([Block() for _ in range(DEPTH)])
-        s.norm = nn.LayerNorm(D)
-        s.h1, s.hnorm, s.h2, s.hdrop = nn.Linear(D, D), nn.LayerNorm(D), nn.Linear(D, P), nn.Dropout(DROP)
-        s.register_buffer("pos", sincos_2d())
+        super().__init__(D, DEPTH, H, P, MLP, NF, NTP, DROP)
+        with torch.no_grad():
+            s.mask_token.copy_(0.02 * torch.randn(D))
         for m in s.modules():
-            if isinstance(m, nn.Linear) and m is not s.embed:
+            if isinstance(m, nn.Linear) and m is not s.patch_embed.proj:
                 nn.init.trunc_normal_(m.weight, std=0.02)
                 nn.init.zeros_(m.bias)
 
     def forward(s, patches, mask):
-        tok = F.gelu(s.embed_norm(s.embed(patches))) + s.pos
-        m = mask.unsqueeze(-1)
-        x = tok * (1 - m) + s.mask_token * m
-        for blk in s.blocks:
-            x = blk(x)
-        pred = s.h2(s.hnorm(s.hdrop(F.gelu(s.h1(s.norm(x))))))
-        return (((pred - patches) ** 2).mean(-1) * mask).sum() / mask.sum()
+        return super().forward(patches, mask)[2]
 
 
 B = a.batch

@@ -2,8 +2,8 @@
 """Golden tensors for the C model core, computed with Debian's python3-torch.
 
 Builds the same masked-reconstruction model as nodes/model/pf_transformer.c
-(patch embedding, mask token, pre-norm RoPE encoder, head, masked MSE) with
-random weights, runs forward + backward and 10 AdamW steps, and evaluates the
+(physiowave_torch.py: patch embedding, mask token, pre-norm RoPE encoder,
+head, masked MSE) with random weights, runs forward + backward and 10 AdamW steps, and evaluates the
 losses and the wavelet-side ops, writing every input, weight, output and
 gradient to one HDF5 file (h5py). Usage: golden_torch.py OUT.h5
 """
@@ -15,6 +15,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from physiowave_torch import Model, sincos_2d
 
 torch.manual_seed(0)
 torch.set_num_threads(1)
@@ -33,97 +35,8 @@ def put(name, t):
 D, DEPTH, H, P, MLP = 32, 2, 4, 16, 4
 B, NF, NTP = 2, 3, 4
 T = NF * NTP
-HD = D // H
 
-
-def rope(x):  # x [B, H, T, hd], interleaved pairs, base 10000, position = token index
-    rd = x.shape[-1]
-    inv = 1.0 / (10000 ** (torch.arange(0, rd, 2).float() / rd))
-    fr = torch.outer(torch.arange(x.shape[-2]).float(), inv)
-    c, s = fr.cos(), fr.sin()
-    x1, x2 = x[..., 0::2], x[..., 1::2]
-    return torch.stack((x1 * c - x2 * s, x1 * s + x2 * c), dim=-1).flatten(-2)
-
-
-class Attn(nn.Module):
-    def __init__(s):
-        super().__init__()
-        s.qkv = nn.Linear(D, 3 * D)
-        s.proj = nn.Linear(D, D)
-
-    def forward(s, x):
-        b, t, _ = x.shape
-        qkv = s.qkv(x).reshape(b, t, 3, H, HD).permute(2, 0, 3, 1, 4)
-        q, k, v = rope(qkv[0]), rope(qkv[1]), qkv[2]
-        att = ((q @ k.transpose(-2, -1)) * HD ** -0.5).softmax(-1)
-        return s.proj((att @ v).transpose(1, 2).reshape(b, t, D))
-
-
-class Mlp(nn.Module):
-    def __init__(s):
-        super().__init__()
-        s.fc1 = nn.Linear(D, MLP * D)
-        s.fc2 = nn.Linear(MLP * D, D)
-
-    def forward(s, x):
-        return s.fc2(F.gelu(s.fc1(x)))
-
-
-class Block(nn.Module):
-    def __init__(s):
-        super().__init__()
-        s.norm1, s.attn, s.norm2, s.mlp = nn.LayerNorm(D), Attn(), nn.LayerNorm(D), Mlp()
-
-    def forward(s, x):
-        x = x + s.attn(s.norm1(x))
-        return x + s.mlp(s.norm2(x))
-
-
-class PatchEmbed(nn.Module):
-    def __init__(s):
-        super().__init__()
-        s.proj, s.norm = nn.Linear(P, D), nn.LayerNorm(D)
-
-
-class Head(nn.Module):
-    def __init__(s):
-        super().__init__()
-        s.fc1, s.norm, s.fc2 = nn.Linear(D, D), nn.LayerNorm(D), nn.Linear(D, P)
-
-
-def sincos_2d(nf, ntp, d):  # MAE-style, rows in the first half, time in the second
-    q = d // 4
-    om = 1.0 / 10000 ** (np.arange(q, dtype=np.float64) / q)
-    pe = np.zeros((nf * ntp, d))
-    for f in range(nf):
-        for t in range(ntp):
-            pe[f * ntp + t] = np.concatenate([np.sin(f * om), np.cos(f * om), np.sin(t * om), np.cos(t * om)])
-    return torch.tensor(pe, dtype=torch.float32)
-
-
-class Model(nn.Module):
-    def __init__(s):
-        super().__init__()
-        s.patch_embed = PatchEmbed()
-        s.mask_token = nn.Parameter(torch.zeros(D))
-        s.blocks = nn.ModuleList([Block() for _ in range(DEPTH)])
-        s.norm = nn.LayerNorm(D)
-        s.head = Head()
-
-    def forward(s, patches, mask):
-        tok = F.gelu(s.patch_embed.norm(s.patch_embed.proj(patches))) + sincos_2d(NF, NTP, D)
-        m = mask.unsqueeze(-1)
-        x = tok * (1 - m) + s.mask_token * m
-        for blk in s.blocks:
-            x = blk(x)
-        z = s.norm(x)
-        pred = s.head.fc2(s.head.norm(F.gelu(s.head.fc1(z))))
-        per_tok = ((pred - patches) ** 2).mean(-1)
-        loss = (per_tok * mask).sum() / mask.sum()
-        return z, pred, loss
-
-
-model = Model()
+model = Model(D, DEPTH, H, P, MLP, NF, NTP)
 with torch.no_grad():
     for name, p in model.named_parameters():
         if name.endswith("norm.weight") or name.endswith("norm1.weight") or name.endswith("norm2.weight"):
