@@ -24,11 +24,12 @@ static inline int bench_cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Median of v[0..n) (sorts v). */
+/* Median of v[0..n) (sorts v; the mean of the middle two when n is even). */
 static inline double bench_median(double *v, int n)
 {
+    if (n < 1) return 0;
     qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
-    return n ? v[n / 2] : 0;
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 /* Write graph_text to a temporary config, run it, and return the windows/s

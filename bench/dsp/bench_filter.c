@@ -7,6 +7,7 @@
 #include "pf_error.h"
 #include "pf_sos.h"
 #include "pf_rng.h"
+#include "../bench_common.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -14,32 +15,13 @@
 #include <string.h>
 #include <time.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static int cmpd(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmpd);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* one timed pass of engine e over the whole record from a fresh state */
 static double time_engine(pf_sos *f, const float *x, float *y, size_t n)
 {
     pf_sos_reset(f);
-    double t0 = now();
+    double t0 = bench_now();
     pf_sos_process(f, x, y, n);
-    return now() - t0;
+    return bench_now() - t0;
 }
 
 /* median seconds of `runs` scipy.signal.sosfilt passes (one python process) */
@@ -111,7 +93,7 @@ int main(int argc, char **argv)
         pf_sos_destroy(fk);
         pf_sos_destroy(fr);
         pf_sos_destroy(fl);
-        double tf = median(tk, runs), trr = median(tr, runs), tll = median(tl, runs), ts = median(tsc, runs);
+        double tf = bench_median(tk, runs), trr = bench_median(tr, runs), tll = bench_median(tl, runs), ts = bench_median(tsc, runs);
         printf("%s:\n", designs[k].name);
         printf("  pf_sos f64 kernel   %8.1f M lead-samples/s\n", ls / tf / 1e6);
         printf("  pf_sos reference    %8.1f M lead-samples/s\n", ls / trr / 1e6);

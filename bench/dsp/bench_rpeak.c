@@ -5,24 +5,12 @@
 #include "pf_error.h"
 #include "pf_rng.h"
 #include "pf_rpeak.h"
+#include "../bench_common.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static int cmpd(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 int main(int argc, char **argv)
 {
@@ -52,7 +40,7 @@ int main(int argc, char **argv)
         pf_rpeak_cfg_default(&c, fs, L);
         pf_rpeak *d = pf_rpeak_create(&c);
         size_t chunk = (size_t)fs, nd = 0, k;
-        double t0 = now();
+        double t0 = bench_now();
         for (size_t t = 0; t < n; t += chunk) {
             size_t m = n - t < chunk ? n - t : chunk;
             if (pf_rpeak_process(d, x + t * L, m, det + nd, 20000 - nd, &k)) {
@@ -62,12 +50,11 @@ int main(int argc, char **argv)
             nd += k;
         }
         pf_rpeak_flush(d, det + nd, 20000 - nd, &k);
-        tm[r] = now() - t0;
+        tm[r] = bench_now() - t0;
         total = nd + k;
         pf_rpeak_destroy(d);
     }
-    qsort(tm, (size_t)runs, sizeof *tm, cmpd);
-    double med = tm[runs / 2];
+    double med = bench_median(tm, runs);
     printf("rpeak: %d leads, %zu samples per lead (30 min at 360 Hz), %zu beats, median of %d runs\n",
            L, n, total, runs);
     printf("  %.1f M samples/s (frames of %d leads), %.1f M lead-samples/s, %.0fx real time\n",

@@ -5,6 +5,7 @@
  *   bench_h5write [windows=2000] [runs=5] [python=/usr/bin/python3] */
 #include "h5win.h"
 #include "pf_wire.h"
+#include "../bench_common.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,19 +14,6 @@
 #include <unistd.h>
 
 enum { C = 12, T = 2500 };
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv)
 {
@@ -43,7 +31,7 @@ int main(int argc, char **argv)
     uint32_t np = 12;
     pf_msg_add(m, PF_SEC_RPEAKS, PF_DT_I64, 1, &np, peaks);
     for (int r = 0; r < runs && r < 32; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         pf_h5win *w = pf_h5win_create(path, NULL);
         for (int i = 0; i < n; i++) {
             m->window_index = (uint64_t)i;
@@ -51,7 +39,7 @@ int main(int argc, char **argv)
             if (pf_h5win_append(w, m)) { fprintf(stderr, "append failed\n"); return 1; }
         }
         pf_h5win_close(w, 1);
-        ours[r] = mb / (now() - t0);
+        ours[r] = mb / (bench_now() - t0);
         unlink(path);
         snprintf(cmd, sizeof cmd,
                  "%s -c \"import h5py,numpy as np,time\n"
@@ -70,10 +58,9 @@ int main(int argc, char **argv)
         printf("  run %d: pf_h5win %.0f MB/s, h5py %.0f MB/s\n", r + 1, ours[r], peer[r]);
         fflush(stdout);
     }
-    qsort(ours, (size_t)runs, sizeof(double), cmp);
-    qsort(peer, (size_t)runs, sizeof(double), cmp);
-    printf("median: pf_h5win (with metadata, R-peaks, checksum) %.0f MB/s, h5py window by window %.0f MB/s, ratio %.2f\n",
-           ours[runs / 2], peer[runs / 2], ours[runs / 2] / peer[runs / 2]);
+    double om = bench_median(ours, runs), pm = bench_median(peer, runs);
+        printf("median: pf_h5win (with metadata, R-peaks, checksum) %.0f MB/s, h5py window by window %.0f MB/s, ratio %.2f\n",
+           om, pm, om / pm);
     pf_msg_destroy(m);
     return 0;
 }

@@ -6,25 +6,13 @@
  *   bench_wfdb [folder=$PF_SHARED_DATA/mitdb] [runs=7] [chunk=65536] */
 #include "pf_error.h"
 #include "pf_wfdb.h"
+#include "../bench_common.h"
 
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static char recs[64][1024];
 static int nrec;
@@ -64,7 +52,7 @@ int main(int argc, char **argv)
     for (int r = 0; r < runs; r++) {
         for (int k = 0; k < 3; k++) {
             int64_t s = 0, b = 0;
-            double t0 = now();
+            double t0 = bench_now();
             for (int i = 0; i < nrec; i++) {
                 pf_wfdb_record *w = pf_wfdb_open(recs[i]);
                 if (!w) {
@@ -98,7 +86,7 @@ int main(int argc, char **argv)
                 }
                 pf_wfdb_close(w);
             }
-            t[k][r] = now() - t0;
+            t[k][r] = bench_now() - t0;
             samples = s;
             if (k == 0) nbytes = b;
         }
@@ -106,8 +94,7 @@ int main(int argc, char **argv)
     const char *name[3] = {"fread (bytes, no decode)", "pf_wfdb_read_raw (int32)", "pf_wfdb_read (float32 mV)"};
     double med[3];
     for (int k = 0; k < 3; k++) {
-        qsort(t[k], (size_t)runs, sizeof(double), cmp);
-        med[k] = t[k][runs / 2];
+        med[k] = bench_median(t[k], runs);
     }
     printf("bench_wfdb: %d records in %s, %lld samples (%.1f MB of format 212), %d runs, chunk %lld frames\n", nrec, dir,
            (long long)samples, nbytes / 1e6, runs, (long long)chunk);

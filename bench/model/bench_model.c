@@ -16,25 +16,7 @@
 #include "pf_error.h"
 #include "pf_optim.h"
 #include "pf_transformer.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+#include "../bench_common.h"
 
 /* matmul FLOPs of one forward pass (the same count is used for PyTorch) */
 static double fwd_flops(const pf_tfm_cfg *c, int B, int T, double *enc_out)
@@ -53,9 +35,9 @@ static double sgemm_peak(void)
     for (int i = 0; i < n * n; i++) { a[i] = (float)(i % 7) * 0.1f; b[i] = (float)(i % 5) * 0.1f; }
     double best = 0;
     for (int r = 0; r < 6; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        double g = 2.0 * n * n * n / (now() - t0) / 1e9;
+        double g = 2.0 * n * n * n / (bench_now() - t0) / 1e9;
         if (g > best) best = g;
     }
     free(a); free(b); free(c);
@@ -98,14 +80,14 @@ int main(int argc, char **argv)
     double *ts = malloc(sizeof(double) * (size_t)(steps + infer_steps + 1));
     float loss = 0, first = 0;
     for (int s = 0; s < warm + steps; s++) {
-        double t0 = now();
+        double t0 = bench_now();
         pf_mae_forward(m, p, patches, mask, B, F, TP, 1, pf_rng_key(1, (uint64_t)o->step, 0, 0), &loss);
         pf_mae_backward(m, p);
         pf_adamw_micro_step(o, p);
-        if (s >= warm) ts[s - warm] = now() - t0;
+        if (s >= warm) ts[s - warm] = bench_now() - t0;
         if (s == 0) first = loss;
     }
-    double step = median(ts, steps);
+    double step = bench_median(ts, steps);
     double enc_f, f = fwd_flops(&c, B, T, &enc_f);
     double train_flops = 3 * f - 2.0 * N * c.patch * c.dim;   /* patch embed needs no input grad */
     printf("train_step_ms=%.2f samples_per_s=%.1f gflops=%.1f loss_first=%.4f loss_last=%.4f params=%zu\n",
@@ -116,20 +98,20 @@ int main(int argc, char **argv)
     float *x = malloc(sizeof(float) * (size_t)N * c.dim), *dy = malloc(sizeof(float) * (size_t)N * c.dim);
     for (size_t i = 0; i < (size_t)N * c.dim; i++) { x[i] = (float)pf_rng_normal(&r); dy[i] = (float)pf_rng_normal(&r); }
     for (int s = 0; s < warm + steps; s++) {
-        double t0 = now();
+        double t0 = bench_now();
         pf_encoder_forward(e, p, x, B, T, 1, 5);
         pf_encoder_backward(e, p, dy, NULL);
-        if (s >= warm) ts[s - warm] = now() - t0;
+        if (s >= warm) ts[s - warm] = bench_now() - t0;
     }
-    double enc_t = median(ts, steps);
+    double enc_t = bench_median(ts, steps);
     printf("encoder_ms=%.2f encoder_gflops=%.1f\n", 1e3 * enc_t, 3 * enc_f / enc_t / 1e9);
 
     for (int s = 0; s < 2 + infer_steps; s++) {
-        double t0 = now();
+        double t0 = bench_now();
         pf_mae_forward(m, p, patches, mask, B, F, TP, 0, 0, &loss);
-        if (s >= 2) ts[s - 2] = now() - t0;
+        if (s >= 2) ts[s - 2] = bench_now() - t0;
     }
-    double inf = median(ts, infer_steps);
+    double inf = bench_median(ts, infer_steps);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("infer_ms=%.2f infer_samples_per_s=%.1f peak_rss_mb=%.1f arena_mb=%.1f\n", 1e3 * inf, B / inf,
