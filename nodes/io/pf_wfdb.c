@@ -506,15 +506,22 @@ static void decode_group(int fmt, const uint8_t *p, size_t avail, int32_t v[3])
     }
 }
 
-int pf_wfdb_decode_ref(int fmt, const uint8_t *buf, size_t nbytes, int skip, size_t n, int32_t *out)
+/* The checks both decoders make: a known format, skip inside a group, enough bytes. */
+static int decode_check(int fmt, size_t nbytes, int skip, size_t n, int *g, int *bpg)
 {
-    int g, bpg;
-    if (pf_wfdb_format_geometry(fmt, &g, &bpg)) return PF_EFORMAT;
-    if (skip < 0 || skip >= g) return pf_err(PF_EINVAL, "decode: skip %d must be 0..%d", skip, g - 1);
+    if (pf_wfdb_format_geometry(fmt, g, bpg)) return PF_EFORMAT;
+    if (skip < 0 || skip >= *g) return pf_err(PF_EINVAL, "decode: skip %d must be 0..%d", skip, *g - 1);
     int64_t need = pf_wfdb_format_bytes(fmt, (int64_t)n + skip);
     if ((int64_t)nbytes < need)
         return pf_err(PF_EFORMAT, "format %d: %zu samples need %lld bytes, only %zu present", fmt, n,
                       (long long)need, nbytes);
+    return PF_OK;
+}
+
+int pf_wfdb_decode_ref(int fmt, const uint8_t *buf, size_t nbytes, int skip, size_t n, int32_t *out)
+{
+    int g, bpg, rc = decode_check(fmt, nbytes, skip, n, &g, &bpg);
+    if (rc) return rc;
     size_t k = 0, pos = 0;
     int first = skip;
     while (k < n) {
@@ -534,13 +541,8 @@ int pf_wfdb_decode_ref(int fmt, const uint8_t *buf, size_t nbytes, int skip, siz
  * pf_wfdb_decode_ref is the naive reference it is tested against. */
 int pf_wfdb_decode(int fmt, const uint8_t *buf, size_t nbytes, int skip, size_t n, int32_t *out)
 {
-    int g, bpg;
-    if (pf_wfdb_format_geometry(fmt, &g, &bpg)) return PF_EFORMAT;
-    if (skip < 0 || skip >= g) return pf_err(PF_EINVAL, "decode: skip %d must be 0..%d", skip, g - 1);
-    int64_t need = pf_wfdb_format_bytes(fmt, (int64_t)n + skip);
-    if ((int64_t)nbytes < need)
-        return pf_err(PF_EFORMAT, "format %d: %zu samples need %lld bytes, only %zu present", fmt, n,
-                      (long long)need, nbytes);
+    int g, bpg, rc = decode_check(fmt, nbytes, skip, n, &g, &bpg);
+    if (rc) return rc;
     size_t k = 0;
     const uint8_t *p = buf, *end = buf + nbytes;
     int32_t v[3];
