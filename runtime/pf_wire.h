@@ -2,9 +2,8 @@
  *
  * A message is one ZeroMQ multipart message: frame 0 is the header, frames
  * 1..n are the payload sections the header's section table describes, in
- * order. Sections are typed (samples, R-peaks, labels, features, ...) and
- * shaped (up to 4 dims), so new sections can be added without a version bump;
- * decoders skip section types they do not know.
+ * order. Section types are the rows of pf_sections.def; decoders skip types
+ * they do not know, so new sections need no version bump.
  *
  * Header frame, little-endian, 64 bytes fixed + 24 per section + the id:
  *   0  u32 magic "PFLW"        4  u16 version (1)     6  u16 kind
@@ -15,6 +14,9 @@
  *   64 section table: n_sections x { u16 type, u8 dtype, u8 ndim,
  *                                    u32 reserved(0), u32 dims[4] }
  *   then id_len bytes of id (UTF-8, no NUL), zero-padded to a multiple of 8.
+ *
+ * This header also brings the message object, the transport and the hash,
+ * which every node uses together.
  */
 #ifndef PF_WIRE_H
 #define PF_WIRE_H
@@ -22,104 +24,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pf_hash.h"
+#include "pf_msg.h"
+#include "pf_transport.h"
+
 #define PF_WIRE_MAGIC 0x574C4650u /* bytes 'P','F','L','W' */
 #define PF_WIRE_VERSION 1
 #define PF_WIRE_FIXED_BYTES 64
 #define PF_WIRE_SECTION_BYTES 24
-#define PF_WIRE_MAX_SECTIONS 32
-#define PF_WIRE_MAX_ID 256
-#define PF_WIRE_MAX_DIMS 4
-/* Upper bounds that reject absurd sizes before anything is allocated. */
-#define PF_WIRE_MAX_LEADS 4096
-#define PF_WIRE_MAX_SAMPLES (1u << 26)
-
-typedef enum {
-    PF_MSG_WINDOW = 1,  /* one signal window: leads x samples float32 + metadata */
-    PF_MSG_TENSOR = 2,  /* a batch of named tensors (model stages) */
-    PF_MSG_EOS = 3,     /* end of stream from one upstream instance */
-    PF_MSG_CONTROL = 4, /* control / status; id holds the verb */
-} pf_msg_kind;
-
-/* Section types. The sample section is mandatory in a WINDOW. */
-typedef enum {
-    PF_SEC_SAMPLES = 1,   /* f32 [leads, samples], lead-major */
-    PF_SEC_RPEAKS = 2,    /* i64 [n]: absolute sample indices in the record */
-    PF_SEC_LABELS = 3,    /* i64 [n] class ids, or f32 [n] multi-label targets */
-    PF_SEC_FEATURES = 4,  /* f32 [n] feature vector */
-    PF_SEC_LEAD_NAMES = 5,/* u8 [n]: comma-separated lead names */
-    PF_SEC_COUNTERS = 6,  /* u64 [n]: status counters (CONTROL "status") */
-    PF_SEC_TENSOR = 7,    /* any dtype/shape: element of a TENSOR batch */
-    PF_SEC_ANN = 8,       /* i64 [n, 2]: reference annotations (sample, code) */
-    PF_SEC_RPEAKS_AUG = 9,/* i64 [views, n]: R-peaks inside each augmented view (start_sample + offset) */
-    PF_SEC_NAME = 10,     /* u8 [n]: name of the following TENSOR section */
-    PF_SEC_VIEWS = 11,    /* f32 [views, leads, samples]: augmented views of SAMPLES */
-    PF_SEC_ADJ_SAMPLES = 12, /* f32 [leads, samples]: the next window of the same record (adjacent pair) */
-    PF_SEC_ADJ_RPEAKS = 13,  /* i64 [n]: R-peaks of the adjacent window, absolute */
-    PF_SEC_BEATS = 14,    /* i64 [beats, 9]: P on/peak/off, QRS on/R/off, T on/peak/off, absolute; -1 absent */
-} pf_sec_type;
-
-typedef enum { PF_DT_U8 = 1, PF_DT_I32 = 2, PF_DT_I64 = 3, PF_DT_U64 = 4, PF_DT_F32 = 5, PF_DT_F64 = 6 } pf_dtype;
-
-/* Flags. */
-#define PF_FLAG_INTERRUPTED 0x1u /* EOS: the stream was cut short (stop request) */
-#define PF_FLAG_PAIR_FIRST 0x2u  /* WINDOW: first of an adjacent pair */
-#define PF_FLAG_PAIR_SECOND 0x4u /* WINDOW: second of an adjacent pair */
-
-size_t pf_dtype_size(int dtype); /* 0 for an unknown dtype */
-
-typedef struct {
-    uint16_t type;
-    uint8_t dtype;
-    uint8_t ndim;
-    uint32_t dims[PF_WIRE_MAX_DIMS];
-    void *data;     /* points into the received frame or the sender's buffer */
-    size_t bytes;
-} pf_section;
-
-/* A decoded (or to-be-encoded) message. For a received message the section
- * data points into ZeroMQ frames held by the message (zero-copy); for an
- * outgoing one into heap buffers the message owns until sent. */
-typedef struct pf_msg {
-    uint16_t kind;
-    uint16_t version;
-    uint64_t window_index;
-    int64_t start_sample;
-    double sample_rate;
-    uint32_t n_leads, n_samples, epoch, flags;
-    uint64_t count;           /* EOS: windows the sender emitted; else 0 or kind-specific */
-    char id[PF_WIRE_MAX_ID + 1]; /* record / stream id (WINDOW), sender (EOS), verb (CONTROL) */
-    int n_sections;
-    pf_section sec[PF_WIRE_MAX_SECTIONS];
-    /* sender's routing id when received on a ROUTER socket (for the EOS ack) */
-    unsigned char peer[32];
-    int peer_len;
-    /* ownership: frames (received) or owned buffers (outgoing) */
-    void *frames;             /* zmq_msg_t array, n_sections + 1 entries, or NULL */
-    int n_frames;
-    unsigned char owned[PF_WIRE_MAX_SECTIONS]; /* 1 if sec[i].data is malloc'd by us */
-} pf_msg;
-
-/* --- building outgoing messages ----------------------------------------- */
-pf_msg *pf_msg_create(int kind, const char *id);
-/* Window with its sample section allocated (uninitialised): fill
- * pf_msg_samples(m)[lead * n_samples + t]. */
-pf_msg *pf_msg_window_create(const char *id, uint64_t window_index, int64_t start_sample,
-                             double sample_rate, uint32_t n_leads, uint32_t n_samples);
-float *pf_msg_samples(pf_msg *m);
-/* Add a section; data copied (use _adopt to hand over a malloc'd buffer). */
-int pf_msg_add(pf_msg *m, int type, int dtype, int ndim, const uint32_t *dims, const void *data);
-int pf_msg_adopt(pf_msg *m, int type, int dtype, int ndim, const uint32_t *dims, void *data);
-/* Section lookup: first section of the type, or NULL. */
-pf_section *pf_msg_find(pf_msg *m, int type);
-const pf_section *pf_msg_find_const(const pf_msg *m, int type);
-size_t pf_section_count(const pf_section *s);
-/* Deep copy (for nodes that emit a modified window and keep the input). */
-pf_msg *pf_msg_clone(const pf_msg *m);
-/* Move the whole content of m (typically a received message the runtime
- * lends to a node) into a new message, zero-copy: its frames go along and
- * are forwarded as they are when the new message is sent. m is left empty. */
-pf_msg *pf_msg_take(pf_msg *m);
-void pf_msg_destroy(pf_msg *m);
 
 /* --- encoding / decoding ------------------------------------------------ */
 /* Header bytes for m (sections' sizes included). Returns bytes written or a
@@ -131,28 +43,10 @@ size_t pf_wire_header_size(const pf_msg *m);
  * and returns PF_OK; otherwise PF_EFORMAT with a message saying what is wrong. */
 int pf_wire_decode_header(const unsigned char *buf, size_t len, int n_frames_after,
                           const size_t *frame_sizes, pf_msg *m);
-/* Check a decoded message's semantics (shape agreement, finite fields). */
+/* Check a decoded message's semantics (shape agreement, finite fields):
+ * every known section against its table row. */
 int pf_wire_validate(const pf_msg *m);
-
-/* --- ZeroMQ transport --------------------------------------------------- */
-/* Send as one multipart message. Sections are sent zero-copy: ownership of
- * owned buffers moves to ZeroMQ, which frees them after transmission.
- * zmq_flags: 0 to block, ZMQ_DONTWAIT to fail with PF_EAGAIN. On PF_EAGAIN the
- * message is untouched and may be re-sent; on success or other errors m is
- * consumed (destroyed). */
-int pf_wire_send(void *zsock, pf_msg *m, int zmq_flags);
-/* Receive one multipart message. *out is NULL when the message is malformed
- * (return PF_EFORMAT, message text says why; the frames are discarded).
- * pf_wire_recv_routed is for ROUTER sockets: the first frame is the sender's
- * routing id, kept in m->peer. */
-int pf_wire_recv(void *zsock, pf_msg **out, int zmq_flags, size_t *bytes_out);
-int pf_wire_recv_routed(void *zsock, pf_msg **out, int zmq_flags, size_t *bytes_out);
-/* On a ROUTER socket: acknowledge an end-of-stream to the instance that sent it. */
-int pf_wire_ack_eos(void *zsock, const pf_msg *eos);
-
-/* Order-independent content hash of a WINDOW: id, index, start, rate, shape,
- * samples, R-peaks, labels, features. Summed over windows it gives a stream
- * checksum that does not depend on arrival order. */
-uint64_t pf_msg_hash(const pf_msg *m);
+/* One section against its table row and the window m (PF_OK for unknown types). */
+int pf_section_check(const pf_msg *m, const pf_section *s);
 
 #endif

@@ -70,7 +70,7 @@ static void test_header_roundtrip(void)
     /* sample section shape disagreeing with n_leads x n_samples */
     memcpy(bad, buf, (size_t)n);
     bad[40] = 3; /* n_leads = 3, section still [2, 100] */
-    CHECK(pf_wire_decode_header(bad, (size_t)n, 5, sizes, &d) == PF_EFORMAT && strstr(pf_errmsg(), "sample section"), "shape: %s", pf_errmsg());
+    CHECK(pf_wire_decode_header(bad, (size_t)n, 5, sizes, &d) == PF_EFORMAT && strstr(pf_errmsg(), "samples section must be f32 [L,T]"), "shape: %s", pf_errmsg());
     /* NaN sample rate */
     memcpy(bad, buf, (size_t)n);
     memset(bad + 32, 0xff, 8);
