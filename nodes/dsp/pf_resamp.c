@@ -5,6 +5,7 @@
 #include <liquid/liquid.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define SEMI_LEN 16  /* filter semi-length (input samples): delay and sharpness */
 #define BW 0.45f     /* pass band, relative to the lower of the two rates */
@@ -16,6 +17,12 @@ struct pf_resamp {
     float *pend;       /* [nleads][Q]: inputs waiting for a full block */
     int npend;
     float *out;        /* [P] scratch */
+    /* The last HB input blocks per lead, so that a copy can rebuild the
+     * polyphase window by replay (liquid-dsp 1.5 has no rresamp copy):
+     * liquid's state is the last 2 * SEMI_LEN inputs, HB * Q >= that. */
+    float *hist;       /* [nleads][HB][Q] ring */
+    int HB;
+    long blocks;       /* blocks executed since create/reset */
 };
 
 static int gcd(int a, int b) { return b ? gcd(b, a % b) : a; }
@@ -45,7 +52,9 @@ pf_resamp *pf_resamp_create(int fs_in, int fs_out, int nleads)
     r->q = calloc((size_t)nleads, sizeof *r->q);
     r->pend = calloc((size_t)nleads * r->Q, sizeof(float));
     r->out = calloc((size_t)r->P, sizeof(float));
-    if (!r->q || !r->pend || !r->out) goto nomem;
+    r->HB = (2 * SEMI_LEN + r->Q - 1) / r->Q;
+    r->hist = calloc((size_t)nleads * r->HB * r->Q, sizeof(float));
+    if (!r->q || !r->pend || !r->out || !r->hist) goto nomem;
     /* liquid's bw is relative to the interpolated rate's Nyquist band of the
      * slower side: min(P, Q)/max(P, Q) scales it for decimation. */
     float bw = BW * (r->P < r->Q ? (float)r->P / r->Q : 1.0f);
@@ -78,6 +87,7 @@ void pf_resamp_destroy(pf_resamp *r)
     free(r->q);
     free(r->pend);
     free(r->out);
+    free(r->hist);
     free(r);
 }
 
@@ -85,6 +95,22 @@ void pf_resamp_reset(pf_resamp *r)
 {
     for (int l = 0; l < r->nleads; l++) rresamp_rrrf_reset(r->q[l]);
     r->npend = 0;
+    r->blocks = 0;
+}
+
+pf_resamp *pf_resamp_copy(const pf_resamp *r)
+{
+    pf_resamp *c = pf_resamp_create(r->Q, r->P, r->nleads); /* only the ratio P/Q matters */
+    if (!c) return NULL;
+    long nb = r->blocks < r->HB ? r->blocks : r->HB;
+    for (long b = r->blocks - nb; b < r->blocks; b++)
+        for (int l = 0; l < r->nleads; l++)
+            rresamp_rrrf_execute(c->q[l], r->hist + ((size_t)l * r->HB + b % r->HB) * r->Q, c->out);
+    memcpy(c->hist, r->hist, sizeof(float) * r->nleads * r->HB * r->Q);
+    memcpy(c->pend, r->pend, sizeof(float) * r->nleads * r->Q);
+    c->npend = r->npend;
+    c->blocks = r->blocks;
+    return c;
 }
 
 size_t pf_resamp_max_out(const pf_resamp *r, size_t n)
@@ -111,10 +137,13 @@ int pf_resamp_process(pf_resamp *r, const float *x, size_t n, float *y, size_t y
     for (size_t t = 0; t < n; t++) {
         for (int l = 0; l < L; l++) r->pend[l * Q + r->npend] = x[t * L + l];
         if (++r->npend < Q) continue;
+        int slot = (int)(r->blocks % r->HB);
         for (int l = 0; l < L; l++) {
             rresamp_rrrf_execute(r->q[l], r->pend + l * Q, r->out);
             for (int k = 0; k < P; k++) y[(m + k) * L + l] = r->out[k];
+            memcpy(r->hist + ((size_t)l * r->HB + slot) * Q, r->pend + l * Q, sizeof(float) * Q);
         }
+        r->blocks++;
         m += P;
         r->npend = 0;
     }

@@ -13,6 +13,8 @@ typedef struct pf_resamp pf_resamp;
 /* Rates must be positive integers (Hz); P/Q = fs_out/fs_in reduced by their gcd. */
 pf_resamp *pf_resamp_create(int fs_in, int fs_out, int nleads);
 void pf_resamp_destroy(pf_resamp *r);
+/* A new resampler in the same state: its outputs equal those of r for the same inputs. */
+pf_resamp *pf_resamp_copy(const pf_resamp *r);
 /* Largest number of output samples a call with n inputs can produce. */
 size_t pf_resamp_max_out(const pf_resamp *r, size_t n);
 /* Writes *ny samples to y (capacity ymax samples). */

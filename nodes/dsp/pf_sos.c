@@ -111,6 +111,21 @@ nomem:
     return NULL;
 }
 
+pf_sos *pf_sos_copy(const pf_sos *f)
+{
+    if (f->engine == PF_SOS_ENGINE_LIQUID) {
+        pf_err(PF_EINVAL, "the liquid engine's filter state cannot be copied (liquid-dsp 1.5 has no "
+                          "iirfilt copy): use engine \"f64\" or \"ref\"");
+        return NULL;
+    }
+    pf_sos *c = pf_sos_create(&f->d, f->nleads, f->engine);
+    if (!c) return NULL;
+    size_t n = f->engine == PF_SOS_ENGINE_F64 ? (size_t)f->ngroups * f->d.nsec * 2 * LANES
+                                              : (size_t)f->nleads * f->d.nsec * 2;
+    memcpy(c->st, f->st, n * sizeof(double));
+    return c;
+}
+
 void pf_sos_destroy(pf_sos *f)
 {
     if (!f) return;

@@ -35,6 +35,8 @@ typedef struct pf_sos pf_sos;
 
 pf_sos *pf_sos_create(const pf_iirdes *d, int nleads, pf_sos_engine engine);
 void pf_sos_destroy(pf_sos *f);
+/* A new filter in the same state (f64 and ref engines; NULL + error for liquid). */
+pf_sos *pf_sos_copy(const pf_sos *f);
 /* x, y: [n, nleads] interleaved; y may equal x. */
 int pf_sos_process(pf_sos *f, const float *x, float *y, size_t n);
 /* Same on float64 samples (used by tests comparing against scipy at full precision). */

@@ -421,6 +421,10 @@ static int emit(pf_node *n, reader_t *r, const unit_t *u, uint32_t widx, uint32_
             free(adj);
         }
         if (!rc && has_ann) rc = add_beats(r, m, PF_SEC_ADJ_RPEAKS, start + r->hop);
+        /* where it starts: with hop < window it overlaps its anchor */
+        int64_t adj_start = start + r->hop;
+        uint32_t one = 1;
+        if (!rc) rc = pf_msg_add(m, PF_SEC_ADJ_START, PF_DT_I64, 1, &one, &adj_start);
     }
     if (!rc && s->h5 && pf_h5set_label_width(s->h5)) {
         uint32_t k = (uint32_t)pf_h5set_label_width(s->h5);
