@@ -35,7 +35,7 @@ case "$mode" in
   demo)
     mkdir -p out
     echo "setup: running the demo graph configs/demo.cfg (synthetic 12-lead ECG -> pass-through x3 -> HDF5)"
-    "$BUILD/graph/physioflow" run configs/demo.cfg
+    "$BUILD/cli/physioflow" run configs/demo.cfg
     echo "setup: demo output: $(pwd)/out/demo.h5"
     ;;
   test)

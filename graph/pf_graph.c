@@ -1,7 +1,9 @@
+/* pf_graph: loading a graph file (libconfig) into validated nodes and edges:
+ * parameters checked against each kind's schema, edges against its ports. */
 #include "pf_graph.h"
 
 #include "pf_error.h"
-#include "registry.h"
+#include "pf_graph_set.h"
 
 #include <ctype.h>
 #include <libconfig.h>
@@ -11,49 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* --- diagnostics ---------------------------------------------------------- */
-
-void pf_diag_add(pf_diag *d, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    char **m = realloc(d->msg, (size_t)(d->n + 1) * sizeof *m);
-    if (!m) return;
-    d->msg = m;
-    d->msg[d->n] = strdup(buf);
-    if (d->msg[d->n]) d->n++;
-}
-
-void pf_diag_print(const pf_diag *d, FILE *f)
-{
-    for (int i = 0; i < d->n; i++) fprintf(f, "%s\n", d->msg[i]);
-}
-
-void pf_diag_free(pf_diag *d)
-{
-    for (int i = 0; i < d->n; i++) free(d->msg[i]);
-    free(d->msg);
-    d->msg = NULL;
-    d->n = 0;
-}
-
 /* --- helpers -------------------------------------------------------------- */
-
-static const char *type_name(int t)
-{
-    switch (t) {
-    case PF_P_INT: return "integer";
-    case PF_P_DOUBLE: return "number";
-    case PF_P_BOOL: return "boolean";
-    case PF_P_STRING: return "string";
-    case PF_P_STRLIST: return "list of strings";
-    case PF_P_NUMLIST: return "list of numbers";
-    default: return "?";
-    }
-}
 
 static const char *cfg_type_name(int t)
 {
@@ -90,7 +50,6 @@ static int choice_ok(const char *choices, const char *v)
     return 0;
 }
 
-static int has_range(const pf_param_spec *s) { return s->min <= s->max && !(s->min == 0 && s->max == 0); }
 
 /* Parse a default text into params (specs are ours: failures are bugs). */
 static void set_default(pf_params *p, const pf_param_spec *s)
@@ -135,7 +94,7 @@ static void take_param(pf_diag *dg, const char *file, const char *node, const pf
             return;
         }
         long long x = config_setting_get_int64(v);
-        if (has_range(s) && (x < s->min || x > s->max)) {
+        if (pf_param_has_range(s) && (x < s->min || x > s->max)) {
             pf_diag_add(dg, "%s = %lld is out of range [%g, %g]", where, x, s->min, s->max);
             return;
         }
@@ -147,7 +106,7 @@ static void take_param(pf_diag *dg, const char *file, const char *node, const pf
         if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) x = (double)config_setting_get_int64(v);
         else if (t == CONFIG_TYPE_FLOAT) x = config_setting_get_float(v);
         else { pf_diag_add(dg, "%s must be a number, got %s", where, cfg_type_name(t)); return; }
-        if (!isfinite(x) || (has_range(s) && (x < s->min || x > s->max))) {
+        if (!isfinite(x) || (pf_param_has_range(s) && (x < s->min || x > s->max))) {
             pf_diag_add(dg, "%s = %g is out of range [%g, %g]", where, x, s->min, s->max);
             return;
         }
@@ -167,11 +126,11 @@ static void take_param(pf_diag *dg, const char *file, const char *node, const pf
     }
     case PF_P_STRLIST: case PF_P_NUMLIST: {
         if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST) {
-            pf_diag_add(dg, "%s must be a %s, got %s", where, type_name(s->type), cfg_type_name(t));
+            pf_diag_add(dg, "%s must be a %s, got %s", where, pf_param_type_name(s->type), cfg_type_name(t));
             return;
         }
         int n = config_setting_length(v);
-        if (has_range(s) && (n < s->min || n > s->max)) {
+        if (pf_param_has_range(s) && (n < s->min || n > s->max)) {
             pf_diag_add(dg, "%s has %d items; allowed %g to %g", where, n, s->min, s->max);
             return;
         }
@@ -250,12 +209,12 @@ static void load_nodes(pf_graph *g, config_t *cfg, pf_diag *dg)
         gn->params = pf_params_create();
         if (!kind) { pf_diag_add(dg, "%s:%d: node '%s' has no 'kind' string", file, line, name); continue; }
         gn->kind_name = strdup(kind);
-        gn->kind = pf_kind_find(kind);
+        gn->kind = pf_graph_kind(g, kind);
         if (!gn->kind) {
             char known[512] = "";
-            for (int k = 0; pf_kinds[k]; k++) {
+            for (int k = 0; g->kinds && g->kinds[k]; k++) {
                 strncat(known, k ? ", " : "", sizeof known - strlen(known) - 1);
-                strncat(known, pf_kinds[k]->name, sizeof known - strlen(known) - 1);
+                strncat(known, g->kinds[k]->name, sizeof known - strlen(known) - 1);
             }
             pf_diag_add(dg, "%s:%d: node '%s': unknown kind '%s' (known: %s)", file, line, name, kind, known);
             continue;
@@ -299,7 +258,7 @@ static void load_nodes(pf_graph *g, config_t *cfg, pf_diag *dg)
         }
         for (const pf_param_spec *ps = gn->kind->params; ps && ps->name; ps++) {
             if (pf_params_get(gn->params, ps->name)) continue;
-            if (!ps->def) pf_diag_add(dg, "%s:%d: node '%s': missing required parameter '%s' (%s: %s)", file, line, name, ps->name, type_name(ps->type), ps->doc ? ps->doc : "");
+            if (!ps->def) pf_diag_add(dg, "%s:%d: node '%s': missing required parameter '%s' (%s: %s)", file, line, name, ps->name, pf_param_type_name(ps->type), ps->doc ? ps->doc : "");
             else set_default(gn->params, ps);
         }
     }
@@ -404,65 +363,14 @@ static void load_edges(pf_graph *g, config_t *cfg, pf_diag *dg)
     }
 }
 
-/* Depth-first search for a cycle through data (non-feedback) edges. */
-static int dfs_cycle(const pf_graph *g, int v, int *color, int *stack, int *depth, int *closing)
+const pf_kind *pf_graph_kind(const pf_graph *g, const char *name)
 {
-    color[v] = 1;
-    stack[(*depth)++] = v;
-    for (int i = 0; i < g->n_edges; i++) {
-        const pf_gedge *e = &g->edges[i];
-        if (e->feedback || e->from != v) continue;
-        if (color[e->to] == 1) { stack[(*depth)++] = e->to; *closing = i; return 1; }
-        if (color[e->to] == 0 && dfs_cycle(g, e->to, color, stack, depth, closing)) return 1;
-    }
-    color[v] = 2;
-    (*depth)--;
-    return 0;
+    for (int i = 0; g->kinds && g->kinds[i]; i++)
+        if (!strcmp(g->kinds[i]->name, name)) return g->kinds[i];
+    return NULL;
 }
 
-static void check_structure(pf_graph *g, pf_diag *dg)
-{
-    const char *file = g->path;
-    /* every non-optional port connected; limits the runtime has */
-    for (int i = 0; i < g->n_nodes; i++) {
-        pf_gnode *n = &g->nodes[i];
-        if (!n->kind) continue;
-        int n_in = 0, n_out = 0;
-        for (const pf_port_spec *p = n->kind->ports; p && p->name; p++) {
-            int used = 0;
-            for (int j = 0; j < g->n_edges; j++) {
-                const pf_gedge *e = &g->edges[j];
-                if (p->dir == PF_PORT_IN && e->to == i && !strcmp(e->to_port, p->name)) used++;
-                if (p->dir == PF_PORT_OUT && e->from == i && !strcmp(e->from_port, p->name)) used++;
-            }
-            if (!used && !p->optional)
-                pf_diag_add(dg, "%s:%d: node '%s': %s port '%s' is not connected", file, n->line, n->name, p->dir == PF_PORT_IN ? "input" : "output", p->name);
-            if (p->dir == PF_PORT_IN && used) n_in++;
-            if (p->dir == PF_PORT_OUT) n_out += used;
-        }
-        if (n_in > PF_MAX_PORTS || n_out > PF_MAX_EDGES)
-            pf_diag_add(dg, "%s:%d: node '%s': too many connections (%d inputs, %d output edges; limits %d, %d)", file, n->line, n->name, n_in, n_out, PF_MAX_PORTS, PF_MAX_EDGES);
-    }
-    int *color = calloc((size_t)g->n_nodes + 1, sizeof(int)), *stack = calloc((size_t)g->n_nodes + 2, sizeof(int));
-    for (int v = 0; color && stack && v < g->n_nodes; v++) {
-        int depth = 0, closing = -1;
-        if (color[v] || !dfs_cycle(g, v, color, stack, &depth, &closing)) continue;
-        int last = stack[depth - 1], start = 0;
-        while (stack[start] != last) start++;
-        char path[1024] = "";
-        for (int k = start; k < depth; k++) {
-            strncat(path, k > start ? " -> " : "", sizeof path - strlen(path) - 1);
-            strncat(path, g->nodes[stack[k]].name, sizeof path - strlen(path) - 1);
-        }
-        pf_diag_add(dg, "%s:%d: edge closes a cycle in the data path: %s (mark a gradient edge 'feedback = true' if it is one)",
-                    file, g->edges[closing].line, path);
-        break;
-    }
-    free(color);
-    free(stack);
-}
-
-pf_graph *pf_graph_load(const char *path, pf_diag *dg)
+pf_graph *pf_graph_load(const char *path, const pf_graph_opts *opts, pf_diag *dg)
 {
     config_t cfg;
     config_init(&cfg);
@@ -474,6 +382,16 @@ pf_graph *pf_graph_load(const char *path, pf_diag *dg)
     }
     pf_graph *g = calloc(1, sizeof *g);
     int before = dg->n;
+    g->kinds = opts ? opts->kinds : NULL;
+    if (opts && opts->n_set) {
+        g->set = calloc((size_t)opts->n_set, sizeof *g->set);
+        for (int i = 0; g->set && i < opts->n_set; i++) g->set[g->n_set++] = strdup(opts->set[i]);
+    }
+    if (opts && opts->n_set && pf_graph_apply_sets(&cfg, path, opts->set, opts->n_set, dg)) {
+        config_destroy(&cfg);
+        pf_graph_destroy(g);
+        return NULL;
+    }
     g->path = strdup(path);
     const char *name = NULL;
     config_lookup_string(&cfg, "name", &name);
@@ -537,8 +455,21 @@ pf_graph *pf_graph_load(const char *path, pf_diag *dg)
     }
     load_nodes(g, &cfg, dg);
     load_edges(g, &cfg, dg);
-    if (dg->n == before) check_structure(g, dg);
+    if (dg->n == before) pf_graph_check(g, dg);
     config_destroy(&cfg);
+    /* settings an override added have no line: say where they came from */
+    char at0[1100];
+    snprintf(at0, sizeof at0, "%s:0: ", path);
+    for (int i = before; i < dg->n; i++)
+        if (!strncmp(dg->msg[i], at0, strlen(at0))) {
+            char *m = dg->msg[i];
+            size_t rest = strlen(m) - strlen(at0);
+            char *r = malloc(rest + 32);
+            if (!r) continue;
+            snprintf(r, rest + 32, "--set (command line): %s", m + strlen(at0));
+            dg->msg[i] = r;
+            free(m);
+        }
     if (dg->n > before) { pf_graph_destroy(g); return NULL; }
     return g;
 }
@@ -553,6 +484,8 @@ void pf_graph_destroy(pf_graph *g)
     for (int i = 0; i < g->n_edges; i++) { free(g->edges[i].from_port); free(g->edges[i].to_port); }
     for (int i = 0; i < g->n_hosts; i++) { free(g->hosts[i].name); free(g->hosts[i].addr); }
     free(g->nodes); free(g->edges); free(g->hosts);
+    for (int i = 0; i < g->n_set; i++) free(g->set[i]);
+    free(g->set);
     free(g->path); free(g->name); free(g->ipc_dir); free(g->default_host);
     free(g);
 }
@@ -570,159 +503,3 @@ const char *pf_graph_node_host(const pf_graph *g, int node)
     return g->default_host ? g->default_host : "";
 }
 
-static const char *host_addr(const pf_graph *g, const char *host)
-{
-    for (int i = 0; i < g->n_hosts; i++)
-        if (!strcmp(g->hosts[i].name, host)) return g->hosts[i].addr;
-    return "127.0.0.1";
-}
-
-/* --- planning -------------------------------------------------------------- */
-
-/* Deterministic TCP port of (node, replica, input port): base + its rank. */
-static int tcp_port(const pf_graph *g, int node, int replica, const char *port)
-{
-    int k = 0;
-    for (int i = 0; i < g->n_nodes; i++)
-        for (int r = 0; r < g->nodes[i].replicas; r++)
-            for (const pf_port_spec *p = g->nodes[i].kind->ports; p && p->name; p++) {
-                if (p->dir != PF_PORT_IN) continue;
-                if (i == node && r == replica && !strcmp(p->name, port)) return g->base_port + k;
-                k++;
-            }
-    return -1;
-}
-
-static char *ipc_ep(const char *dir, const char *node, int r, const char *port)
-{
-    char buf[512];
-    snprintf(buf, sizeof buf, "ipc://%s/%s.%d.%s", dir, node, r, port);
-    return strdup(buf);
-}
-
-static char *tcp_ep(const char *addr, int port)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "tcp://%s:%d", addr, port);
-    return strdup(buf);
-}
-
-int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *ipc_dir,
-                  const char *status_endpoint, pf_instance *out)
-{
-    memset(out, 0, sizeof *out);
-    int ni = pf_graph_find(g, node);
-    if (ni < 0) return pf_err(PF_ENOTFOUND, "%s: no node named '%s'", g->path, node);
-    const pf_gnode *n = &g->nodes[ni];
-    if (replica < 0 || replica >= n->replicas)
-        return pf_err(PF_ERANGE, "node '%s' has %d replica(s); replica %d does not exist", node, n->replicas, replica);
-    const char *dir = ipc_dir ? ipc_dir : g->ipc_dir;
-    const char *my_host = pf_graph_node_host(g, ni);
-    out->graph_name = g->name;
-    out->node = n->name;
-    out->kind = n->kind;
-    out->replica = replica;
-    out->replicas = n->replicas;
-    out->seed = g->seed;
-    out->params = n->params;
-    out->drain_timeout = g->drain_timeout;
-    out->status_endpoint = status_endpoint ? strdup(status_endpoint) : NULL;
-    for (const pf_port_spec *p = n->kind->ports; p && p->name; p++) {
-        if (p->dir != PF_PORT_IN) continue;
-        int eos = 0, local = 0, remote = 0, hwm = 0;
-        for (int j = 0; j < g->n_edges; j++) {
-            const pf_gedge *e = &g->edges[j];
-            if (e->to != ni || strcmp(e->to_port, p->name)) continue;
-            eos += g->nodes[e->from].replicas;
-            if (!strcmp(pf_graph_node_host(g, e->from), my_host)) local = 1; else remote = 1;
-            if (e->hwm > hwm) hwm = e->hwm;
-        }
-        if (!eos) continue;
-        pf_in_plan *ip = &out->in[out->n_in++];
-        ip->port = p->name;
-        ip->eos_expected = eos;
-        ip->hwm = hwm;
-        if (local) ip->bind[ip->n_bind++] = ipc_ep(dir, n->name, replica, p->name);
-        if (remote) ip->bind[ip->n_bind++] = tcp_ep(host_addr(g, my_host), tcp_port(g, ni, replica, p->name));
-    }
-    for (int j = 0; j < g->n_edges; j++) {
-        const pf_gedge *e = &g->edges[j];
-        if (e->from != ni) continue;
-        pf_out_plan *op = &out->out[out->n_out++];
-        const pf_gnode *to = &g->nodes[e->to];
-        char buf[160];
-        snprintf(buf, sizeof buf, "%s.%s", to->name, e->to_port);
-        op->port = e->from_port;
-        op->to = strdup(buf);
-        op->policy = e->policy;
-        op->hwm = e->hwm;
-        op->n_peers = to->replicas;
-        const char *to_host = pf_graph_node_host(g, e->to);
-        for (int r = 0; r < to->replicas; r++)
-            op->connect[r] = !strcmp(to_host, my_host) ? ipc_ep(dir, to->name, r, e->to_port)
-                                                      : tcp_ep(host_addr(g, to_host), tcp_port(g, e->to, r, e->to_port));
-    }
-    return PF_OK;
-}
-
-void pf_graph_plan_free(pf_instance *inst)
-{
-    for (int i = 0; i < inst->n_in; i++)
-        for (int b = 0; b < inst->in[i].n_bind; b++) free((char *)inst->in[i].bind[b]);
-    for (int e = 0; e < inst->n_out; e++) {
-        free((char *)inst->out[e].to);
-        for (int p = 0; p < inst->out[e].n_peers; p++) free((char *)inst->out[e].connect[p]);
-    }
-    free((char *)inst->status_endpoint);
-    memset(inst, 0, sizeof *inst);
-}
-
-/* --- printing --------------------------------------------------------------- */
-
-void pf_graph_print(const pf_graph *g, FILE *f, int dot)
-{
-    if (dot) {
-        fprintf(f, "digraph \"%s\" {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n", g->name);
-        for (int i = 0; i < g->n_nodes; i++) {
-            const pf_gnode *n = &g->nodes[i];
-            fprintf(f, "  \"%s\" [label=\"%s\\n(%s)%s%s%s\"];\n", n->name, n->name, n->kind_name,
-                    n->replicas > 1 ? "\\nx" : "", n->replicas > 1 ? "" : "", "");
-            if (n->replicas > 1) fprintf(f, "  \"%s\" [xlabel=\"x%d\", peripheries=2];\n", n->name, n->replicas);
-        }
-        for (int j = 0; j < g->n_edges; j++) {
-            const pf_gedge *e = &g->edges[j];
-            fprintf(f, "  \"%s\" -> \"%s\" [label=\"%s -> %s%s\"%s];\n", g->nodes[e->from].name, g->nodes[e->to].name,
-                    e->from_port, e->to_port, e->policy == PF_POLICY_DROP ? " (drop)" : "", e->feedback ? ", style=dashed" : "");
-        }
-        fprintf(f, "}\n");
-        return;
-    }
-    fprintf(f, "graph %s (%s): %d nodes, %d edges, seed %llu\n", g->name, g->path, g->n_nodes, g->n_edges, (unsigned long long)g->seed);
-    for (int i = 0; i < g->n_nodes; i++) {
-        const pf_gnode *n = &g->nodes[i];
-        const char *h = pf_graph_node_host(g, i);
-        fprintf(f, "  %-16s %-12s x%d%s%s\n", n->name, n->kind_name, n->replicas, *h ? "  on " : "", h);
-    }
-    for (int j = 0; j < g->n_edges; j++) {
-        const pf_gedge *e = &g->edges[j];
-        const char *hf = pf_graph_node_host(g, e->from), *ht = pf_graph_node_host(g, e->to);
-        fprintf(f, "  %s.%s -> %s.%s  [%s, hwm %d, %s%s]\n", g->nodes[e->from].name, e->from_port, g->nodes[e->to].name, e->to_port,
-                e->policy == PF_POLICY_DROP ? "drop" : "block", e->hwm, strcmp(hf, ht) ? "tcp" : "ipc", e->feedback ? ", feedback" : "");
-    }
-}
-
-void pf_kind_describe(const pf_kind *k, FILE *f)
-{
-    fprintf(f, "%s: %s\n", k->name, k->doc ? k->doc : "");
-    for (const pf_port_spec *p = k->ports; p && p->name; p++)
-        fprintf(f, "  %s port %-10s %s%s  %s\n", p->dir == PF_PORT_IN ? "in " : "out", p->name,
-                p->msg == PF_MSG_WINDOW ? "windows" : "tensors", p->optional ? " (optional)" : "", p->doc ? p->doc : "");
-    for (const pf_param_spec *s = k->params; s && s->name; s++) {
-        fprintf(f, "  %-16s %-16s", s->name, type_name(s->type));
-        if (s->def) fprintf(f, " default %s", *s->def ? s->def : "\"\"");
-        else fprintf(f, " required");
-        if (has_range(s)) fprintf(f, ", range [%.12g, %.12g]", s->min, s->max);
-        if (s->choices) fprintf(f, ", one of %s", s->choices);
-        fprintf(f, "\n      %s\n", s->doc ? s->doc : "");
-    }
-}

@@ -4,6 +4,7 @@
 #ifndef PF_GRAPH_H
 #define PF_GRAPH_H
 
+#include "pf_diag.h"
 #include "pf_node.h"
 
 #include <stdio.h>
@@ -24,6 +25,9 @@ typedef struct {
 typedef struct { char *name, *addr; } pf_ghost;
 
 typedef struct pf_graph {
+    const pf_kind *const *kinds;  /* the registry the graph was loaded with */
+    char **set;                   /* the overrides it was loaded with (node processes get them too) */
+    int n_set;
     char *path, *name, *ipc_dir, *default_host;
     uint64_t seed;
     int base_port;
@@ -34,14 +38,18 @@ typedef struct pf_graph {
     pf_ghost *hosts;
 } pf_graph;
 
-/* Diagnostics: every problem found, as "file:line: message". */
-typedef struct { int n; char **msg; } pf_diag;
-void pf_diag_add(pf_diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void pf_diag_print(const pf_diag *d, FILE *f);
-void pf_diag_free(pf_diag *d);
+typedef struct {
+    const pf_kind *const *kinds; /* NULL-terminated registry of node kinds */
+    const char *const *set;      /* overrides "NODE.PARAM=VALUE" or "KEY=VALUE" (graph level), */
+    int n_set;                   /* VALUE in config syntax; applied before validation */
+} pf_graph_opts;
 
 /* Load and validate. NULL (with every problem in diag) if anything is wrong. */
-pf_graph *pf_graph_load(const char *path, pf_diag *diag);
+pf_graph *pf_graph_load(const char *path, const pf_graph_opts *opts, pf_diag *diag);
+/* Structural checks (ports connected, limits, no data cycle); pf_graph_load runs them. */
+void pf_graph_check(const pf_graph *g, pf_diag *diag);
+/* The kind of this name in the graph's registry, or NULL. */
+const pf_kind *pf_graph_kind(const pf_graph *g, const char *name);
 void pf_graph_destroy(pf_graph *g);
 int pf_graph_find(const pf_graph *g, const char *node);
 /* Host a node runs on ("" when the graph declares no hosts). */

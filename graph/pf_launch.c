@@ -67,8 +67,15 @@ static pid_t spawn(const char *exe, const pf_graph *g, const child_t *c, const c
     /* own process group: a terminal Ctrl-C reaches only the launcher, which
      * asks each node once to drain (a second signal makes a node quit at once) */
     setpgid(0, 0);
-    char *argv[] = {(char *)exe, "node", g->path, g->nodes[c->node].name, "--replica", rep,
-                    "--ipc-dir", (char *)ipc_dir, "--status", (char *)status_ep, NULL};
+    /* the node loads the graph as the launcher did: same file, same overrides */
+    char **argv = calloc(12 + 2 * (size_t)g->n_set, sizeof *argv);
+    if (!argv) _exit(127);
+    int a = 0;
+    char *fixed[] = {(char *)exe, "node", g->path, g->nodes[c->node].name, "--replica", rep,
+                     "--ipc-dir", (char *)ipc_dir, "--status", (char *)status_ep};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) argv[a++] = fixed[i];
+    for (int i = 0; i < g->n_set; i++) { argv[a++] = "--set"; argv[a++] = g->set[i]; }
+    argv[a] = NULL;
     execv(exe, argv);
     fprintf(stderr, "physioflow: cannot exec %s: %s\n", exe, strerror(errno));
     _exit(127);

@@ -104,3 +104,18 @@ const char *pf_params_list_str(const pf_params *p, const char *name, int i)
 { const pf_param_value *v = must(p, name); return v && v->strs && i >= 0 && i < v->n ? v->strs[i] : ""; }
 double pf_params_list_num(const pf_params *p, const char *name, int i)
 { const pf_param_value *v = must(p, name); return v && v->nums && i >= 0 && i < v->n ? v->nums[i] : 0; }
+
+const char *pf_param_type_name(int t)
+{
+    switch (t) {
+    case PF_P_INT: return "integer";
+    case PF_P_DOUBLE: return "number";
+    case PF_P_BOOL: return "boolean";
+    case PF_P_STRING: return "string";
+    case PF_P_STRLIST: return "list of strings";
+    case PF_P_NUMLIST: return "list of numbers";
+    default: return "?";
+    }
+}
+
+int pf_param_has_range(const pf_param_spec *s) { return s->min <= s->max && !(s->min == 0 && s->max == 0); }

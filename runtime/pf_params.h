@@ -57,5 +57,9 @@ const char *pf_params_string(const pf_params *p, const char *name);
 int pf_params_list_len(const pf_params *p, const char *name);
 const char *pf_params_list_str(const pf_params *p, const char *name, int i);
 double pf_params_list_num(const pf_params *p, const char *name, int i);
+/* "integer", "number", ... for messages and `physioflow kinds`. */
+const char *pf_param_type_name(int type);
+/* Whether a spec declares a numeric range (min = max = 0 means none). */
+int pf_param_has_range(const pf_param_spec *s);
 
 #endif

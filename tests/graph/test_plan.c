@@ -3,13 +3,15 @@
 #include "../pf_test.h"
 #include "pf_error.h"
 #include "pf_graph.h"
+#include "registry.h"
 
 #include <string.h>
 
 int main(int argc, char **argv)
 {
     pf_diag d = {0};
-    pf_graph *g = pf_graph_load(argv[1], &d);
+    pf_graph_opts o = {.kinds = pf_kinds};
+    pf_graph *g = pf_graph_load(argv[1], &o, &d);
     pf_diag_print(&d, stderr);
     CHECK(g != NULL, "plan.cfg loads");
     if (!g) return pf_test_done();

@@ -1,13 +1,14 @@
 /* physioflow: the command-line front end.
- *   physioflow check FILE            validate a graph, print every mistake
- *   physioflow graph FILE [--dot]    print the topology
- *   physioflow run FILE [--host H] [--quiet]
- *   physioflow node FILE NAME [--replica I] [--ipc-dir D] [--status EP]
+ *   physioflow check FILE [--set NODE.PARAM=VALUE]...   validate a graph, print every mistake
+ *   physioflow graph FILE [--dot] [--set ...]           print the topology
+ *   physioflow run FILE [--host H] [--quiet] [--set ...]
+ *   physioflow node FILE NAME [--replica I] [--ipc-dir D] [--status EP] [--set ...]
  *   physioflow kinds [KIND]          node kinds and their parameters
  */
 #include "pf_error.h"
 #include "pf_graph.h"
 #include "pf_launch.h"
+#include "pf_cli.h"
 #include "pf_log.h"
 #include "registry.h"
 
@@ -24,6 +25,8 @@ static void usage(FILE *f)
             "  run FILE [--host NAME] [--quiet] start every node instance (or those on NAME) and supervise them\n"
             "  node FILE NAME [--replica I] [--ipc-dir DIR] [--status ENDPOINT]\n"
             "                                  run one node instance in this process\n"
+            "     check, graph, run and node take --set NODE.PARAM=VALUE (or KEY=VALUE for graph-level keys),\n"
+            "     VALUE written as in the file: --set reader.records='[\"100\",\"105\"]' --set trainer.steps=20\n"
             "  kinds [KIND]                    list node kinds, or describe one kind's ports and parameters\n"
             "  eval rpeaks --data DIR [--ann-out OUTDIR] [--ann-ext EXT] RECORD...\n"
             "                                  score the R-peak detector on annotated records (EC57)\n"
@@ -33,13 +36,11 @@ static void usage(FILE *f)
             "                                  fit feature standardisation (and PCA) on a training set\n");
 }
 
-int pf_cmd_eval(int argc, char **argv);
-int pf_cmd_features(int argc, char **argv);
-
-static pf_graph *load_or_report(const char *path)
+pf_graph *pf_cli_load(const char *path, const char *const *set, int n_set)
 {
     pf_diag d = {0};
-    pf_graph *g = pf_graph_load(path, &d);
+    pf_graph_opts o = {.kinds = pf_kinds, .set = set, .n_set = n_set};
+    pf_graph *g = pf_graph_load(path, &o, &d);
     if (!g) {
         pf_diag_print(&d, stderr);
         fprintf(stderr, "%s: %d error%s\n", path, d.n, d.n == 1 ? "" : "s");
@@ -64,7 +65,20 @@ static int refuse_feedback(const pf_graph *g)
     return 0;
 }
 
-static int cmd_node(int argc, char **argv)
+/* Take every "--set X" (or "--set=X") out of argv; returns the new argc. */
+static int take_sets(int argc, char **argv, const char **set, int *n_set)
+{
+    int w = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--set") && i + 1 < argc) set[(*n_set)++] = argv[++i];
+        else if (!strncmp(argv[i], "--set=", 6)) set[(*n_set)++] = argv[i] + 6;
+        else argv[w++] = argv[i];
+    }
+    argv[w] = NULL;
+    return w;
+}
+
+static int cmd_node(int argc, char **argv, const char *const *set, int n_set)
 {
     if (argc < 4) { usage(stderr); return 2; }
     const char *file = argv[2], *name = argv[3], *ipc = NULL, *status = NULL;
@@ -79,7 +93,7 @@ static int cmd_node(int argc, char **argv)
         else if (!strcmp(argv[i], "--status") && i + 1 < argc) status = argv[++i];
         else { fprintf(stderr, "physioflow node: unknown option '%s'\n", argv[i]); return 2; }
     }
-    pf_graph *g = load_or_report(file);
+    pf_graph *g = pf_cli_load(file, set, n_set);
     if (!g) return 2;
     if (refuse_feedback(g)) { pf_graph_destroy(g); return 2; }
     pf_instance inst;
@@ -94,11 +108,26 @@ static int cmd_node(int argc, char **argv)
     return rc;
 }
 
+static int dispatch(int argc, char **argv, const char *const *set, int n_set);
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) { usage(argc < 2 ? stderr : stdout); return argc < 2 ? 2 : 0; }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "node")) return cmd_node(argc, argv);
+    const char **set = calloc((size_t)argc + 1, sizeof *set);
+    int n_set = 0;
+    if (!set) return 2;
+    if (!strcmp(cmd, "node") || !strcmp(cmd, "check") || !strcmp(cmd, "graph") || !strcmp(cmd, "run"))
+        argc = take_sets(argc, argv, set, &n_set);
+    int rc = dispatch(argc, argv, set, n_set);
+    free(set);
+    return rc;
+}
+
+static int dispatch(int argc, char **argv, const char *const *set, int n_set)
+{
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "node")) return cmd_node(argc, argv, set, n_set);
     if (!strcmp(cmd, "eval")) return pf_cmd_eval(argc, argv);
     if (!strcmp(cmd, "features")) return pf_cmd_features(argc, argv);
     if (!strcmp(cmd, "kinds")) {
@@ -116,7 +145,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (argc < 3) { usage(stderr); return 2; }
-    pf_graph *g = load_or_report(argv[2]);
+    pf_graph *g = pf_cli_load(argv[2], set, n_set);
     if (!g) return 2;
     int rc = 0;
     if (!strcmp(cmd, "check")) {

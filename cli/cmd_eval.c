@@ -2,6 +2,7 @@
  * annotated records (ANSI/AAMI EC57 for R-peaks; LUDB boundaries for
  * delineation), print the per-record table and the gross figures, and
  * optionally write the results as WFDB annotation files. */
+#include "pf_cli.h"
 #include "pf_error.h"
 #include "pf_eval_run.h"
 #include "pf_graph.h"
@@ -89,11 +90,8 @@ static int run_pipeline(const pf_eval_run_opts *o, const char **recs, size_t n, 
                "edges = ( { from = \"reader\"; to = \"rpeak\"; }, { from = \"rpeak\"; to = \"sink\"; } );\n",
             window, o->lead, out);
     fclose(f);
-    pf_diag d = {0};
-    pf_graph *g = pf_graph_load(cfg, &d);
+    pf_graph *g = pf_cli_load(cfg, NULL, 0);
     if (!g) {
-        pf_diag_print(&d, stderr);
-        pf_diag_free(&d);
         unlink(cfg);
         return pf_err(PF_EINVAL, "eval rpeaks: the pipeline graph is invalid");
     }

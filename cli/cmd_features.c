@@ -3,6 +3,7 @@
  * the trainer. The input is either window files written by the sink (with a
  * /features dataset), or a graph config, which is run first and whose sinks'
  * outputs are then fitted: the training set streams through the pipeline. */
+#include "pf_cli.h"
 #include "pf_error.h"
 #include "pf_featstats.h"
 #include "pf_graph.h"
@@ -65,9 +66,8 @@ int pf_cmd_features(int argc, char **argv)
     char *owned[256];
     int n_owned = 0;
     if (ni == 1 && strlen(inputs[0]) > 4 && !strcmp(inputs[0] + strlen(inputs[0]) - 4, ".cfg")) {
-        pf_diag d = {0};
-        pf_graph *g = pf_graph_load(inputs[0], &d);
-        if (!g) { pf_diag_print(&d, stderr); pf_diag_free(&d); return 2; }
+        pf_graph *g = pf_cli_load(inputs[0], NULL, 0);
+        if (!g) return 2;
         pf_launch_opts o = {.quiet = 1};
         fprintf(stderr, "physioflow features: running %s to stream the training set\n", inputs[0]);
         int rc = pf_launch(g, &o);
