@@ -15,7 +15,7 @@
 
 #include "pf_error.h"
 #include "pf_optim.h"
-#include "pf_transformer.h"
+#include "pf_mae.h"
 #include "../bench_common.h"
 
 /* matmul FLOPs of one forward pass (the same count is used for PyTorch) */

@@ -20,7 +20,7 @@
 #include "pf_optim.h"
 #include "pf_rng.h"
 #include "pf_tensor.h"
-#include "pf_transformer.h"
+#include "pf_encoder.h"
 
 typedef struct pf_ckpt_state {
     const pf_tfm_cfg *cfg;     /* saved as attributes; may be NULL */

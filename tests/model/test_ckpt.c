@@ -3,6 +3,7 @@
  * on; losses and final parameters must be bitwise identical. Also checks that
  * loading into a model of another shape fails naming the tensor. */
 #include "pf_ckpt.h"
+#include "pf_mae.h"
 #include "pf_error.h"
 #include "pf_testutil.h"
 

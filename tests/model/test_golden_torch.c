@@ -8,7 +8,7 @@
 #include "pf_error.h"
 #include "pf_ops.h"
 #include "pf_testutil.h"
-#include "pf_transformer.h"
+#include "pf_mae.h"
 
 #define FWD_TOL 1e-4
 #define GRAD_TOL 1e-3

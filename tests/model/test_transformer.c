@@ -1,7 +1,7 @@
 /* The transformer encoder and masked-reconstruction model: preset parameter
  * counts, whole-model gradients against finite differences (with and without
  * dropout), dropout determinism, and error reporting. */
-#include "pf_transformer.h"
+#include "pf_mae.h"
 #include "pf_error.h"
 #include "pf_testutil.h"
 

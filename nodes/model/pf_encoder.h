@@ -1,6 +1,6 @@
-/* pf_transformer: the pre-norm transformer encoder of model.md section 2.5 and
- * the masked-reconstruction model around it (patch embedding, mask token,
- * encoder, reconstruction head, masked MSE), built from pf_ops.
+/* pf_encoder: the pre-norm transformer encoder of model.md section 2.5 (and
+ * its presets), built from pf_ops. The masked-reconstruction model around it
+ * is pf_mae.h.
  *
  * Block (PhysioWave, reference/physiowave.md section 4):
  *   x <- x + Drop(Proj(Attn(RoPE(q), RoPE(k), v)))         q,k,v = split(QKV(LN1(x)))
@@ -16,12 +16,13 @@
  * Activations live in one arena sized at creation for (max_B, max_T): the
  * forward/backward of a step does not allocate.
  */
-#ifndef PF_TRANSFORMER_H
-#define PF_TRANSFORMER_H
+#ifndef PF_ENCODER_H
+#define PF_ENCODER_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pf_rng.h"
 #include "pf_tensor.h"
 
 typedef struct pf_tfm_cfg {
@@ -65,23 +66,14 @@ const float *pf_encoder_output(const pf_encoder *e);
 size_t pf_encoder_arena_bytes(const pf_encoder *e);
 void pf_encoder_destroy(pf_encoder *e);
 
-/* ---- masked reconstruction model ---------------------------------------------- */
-typedef struct pf_mae pf_mae;
-
-pf_mae *pf_mae_create(const pf_tfm_cfg *cfg, pf_pstore *p, int max_B, int max_T);
-void pf_mae_init(pf_mae *m, pf_pstore *p, uint64_t seed);
-// patches: [B, T, P] with T = F * TP tokens (row f, time patch t: token f*TP + t),
-// mask: [B, T] (1 = masked: replaced by mask_token, counted in the loss).
-// Tokens = GELU(LN(patch W^T + b)) + 2-D sin-cos(F, TP); masked tokens -> mask_token;
-// encoder; head Linear D->D, GELU, Drop, LN, Linear D->P; loss = masked MSE vs patches.
-int pf_mae_forward(pf_mae *m, pf_pstore *p, const float *patches, const float *mask, int B,
-                   int F, int TP, int train, uint64_t key, float *loss);
-/* Gradients of the last forward's loss (d loss = 1), accumulated into p's gradients. */
-int pf_mae_backward(pf_mae *m, pf_pstore *p);
-const float *pf_mae_pred(const pf_mae *m);           /* [B, T, P] */
-const float *pf_mae_encoded(const pf_mae *m);        /* [B, T, D] */
-pf_encoder *pf_mae_encoder(pf_mae *m);
-size_t pf_mae_arena_bytes(const pf_mae *m);
-void pf_mae_destroy(pf_mae *m);
+/* ---- helpers the model objects share (pf_encoder.c) ------------------------ */
+/* Register prefix+name in p; returns its index (< 0 on error). */
+int pf_param_add(pf_pstore *p, const char *prefix, const char *name, int ndim, const int *shape);
+/* PhysioWave's initialisation: xavier-uniform weight, zero bias / LN weight 1, bias 0. */
+void pf_init_linear(pf_pstore *p, int w, int b, pf_rng *r);
+void pf_init_ln(pf_pstore *p, int w, int b);
+/* Inverted dropout in place with masks from pf_rng_key(key, layer, site, 0). */
+void pf_drop_forward(float *x, uint8_t *mask, size_t n, float p, uint64_t key, int layer, int site);
+void pf_drop_backward_inplace(float *g, const uint8_t *mask, size_t n, float p);
 
 #endif
