@@ -113,8 +113,8 @@ static void patch_energy_row(const float *x, int L, int P, float *imp)
         double e = 0;
         for (int p = 0; p < P; p++) e += (double)x[(size_t)l * P + p] * x[(size_t)l * P + p];
         imp[l] = (float)e;
-        if (e < mn) mn = e;
-        if (e > mx) mx = e;
+        if (imp[l] < mn) mn = imp[l];   /* on the stored values: the extremes map to exactly 0 and 1 */
+        if (imp[l] > mx) mx = imp[l];
     }
     double span = mx - mn;
     for (int l = 0; l < L; l++) imp[l] = span > 0 ? (float)((imp[l] - mn) / span) : 0.0f;
