@@ -1,5 +1,6 @@
 #include "pf_wavelet.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,6 +211,8 @@ static int add_param(pf_pstore *p, const char *prefix, const char *name, int ndi
     return pf_pstore_add(p, full, ndim, shape);
 }
 
+static size_t xattn_scratch(int Tk);
+
 static size_t wavelet_layout(pf_wavelet *w, pf_arena *a)
 {
     size_t B = w->max_B, C = w->C, T = w->T, E = w->E, H = w->H, Td = w->Td, Hs = w->Hs, nf = w->nf;
@@ -259,7 +262,7 @@ static size_t wavelet_layout(pf_wavelet *w, pf_arena *a)
     TAKE(w->qbuf, float, B * T * E); TAKE(w->kvbuf, float, B * (Tkmax ? Tkmax : 1) * 2 * E);
     TAKE(w->ohm, float, B * T * E);
     w->scratch_threads = pf_threads();
-    TAKE(w->att_scr, float, Tkmax ? 2 * pf_sdpa_scratch((int)T, (int)Tkmax) : 1);
+    TAKE(w->att_scr, float, Tkmax ? xattn_scratch((int)Tkmax) : 1);
     TAKE(w->da, float, B * C * T); TAKE(w->dd, float, B * C * T);
     TAKE(w->du, float, B * C * T); TAKE(w->ddp, float, B * C * T);
     TAKE(w->ds, float, B * E * T); TAKE(w->dco, float, B * E * T);
@@ -486,6 +489,75 @@ static void mask_apply(float *x, const uint8_t *m, size_t n, float scale)
     for (size_t i = 0; i < n; i++) x[i] *= (float)m[i] * scale;
 }
 
+
+/* Cross-scale attention in query blocks: q [BH, Tq, hd], k, v [BH, Tk, hd] (hd = 6).
+ * Whole [Tq, Tk] probability blocks (33 MB per head at level 3) would stream through
+ * memory several times per pass; blocks of XATT_ROWS queries stay in cache, and the
+ * probabilities are never stored (the backward recomputes them). The backward adds
+ * into dk, dv over the blocks of one (batch, head), so it runs the heads in parallel.
+ * OpenBLAS is single-threaded here (pf_gemm set it before: the CAFFN runs first). */
+#define XATT_ROWS 32
+
+static size_t xattn_scratch(int Tk) { return 2 * (size_t)pf_threads() * XATT_ROWS * (size_t)Tk; }
+
+// one block: p [n, Tk] = softmax(scale q k^T)
+static void xattn_probs(float *p, const float *q, const float *k, int n, int Tk, int hd, float scale)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, Tk, hd, scale, q, hd, k, hd, 0.0f, p, Tk);
+    pf_softmax_forward(p, p, n, Tk);
+}
+
+static void xattn_forward(float *o, float *scr, const float *q, const float *k, const float *v, int BH, int Tq,
+                          int Tk, int hd, float scale)
+{
+    int nb = (Tq + XATT_ROWS - 1) / XATT_ROWS;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int job = 0; job < BH * nb; job++) {
+        int bh = job / nb, r0 = (job % nb) * XATT_ROWS, n = Tq - r0 < XATT_ROWS ? Tq - r0 : XATT_ROWS;
+        size_t qo = ((size_t)bh * Tq + r0) * hd, ko = (size_t)bh * Tk * hd;
+        float *p = scr + (size_t)pf_thread_id() * 2 * XATT_ROWS * Tk;
+        xattn_probs(p, q + qo, k + ko, n, Tk, hd, scale);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, Tk, 1.0f, p, Tk, v + ko, hd, 0.0f, o + qo, hd);
+    }
+}
+
+// dq, dk, dv (=); do_: [BH, Tq, hd]
+static void xattn_backward(float *dq, float *dk, float *dv, float *scr, const float *do_, const float *q,
+                           const float *k, const float *v, int BH, int Tq, int Tk, int hd, float scale)
+{
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int bh = 0; bh < BH; bh++) {
+        size_t ko = (size_t)bh * Tk * hd;
+        float *p = scr + (size_t)pf_thread_id() * 2 * XATT_ROWS * Tk, *dp = p + (size_t)XATT_ROWS * Tk;
+        for (int r0 = 0; r0 < Tq; r0 += XATT_ROWS) {
+            int n = Tq - r0 < XATT_ROWS ? Tq - r0 : XATT_ROWS;
+            float beta = r0 > 0 ? 1.0f : 0.0f;   /* the first block overwrites dk, dv */
+            size_t qo = ((size_t)bh * Tq + r0) * hd;
+            xattn_probs(p, q + qo, k + ko, n, Tk, hd, scale);
+            // dv [Tk, hd] += p^T do; dp [n, Tk] = do v^T
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, hd, n, 1.0f, p, Tk, do_ + qo, hd, beta, dv + ko, hd);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, Tk, hd, 1.0f, do_ + qo, hd, v + ko, hd, 0.0f, dp, Tk);
+            // ds = p * (dp - rowsum(dp * p)), in dp
+            for (int i = 0; i < n; i++) {
+                float *dr = dp + (size_t)i * Tk;
+                const float *pr = p + (size_t)i * Tk;
+                float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+                for (int j = 0; j < Tk; j++) sum += dr[j] * pr[j];
+#pragma omp simd
+                for (int j = 0; j < Tk; j++) dr[j] = pr[j] * (dr[j] - sum);
+            }
+            // dq [n, hd] = scale ds k; dk [Tk, hd] += scale ds^T q
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, Tk, scale, dp, Tk, k + ko, hd, 0.0f, dq + qo, hd);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, hd, n, scale, dp, Tk, q + qo, hd, beta, dk + ko, hd);
+        }
+    }
+}
+
 /* ============================ forward ====================================== */
 
 int pf_wavelet_forward(pf_wavelet *w, pf_pstore *p, const float *x, int B, int train, uint64_t key)
@@ -588,7 +660,7 @@ int pf_wavelet_forward(pf_wavelet *w, pf_pstore *p, const float *x, int B, int t
                                   Win + (size_t)E * E, bin + E, Tk, E, 2 * E);
             pf_heads_split(a->kh, w->kvbuf, B, Tk, xh, hd, 2 * E, 0);
             pf_heads_split(a->vh, w->kvbuf, B, Tk, xh, hd, 2 * E, E);
-            pf_sdpa_forward_lean(w->ohm, w->att_scr, a->qh, a->kh, a->vh, B * xh, T, Tk, hd, 1.0f / sqrtf((float)hd));
+            xattn_forward(w->ohm, w->att_scr, a->qh, a->kh, a->vh, B * xh, T, Tk, hd, 1.0f / sqrtf((float)hd));
             pf_heads_merge(a->merged, w->ohm, B, T, xh, hd);
             pf_linear_forward(a->ao, a->merged, pf_pstore_data(p, id->out_w), pf_pstore_data(p, id->out_b), B * T, E, E);
             // co += lambda ao^T
@@ -679,8 +751,8 @@ int pf_wavelet_backward(pf_wavelet *w, pf_pstore *p, const float *dspec, float *
             pf_linear_backward(w->dmerged, pf_pstore_grad(p, id->out_w), pf_pstore_grad(p, id->out_b), w->dao,
                                a->merged, pf_pstore_data(p, id->out_w), B * T, E, E);
             pf_heads_split(w->dohm, w->dmerged, B, T, xh, hd, E, 0);
-            pf_sdpa_backward_into(w->dqh, w->dkh, w->dvh, w->att_scr, w->dohm, a->qh, a->kh, a->vh, NULL,
-                                  B * xh, T, Tk, hd, scale, 0);
+            xattn_backward(w->dqh, w->dkh, w->dvh, w->att_scr, w->dohm, a->qh, a->kh, a->vh, B * xh, T, Tk, hd,
+                           scale);
             memset(w->dQ, 0, BET * sizeof(float));
             pf_heads_split_backward(w->dQ, w->dqh, B, T, xh, hd, E, 0);
             memset(w->dKV, 0, (size_t)B * Tk * 2 * E * sizeof(float));
