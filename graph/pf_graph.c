@@ -499,6 +499,13 @@ pf_graph *pf_graph_load(const char *path, pf_diag *dg)
     double dt = 10.0;
     config_lookup_float(&cfg, "drain_timeout", &dt);
     g->drain_timeout = dt;
+    int mf = 64;
+    config_lookup_int(&cfg, "max_frame_mb", &mf);
+    if (mf < 1 || mf > 4096) pf_diag_add(dg, "%s:1: max_frame_mb %d must be in [1, 4096]", path, mf);
+    g->max_frame_mb = mf;
+    double sw = 10.0;
+    config_lookup_float(&cfg, "stall_warn", &sw);
+    g->stall_warn = sw;
     const char *ipc = NULL;
     config_lookup_string(&cfg, "ipc_dir", &ipc);
     char defdir[256];
@@ -528,7 +535,7 @@ pf_graph *pf_graph_load(const char *path, pf_diag *dg)
     }
     /* top-level keys we don't know are mistakes too */
     config_setting_t *root = config_root_setting(&cfg);
-    static const char *known[] = {"name", "seed", "base_port", "drain_timeout", "ipc_dir", "hosts", "default_host", "nodes", "edges", NULL};
+    static const char *known[] = {"name", "seed", "base_port", "drain_timeout", "max_frame_mb", "stall_warn", "ipc_dir", "hosts", "default_host", "nodes", "edges", NULL};
     for (int i = 0; i < config_setting_length(root); i++) {
         config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
         int ok = 0;
@@ -555,6 +562,13 @@ void pf_graph_destroy(pf_graph *g)
     free(g->nodes); free(g->edges); free(g->hosts);
     free(g->path); free(g->name); free(g->ipc_dir); free(g->default_host);
     free(g);
+}
+
+int pf_graph_rank(const pf_graph *g, int node, int replica)
+{
+    int k = 0;
+    for (int i = 0; i < node; i++) k += g->nodes[i].replicas;
+    return k + replica;
 }
 
 int pf_graph_find(const pf_graph *g, const char *node)
@@ -607,6 +621,23 @@ static char *tcp_ep(const char *addr, int port)
     return strdup(buf);
 }
 
+/* Every upstream instance of (node, input port), as the routing ids they connect with. */
+static const pf_sender *plan_senders(const pf_graph *g, int node, const char *port, int n)
+{
+    pf_sender *s = calloc((size_t)n, sizeof *s);
+    int k = 0;
+    for (int j = 0; s && j < g->n_edges; j++) {
+        const pf_gedge *e = &g->edges[j];
+        if (e->to != node || strcmp(e->to_port, port)) continue;
+        for (int r = 0; r < g->nodes[e->from].replicas && k < n; r++, k++) {
+            char id[PF_WIRE_MAX_ID];
+            pf_node_route_id(id, sizeof id, g->nodes[e->from].name, r, e->from_port);
+            s[k] = (pf_sender){strdup(id), pf_graph_rank(g, e->from, r)};
+        }
+    }
+    return s;
+}
+
 int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *ipc_dir,
                   const char *status_endpoint, pf_instance *out)
 {
@@ -626,6 +657,7 @@ int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *
     out->seed = g->seed;
     out->params = n->params;
     out->drain_timeout = g->drain_timeout;
+    out->max_frame_mb = g->max_frame_mb;
     out->status_endpoint = status_endpoint ? strdup(status_endpoint) : NULL;
     for (const pf_port_spec *p = n->kind->ports; p && p->name; p++) {
         if (p->dir != PF_PORT_IN) continue;
@@ -642,6 +674,7 @@ int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *
         ip->port = p->name;
         ip->eos_expected = eos;
         ip->hwm = hwm;
+        ip->senders = plan_senders(g, ni, p->name, eos);
         if (local) ip->bind[ip->n_bind++] = ipc_ep(dir, n->name, replica, p->name);
         if (remote) ip->bind[ip->n_bind++] = tcp_ep(host_addr(g, my_host), tcp_port(g, ni, replica, p->name));
     }
@@ -658,17 +691,22 @@ int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *
         op->hwm = e->hwm;
         op->n_peers = to->replicas;
         const char *to_host = pf_graph_node_host(g, e->to);
-        for (int r = 0; r < to->replicas; r++)
+        for (int r = 0; r < to->replicas; r++) {
+            op->peer_rank[r] = pf_graph_rank(g, e->to, r);
             op->connect[r] = !strcmp(to_host, my_host) ? ipc_ep(dir, to->name, r, e->to_port)
                                                       : tcp_ep(host_addr(g, to_host), tcp_port(g, e->to, r, e->to_port));
+        }
     }
     return PF_OK;
 }
 
 void pf_graph_plan_free(pf_instance *inst)
 {
-    for (int i = 0; i < inst->n_in; i++)
+    for (int i = 0; i < inst->n_in; i++) {
         for (int b = 0; b < inst->in[i].n_bind; b++) free((char *)inst->in[i].bind[b]);
+        for (int k = 0; inst->in[i].senders && k < inst->in[i].eos_expected; k++) free((char *)inst->in[i].senders[k].id);
+        free((void *)inst->in[i].senders);
+    }
     for (int e = 0; e < inst->n_out; e++) {
         free((char *)inst->out[e].to);
         for (int p = 0; p < inst->out[e].n_peers; p++) free((char *)inst->out[e].connect[p]);
