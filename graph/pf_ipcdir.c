@@ -19,10 +19,10 @@ static int check_private(const char *dir)
     struct stat st;
     if (lstat(dir, &st)) return pf_err(PF_EIO, "socket folder %s: %s", dir, strerror(errno));
     if (!S_ISDIR(st.st_mode)) return pf_err(PF_EINVAL, "socket folder %s is not a directory", dir);
-    if (st.st_uid != getuid())
+    if (st.st_uid != getuid() && st.st_uid != 0) /* root's folders (/tmp) are trusted */
         return pf_err(PF_EINVAL, "socket folder %s belongs to uid %u, not to us (uid %u): refusing to use it; remove it or set ipc_dir",
                       dir, (unsigned)st.st_uid, (unsigned)getuid());
-    if (st.st_mode & 022)
+    if ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)) /* sticky (like /tmp): others cannot replace our entries */
         return pf_err(PF_EINVAL, "socket folder %s has mode %04o: others may write there; refusing to use it (chmod 700 it or set ipc_dir)",
                       dir, (unsigned)(st.st_mode & 07777));
     return PF_OK;
@@ -98,11 +98,16 @@ static void remove_stale(const char *base)
 int pf_ipcdir_prepare(const char *base, int pid, char *out, size_t cap)
 {
     if (snprintf(out, cap, "%s-%d", base, pid) >= (int)cap) return pf_err(PF_ERANGE, "socket folder path too long: %s", base);
-    /* the default root /tmp/physioflow-UID is shared ground: check it; a
-     * folder the user named is theirs, so only what we create is checked */
-    char root[64];
+    /* From the default root /tmp/physioflow-UID down, every folder must be
+     * private; for a folder the user named, the one holding the run folder
+     * (whoever can write there can swap the run folder) and the run folder. */
+    char root[64], parent[512];
     snprintf(root, sizeof root, "/tmp/physioflow-%u", (unsigned)getuid());
-    const char *private_from = !strncmp(base, root, strlen(root)) && (base[strlen(root)] == '/' || !base[strlen(root)]) ? root : out;
+    snprintf(parent, sizeof parent, "%s", base);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) *slash = 0;
+    else snprintf(parent, sizeof parent, "%s", out); /* relative or in "/": only the run folder */
+    const char *private_from = !strncmp(base, root, strlen(root)) && (base[strlen(root)] == '/' || !base[strlen(root)]) ? root : parent;
     int rc = mkdir_private(out, private_from);
     if (rc) return rc;
     remove_stale(base);

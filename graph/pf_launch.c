@@ -26,6 +26,7 @@ typedef struct {
     char custom[PF_MAX_CUSTOM_COUNTERS][32];
     int n_custom, have_status;
     uint64_t last_status_ns;   /* when its last status arrived (start time before the first) */
+    int producing;             /* a source that was not blocked since its previous status */
 } child_t;
 
 static volatile sig_atomic_t g_interrupt;
@@ -85,8 +86,11 @@ static void take_status(child_t *kids, int nk, const pf_graph *g, pf_msg *m)
             if (warned++ < 5) pf_warn("ignored a status message from %s.%d: unknown state", g->nodes[node].name, c->replica);
             return;
         }
+        uint64_t was_blocked = c->cnt[PF_CNT_BLOCKED_NS];
         memcpy(c->cnt, vals->data, nv * sizeof(uint64_t));
         c->last_status_ns = pf_now_ns();
+        /* a source that is free to produce (a realtime one between windows) is not stalled */
+        c->producing = c->cnt[PF_CNT_STATE] == PF_STATE_RUNNING && c->cnt[PF_CNT_BLOCKED_NS] - was_blocked < 200000000ull;
         c->n_custom = 0;
         char *save = NULL;
         for (char *t = strtok_r(nl + 1, ",", &save); t && c->n_custom < (int)nv - PF_CNT_N; t = strtok_r(NULL, ",", &save))
@@ -341,8 +345,12 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
             stop_at = now; /* don't repeat every iteration */
         }
         uint64_t sum = 0;
-        for (int i = 0; i < nk; i++) sum += kids[i].cnt[PF_CNT_MSGS_IN] + kids[i].cnt[PF_CNT_MSGS_OUT] + kids[i].cnt[PF_CNT_STATE];
-        if (sum != progress_sum || running == 0) { progress_sum = sum; last_progress = now; }
+        int free_source = 0;
+        for (int i = 0; i < nk; i++) {
+            sum += kids[i].cnt[PF_CNT_MSGS_IN] + kids[i].cnt[PF_CNT_MSGS_OUT] + kids[i].cnt[PF_CNT_STATE];
+            free_source |= !kids[i].exited && is_source(g, kids[i].node) && kids[i].producing && now - kids[i].last_status_ns < SILENT_NS;
+        }
+        if (sum != progress_sum || free_source || running == 0) { progress_sum = sum; last_progress = now; }
         if (g->stall_warn > 0 && now - last_progress > (uint64_t)(g->stall_warn * 1e9) &&
             now - last_stall_warn > (uint64_t)(g->stall_warn * 1e9)) {
             if (tty && !opts->quiet) fprintf(stderr, "\n");
