@@ -1,9 +1,11 @@
 #include "pf_node.h"
 
 #include "pf_error.h"
+#include "pf_guard.h"
 #include "pf_log.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +54,7 @@ struct pf_node {
     char custom_name[PF_MAX_CUSTOM_COUNTERS][32];
     uint64_t custom[PF_MAX_CUSTOM_COUNTERS];
     uint64_t malformed_logged;
+    uint64_t rejected_logged;
 };
 
 static volatile sig_atomic_t g_stop;
@@ -106,6 +109,24 @@ void pf_node_count(pf_node *n, const char *counter, uint64_t delta)
     if (n->n_custom == PF_MAX_CUSTOM_COUNTERS) return;
     snprintf(n->custom_name[n->n_custom], sizeof n->custom_name[0], "%s", counter);
     n->custom[n->n_custom++] = delta;
+}
+
+int pf_node_reject(pf_node *n, const char *reason, const pf_msg *m, const char *fmt, ...)
+{
+    pf_node_count(n, reason, 1);
+    n->cnt[PF_CNT_DROPPED]++;
+    n->rejected_logged++;
+    /* first few in full, then one in a thousand: a hostile stream can't flood the log */
+    if (n->rejected_logged <= 10 || n->rejected_logged % 1000 == 0) {
+        char why[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, sizeof why, fmt, ap);
+        va_end(ap);
+        pf_warn("dropped window '%s' #%llu (%s, %llu so far): %s", m ? m->id : "?", m ? (unsigned long long)m->window_index : 0ull,
+                reason, (unsigned long long)n->rejected_logged, why);
+    }
+    return PF_OK;
 }
 
 /* --- status to the launcher ---------------------------------------------- */
@@ -562,6 +583,8 @@ static int handle_message(pf_node *n, int port, pf_msg *m, size_t bytes)
         log_malformed(n, ip->port);
         return PF_OK;
     }
+    const char *reason;
+    if (pf_guard_window(m, &reason)) return pf_node_reject(n, reason, m, "%s", pf_errmsg());
     return n->kind->process(n, n->state, ip->port, m);
 }
 

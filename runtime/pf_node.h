@@ -126,6 +126,12 @@ int pf_node_stopping(const pf_node *n);
  * counts (policy drop). */
 int pf_node_send(pf_node *n, const char *port, pf_msg *m);
 
+/* A window this node cannot process (a rate it cannot filter at, contents
+ * that do not fit the window): counted under `reason` and as dropped, logged
+ * (throttled), and PF_OK returned so the node carries on:
+ *   return pf_node_reject(n, "bad_rate", m, "no filter at %g Hz", fs); */
+int pf_node_reject(pf_node *n, const char *reason, const pf_msg *m, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* Kind-specific counters, shown by the launcher ("beats_shuffled", ...). */
 void pf_node_count(pf_node *n, const char *counter, uint64_t delta);
 

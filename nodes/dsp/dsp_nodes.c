@@ -220,7 +220,9 @@ static int filter_process(pf_node *n, void *state, const char *port, pf_msg *m)
     }
     pf_iirdes d;
     int rc = design_for(f, fs, &d), none = rc == 1;
-    if (rc < 0) return rc;
+    if (rc < 0) return pf_node_reject(n, "bad_rate", m, "%s", pf_errmsg()); /* a rate this design cannot take */
+    if (f->resample && (int)lround(fs) != f->resample && (fs != floor(fs) || fs > 1e6))
+        return pf_node_reject(n, "bad_rate", m, "resampling needs an integer rate up to 1 MHz, got %g Hz", fs);
     float *x = f->a, *y = f->b;
     to_interleaved(pf_msg_samples(m), x, ns, L);
     int fresh = 0;
@@ -468,7 +470,11 @@ static int rpeak_process(pf_node *n, void *state, const char *port, pf_msg *m)
         pf_rpeak_cfg_default(&c, m->sample_rate, L);
         c.lead = r->lead >= L ? L - 1 : r->lead;
         s->det = pf_rpeak_create(&c);
-        if (!s->det) return pf_err_context(PF_EINVAL, "rpeak %s", m->id);
+        if (!s->det) { /* a rate or lead count the detector cannot take: this window only */
+            s->id[0] = 0;
+            s->fs = 0;
+            return pf_node_reject(n, "bad_rate", m, "%s", pf_errmsg());
+        }
     }
     s->used = ++r->clock;
     /* feed only samples not seen yet: overlapping windows are fine */

@@ -255,6 +255,61 @@ def test_ipc_folder_checks(tmp):
         print("SKIP: folder owned by another user (needs root to create one)")
 
 
+def inject(tmp, name, nodes, edges, target, sender, msgs, procs_order):
+    """Start the named node processes by hand, send msgs into target's input as `sender`
+    (an upstream instance the plan expects), then its end-of-stream; return (codes, logs)."""
+    import zmq
+    text = 'name = "%s";\nipc_dir = "%s/ipc-%s";\nnodes = ( %s );\nedges = ( %s );\n' % (name, tmp, name, nodes, edges)
+    cfg = write(os.path.join(tmp, name + ".cfg"), text)
+    procs = [subprocess.Popen([EXE, "node", cfg, n], stderr=subprocess.PIPE, text=True) for n in procs_order]
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.ROUTING_ID, sender.encode() + b"/out")
+    s.connect("ipc://%s/ipc-%s/%s.0.in" % (tmp, name, target))
+    for m in msgs:
+        s.send_multipart(m)
+    s.send_multipart(pfwire.eos(sender, len(msgs)))
+    s.poll(10000)
+    codes = [p.wait(timeout=60) for p in procs]
+    logs = "".join(p.stderr.read() for p in procs)
+    s.close(0)
+    ctx.term()
+    return codes, logs
+
+
+def test_hostile_windows(tmp):
+    """Defect 3: well-formed but hostile windows are dropped and counted; the nodes carry on."""
+    x = (np.sin(np.arange(2000) / 40.0)[None, :] * np.ones((2, 1))).astype(np.float32)
+    good = pfwire.window("ok", 0, x, rate=500.0, rpeaks=[100, 500, 900, 1300, 1700])
+    # sample rates the filter and the R-peak detector cannot take
+    for kind in ("filter", "rpeak"):
+        out = os.path.join(tmp, "rates-%s.h5" % kind)
+        codes, logs = inject(tmp, "rates-" + kind, '{ name = "src"; kind = "synth"; }, { name = "f"; kind = "%s"; },'
+                             ' { name = "sink"; kind = "sink"; path = "%s"; }' % (kind, out),
+                             '{ from = "src"; to = "f"; }, { from = "f"; to = "sink"; }', "f", "src.0",
+                             [pfwire.window("one", 0, x, rate=1.0), pfwire.window("ten", 0, x, rate=10.0), good], ["sink", "f"])
+        check(codes == [0, 0], "%s and sink survive rates of 1 and 10 Hz (%s):\n%s" % (kind, codes, logs[-800:]))
+        check("(bad_rate, 2 so far)" in logs, "%s: each drop is logged with its reason:\n%s" % (kind, logs[-800:]))
+        if os.path.exists(out):
+            with h5py.File(out, "r") as f:
+                check(f.attrs["n_windows"] == 1 and f.attrs["complete"] == 1, "the good window still arrives (%d)" % f.attrs["n_windows"])
+    # beat boundaries far outside the window (qrs_on = 10^12 crashed shuffle's features)
+    beats = np.full((1, 9), -1, np.int64)
+    beats[0, 3], beats[0, 4], beats[0, 5] = 10 ** 12, 500, 520
+    hostile = pfwire.encode(pfwire.KIND_WINDOW, "evil", 0, 0, 500.0, 2, 2000, sections=[
+        (pfwire.SEC_SAMPLES, "f32", [2, 2000], x.tobytes()), (14, "i64", [1, 9], beats.tobytes())])
+    out = os.path.join(tmp, "beats.h5")
+    codes, logs = inject(tmp, "beats", '{ name = "src"; kind = "synth"; }, { name = "a"; kind = "shuffle"; },'
+                         ' { name = "sink"; kind = "sink"; path = "%s"; }' % out,
+                         '{ from = "src"; to = "a"; }, { from = "a"; to = "sink"; }', "a", "src.0",
+                         [hostile, pfwire.window("slow", 0, x, rate=1.0), good], ["sink", "a"])
+    check(codes == [0, 0], "shuffle survives BEATS outside the window and a 1 Hz window (%s):\n%s" % (codes, logs[-800:]))
+    check("bad_beats" in logs and "lies outside the window" in logs and "bad_rate" in logs, "reasons logged:\n" + logs[-800:])
+    if os.path.exists(out):
+        with h5py.File(out, "r") as f:
+            check(f.attrs["n_windows"] == 1, "the good window still arrives (%d)" % f.attrs["n_windows"])
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="pf-harden-") as tmp:
         refp = os.path.join(tmp, "ref.h5")
@@ -266,7 +321,7 @@ def main():
             t0 = time.time()
             t(tmp, ref)
             print("%-28s %.1f s" % (t.__name__, time.time() - t0), flush=True)
-        for t in (test_stall, test_forged_status, test_ipc_folder_checks):
+        for t in (test_hostile_windows, test_stall, test_forged_status, test_ipc_folder_checks):
             t0 = time.time()
             t(tmp)
             print("%-28s %.1f s" % (t.__name__, time.time() - t0), flush=True)
