@@ -417,6 +417,13 @@ pf_graph *pf_graph_load(const char *path, const pf_graph_opts *opts, pf_diag *dg
     double dt = 10.0;
     config_lookup_float(&cfg, "drain_timeout", &dt);
     g->drain_timeout = dt;
+    int mf = 64;
+    config_lookup_int(&cfg, "max_frame_mb", &mf);
+    if (mf < 1 || mf > 4096) pf_diag_add(dg, "%s:1: max_frame_mb %d must be in [1, 4096]", path, mf);
+    g->max_frame_mb = mf;
+    double sw = 10.0;
+    config_lookup_float(&cfg, "stall_warn", &sw);
+    g->stall_warn = sw;
     const char *ipc = NULL;
     config_lookup_string(&cfg, "ipc_dir", &ipc);
     char defdir[256];
@@ -446,7 +453,7 @@ pf_graph *pf_graph_load(const char *path, const pf_graph_opts *opts, pf_diag *dg
     }
     /* top-level keys we don't know are mistakes too */
     config_setting_t *root = config_root_setting(&cfg);
-    static const char *known[] = {"name", "seed", "base_port", "drain_timeout", "ipc_dir", "hosts", "default_host", "nodes", "edges", NULL};
+    static const char *known[] = {"name", "seed", "base_port", "drain_timeout", "max_frame_mb", "stall_warn", "ipc_dir", "hosts", "default_host", "nodes", "edges", NULL};
     for (int i = 0; i < config_setting_length(root); i++) {
         config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
         int ok = 0;
@@ -488,6 +495,13 @@ void pf_graph_destroy(pf_graph *g)
     free(g->set);
     free(g->path); free(g->name); free(g->ipc_dir); free(g->default_host);
     free(g);
+}
+
+int pf_graph_rank(const pf_graph *g, int node, int replica)
+{
+    int k = 0;
+    for (int i = 0; i < node; i++) k += g->nodes[i].replicas;
+    return k + replica;
 }
 
 int pf_graph_find(const pf_graph *g, const char *node)

@@ -32,6 +32,8 @@ typedef struct pf_graph {
     uint64_t seed;
     int base_port;
     double drain_timeout;
+    int max_frame_mb;   /* ZMQ_MAXMSGSIZE of every socket, MiB per frame */
+    double stall_warn;  /* seconds without progress before the launcher names the waiting edges */
     int n_nodes, n_edges, n_hosts;
     pf_gnode *nodes;
     pf_gedge *edges;
@@ -52,6 +54,8 @@ void pf_graph_check(const pf_graph *g, pf_diag *diag);
 const pf_kind *pf_graph_kind(const pf_graph *g, const char *name);
 void pf_graph_destroy(pf_graph *g);
 int pf_graph_find(const pf_graph *g, const char *node);
+/* Rank of an instance: its index when every node's replicas are listed in order. */
+int pf_graph_rank(const pf_graph *g, int node, int replica);
 /* Host a node runs on ("" when the graph declares no hosts). */
 const char *pf_graph_node_host(const pf_graph *g, int node);
 

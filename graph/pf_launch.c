@@ -1,5 +1,7 @@
 #include "pf_launch.h"
 
+#include "pf_ipcdir.h"
+
 #include "pf_error.h"
 #include "pf_log.h"
 
@@ -23,36 +25,13 @@ typedef struct {
     uint64_t prev[PF_CNT_N];   /* at the previous status line, for rates */
     char custom[PF_MAX_CUSTOM_COUNTERS][32];
     int n_custom, have_status;
+    uint64_t last_status_ns;   /* when its last status arrived (start time before the first) */
+    int producing;             /* a source that was not blocked since its previous status */
 } child_t;
 
 static volatile sig_atomic_t g_interrupt;
+#define SILENT_NS 2500000000ull /* statuses come every 0.5 s: 2.5 s without one is a stall */
 static void on_signal(int sig) { (void)sig; g_interrupt++; }
-
-/* Remove the run's socket folder: only socket files directly inside it. */
-static void remove_ipc_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char path[1024];
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (!lstat(path, &st) && S_ISSOCK(st.st_mode)) unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-static void mkdir_p(const char *dir)
-{
-    char p[512];
-    snprintf(p, sizeof p, "%s", dir);
-    for (char *s = p + 1; *s; s++)
-        if (*s == '/') { *s = 0; mkdir(p, 0700); *s = '/'; }
-    mkdir(p, 0700);
-}
 
 static pid_t spawn(const char *exe, const pf_graph *g, const child_t *c, const char *ipc_dir, const char *status_ep)
 {
@@ -81,10 +60,22 @@ static pid_t spawn(const char *exe, const pf_graph *g, const child_t *c, const c
     _exit(127);
 }
 
+/* A status message is validated like data: a forged or broken one is
+ * ignored (and said so, a few times), never read past its sections. */
 static void take_status(child_t *kids, int nk, const pf_graph *g, pf_msg *m)
 {
+    static int warned;
     const pf_section *names = pf_msg_find_const(m, PF_SEC_NAME), *vals = pf_msg_find_const(m, PF_SEC_COUNTERS);
-    if (!names || !vals || strcmp(m->id, "status")) return;
+    const char *bad = NULL;
+    if (m->kind != PF_MSG_CONTROL || strcmp(m->id, "status")) bad = "not a CONTROL 'status' message";
+    else if (!names || names->dtype != PF_DT_U8 || names->ndim != 1) bad = "no u8 NAME section";
+    else if (!vals || vals->dtype != PF_DT_U64 || vals->ndim != 1) bad = "no u64 COUNTERS section";
+    else if (pf_section_count(vals) < PF_CNT_N || pf_section_count(vals) > PF_CNT_N + PF_MAX_CUSTOM_COUNTERS) bad = "wrong number of counters";
+    else if (!memchr(names->data, '\n', names->bytes)) bad = "NAME section without node name";
+    if (bad) {
+        if (warned++ < 5) pf_warn("ignored a status message: %s", bad);
+        return;
+    }
     char buf[512];
     size_t len = names->bytes < sizeof buf - 1 ? names->bytes : sizeof buf - 1;
     memcpy(buf, names->data, len);
@@ -98,7 +89,15 @@ static void take_status(child_t *kids, int nk, const pf_graph *g, pf_msg *m)
         if (c->node != node || (uint64_t)c->replica != m->count) continue;
         size_t nv = pf_section_count(vals);
         if (nv > PF_CNT_N + PF_MAX_CUSTOM_COUNTERS) nv = PF_CNT_N + PF_MAX_CUSTOM_COUNTERS;
+        if (((const uint64_t *)vals->data)[PF_CNT_STATE] > PF_STATE_ENDING) {
+            if (warned++ < 5) pf_warn("ignored a status message from %s.%d: unknown state", g->nodes[node].name, c->replica);
+            return;
+        }
+        uint64_t was_blocked = c->cnt[PF_CNT_BLOCKED_NS];
         memcpy(c->cnt, vals->data, nv * sizeof(uint64_t));
+        c->last_status_ns = pf_now_ns();
+        /* a source that is free to produce (a realtime one between windows) is not stalled */
+        c->producing = c->cnt[PF_CNT_STATE] == PF_STATE_RUNNING && c->cnt[PF_CNT_BLOCKED_NS] - was_blocked < 200000000ull;
         c->n_custom = 0;
         char *save = NULL;
         for (char *t = strtok_r(nl + 1, ",", &save); t && c->n_custom < (int)nv - PF_CNT_N; t = strtok_r(NULL, ",", &save))
@@ -119,6 +118,7 @@ static void status_line(const pf_graph *g, child_t *kids, int nk, double dt, int
 {
     char line[2048];
     int len = 0;
+    uint64_t now = pf_now_ns();
     for (int n = 0; n < g->n_nodes && len < (int)sizeof line - 200; n++) {
         uint64_t msgs = 0, bytes = 0, blocked = 0;
         int reps = 0, src = is_source(g, n);
@@ -139,6 +139,11 @@ static void status_line(const pf_graph *g, child_t *kids, int nk, double dt, int
         else snprintf(label, sizeof label, "%s", g->nodes[n].name);
         len += snprintf(line + len, sizeof line - (size_t)len, "%s%s: %.0f win/s %.1f MB/s bp %.0f%%", len ? " | " : "",
                         label, (double)msgs / dt, (double)bytes / dt / 1e6, bp > 100 ? 100 : bp);
+        /* a live instance that stopped reporting (SIGSTOP, a hung kernel call) stalls its edges */
+        for (int i = 0; i < nk && len < (int)sizeof line - 100; i++)
+            if (kids[i].node == n && !kids[i].exited && now - kids[i].last_status_ns > SILENT_NS)
+                len += snprintf(line + len, sizeof line - (size_t)len, " [%s.%d STALLED: no status for %.0f s]", g->nodes[n].name,
+                                kids[i].replica, (double)(now - kids[i].last_status_ns) / 1e9);
     }
     if (tty) fprintf(stderr, "\r\033[K%s", line);
     else fprintf(stderr, "status: %s\n", line);
@@ -182,6 +187,56 @@ static void signal_all(child_t *kids, int nk, int sig)
         if (!kids[i].exited) kill(kids[i].pid, sig);
 }
 
+/* Tell every survivor that instance `dead` is gone: its neighbours stop
+ * waiting for it and finish cleanly (pf_node.h, PF_SIG_DIED). */
+static void notify_death(const pf_graph *g, child_t *kids, int nk, const child_t *dead)
+{
+    union sigval v = {.sival_int = pf_graph_rank(g, dead->node, dead->replica)};
+    for (int i = 0; i < nk; i++)
+        if (!kids[i].exited) sigqueue(kids[i].pid, PF_SIG_DIED, v);
+}
+
+static int any_edge(const pf_graph *g, int from, int to)
+{
+    for (int j = 0; j < g->n_edges; j++)
+        if (g->edges[j].from == from && g->edges[j].to == to) return 1;
+    return 0;
+}
+
+/* No counter moved for a while: name the edges that wait, and why. */
+static void report_stall(const pf_graph *g, child_t *kids, int nk, double secs)
+{
+    uint64_t now = pf_now_ns();
+    char what[1536];
+    int len = 0;
+    for (int a = 0; a < nk && len < (int)sizeof what - 200; a++)
+        for (int b = 0; b < nk && len < (int)sizeof what - 200; b++) {
+            child_t *u = &kids[a], *v = &kids[b];
+            if (!any_edge(g, u->node, v->node)) continue;
+            const char *un = g->nodes[u->node].name, *vn = g->nodes[v->node].name;
+            int u_silent = !u->exited && now - u->last_status_ns > SILENT_NS, v_silent = !v->exited && now - v->last_status_ns > SILENT_NS;
+            const char *why = NULL;
+            if (!v->exited && u->exited && v->cnt[PF_CNT_STATE] == PF_STATE_RUNNING) why = "the receiver waits for end-of-stream from a sender that has exited";
+            else if (!u->exited && v->exited && u->cnt[PF_CNT_STATE] == PF_STATE_ENDING) why = "the sender waits for an acknowledgement from a receiver that has exited";
+            else if (!u->exited && v->exited && u->cnt[PF_CNT_STATE] == PF_STATE_RUNNING) why = "the receiver has exited before its sender ended";
+            else if (u_silent || v_silent) why = "one side sends no status (stopped?)";
+            if (why)
+                len += snprintf(what + len, sizeof what - (size_t)len, "\n  %s.%d -> %s.%d: %s", un, u->replica, vn, v->replica, why);
+        }
+    if (!len)
+        for (int b = 0; b < nk && len < (int)sizeof what - 200; b++) {
+            child_t *v = &kids[b];
+            if (v->exited || v->cnt[PF_CNT_STATE] != PF_STATE_RUNNING) continue;
+            for (int a = 0; a < nk; a++)
+                if (any_edge(g, kids[a].node, v->node) && !kids[a].exited) {
+                    len += snprintf(what + len, sizeof what - (size_t)len, "\n  %s.%d -> %s.%d: the receiver waits for input",
+                                    g->nodes[kids[a].node].name, kids[a].replica, g->nodes[v->node].name, v->replica);
+                    break;
+                }
+        }
+    pf_warn("no progress for %.0f s while nodes wait on each other:%s", secs, len ? what : " (no edge identified)");
+}
+
 int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
 {
     const char *exe = opts->exe ? opts->exe : "/proc/self/exe";
@@ -191,12 +246,16 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
 
     /* A private socket folder per run, so two runs of one graph never collide. */
     char ipc_dir[512], status_ep[600];
-    snprintf(ipc_dir, sizeof ipc_dir, "%s-%d", g->ipc_dir, (int)getpid());
-    mkdir_p(ipc_dir);
+    if (pf_ipcdir_prepare(g->ipc_dir, (int)getpid(), ipc_dir, sizeof ipc_dir)) {
+        pf_error("%s", pf_errmsg());
+        return 1;
+    }
     snprintf(status_ep, sizeof status_ep, "ipc://%s/status", ipc_dir);
 
     void *ctx = zmq_ctx_new();
     void *st = zmq_socket(ctx, ZMQ_PULL);
+    int64_t maxmsg = 1 << 20; /* a status is a few hundred bytes */
+    zmq_setsockopt(st, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     if (zmq_bind(st, status_ep)) {
         pf_error("cannot bind the status socket %s: %s", status_ep, zmq_strerror(zmq_errno()));
         zmq_close(st);
@@ -217,7 +276,7 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
         free(kids);
         zmq_close(st);
         zmq_ctx_term(ctx);
-        remove_ipc_dir(ipc_dir);
+        pf_ipcdir_remove(ipc_dir);
         return 1;
     }
 
@@ -229,6 +288,7 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
 
     uint64_t t_start = pf_now_ns();
     for (int i = 0; i < nk; i++) {
+        kids[i].last_status_ns = t_start;
         kids[i].pid = spawn(exe, g, &kids[i], ipc_dir, status_ep);
         if (kids[i].pid < 0) {
             pf_error("fork failed: %s", strerror(errno));
@@ -240,7 +300,7 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
 
     int tty = isatty(2), failed = 0, stopping = 0, running = nk;
     char failed_what[256] = "";
-    uint64_t last_line = pf_now_ns(), stop_at = 0;
+    uint64_t last_line = pf_now_ns(), stop_at = 0, last_progress = last_line, progress_sum = 0, last_stall_warn = 0;
     double line_every = tty ? 1.0 : 2.0;
     while (running > 0) {
         zmq_pollitem_t it = {st, 0, ZMQ_POLLIN, 0};
@@ -269,6 +329,7 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
                 c->status = status;
                 running--;
                 int bad = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+                if (bad) notify_death(g, kids, nk, c);
                 if (bad && !failed && !(stopping && !failed_what[0] && WIFSIGNALED(status))) {
                     failed = 1;
                     if (WIFEXITED(status))
@@ -284,11 +345,24 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
         uint64_t now = pf_now_ns();
         /* A failed graph has lost data already: give its nodes a short grace.
          * A user's stop lets them drain. */
-        double grace = failed ? 2.0 : g->drain_timeout + 5.0;
+        double grace = g->drain_timeout + 5.0; /* survivors were told who died, so they end by themselves */
         if (stopping && now - stop_at > (uint64_t)(grace * 1e9)) {
             pf_warn("nodes still running %.0f s after the stop request: killing them", grace);
             signal_all(kids, nk, SIGKILL);
             stop_at = now; /* don't repeat every iteration */
+        }
+        uint64_t sum = 0;
+        int free_source = 0;
+        for (int i = 0; i < nk; i++) {
+            sum += kids[i].cnt[PF_CNT_MSGS_IN] + kids[i].cnt[PF_CNT_MSGS_OUT] + kids[i].cnt[PF_CNT_STATE];
+            free_source |= !kids[i].exited && is_source(g, kids[i].node) && kids[i].producing && now - kids[i].last_status_ns < SILENT_NS;
+        }
+        if (sum != progress_sum || free_source || running == 0) { progress_sum = sum; last_progress = now; }
+        if (g->stall_warn > 0 && now - last_progress > (uint64_t)(g->stall_warn * 1e9) &&
+            now - last_stall_warn > (uint64_t)(g->stall_warn * 1e9)) {
+            if (tty && !opts->quiet) fprintf(stderr, "\n");
+            report_stall(g, kids, nk, (double)(now - last_progress) / 1e9);
+            last_stall_warn = now;
         }
         if (!opts->quiet && (double)(now - last_line) / 1e9 >= line_every && running > 0) {
             status_line(g, kids, nk, (double)(now - last_line) / 1e9, tty);
@@ -305,7 +379,7 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
     zmq_setsockopt(st, ZMQ_LINGER, &linger, sizeof linger);
     zmq_close(st);
     zmq_ctx_term(ctx);
-    remove_ipc_dir(ipc_dir);
+    pf_ipcdir_remove(ipc_dir);
     free(kids);
     if (failed) { pf_error("graph %s failed: %s", g->name, failed_what); return 1; }
     if (g_interrupt) { pf_info("graph %s stopped by request", g->name); return 130; }

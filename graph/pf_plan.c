@@ -45,6 +45,23 @@ static char *tcp_ep(const char *addr, int port)
     return strdup(buf);
 }
 
+/* Every upstream instance of (node, input port), as the routing ids they connect with. */
+static const pf_sender *plan_senders(const pf_graph *g, int node, const char *port, int n)
+{
+    pf_sender *s = calloc((size_t)n, sizeof *s);
+    int k = 0;
+    for (int j = 0; s && j < g->n_edges; j++) {
+        const pf_gedge *e = &g->edges[j];
+        if (e->to != node || strcmp(e->to_port, port)) continue;
+        for (int r = 0; r < g->nodes[e->from].replicas && k < n; r++, k++) {
+            char id[PF_WIRE_MAX_ID];
+            pf_node_route_id(id, sizeof id, g->nodes[e->from].name, r, e->from_port);
+            s[k] = (pf_sender){strdup(id), pf_graph_rank(g, e->from, r)};
+        }
+    }
+    return s;
+}
+
 int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *ipc_dir,
                   const char *status_endpoint, pf_instance *out)
 {
@@ -64,6 +81,7 @@ int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *
     out->seed = g->seed;
     out->params = n->params;
     out->drain_timeout = g->drain_timeout;
+    out->max_frame_mb = g->max_frame_mb;
     out->status_endpoint = status_endpoint ? strdup(status_endpoint) : NULL;
     for (const pf_port_spec *p = n->kind->ports; p && p->name; p++) {
         if (p->dir != PF_PORT_IN) continue;
@@ -80,6 +98,7 @@ int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *
         ip->port = p->name;
         ip->eos_expected = eos;
         ip->hwm = hwm;
+        ip->senders = plan_senders(g, ni, p->name, eos);
         if (local) ip->bind[ip->n_bind++] = ipc_ep(dir, n->name, replica, p->name);
         if (remote) ip->bind[ip->n_bind++] = tcp_ep(host_addr(g, my_host), tcp_port(g, ni, replica, p->name));
     }
@@ -96,17 +115,22 @@ int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *
         op->hwm = e->hwm;
         op->n_peers = to->replicas;
         const char *to_host = pf_graph_node_host(g, e->to);
-        for (int r = 0; r < to->replicas; r++)
+        for (int r = 0; r < to->replicas; r++) {
+            op->peer_rank[r] = pf_graph_rank(g, e->to, r);
             op->connect[r] = !strcmp(to_host, my_host) ? ipc_ep(dir, to->name, r, e->to_port)
                                                       : tcp_ep(host_addr(g, to_host), tcp_port(g, e->to, r, e->to_port));
+        }
     }
     return PF_OK;
 }
 
 void pf_graph_plan_free(pf_instance *inst)
 {
-    for (int i = 0; i < inst->n_in; i++)
+    for (int i = 0; i < inst->n_in; i++) {
         for (int b = 0; b < inst->in[i].n_bind; b++) free((char *)inst->in[i].bind[b]);
+        for (int k = 0; inst->in[i].senders && k < inst->in[i].eos_expected; k++) free((char *)inst->in[i].senders[k].id);
+        free((void *)inst->in[i].senders);
+    }
     for (int e = 0; e < inst->n_out; e++) {
         free((char *)inst->out[e].to);
         for (int p = 0; p < inst->out[e].n_peers; p++) free((char *)inst->out[e].connect[p]);

@@ -1,9 +1,11 @@
 #include "pf_node.h"
 
 #include "pf_error.h"
+#include "pf_guard.h"
 #include "pf_log.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +21,15 @@
 struct out_edge {
     void *socks[PF_MAX_PEERS];
     uint64_t sent[PF_MAX_PEERS];
+    int dead[PF_MAX_PEERS];   /* the launcher said this replica died: send it nothing more */
     int cursor;
+};
+
+/* What one expected upstream instance sent on an input port. */
+struct in_sender {
+    uint64_t got;       /* data messages received from it */
+    uint64_t announced; /* the count its end-of-stream announced */
+    int eos, dead;      /* its end-of-stream arrived / it died (launcher's notice) */
 };
 
 struct pf_node {
@@ -32,6 +42,10 @@ struct pf_node {
     uint64_t eos_counted[PF_MAX_PORTS]; /* sum of the counts the EOS messages announced */
     uint64_t got[PF_MAX_PORTS];
     int upstream_interrupted;
+    int downstream_lost;      /* a downstream replica died: what it held is gone */
+    int phase;                /* PF_STATE_RUNNING, or PF_STATE_ENDING once end-of-stream is sent */
+    int deaths_seen;          /* death notices applied so far */
+    struct in_sender *snd[PF_MAX_PORTS];
     struct out_edge out[PF_MAX_EDGES];
     void *status_sock;
     uint64_t last_status_ns, start_ns;
@@ -40,15 +54,37 @@ struct pf_node {
     char custom_name[PF_MAX_CUSTOM_COUNTERS][32];
     uint64_t custom[PF_MAX_CUSTOM_COUNTERS];
     uint64_t malformed_logged;
+    uint64_t rejected_logged;
 };
 
 static volatile sig_atomic_t g_stop;
+static pid_t g_parent;
+/* Death notices (ranks), appended by the signal handler, applied by the loops. */
+#define MAX_DEATHS 256
+static volatile sig_atomic_t g_dead_rank[MAX_DEATHS];
+static volatile sig_atomic_t g_n_dead;
 
-static void on_signal(int sig)
+static void on_signal(int sig, siginfo_t *si, void *uc)
 {
-    (void)sig;
-    if (g_stop) _exit(130); /* second signal: the user insists */
+    (void)uc;
+    if (sig == PF_SIG_DIED) {
+        /* only the launcher (our parent) speaks for the graph */
+        if (si->si_code == SI_QUEUE && si->si_pid == g_parent && g_n_dead < MAX_DEATHS) {
+            g_dead_rank[g_n_dead] = si->si_value.sival_int;
+            g_n_dead = g_n_dead + 1;
+        }
+        return;
+    }
+    /* A second signal means the user insists, unless it comes from our parent:
+     * the parent-death signal arrives once per exiting launcher thread, and
+     * the launcher itself escalates with SIGKILL, never with a second SIGTERM. */
+    if (g_stop && !(g_parent > 1 && si && si->si_pid == g_parent)) _exit(130);
     g_stop = 1;
+}
+
+void pf_node_route_id(char *buf, size_t cap, const char *node, int replica, const char *port)
+{
+    snprintf(buf, cap, "%s.%d/%s", node, replica, port);
 }
 
 uint64_t pf_now_ns(void)
@@ -73,6 +109,24 @@ void pf_node_count(pf_node *n, const char *counter, uint64_t delta)
     if (n->n_custom == PF_MAX_CUSTOM_COUNTERS) return;
     snprintf(n->custom_name[n->n_custom], sizeof n->custom_name[0], "%s", counter);
     n->custom[n->n_custom++] = delta;
+}
+
+int pf_node_reject(pf_node *n, const char *reason, const pf_msg *m, const char *fmt, ...)
+{
+    pf_node_count(n, reason, 1);
+    n->cnt[PF_CNT_DROPPED]++;
+    n->rejected_logged++;
+    /* first few in full, then one in a thousand: a hostile stream can't flood the log */
+    if (n->rejected_logged <= 10 || n->rejected_logged % 1000 == 0) {
+        char why[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, sizeof why, fmt, ap);
+        va_end(ap);
+        pf_warn("dropped window '%s' #%llu (%s, %llu so far): %s", m ? m->id : "?", m ? (unsigned long long)m->window_index : 0ull,
+                reason, (unsigned long long)n->rejected_logged, why);
+    }
+    return PF_OK;
 }
 
 /* --- status to the launcher ---------------------------------------------- */
@@ -106,7 +160,33 @@ static void send_status(pf_node *n, int state)
 
 static void status_tick(pf_node *n)
 {
-    if (n->status_sock && pf_now_ns() - n->last_status_ns >= STATUS_PERIOD_NS) send_status(n, PF_STATE_RUNNING);
+    if (n->status_sock && pf_now_ns() - n->last_status_ns >= STATUS_PERIOD_NS) send_status(n, n->phase);
+}
+
+/* --- death notices ------------------------------------------------------------ */
+
+static void apply_deaths(pf_node *n)
+{
+    while (n->deaths_seen < g_n_dead) {
+        int rank = g_dead_rank[n->deaths_seen++];
+        for (int i = 0; i < n->inst->n_in; i++)
+            for (int k = 0; k < n->inst->in[i].eos_expected; k++) {
+                struct in_sender *sd = &n->snd[i][k];
+                if (n->inst->in[i].senders[k].rank != rank || sd->eos || sd->dead) continue;
+                sd->dead = 1;
+                n->eos_seen[i]++; /* its end-of-stream will never come */
+                n->upstream_interrupted = 1;
+                pf_warn("port '%s': upstream %s died: not waiting for its end-of-stream (%llu messages arrived from it)",
+                        n->inst->in[i].port, n->inst->in[i].senders[k].id, (unsigned long long)sd->got);
+            }
+        for (int e = 0; e < n->inst->n_out; e++)
+            for (int p = 0; p < n->inst->out[e].n_peers; p++) {
+                if (n->inst->out[e].peer_rank[p] != rank || n->out[e].dead[p]) continue;
+                n->out[e].dead[p] = 1;
+                n->downstream_lost = 1;
+                pf_warn("edge to %s: replica %d died: sending it nothing more", n->inst->out[e].to, p);
+            }
+    }
 }
 
 /* --- sending --------------------------------------------------------------- */
@@ -124,8 +204,10 @@ static int send_edge(pf_node *n, int e, pf_msg *m, int force_block)
     struct out_edge *oe = &n->out[e];
     size_t bytes = msg_bytes(m);
     int np = op->n_peers;
+    apply_deaths(n);
     for (int k = 0; k < np; k++) {
         int p = (oe->cursor + k) % np;
+        if (oe->dead[p]) continue;
         int rc = pf_wire_send(oe->socks[p], m, ZMQ_DONTWAIT);
         if (rc == PF_OK) {
             oe->sent[p]++;
@@ -144,8 +226,18 @@ static int send_edge(pf_node *n, int e, pf_msg *m, int force_block)
     /* Every peer is at its high-water mark: wait until one can take it. */
     uint64_t t0 = pf_now_ns(), stop_seen = 0;
     zmq_pollitem_t items[PF_MAX_PEERS];
-    for (int p = 0; p < np; p++) items[p] = (zmq_pollitem_t){oe->socks[p], 0, ZMQ_POLLOUT, 0};
     for (;;) {
+        apply_deaths(n);
+        int alive = 0;
+        for (int p = 0; p < np; p++) {
+            items[p] = (zmq_pollitem_t){oe->socks[p], 0, oe->dead[p] ? 0 : ZMQ_POLLOUT, 0};
+            alive += !oe->dead[p];
+        }
+        if (!alive) { /* every replica of the edge died: the graph is being stopped */
+            pf_msg_destroy(m);
+            n->cnt[PF_CNT_DROPPED]++;
+            return PF_OK;
+        }
         int r = zmq_poll(items, np, POLL_MS);
         if (r < 0 && zmq_errno() != EINTR) return pf_err(PF_EIO, "poll on edge to %s: %s", op->to, zmq_strerror(zmq_errno()));
         for (int p = 0; r > 0 && p < np; p++) {
@@ -209,14 +301,17 @@ static int wait_eos_acks(pf_node *n)
     for (int e = 0; e < n->inst->n_out; e++) pending += n->inst->out[e].n_peers;
     uint64_t stop_seen = 0, t0 = pf_now_ns(), next_warn = t0 + 30000000000ull;
     while (pending > 0) {
+        apply_deaths(n);
         ni = 0;
         for (int e = 0; e < n->inst->n_out; e++)
             for (int p = 0; p < n->inst->out[e].n_peers && ni < (int)(sizeof items / sizeof *items); p++) {
+                if (!acked[e][p] && n->out[e].dead[p]) { acked[e][p] = 1; pending--; } /* it will never answer */
                 if (acked[e][p]) continue;
                 items[ni] = (zmq_pollitem_t){n->out[e].socks[p], 0, ZMQ_POLLIN, 0};
                 owner_e[ni] = e;
                 owner_p[ni++] = p;
             }
+        if (!ni) break;
         int r = zmq_poll(items, ni, POLL_MS);
         if (r < 0 && zmq_errno() != EINTR) return pf_err(PF_EIO, "poll for end-of-stream acks: %s", zmq_strerror(zmq_errno()));
         for (int i = 0; r > 0 && i < ni; i++) {
@@ -253,10 +348,13 @@ static int wait_eos_acks(pf_node *n)
 /* Send to one particular peer (end-of-stream). Blocks under backpressure,
  * but once a stop was requested only for drain_timeout: a peer that takes
  * nothing by then is gone. */
-static int send_to_peer(pf_node *n, void *sock, pf_msg *m, const char *to)
+static int send_to_peer(pf_node *n, int e, int p, pf_msg *m, const char *to)
 {
     uint64_t stop_seen = 0;
+    void *sock = n->out[e].socks[p];
     for (;;) {
+        apply_deaths(n);
+        if (n->out[e].dead[p]) { pf_msg_destroy(m); return PF_OK; }
         int rc = pf_wire_send(sock, m, ZMQ_DONTWAIT);
         if (rc != PF_EAGAIN) return rc;
         zmq_pollitem_t it = {sock, 0, ZMQ_POLLOUT, 0};
@@ -276,13 +374,15 @@ static int send_eos(pf_node *n, int interrupted)
 {
     char id[PF_WIRE_MAX_ID];
     snprintf(id, sizeof id, "%s.%d", n->inst->node, n->inst->replica);
+    n->phase = PF_STATE_ENDING;
     for (int e = 0; e < n->inst->n_out; e++) {
         for (int p = 0; p < n->inst->out[e].n_peers; p++) {
+            if (n->out[e].dead[p]) continue;
             pf_msg *m = pf_msg_create(PF_MSG_EOS, id);
             if (!m) return PF_ENOMEM;
             m->count = n->out[e].sent[p]; /* lets the receiver prove nothing was lost */
             m->flags = interrupted ? PF_FLAG_INTERRUPTED : 0;
-            int rc = send_to_peer(n, n->out[e].socks[p], m, n->inst->out[e].to); /* never dropped */
+            int rc = send_to_peer(n, e, p, m, n->inst->out[e].to); /* never dropped */
             if (rc) return pf_err_context(rc, "sending end-of-stream to %s", n->inst->out[e].to);
         }
     }
@@ -304,6 +404,14 @@ static void mkdirs_for_ipc(const char *ep)
     }
 }
 
+/* Bounded receive: ZeroMQ drops a connection that sends a frame larger than
+ * this before buffering it whole. */
+static void set_max_frame(void *s, const pf_instance *in)
+{
+    int64_t max = in->max_frame_mb > 0 ? (int64_t)in->max_frame_mb << 20 : -1;
+    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
+}
+
 static int setup(pf_node *n)
 {
     const pf_instance *in = n->inst;
@@ -315,6 +423,9 @@ static int setup(pf_node *n)
         n->in_socks[i] = s; /* recorded first: teardown must close it even if binding fails */
         int hwm = in->in[i].hwm > 0 ? in->in[i].hwm : 32;
         zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+        set_max_frame(s, in);
+        n->snd[i] = calloc((size_t)(in->in[i].eos_expected > 0 ? in->in[i].eos_expected : 1), sizeof *n->snd[i]);
+        if (!n->snd[i]) return pf_err(PF_ENOMEM, "input port '%s': out of memory", in->in[i].port);
         for (int b = 0; b < in->in[i].n_bind; b++) {
             mkdirs_for_ipc(in->in[i].bind[b]);
             if (zmq_bind(s, in->in[i].bind[b]))
@@ -329,6 +440,11 @@ static int setup(pf_node *n)
             n->out[e].socks[p] = s;
             int hwm = op->hwm > 0 ? op->hwm : 32;
             zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+            set_max_frame(s, in);
+            /* who we are, as the receiver's plan knows us: only these ids may send there */
+            char rid[PF_WIRE_MAX_ID];
+            pf_node_route_id(rid, sizeof rid, in->node, in->replica, op->port);
+            zmq_setsockopt(s, ZMQ_ROUTING_ID, rid, strlen(rid));
             if (zmq_connect(s, op->connect[p]))
                 return pf_err(PF_EIO, "edge to %s: cannot connect %s: %s", op->to, op->connect[p], zmq_strerror(zmq_errno()));
         }
@@ -364,6 +480,7 @@ static void teardown(pf_node *n, int failed)
         }
     if (n->status_sock) zmq_close(n->status_sock);
     if (n->ctx) zmq_ctx_term(n->ctx);
+    for (int i = 0; i < n->inst->n_in; i++) free(n->snd[i]);
 }
 
 /* --- the loops --------------------------------------------------------------- */
@@ -379,36 +496,6 @@ static int run_source(pf_node *n, void *state)
     return PF_OK;
 }
 
-static int handle_message(pf_node *n, int port, pf_msg *m, size_t bytes)
-{
-    const pf_in_plan *ip = &n->inst->in[port];
-    if (m->kind == PF_MSG_EOS) {
-        /* Everything that sender sent us arrived before this (one ordered
-         * connection), so tell it it may exit. */
-        pf_wire_ack_eos(n->in_socks[port], m);
-        n->eos_seen[port]++;
-        n->eos_counted[port] += m->count;
-        if (m->flags & PF_FLAG_INTERRUPTED) n->upstream_interrupted = 1;
-        pf_debug("end-of-stream %d/%d on '%s' from %s", n->eos_seen[port], ip->eos_expected, ip->port, m->id);
-        if (n->eos_seen[port] > ip->eos_expected)
-            pf_warn("port '%s': unexpected extra end-of-stream from %s (%d, expected %d)", ip->port, m->id, n->eos_seen[port], ip->eos_expected);
-        return PF_OK;
-    }
-    if (m->kind == PF_MSG_CONTROL) return PF_OK;
-    n->cnt[PF_CNT_MSGS_IN]++;
-    n->cnt[PF_CNT_BYTES_IN] += bytes;
-    n->got[port]++;
-    int want = PF_MSG_WINDOW;
-    for (const pf_port_spec *ps = n->kind->ports; ps && ps->name; ps++)
-        if (ps->dir == PF_PORT_IN && !strcmp(ps->name, ip->port)) want = ps->msg;
-    if (m->kind != want) {
-        n->cnt[PF_CNT_MALFORMED]++;
-        pf_warn("port '%s': dropped a message of kind %u, this port takes kind %d", ip->port, m->kind, want);
-        return PF_OK;
-    }
-    return n->kind->process(n, n->state, ip->port, m);
-}
-
 static void log_malformed(pf_node *n, const char *port)
 {
     n->cnt[PF_CNT_MALFORMED]++;
@@ -417,6 +504,88 @@ static void log_malformed(pf_node *n, const char *port)
     if (n->malformed_logged <= 10 || n->malformed_logged % 1000 == 0)
         pf_warn("port '%s': dropped malformed message #%llu: %s", port,
                 (unsigned long long)n->cnt[PF_CNT_MALFORMED], pf_errmsg());
+}
+
+/* The routing id as printable text (a peer without one gets 5 binary bytes). */
+static const char *peer_text(const pf_msg *m, char *buf, size_t cap)
+{
+    size_t o = 0;
+    for (int i = 0; i < m->peer_len && o + 5 < cap; i++) {
+        unsigned char c = m->peer[i];
+        o += (size_t)snprintf(buf + o, cap - o, (c >= 0x20 && c < 0x7f) ? "%c" : "\\x%02x", c);
+    }
+    buf[o < cap ? o : cap - 1] = 0;
+    return buf;
+}
+
+/* Index of the expected upstream instance that sent m (by routing id), or -1. */
+static int find_sender(const pf_in_plan *ip, const pf_msg *m)
+{
+    for (int k = 0; k < ip->eos_expected; k++) {
+        const char *id = ip->senders[k].id;
+        if ((int)strlen(id) == m->peer_len && !memcmp(id, m->peer, (size_t)m->peer_len)) return k;
+    }
+    return -1;
+}
+
+static int handle_message(pf_node *n, int port, pf_msg *m, size_t bytes)
+{
+    const pf_in_plan *ip = &n->inst->in[port];
+    char who[160];
+    int k = find_sender(ip, m);
+    if (k < 0) {
+        /* not an upstream instance of this port: a stray or forged message changes nothing but a counter */
+        pf_err(PF_EFORMAT, "%s from '%s', which is not an upstream instance of this port",
+               m->kind == PF_MSG_EOS ? "end-of-stream" : "message", peer_text(m, who, sizeof who));
+        log_malformed(n, ip->port);
+        return PF_OK;
+    }
+    struct in_sender *sd = &n->snd[port][k];
+    const char *sid = ip->senders[k].id;
+    if (m->kind == PF_MSG_EOS) {
+        size_t inst_len = strcspn(sid, "/");
+        if (sd->eos || sd->dead || strlen(m->id) != inst_len || memcmp(m->id, sid, inst_len)) {
+            pf_err(PF_EFORMAT, "%s end-of-stream from %s (it names itself '%s')", sd->eos ? "second" : sd->dead ? "late" : "mislabelled",
+                   sid, m->id);
+            log_malformed(n, ip->port);
+            return PF_OK;
+        }
+        /* Everything that sender sent us arrived before this (one ordered
+         * connection), so tell it it may exit. */
+        pf_wire_ack_eos(n->in_socks[port], m);
+        sd->eos = 1;
+        sd->announced = m->count;
+        n->eos_seen[port]++;
+        n->eos_counted[port] += m->count;
+        if (m->flags & PF_FLAG_INTERRUPTED) n->upstream_interrupted = 1;
+        pf_debug("end-of-stream %d/%d on '%s' from %s", n->eos_seen[port], ip->eos_expected, ip->port, m->id);
+        return PF_OK;
+    }
+    if (m->kind != PF_MSG_WINDOW && m->kind != PF_MSG_TENSOR) {
+        pf_err(PF_EFORMAT, "control message '%s' from %s on a data port", m->id, sid);
+        log_malformed(n, ip->port);
+        return PF_OK;
+    }
+    if (sd->eos || sd->dead) {
+        pf_err(PF_EFORMAT, "data message from %s after its end-of-stream", sid);
+        log_malformed(n, ip->port);
+        return PF_OK;
+    }
+    n->cnt[PF_CNT_MSGS_IN]++;
+    n->cnt[PF_CNT_BYTES_IN] += bytes;
+    n->got[port]++;
+    sd->got++; /* the sender counted it, whatever its kind */
+    int want = PF_MSG_WINDOW;
+    for (const pf_port_spec *ps = n->kind->ports; ps && ps->name; ps++)
+        if (ps->dir == PF_PORT_IN && !strcmp(ps->name, ip->port)) want = ps->msg;
+    if (m->kind != want) {
+        pf_err(PF_EFORMAT, "a message of kind %u from %s, this port takes kind %d", m->kind, sid, want);
+        log_malformed(n, ip->port);
+        return PF_OK;
+    }
+    const char *reason;
+    if (pf_guard_window(m, &reason)) return pf_node_reject(n, reason, m, "%s", pf_errmsg());
+    return n->kind->process(n, n->state, ip->port, m);
 }
 
 static int all_ended(const pf_node *n)
@@ -442,10 +611,16 @@ static int run_inputs(pf_node *n)
             pf_warn("drain timed out after %.1f s; stopping without end-of-stream from every upstream", in->drain_timeout);
             return PF_EINTR;
         }
+        apply_deaths(n);
+        if (all_ended(n)) break;
         int r = zmq_poll(items, in->n_in, POLL_MS);
         if (r < 0) {
             if (zmq_errno() == EINTR) continue;
             return pf_err(PF_EIO, "poll: %s", zmq_strerror(zmq_errno()));
+        }
+        if (r == 0 && n->kind->idle) {
+            int rc = n->kind->idle(n, n->state);
+            if (rc) return rc;
         }
         for (int i = 0; r > 0 && i < in->n_in; i++) {
             if (!(items[i].revents & ZMQ_POLLIN)) continue;
@@ -464,12 +639,19 @@ static int run_inputs(pf_node *n)
         }
         status_tick(n);
     }
+    /* Per sender: what its end-of-stream announced against what arrived from it. */
     for (int i = 0; i < in->n_in; i++) {
-        if (n->got[i] < n->eos_counted[i]) {
-            uint64_t lost = n->eos_counted[i] - n->got[i];
+        uint64_t announced = 0, got = 0;
+        for (int k = 0; k < in->in[i].eos_expected; k++)
+            if (n->snd[i][k].eos && n->snd[i][k].got < n->snd[i][k].announced) {
+                announced += n->snd[i][k].announced;
+                got += n->snd[i][k].got;
+            }
+        if (got < announced) {
+            uint64_t lost = announced - got;
             n->cnt[PF_CNT_LOST] += lost;
             pf_error("port '%s': upstream sent %llu messages, %llu arrived: %llu lost", in->in[i].port,
-                     (unsigned long long)n->eos_counted[i], (unsigned long long)n->got[i], (unsigned long long)lost);
+                     (unsigned long long)announced, (unsigned long long)got, (unsigned long long)lost);
         }
     }
     return PF_OK;
@@ -486,11 +668,14 @@ int pf_node_run(const pf_instance *inst)
     n->kind = inst->kind;
     n->start_ns = pf_now_ns();
 
+    g_parent = getppid();
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
+    sa.sa_sigaction = on_signal;
+    sa.sa_flags = SA_SIGINFO;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(PF_SIG_DIED, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     int rc = setup(n), created = 0, interrupted = 0;
@@ -503,15 +688,15 @@ int pf_node_run(const pf_instance *inst)
         send_status(n, PF_STATE_RUNNING);
         if (inst->n_in == 0) {
             rc = run_source(n, n->state);
-            interrupted = g_stop != 0;
+            interrupted = g_stop != 0 || n->downstream_lost;
         } else {
             rc = run_inputs(n);
             if (rc == PF_EINTR) { interrupted = 1; rc = PF_OK; }
-            interrupted |= n->upstream_interrupted;
+            interrupted |= n->upstream_interrupted | n->downstream_lost;
         }
     }
     if (rc == PF_OK && n->kind->finish) rc = n->kind->finish(n, n->state, interrupted);
-    if (rc == PF_OK) rc = send_eos(n, interrupted);
+    if (rc == PF_OK) rc = send_eos(n, interrupted | n->downstream_lost);
     if ((created || n->state) && n->kind->destroy) n->kind->destroy(n->state);
 
     int state = rc ? PF_STATE_FAILED : interrupted ? PF_STATE_INTERRUPTED : PF_STATE_DONE;

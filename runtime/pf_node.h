@@ -18,6 +18,8 @@
 #include "pf_params.h"
 #include "pf_wire.h"
 
+#include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct pf_node pf_node;
@@ -45,6 +47,7 @@ typedef struct pf_kind {
     int (*process)(pf_node *node, void *state, const char *in_port, pf_msg *msg); /* msg is borrowed */
     int (*finish)(pf_node *node, void *state, int interrupted);      /* all inputs ended */
     void (*destroy)(void *state);
+    int (*idle)(pf_node *node, void *state); /* optional: no input for a poll period (e.g. flush a file) */
 } pf_kind;
 
 /* --- the plan of one instance, filled by graph/ --------------------------- */
@@ -52,12 +55,20 @@ typedef struct pf_kind {
 #define PF_MAX_EDGES 16
 #define PF_MAX_PEERS 64
 
+/* An upstream instance allowed to send to an input port: only its messages
+ * (identified by the routing id its DEALER connects with) are accepted. */
+typedef struct {
+    const char *id;           /* "node.replica/out_port" (pf_node_route_id) */
+    int rank;                 /* instance rank in the graph (launcher's death notice) */
+} pf_sender;
+
 typedef struct {
     const char *port;
     int n_bind;
     const char *bind[2];      /* ipc and/or tcp endpoint */
-    int eos_expected;         /* upstream instances feeding this port */
+    int eos_expected;         /* upstream instances feeding this port (= entries in senders) */
     int hwm;
+    const pf_sender *senders; /* eos_expected entries */
 } pf_in_plan;
 
 typedef struct {
@@ -67,6 +78,7 @@ typedef struct {
     int hwm;
     int n_peers;              /* downstream replicas: one PUSH socket each */
     const char *connect[PF_MAX_PEERS];
+    int peer_rank[PF_MAX_PEERS]; /* instance rank of each downstream replica */
 } pf_out_plan;
 
 typedef struct {
@@ -82,7 +94,18 @@ typedef struct {
     pf_out_plan out[PF_MAX_EDGES];
     const char *status_endpoint; /* launcher's PULL socket, or NULL */
     double drain_timeout;        /* seconds to wait for end-of-stream after a stop request */
+    int max_frame_mb;            /* ZMQ_MAXMSGSIZE of every socket (MiB per frame; 0 = unlimited) */
 } pf_instance;
+
+/* Routing id an instance's DEALER on output port `port` connects with:
+ * "node.replica/port". Receivers accept data and end-of-stream only from the
+ * ids their plan lists. */
+void pf_node_route_id(char *buf, size_t cap, const char *node, int replica, const char *port);
+
+/* The launcher's death notice: SIGUSR1 queued (sigqueue) with the rank of
+ * an instance that died. Upstream of it, a node stops sending to it; downstream,
+ * it stops waiting for its end-of-stream and finishes with `interrupted`. */
+#define PF_SIG_DIED SIGUSR1
 
 /* Run the instance to completion. Returns the process exit code. */
 int pf_node_run(const pf_instance *inst);
@@ -103,6 +126,12 @@ int pf_node_stopping(const pf_node *n);
  * counts (policy drop). */
 int pf_node_send(pf_node *n, const char *port, pf_msg *m);
 
+/* A window this node cannot process (a rate it cannot filter at, contents
+ * that do not fit the window): counted under `reason` and as dropped, logged
+ * (throttled), and PF_OK returned so the node carries on:
+ *   return pf_node_reject(n, "bad_rate", m, "no filter at %g Hz", fs); */
+int pf_node_reject(pf_node *n, const char *reason, const pf_msg *m, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* Kind-specific counters, shown by the launcher ("beats_shuffled", ...). */
 void pf_node_count(pf_node *n, const char *counter, uint64_t delta);
 
@@ -112,7 +141,8 @@ enum {
     PF_CNT_DROPPED, PF_CNT_MALFORMED, PF_CNT_BLOCKED_NS, PF_CNT_UPTIME_NS,
     PF_CNT_STATE, PF_CNT_LOST, PF_CNT_N
 };
-enum { PF_STATE_RUNNING = 0, PF_STATE_DONE = 1, PF_STATE_FAILED = 2, PF_STATE_INTERRUPTED = 3 };
+enum { PF_STATE_RUNNING = 0, PF_STATE_DONE = 1, PF_STATE_FAILED = 2, PF_STATE_INTERRUPTED = 3,
+       PF_STATE_ENDING = 4 /* sent end-of-stream, waiting for downstream to acknowledge it */ };
 #define PF_MAX_CUSTOM_COUNTERS 8
 
 /* Monotonic clock in nanoseconds. */

@@ -136,6 +136,7 @@ static int shuffle_process(pf_node *n, void *state, const char *port, pf_msg *m)
             pf_features_destroy(s->feat);
             s->feat = pf_features_create(m->sample_rate, s->feature_lead);
             s->feat_fs = m->sample_rate;
+            if (!s->feat) { free(peaks); return pf_node_reject(n, "bad_rate", m, "%s", pf_errmsg()); }
         }
         feat = malloc(sizeof(float) * PF_FEAT_DIM);
         if (!s->feat || !feat) { free(peaks); free(feat); return PF_ENOMEM; }

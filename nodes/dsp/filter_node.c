@@ -319,7 +319,9 @@ static int filter_process(pf_node *n, void *state, const char *port, pf_msg *m)
     const double fs = m->sample_rate;
     pf_iirdes d;
     int rc = design_for(f, fs, &d), none = rc == 1;
-    if (rc < 0) return rc;
+    if (rc < 0) return pf_node_reject(n, "bad_rate", m, "%s", pf_errmsg()); /* a rate this design cannot take */
+    if (resampling(f, fs) && (fs != floor(fs) || fs > 1e6))
+        return pf_node_reject(n, "bad_rate", m, "resampling needs an integer rate up to 1 MHz, got %g Hz", fs);
     fstream *s = (!f->zerophase || resampling(f, fs)) ? filter_stream(n, f, m) : NULL;
     /* views of the window start from the state the window starts from */
     chain pre = {0};

@@ -173,7 +173,11 @@ static int rpeak_process(pf_node *n, void *state, const char *port, pf_msg *m)
         pf_rpeak_cfg_default(&c, m->sample_rate, L);
         c.lead = r->lead >= L ? L - 1 : r->lead;
         s->det = pf_rpeak_create(&c);
-        if (!s->det) return pf_err_context(PF_EINVAL, "rpeak %s", m->id);
+        if (!s->det) { /* a rate or lead count the detector cannot take: this window only */
+            s->id[0] = 0;
+            s->fs = 0;
+            return pf_node_reject(n, "bad_rate", m, "%s", pf_errmsg());
+        }
     }
     s->used = ++r->clock;
     /* feed only samples not seen yet: overlapping windows are fine */

@@ -53,6 +53,12 @@ struct pf_h5win {
     int *slots;
     int n_slots;
     uint64_t checksum;
+    /* per-window metadata on disk (pf_h5win_flush appends what is new) */
+    xds m_index, m_start, m_rate, m_epoch, m_flags, m_record, m_label, m_ids;
+    xds m_off[4];            /* rpeaks, rpeaks_aug, beats, adjacent_rpeaks offsets */
+    hid_t str_type;
+    uint64_t synced;         /* windows whose metadata is on disk */
+    int ids_synced, meta_on;
 };
 
 static int h5fail(const char *what, const char *path)
@@ -328,44 +334,89 @@ int pf_h5win_append(pf_h5win *w, const pf_msg *m)
     return PF_OK;
 }
 
-static int write_array(pf_h5win *w, const char *name, hid_t type, int rank, const hsize_t *dims, const void *data)
+/* Metadata datasets are extendible like the data, so a flush only appends
+ * the rows that are new and the file is readable (h5py) after any flush. */
+static int meta_create(pf_h5win *w)
 {
-    hid_t sp = H5Screate_simple(rank, dims, NULL);
-    hid_t ds = H5Dcreate2(w->file, name, type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t e = ds < 0 ? -1 : (dims[0] ? H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : 0);
-    if (ds >= 0) H5Dclose(ds);
-    H5Sclose(sp);
-    return e < 0 ? h5fail(name, w->partial) : PF_OK;
-}
-
-static int write_metadata(pf_h5win *w)
-{
-    hsize_t n = w->n, n1 = w->n + 1;
-    int64_t zero = 0;
-    int rc = write_array(w, "window_index", H5T_NATIVE_UINT64, 1, &n, w->window_index);
-    if (!rc) rc = write_array(w, "start_sample", H5T_NATIVE_INT64, 1, &n, w->start_sample);
-    if (!rc) rc = write_array(w, "sample_rate", H5T_NATIVE_DOUBLE, 1, &n, w->rate);
-    if (!rc) rc = write_array(w, "epoch", H5T_NATIVE_UINT32, 1, &n, w->epoch);
-    if (!rc) rc = write_array(w, "flags", H5T_NATIVE_UINT32, 1, &n, w->flags);
-    if (!rc) rc = write_array(w, "record", H5T_NATIVE_INT32, 1, &n, w->record);
-    if (!rc) rc = write_array(w, "rpeaks_offset", H5T_NATIVE_INT64, 1, &n1, w->n ? (void *)w->rpeaks.off : (void *)&zero);
-    if (!rc && w->rpeaks_aug.on) rc = write_array(w, "rpeaks_aug_offset", H5T_NATIVE_INT64, 1, &n1, w->n ? (void *)w->rpeaks_aug.off : (void *)&zero);
-    if (!rc && w->beats.on) rc = write_array(w, "beats_offset", H5T_NATIVE_INT64, 1, &n1, w->n ? (void *)w->beats.off : (void *)&zero);
-    if (!rc && w->adj_rpeaks.on) rc = write_array(w, "adjacent_rpeaks_offset", H5T_NATIVE_INT64, 1, &n1, w->n ? (void *)w->adj_rpeaks.off : (void *)&zero);
+    static const char *offn[4] = {"rpeaks_offset", "rpeaks_aug_offset", "beats_offset", "adjacent_rpeaks_offset"};
+    ragged *rl[4] = {&w->rpeaks, &w->rpeaks_aug, &w->beats, &w->adj_rpeaks};
+    int rc = xds_create(w, &w->m_index, "window_index", H5T_NATIVE_UINT64, 1, NULL, 1024, 0);
+    if (!rc) rc = xds_create(w, &w->m_start, "start_sample", H5T_NATIVE_INT64, 1, NULL, 1024, 0);
+    if (!rc) rc = xds_create(w, &w->m_rate, "sample_rate", H5T_NATIVE_DOUBLE, 1, NULL, 1024, 0);
+    if (!rc) rc = xds_create(w, &w->m_epoch, "epoch", H5T_NATIVE_UINT32, 1, NULL, 1024, 0);
+    if (!rc) rc = xds_create(w, &w->m_flags, "flags", H5T_NATIVE_UINT32, 1, NULL, 1024, 0);
+    if (!rc) rc = xds_create(w, &w->m_record, "record", H5T_NATIVE_INT32, 1, NULL, 1024, 0);
+    for (int k = 0; k < 4 && !rc; k++) /* rpeaks_offset always; the others with their data */
+        if (k == 0 || rl[k]->on) rc = xds_create(w, &w->m_off[k], offn[k], H5T_NATIVE_INT64, 1, NULL, 1024, 0);
     if (!rc && w->has_labels) {
-        hsize_t d2[2] = {n, w->n_labels};
+        hsize_t nl[1] = {w->n_labels};
         hid_t t = w->label_dtype == PF_DT_I64 ? H5T_NATIVE_INT64 : H5T_NATIVE_FLOAT;
-        rc = w->n_labels == 1 ? write_array(w, "label", t, 1, &n, w->labels) : write_array(w, "label", t, 2, d2, w->labels);
+        rc = xds_create(w, &w->m_label, "label", t, w->n_labels == 1 ? 1 : 2, nl, 1024, 0);
     }
     if (!rc) {
-        hsize_t nr = (hsize_t)w->n_ids;
-        hid_t st = H5Tcopy(H5T_C_S1);
-        H5Tset_size(st, H5T_VARIABLE);
-        rc = write_array(w, "record_ids", st, 1, &nr, w->ids);
-        H5Tclose(st);
+        w->str_type = H5Tcopy(H5T_C_S1);
+        H5Tset_size(w->str_type, H5T_VARIABLE);
+        rc = xds_create(w, &w->m_ids, "record_ids", w->str_type, 1, NULL, 256, 0);
     }
+    w->meta_on = 1;
     return rc;
 }
+
+static int meta_append(pf_h5win *w)
+{
+    if (!w->meta_on) {
+        int rc = meta_create(w);
+        if (rc) return rc;
+    }
+    uint64_t a = w->synced, k = w->n - a;
+    int64_t zero = 0;
+    int rc = xds_append(w, &w->m_index, w->window_index + a, k);
+    if (!rc) rc = xds_append(w, &w->m_start, w->start_sample + a, k);
+    if (!rc) rc = xds_append(w, &w->m_rate, w->rate + a, k);
+    if (!rc) rc = xds_append(w, &w->m_epoch, w->epoch + a, k);
+    if (!rc) rc = xds_append(w, &w->m_flags, w->flags + a, k);
+    if (!rc) rc = xds_append(w, &w->m_record, w->record + a, k);
+    ragged *rl[4] = {&w->rpeaks, &w->rpeaks_aug, &w->beats, &w->adj_rpeaks};
+    for (int j = 0; j < 4 && !rc; j++) {
+        if (w->m_off[j].ds <= 0) continue;
+        /* N + 1 offsets: the leading 0 goes with the first rows */
+        if (w->m_off[j].dims[0] == 0) rc = xds_append(w, &w->m_off[j], w->n ? rl[j]->off : &zero, 1);
+        if (!rc && k) rc = xds_append(w, &w->m_off[j], rl[j]->off + a + 1, k);
+    }
+    if (!rc && w->m_label.ds > 0 && k)
+        rc = xds_append(w, &w->m_label, (char *)w->labels + a * w->n_labels * (w->label_dtype == PF_DT_I64 ? 8 : 4), k);
+    if (!rc) rc = xds_append(w, &w->m_ids, w->ids + w->ids_synced, (hsize_t)(w->n_ids - w->ids_synced));
+    if (rc) return rc;
+    w->synced = w->n;
+    w->ids_synced = w->n_ids;
+    return PF_OK;
+}
+
+/* Trim a dataset's growth slack so its extent is exactly what was written. */
+static void xds_trim(xds *x)
+{
+    if (x->ds <= 0 || x->cap == x->dims[0]) return;
+    hsize_t ext[4] = {x->dims[0], x->dims[1], x->dims[2], x->dims[3]};
+    H5Dset_extent(x->ds, ext);
+    x->cap = x->dims[0];
+}
+
+int pf_h5win_flush(pf_h5win *w)
+{
+    int rc = w->started ? meta_append(w) : PF_OK; /* the layout is known from the first window on */
+    if (rc) return rc;
+    xds *all[] = {&w->data, &w->features, &w->views, &w->adjacent, &w->rpeaks.values, &w->rpeaks_aug.values,
+                  &w->adj_rpeaks.values, &w->beats.values, &w->m_index, &w->m_start, &w->m_rate, &w->m_epoch,
+                  &w->m_flags, &w->m_record, &w->m_label, &w->m_ids, &w->m_off[0], &w->m_off[1], &w->m_off[2], &w->m_off[3]};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) xds_trim(all[i]);
+    uint64_t n = w->n;
+    attr_num(w->file, "n_windows", H5T_NATIVE_UINT64, &n);
+    attr_num(w->file, "checksum", H5T_NATIVE_UINT64, &w->checksum);
+    if (H5Fflush(w->file, H5F_SCOPE_LOCAL) < 0) return h5fail("flush", w->partial);
+    return PF_OK;
+}
+
+uint64_t pf_h5win_unflushed(const pf_h5win *w) { return w->n - w->synced; }
 
 int pf_h5win_close(pf_h5win *w, int complete)
 {
@@ -378,7 +429,11 @@ int pf_h5win_close(pf_h5win *w, int complete)
     xds_close(&w->rpeaks_aug.values);
     xds_close(&w->adj_rpeaks.values);
     xds_close(&w->beats.values);
-    int rc = write_metadata(w);
+    int rc = meta_append(w);
+    xds *meta[] = {&w->m_index, &w->m_start, &w->m_rate, &w->m_epoch, &w->m_flags, &w->m_record, &w->m_label, &w->m_ids,
+                   &w->m_off[0], &w->m_off[1], &w->m_off[2], &w->m_off[3]};
+    for (size_t i = 0; i < sizeof meta / sizeof *meta; i++) xds_close(meta[i]);
+    if (w->str_type > 0) H5Tclose(w->str_type);
     uint32_t c = (complete && !rc) ? 1 : 0;
     uint64_t n = w->n;
     attr_num(w->file, "n_windows", H5T_NATIVE_UINT64, &n);

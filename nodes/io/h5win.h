@@ -23,6 +23,12 @@ pf_h5win *pf_h5win_create(const char *path, const pf_h5win_opts *opts);
  * from the first one is rejected with PF_EFORMAT (nothing written). */
 int pf_h5win_append(pf_h5win *w, const pf_msg *m);
 uint64_t pf_h5win_count(const pf_h5win *w);
+/* Write everything appended so far (metadata, attributes n_windows and
+ * checksum) and flush the file: until the next append, the file on disk is a
+ * readable, incomplete file with every window appended (even after kill -9). */
+int pf_h5win_flush(pf_h5win *w);
+/* Windows appended since the last flush. */
+uint64_t pf_h5win_unflushed(const pf_h5win *w);
 uint64_t pf_h5win_checksum(const pf_h5win *w);
 /* Close. complete = 1 marks the file complete and renames it into place;
  * complete = 0 leaves NAME.partial with complete = 0. */

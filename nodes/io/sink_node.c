@@ -14,6 +14,8 @@ static const pf_param_spec sink_params[] = {
     {"path", PF_P_STRING, NULL, 0, 0, NULL, "output HDF5 file (written as PATH.partial until complete)"},
     {"compression", PF_P_INT, "0", 0, 9, NULL, "gzip level for the sample data (0 = none)"},
     {"units", PF_P_STRING, "mV", 0, 0, NULL, "units of the samples, stored as an attribute of /data (\"1\" after z-scoring)"},
+    {"flush_every", PF_P_INT, "64", 1, 1e9, NULL, "flush the file after this many windows (a killed sink leaves a readable .partial)"},
+    {"flush_seconds", PF_P_DOUBLE, "1.0", 0.01, 3600, NULL, "... or after this many seconds, or when no window came for 0.1 s"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -25,8 +27,25 @@ static const pf_port_spec sink_ports[] = {
 typedef struct {
     pf_h5win *w;
     uint64_t rejected;
-    uint64_t t0;
+    uint64_t t0, last_flush_ns;
+    int64_t flush_every;
+    double flush_seconds;
 } sink_t;
+
+/* Flushing bounds what a kill -9 of the sink can lose: the file on disk is
+ * always a readable .partial holding every window up to the last flush. */
+static int sink_flush(sink_t *s)
+{
+    s->last_flush_ns = pf_now_ns();
+    return pf_h5win_flush(s->w);
+}
+
+static int sink_idle(pf_node *n, void *state)
+{
+    (void)n;
+    sink_t *s = state;
+    return s->w && pf_h5win_unflushed(s->w) ? sink_flush(s) : PF_OK;
+}
 
 static int sink_create(pf_node *n, void **state)
 {
@@ -51,8 +70,10 @@ static int sink_create(pf_node *n, void **state)
     *state = s;
     s->w = pf_h5win_create(path, &o);
     if (!s->w) return PF_EIO;
-    s->t0 = pf_now_ns();
-    return PF_OK;
+    s->t0 = s->last_flush_ns = pf_now_ns();
+    s->flush_every = pf_params_int(p, "flush_every");
+    s->flush_seconds = pf_params_double(p, "flush_seconds");
+    return sink_flush(s);
 }
 
 static int sink_process(pf_node *n, void *state, const char *port, pf_msg *m)
@@ -66,7 +87,10 @@ static int sink_process(pf_node *n, void *state, const char *port, pf_msg *m)
         pf_warn("rejected: %s", pf_errmsg());
         return PF_OK;
     }
-    return rc;
+    if (rc) return rc;
+    if ((int64_t)pf_h5win_unflushed(s->w) >= s->flush_every || (double)(pf_now_ns() - s->last_flush_ns) / 1e9 >= s->flush_seconds)
+        return sink_flush(s);
+    return PF_OK;
 }
 
 static int sink_finish(pf_node *n, void *state, int interrupted)
@@ -107,4 +131,5 @@ const pf_kind pf_kind_sink = {
     .process = sink_process,
     .finish = sink_finish,
     .destroy = sink_destroy,
+    .idle = sink_idle,
 };

@@ -224,6 +224,7 @@ def test_malformed_and_lost(tmp):
     for announce_extra in (0, 1):
         p = subprocess.Popen([EXE, "node", cfg, "sink"], stderr=subprocess.PIPE, text=True)
         s = ctx.socket(zmq.DEALER)  # nodes' inputs are ROUTER sockets
+        s.setsockopt(zmq.ROUTING_ID, b"src.0/out")  # the upstream instance the sink's plan expects
         s.connect("ipc://%s/ipc-inject/sink.0.in" % tmp)
         good = pfwire.window("rec-1", 0, np.ones((12, 2000), np.float32), rpeaks=[10, 400])
         s.send_multipart(good)
@@ -234,7 +235,7 @@ def test_malformed_and_lost(tmp):
         bad[1] = bad[1][:-4]                                         # truncated samples
         s.send_multipart(bad)
         s.send_multipart(pfwire.window("rec-1", 1, np.full((12, 2000), 2, np.float32)))
-        s.send_multipart(pfwire.eos("tester.0", 2 + announce_extra))
+        s.send_multipart(pfwire.eos("src.0", 2 + announce_extra))
         acked = s.poll(10000) and s.recv_multipart()
         check(acked and acked[0][:4] == b"PFLW" and acked[0][6] == pfwire.KIND_CONTROL and b"eos-ack" in acked[0],
               "the node acknowledges end-of-stream to its sender")
@@ -414,10 +415,11 @@ def test_delineate(tmp):
     ps = subprocess.Popen([EXE, "node", cfg, "sink"], stderr=subprocess.PIPE, text=True)
     ctx = zmq.Context()
     s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.ROUTING_ID, b"src.0/out")
     s.connect("ipc://%s/ipc-delbad/d.0.in" % tmp)
     s.send_multipart(pfwire.window("x", 0, np.zeros((2, 1000), np.float32)))            # no R-peaks at all
     s.send_multipart(pfwire.window("x", 1, np.zeros((2, 1000), np.float32), rpeaks=[1500, 99999]))  # peaks outside
-    s.send_multipart(pfwire.eos("tester.0", 2))
+    s.send_multipart(pfwire.eos("src.0", 2))
     s.poll(10000)
     codes = (pd.wait(timeout=30), ps.wait(timeout=30))
     s.close(0)

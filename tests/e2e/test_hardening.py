@@ -1,0 +1,332 @@
+"""Hardening (issue 12) over real processes, sockets and files: forged
+end-of-stream and windows change nothing but a counter; a node, the sink or
+the launcher killed with SIGKILL leaves a readable .partial marked incomplete;
+stalls are named; forged status messages are ignored; socket folders are
+checked and cleaned."""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+import pfwire  # noqa: E402
+from pftest import check, finish  # noqa: E402
+
+EXE = os.path.abspath(sys.argv[1])
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def cfg_chain(tmp, name, out, mid_kind="passthrough", mid_extra="", src_extra="", top="", duration=120.0):
+    """synth -> mid -> sink, sockets in tmp/ipc-NAME (run folder: that + '-PID').
+    120 s records: 5 x 40 = 200 windows."""
+    text = ('name = "%s";\nseed = 3;\nipc_dir = "%s/ipc-%s";\n%s\nnodes = (\n'
+            ' { name = "src"; kind = "synth"; records = 5; duration = %.1f; fs = 500.0; window = 2000; hop = 1500; tail = "pad"; %s },\n'
+            ' { name = "p"; kind = "%s"; %s },\n { name = "sink"; kind = "sink"; path = "%s"; }\n);\n'
+            'edges = ( { from = "src"; to = "p"; }, { from = "p"; to = "sink"; } );\n' % (name, tmp, name, top, duration, src_extra, mid_kind, mid_extra, out))
+    return write(os.path.join(tmp, name + ".cfg"), text)
+
+
+def windows(path):
+    """{(record, window_index): samples} of a sink file, and its attributes."""
+    with h5py.File(path, "r") as f:
+        ids = [s.decode() if isinstance(s, bytes) else s for s in f["record_ids"][:]]
+        rec, wi, data = f["record"][:], f["window_index"][:], f["data"][:]
+        check(len(rec) == len(wi) == len(data) == f.attrs["n_windows"] and len(f["rpeaks_offset"]) == len(wi) + 1,
+              "%s: every per-window array has n_windows = %d rows" % (os.path.basename(path), f.attrs["n_windows"]))
+        return {(ids[rec[i]], int(wi[i])): data[i] for i in range(len(wi))}, dict(f.attrs)
+
+
+def summary_row(stderr, instance):
+    for line in stderr.splitlines():
+        cols = line.split()
+        if cols and cols[0] == instance:
+            return cols
+    return None
+
+
+def wait_for(path, timeout=20):
+    t = time.time() + timeout
+    while not os.path.exists(path) and time.time() < t:
+        time.sleep(0.02)
+    return os.path.exists(path)
+
+
+def pids_running(marker):
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    if marker.encode() in f.read():
+                        found.append(int(pid))
+            except OSError:
+                pass
+    return found
+
+
+def node_pid(cfg, node, replica=0):
+    for pid in pids_running(cfg):
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            args = f.read().split(b"\0")
+        if b"node" in args and node.encode() in args and args[args.index(b"--replica") + 1] == str(replica).encode():
+            return pid
+    return None
+
+
+def test_forged_eos_and_window(tmp, ref):
+    """Defect 1: forged EOS (count 0) and a forged window sent into a running sink."""
+    import zmq
+    out = os.path.join(tmp, "forge.h5")
+    cfg = cfg_chain(tmp, "forge", out, mid_extra="delay_ms = 5.0;")
+    p = subprocess.Popen([EXE, "run", cfg], stderr=subprocess.PIPE, text=True)
+    ep = "ipc://%s/ipc-forge-%d/sink.0.in" % (tmp, p.pid)
+    check(wait_for(ep[6:]), "sink socket appears")
+    time.sleep(0.5)
+    ctx = zmq.Context()
+    socks = []
+    for rid in (None, b"p.0", b"evil.0/out"):  # no routing id, the right name without the port, a stranger
+        s = ctx.socket(zmq.DEALER)
+        if rid:
+            s.setsockopt(zmq.ROUTING_ID, rid)
+        s.connect(ep)
+        socks.append(s)
+        s.send_multipart(pfwire.eos("p.0", 0))
+        s.send_multipart(pfwire.window("FORGED", 0, np.ones((12, 2000), np.float32)))
+    acks = sum(1 for s in socks if s.poll(500))
+    code = p.wait(timeout=60)
+    err = p.stderr.read()
+    for s in socks:
+        s.close(0)
+    ctx.term()
+    check(acks == 0, "no forged end-of-stream is acknowledged (%d were)" % acks)
+    check(code == 0, "the graph ends normally (exit %d): %s" % (code, err[-600:]))
+    got, attrs = windows(out) if os.path.exists(out) else ({}, {})
+    check(len(got) == len(ref) and attrs.get("complete") == 1, "all %d windows, complete (got %d)" % (len(ref), len(got)))
+    check(not any(k[0] == "FORGED" for k in got), "the forged window is not stored")
+    check(all(np.array_equal(got[k], ref[k]) for k in got if k in ref), "stored windows are the real ones")
+    row = summary_row(err, "sink.0")
+    check(row is not None and int(row[6]) == 6, "6 forged messages counted malformed: %s" % row)
+    check(row is not None and int(row[1]) == len(ref), "msgs in counts only the real windows: %s" % row)
+    check("not an upstream instance of this port" in err, "the reason is logged:\n" + err[-800:])
+
+
+def test_kill_replica(tmp, ref):
+    """Defect 2: kill -9 of one replica: the sink is told and keeps every window it received."""
+    out = os.path.join(tmp, "kill.h5")
+    cfg = cfg_chain(tmp, "kill", out, mid_extra="replicas = 3; delay_ms = 30.0;", top="drain_timeout = 3.0;")
+    p = subprocess.Popen([EXE, "run", cfg], stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    victim = node_pid(cfg, "p", 1)
+    check(victim is not None, "found replica p.1")
+    t0 = time.time()
+    if victim:
+        os.kill(victim, signal.SIGKILL)
+    code = p.wait(timeout=60)
+    err = p.stderr.read()
+    check(code == 1 and "node 'p' replica 1 was killed by signal 9" in err, "launcher names the dead replica (exit %d)" % code)
+    check(time.time() - t0 < 5, "the graph stops promptly (%.1f s)" % (time.time() - t0))
+    check(not os.path.exists(out) and os.path.exists(out + ".partial"), "output kept as .partial only")
+    if os.path.exists(out + ".partial"):
+        got, attrs = windows(out + ".partial")
+        row = summary_row(err, "sink.0")
+        received = int(row[1]) if row else -1
+        check(attrs["complete"] == 0 and 0 < len(got) == received, "incomplete, with every window the sink received (%d of %d)" % (len(got), received))
+        check(all(k in ref and np.array_equal(got[k], ref[k]) for k in got), "stored windows are intact")
+        check(row is not None and row[-1].startswith("interrupted") or "interrupted" in (row or []), "sink finished cleanly as interrupted: %s" % row)
+    check("upstream p.1/out died" in err, "the sink was told which upstream died:\n" + err[-800:])
+
+
+def test_kill_sink(tmp, ref):
+    """kill -9 of the sink itself: the periodic flush leaves a readable .partial."""
+    out = os.path.join(tmp, "ksink.h5")
+    cfg = cfg_chain(tmp, "ksink", out, mid_extra="delay_ms = 20.0;")
+    p = subprocess.Popen([EXE, "run", cfg], stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    victim = node_pid(cfg, "sink")
+    if victim:
+        os.kill(victim, signal.SIGKILL)
+    code = p.wait(timeout=60)
+    p.stderr.read()
+    check(code == 1, "a killed sink fails the run (exit %d)" % code)
+    try:
+        got, attrs = windows(out + ".partial")
+        check(attrs["complete"] == 0 and len(got) >= 10, "h5py reads the killed sink's file: %d windows, incomplete" % len(got))
+        check(all(k in ref and np.array_equal(got[k], ref[k]) for k in got), "its windows are intact")
+    except Exception as e:  # noqa: BLE001
+        check(False, "the killed sink's .partial is readable: %s" % e)
+
+
+def test_kill_launcher(tmp, ref):
+    """Defect 4: kill -9 of the launcher: nodes drain and close (one stop request), the
+    output is readable and marked incomplete, the socket folder is cleaned at the next start."""
+    out = os.path.join(tmp, "klaunch.h5")
+    cfg = cfg_chain(tmp, "klaunch", out, mid_extra="replicas = 2; delay_ms = 30.0;", top="drain_timeout = 3.0;")
+    p = subprocess.Popen([EXE, "run", cfg, "--quiet"], stderr=subprocess.DEVNULL)
+    time.sleep(1.5)
+    p.kill()
+    p.wait()
+    t0 = time.time()
+    while pids_running(cfg) and time.time() - t0 < 10:
+        time.sleep(0.05)
+    check(pids_running(cfg) == [], "no orphans after the launcher's SIGKILL")
+    check(time.time() - t0 < 4, "nodes finish promptly (%.1f s)" % (time.time() - t0))
+    try:
+        got, attrs = windows(out + ".partial")
+        check(attrs["complete"] == 0 and len(got) >= 10, "readable .partial, incomplete, %d windows" % len(got))
+        check(all(k in ref and np.array_equal(got[k], ref[k]) for k in got), "its windows are intact")
+    except Exception as e:  # noqa: BLE001
+        check(False, "the .partial after the launcher's SIGKILL is readable: %s" % e)
+    stale = "%s/ipc-klaunch-%d" % (tmp, p.pid)
+    check(os.path.isdir(stale), "the killed launcher left its socket folder")
+    r = subprocess.run([EXE, "run", cfg, "--quiet"], capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0 and not os.path.exists(stale), "the next start removes it: %s" % r.stderr[-300:])
+
+
+def test_stall(tmp):
+    """A stopped replica: the status line says so, the launcher names the waiting edges."""
+    out = os.path.join(tmp, "stall.h5")
+    cfg = cfg_chain(tmp, "stall", out, mid_extra="replicas = 2; delay_ms = 20.0;", top="stall_warn = 2.0;")
+    p = subprocess.Popen([EXE, "run", cfg], stderr=subprocess.PIPE, text=True)
+    time.sleep(0.8)
+    victim = node_pid(cfg, "p", 1)
+    if victim:
+        os.kill(victim, signal.SIGSTOP)
+    time.sleep(9.0)
+    if victim:
+        os.kill(victim, signal.SIGCONT)
+    code = p.wait(timeout=60)
+    err = p.stderr.read()
+    check(code == 0, "the graph ends once the replica continues (exit %d)" % code)
+    check("p.1 STALLED" in err, "the status line reports the stopped replica:\n" + err[-1500:])
+    check("no progress for" in err and "src.0 -> p.1: one side sends no status" in err and "p.1 -> sink.0" in err, "the waiting edges are named:\n" + err[-1500:])
+
+
+def test_forged_status(tmp):
+    """Defect 6: a forged status (18-byte counters) is ignored, not read past its end."""
+    import zmq
+    out = os.path.join(tmp, "fstat.h5")
+    cfg = cfg_chain(tmp, "fstat", out, mid_extra="delay_ms = 5.0;")
+    p = subprocess.Popen([EXE, "run", cfg], stderr=subprocess.PIPE, text=True)
+    ep = "ipc://%s/ipc-fstat-%d/status" % (tmp, p.pid)
+    check(wait_for(ep[6:]), "status socket appears")
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.PUSH)
+    s.connect(ep)
+    name = b"p\n"
+    s.send_multipart(pfwire.encode(pfwire.KIND_CONTROL, b"status", count=0,
+                                   sections=[(10, "u8", [len(name)], name), (6, "u8", [18], b"\xff" * 18)]))
+    s.send_multipart(pfwire.encode(pfwire.KIND_CONTROL, b"status", count=0,
+                                   sections=[(10, "u8", [len(name)], name), (6, "u64", [10], b"\xff" * 80)]))
+    code = p.wait(timeout=60)
+    err = p.stderr.read()
+    s.close(0)
+    ctx.term()
+    check(code == 0, "graph unaffected (exit %d)" % code)
+    check(err.count("ignored a status message") == 2, "both forged statuses ignored:\n" + err[-600:])
+    row = summary_row(err, "p.0")
+    check(row is not None and int(row[1]) == 200, "p.0's own counters stand: %s" % row)
+
+
+def test_ipc_folder_checks(tmp):
+    """Defect 7: a socket folder others may write to, or owned by someone else, is refused."""
+    shared = os.path.join(tmp, "shared")
+    os.mkdir(shared)
+    os.chmod(shared, 0o777)
+    text = ('name = "open";\nipc_dir = "%s/g";\nnodes = ( { name = "src"; kind = "synth"; records = 1; duration = 4.0; },'
+            ' { name = "d"; kind = "discard"; } );\nedges = ( { from = "src"; to = "d"; } );\n' % shared)
+    r = subprocess.run([EXE, "run", write(os.path.join(tmp, "open.cfg"), text), "--quiet"], capture_output=True, text=True, timeout=30)
+    check(r.returncode == 1 and "%s has mode 0777" % shared in r.stderr, "a world-writable folder is refused: " + r.stderr[-300:])
+    if os.getuid() == 0:
+        os.chmod(shared, 0o700)
+        os.chown(shared, 65534, 65534)
+        r = subprocess.run([EXE, "run", os.path.join(tmp, "open.cfg"), "--quiet"], capture_output=True, text=True, timeout=30)
+        check(r.returncode == 1 and "belongs to uid 65534" in r.stderr, "another user's folder is refused: " + r.stderr[-300:])
+    else:
+        print("SKIP: folder owned by another user (needs root to create one)")
+
+
+def inject(tmp, name, nodes, edges, target, sender, msgs, procs_order):
+    """Start the named node processes by hand, send msgs into target's input as `sender`
+    (an upstream instance the plan expects), then its end-of-stream; return (codes, logs)."""
+    import zmq
+    text = 'name = "%s";\nipc_dir = "%s/ipc-%s";\nnodes = ( %s );\nedges = ( %s );\n' % (name, tmp, name, nodes, edges)
+    cfg = write(os.path.join(tmp, name + ".cfg"), text)
+    procs = [subprocess.Popen([EXE, "node", cfg, n], stderr=subprocess.PIPE, text=True) for n in procs_order]
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.ROUTING_ID, sender.encode() + b"/out")
+    s.connect("ipc://%s/ipc-%s/%s.0.in" % (tmp, name, target))
+    for m in msgs:
+        s.send_multipart(m)
+    s.send_multipart(pfwire.eos(sender, len(msgs)))
+    s.poll(10000)
+    codes = [p.wait(timeout=60) for p in procs]
+    logs = "".join(p.stderr.read() for p in procs)
+    s.close(0)
+    ctx.term()
+    return codes, logs
+
+
+def test_hostile_windows(tmp):
+    """Defect 3: well-formed but hostile windows are dropped and counted; the nodes carry on."""
+    x = (np.sin(np.arange(2000) / 40.0)[None, :] * np.ones((2, 1))).astype(np.float32)
+    good = pfwire.window("ok", 0, x, rate=500.0, rpeaks=[100, 500, 900, 1300, 1700])
+    # sample rates the filter and the R-peak detector cannot take
+    for kind in ("filter", "rpeak"):
+        out = os.path.join(tmp, "rates-%s.h5" % kind)
+        codes, logs = inject(tmp, "rates-" + kind, '{ name = "src"; kind = "synth"; }, { name = "f"; kind = "%s"; },'
+                             ' { name = "sink"; kind = "sink"; path = "%s"; }' % (kind, out),
+                             '{ from = "src"; to = "f"; }, { from = "f"; to = "sink"; }', "f", "src.0",
+                             [pfwire.window("one", 0, x, rate=1.0), pfwire.window("ten", 0, x, rate=10.0), good], ["sink", "f"])
+        check(codes == [0, 0], "%s and sink survive rates of 1 and 10 Hz (%s):\n%s" % (kind, codes, logs[-800:]))
+        check("(bad_rate, 2 so far)" in logs, "%s: each drop is logged with its reason:\n%s" % (kind, logs[-800:]))
+        if os.path.exists(out):
+            with h5py.File(out, "r") as f:
+                check(f.attrs["n_windows"] == 1 and f.attrs["complete"] == 1, "the good window still arrives (%d)" % f.attrs["n_windows"])
+    # beat boundaries far outside the window (qrs_on = 10^12 crashed shuffle's features)
+    beats = np.full((1, 9), -1, np.int64)
+    beats[0, 3], beats[0, 4], beats[0, 5] = 10 ** 12, 500, 520
+    hostile = pfwire.encode(pfwire.KIND_WINDOW, "evil", 0, 0, 500.0, 2, 2000, sections=[
+        (pfwire.SEC_SAMPLES, "f32", [2, 2000], x.tobytes()), (14, "i64", [1, 9], beats.tobytes())])
+    out = os.path.join(tmp, "beats.h5")
+    codes, logs = inject(tmp, "beats", '{ name = "src"; kind = "synth"; }, { name = "a"; kind = "shuffle"; },'
+                         ' { name = "sink"; kind = "sink"; path = "%s"; }' % out,
+                         '{ from = "src"; to = "a"; }, { from = "a"; to = "sink"; }', "a", "src.0",
+                         [hostile, pfwire.window("slow", 0, x, rate=1.0), good], ["sink", "a"])
+    check(codes == [0, 0], "shuffle survives BEATS outside the window and a 1 Hz window (%s):\n%s" % (codes, logs[-800:]))
+    check("bad_beats" in logs and "lies outside the window" in logs and "bad_rate" in logs, "reasons logged:\n" + logs[-800:])
+    if os.path.exists(out):
+        with h5py.File(out, "r") as f:
+            check(f.attrs["n_windows"] == 1, "the good window still arrives (%d)" % f.attrs["n_windows"])
+
+
+def main():
+    with tempfile.TemporaryDirectory(prefix="pf-harden-") as tmp:
+        refp = os.path.join(tmp, "ref.h5")
+        r = subprocess.run([EXE, "run", cfg_chain(tmp, "ref", refp), "--quiet"], capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, "reference graph runs: " + r.stderr[-300:])
+        ref, _ = windows(refp)
+        check(len(ref) == 200, "reference has 200 windows")
+        for t in (test_forged_eos_and_window, test_kill_replica, test_kill_sink, test_kill_launcher):
+            t0 = time.time()
+            t(tmp, ref)
+            print("%-28s %.1f s" % (t.__name__, time.time() - t0), flush=True)
+        for t in (test_hostile_windows, test_stall, test_forged_status, test_ipc_folder_checks):
+            t0 = time.time()
+            t(tmp)
+            print("%-28s %.1f s" % (t.__name__, time.time() - t0), flush=True)
+    return finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
