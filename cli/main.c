@@ -22,7 +22,9 @@ static void usage(FILE *f)
             "usage: physioflow COMMAND ...\n"
             "  check FILE                      validate a graph config; print each mistake with its line\n"
             "  graph FILE [--dot]              print the topology (Graphviz with --dot)\n"
-            "  run FILE [--host NAME] [--quiet] start every node instance (or those on NAME) and supervise them\n"
+            "  run FILE [--host NAME] [--quiet] [--resume]\n"
+            "                                  start every node instance (or those on NAME) and supervise them;\n"
+            "                                  --resume: continue from the latest checkpoint in the trainer's checkpoint_dir\n"
             "  node FILE NAME [--replica I] [--ipc-dir DIR] [--status ENDPOINT]\n"
             "                                  run one node instance in this process\n"
             "     check, graph, run and node take --set NODE.PARAM=VALUE (or KEY=VALUE for graph-level keys),\n"
@@ -49,20 +51,16 @@ pf_graph *pf_cli_load(const char *path, const char *const *set, int n_set)
     return g;
 }
 
-/* Feedback edges (gradients flowing back to earlier model stages) are part of
- * the config model so graphs can declare them, but the runtime does not yet
- * define how their end-of-stream interleaves with the data path: running one
- * would deadlock, so refuse it by name. */
-static int refuse_feedback(const pf_graph *g)
+/* `run --resume`: the checkpoint directory a node of the graph declares
+ * (the trainer's `checkpoint_dir`), which every node continues from. */
+static const char *resume_dir(const pf_graph *g)
 {
-    for (int j = 0; j < g->n_edges; j++)
-        if (g->edges[j].feedback) {
-            fprintf(stderr, "%s:%d: feedback edge %s.%s -> %s.%s: valid in the config model, but this runtime does not run "
-                            "feedback edges yet (they arrive with the model stages)\n", g->path, g->edges[j].line,
-                    g->nodes[g->edges[j].from].name, g->edges[j].from_port, g->nodes[g->edges[j].to].name, g->edges[j].to_port);
-            return 1;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; g->nodes[i].params && k < g->nodes[i].params->n; k++) {
+            const pf_param_value *v = &g->nodes[i].params->v[k];
+            if (!strcmp(v->name, "checkpoint_dir") && v->type == PF_P_STRING && v->s && *v->s) return v->s;
         }
-    return 0;
+    return NULL;
 }
 
 /* Take every "--set X" (or "--set=X") out of argv; returns the new argc. */
@@ -81,7 +79,7 @@ static int take_sets(int argc, char **argv, const char **set, int *n_set)
 static int cmd_node(int argc, char **argv, const char *const *set, int n_set)
 {
     if (argc < 4) { usage(stderr); return 2; }
-    const char *file = argv[2], *name = argv[3], *ipc = NULL, *status = NULL;
+    const char *file = argv[2], *name = argv[3], *ipc = NULL, *status = NULL, *resume = NULL;
     int replica = 0;
     for (int i = 4; i < argc; i++) {
         if (!strcmp(argv[i], "--replica") && i + 1 < argc) {
@@ -91,17 +89,18 @@ static int cmd_node(int argc, char **argv, const char *const *set, int n_set)
             replica = (int)r;
         } else if (!strcmp(argv[i], "--ipc-dir") && i + 1 < argc) ipc = argv[++i];
         else if (!strcmp(argv[i], "--status") && i + 1 < argc) status = argv[++i];
+        else if (!strcmp(argv[i], "--resume") && i + 1 < argc) resume = argv[++i];
         else { fprintf(stderr, "physioflow node: unknown option '%s'\n", argv[i]); return 2; }
     }
     pf_graph *g = pf_cli_load(file, set, n_set);
     if (!g) return 2;
-    if (refuse_feedback(g)) { pf_graph_destroy(g); return 2; }
     pf_instance inst;
     if (pf_graph_plan(g, name, replica, ipc, status, &inst)) {
         fprintf(stderr, "physioflow node: %s\n", pf_errmsg());
         pf_graph_destroy(g);
         return 2;
     }
+    inst.resume_dir = resume;
     int rc = pf_node_run(&inst);
     pf_graph_plan_free(&inst);
     pf_graph_destroy(g);
@@ -155,13 +154,15 @@ static int dispatch(int argc, char **argv, const char *const *set, int n_set)
     } else if (!strcmp(cmd, "graph")) {
         int dot = argc > 3 && !strcmp(argv[3], "--dot");
         pf_graph_print(g, stdout, dot);
-    } else if (refuse_feedback(g)) {
-        rc = 2;
     } else {
         pf_launch_opts o = {0};
         for (int i = 3; i < argc; i++) {
             if (!strcmp(argv[i], "--host") && i + 1 < argc) o.host = argv[++i];
             else if (!strcmp(argv[i], "--quiet")) o.quiet = 1;
+            else if (!strcmp(argv[i], "--resume")) {
+                o.resume = resume_dir(g);
+                if (!o.resume) { fprintf(stderr, "physioflow run: --resume, but no node of %s has a checkpoint_dir\n", argv[2]); pf_graph_destroy(g); return 2; }
+            }
             else { fprintf(stderr, "physioflow run: unknown option '%s'\n", argv[i]); pf_graph_destroy(g); return 2; }
         }
         if (o.host) {

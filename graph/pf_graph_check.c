@@ -44,6 +44,14 @@ void pf_graph_check(const pf_graph *g, pf_diag *dg)
         if (n_in > PF_MAX_PORTS || n_out > PF_MAX_EDGES)
             pf_diag_add(dg, "%s:%d: node '%s': too many connections (%d inputs, %d output edges; limits %d, %d)", file, n->line, n->name, n_in, n_out, PF_MAX_PORTS, PF_MAX_EDGES);
     }
+    /* a port takes either data or feedback (gradient) edges: their ends differ */
+    for (int j = 0; j < g->n_edges; j++)
+        for (int k = 0; k < j; k++) {
+            const pf_gedge *a = &g->edges[j], *b = &g->edges[k];
+            if (a->to == b->to && !strcmp(a->to_port, b->to_port) && a->feedback != b->feedback)
+                pf_diag_add(dg, "%s:%d: port %s.%s mixes feedback and data edges (see line %d)", file, a->line,
+                            g->nodes[a->to].name, a->to_port, b->line);
+        }
     int *color = calloc((size_t)g->n_nodes + 1, sizeof(int)), *stack = calloc((size_t)g->n_nodes + 2, sizeof(int));
     for (int v = 0; color && stack && v < g->n_nodes; v++) {
         int depth = 0, closing = -1;

@@ -33,7 +33,8 @@ static volatile sig_atomic_t g_interrupt;
 #define SILENT_NS 2500000000ull /* statuses come every 0.5 s: 2.5 s without one is a stall */
 static void on_signal(int sig) { (void)sig; g_interrupt++; }
 
-static pid_t spawn(const char *exe, const pf_graph *g, const child_t *c, const char *ipc_dir, const char *status_ep)
+static pid_t spawn(const char *exe, const pf_graph *g, const child_t *c, const char *ipc_dir, const char *status_ep,
+                   const char *resume)
 {
     char rep[16];
     snprintf(rep, sizeof rep, "%d", c->replica);
@@ -47,13 +48,14 @@ static pid_t spawn(const char *exe, const pf_graph *g, const child_t *c, const c
      * asks each node once to drain (a second signal makes a node quit at once) */
     setpgid(0, 0);
     /* the node loads the graph as the launcher did: same file, same overrides */
-    char **argv = calloc(12 + 2 * (size_t)g->n_set, sizeof *argv);
+    char **argv = calloc(14 + 2 * (size_t)g->n_set, sizeof *argv);
     if (!argv) _exit(127);
     int a = 0;
     char *fixed[] = {(char *)exe, "node", g->path, g->nodes[c->node].name, "--replica", rep,
                      "--ipc-dir", (char *)ipc_dir, "--status", (char *)status_ep};
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) argv[a++] = fixed[i];
     for (int i = 0; i < g->n_set; i++) { argv[a++] = "--set"; argv[a++] = g->set[i]; }
+    if (resume) { argv[a++] = "--resume"; argv[a++] = (char *)resume; }
     argv[a] = NULL;
     execv(exe, argv);
     fprintf(stderr, "physioflow: cannot exec %s: %s\n", exe, strerror(errno));
@@ -89,7 +91,7 @@ static void take_status(child_t *kids, int nk, const pf_graph *g, pf_msg *m)
         if (c->node != node || (uint64_t)c->replica != m->count) continue;
         size_t nv = pf_section_count(vals);
         if (nv > PF_CNT_N + PF_MAX_CUSTOM_COUNTERS) nv = PF_CNT_N + PF_MAX_CUSTOM_COUNTERS;
-        if (((const uint64_t *)vals->data)[PF_CNT_STATE] > PF_STATE_ENDING) {
+        if (((const uint64_t *)vals->data)[PF_CNT_STATE] > PF_STATE_INPUT_DONE) {
             if (warned++ < 5) pf_warn("ignored a status message from %s.%d: unknown state", g->nodes[node].name, c->replica);
             return;
         }
@@ -289,7 +291,7 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
     uint64_t t_start = pf_now_ns();
     for (int i = 0; i < nk; i++) {
         kids[i].last_status_ns = t_start;
-        kids[i].pid = spawn(exe, g, &kids[i], ipc_dir, status_ep);
+        kids[i].pid = spawn(exe, g, &kids[i], ipc_dir, status_ep, opts->resume);
         if (kids[i].pid < 0) {
             pf_error("fork failed: %s", strerror(errno));
             kids[i].exited = 1;
@@ -298,7 +300,7 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
     }
     pf_info("started %d process(es) for graph %s%s%s", nk, g->name, opts->host ? " on host " : "", opts->host ? opts->host : "");
 
-    int tty = isatty(2), failed = 0, stopping = 0, running = nk;
+    int tty = isatty(2), failed = 0, stopping = 0, running = nk, sources_stopped = 0;
     char failed_what[256] = "";
     uint64_t last_line = pf_now_ns(), stop_at = 0, last_progress = last_line, progress_sum = 0, last_stall_warn = 0;
     double line_every = tty ? 1.0 : 2.0;
@@ -307,6 +309,15 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
         zmq_poll(&it, 1, 100);
         pf_msg *m;
         while (pf_wire_recv(st, &m, ZMQ_DONTWAIT, NULL) == PF_OK) { take_status(kids, nk, g, m); pf_msg_destroy(m); }
+        /* a node that needs no more input (a trainer at its step count): end the
+         * stream at its start, so every node drains and finishes cleanly */
+        for (int i = 0; i < nk && !sources_stopped; i++) {
+            if (kids[i].exited || kids[i].cnt[PF_CNT_STATE] != PF_STATE_INPUT_DONE) continue;
+            sources_stopped = 1;
+            pf_info("%s.%d needs no more input: stopping the sources", g->nodes[kids[i].node].name, kids[i].replica);
+            for (int j = 0; j < nk; j++)
+                if (!kids[j].exited && is_source(g, kids[j].node) && kids[j].pid > 0) kill(kids[j].pid, SIGTERM);
+        }
         if (g_interrupt && !stopping) {
             stopping = 1;
             stop_at = pf_now_ns();

@@ -10,6 +10,7 @@ typedef struct {
     const char *host;  /* only nodes placed on this host; NULL = all */
     int quiet;         /* no live status line */
     const char *exe;   /* binary to exec for nodes (default /proc/self/exe) */
+    const char *resume; /* checkpoint directory every node continues from (`run --resume`), or NULL */
 } pf_launch_opts;
 
 /* Returns the exit code for `physioflow run`: 0 ok, 1 a node failed,

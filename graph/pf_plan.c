@@ -85,11 +85,12 @@ int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *
     out->status_endpoint = status_endpoint ? strdup(status_endpoint) : NULL;
     for (const pf_port_spec *p = n->kind->ports; p && p->name; p++) {
         if (p->dir != PF_PORT_IN) continue;
-        int eos = 0, local = 0, remote = 0, hwm = 0;
+        int eos = 0, local = 0, remote = 0, hwm = 0, feedback = 0;
         for (int j = 0; j < g->n_edges; j++) {
             const pf_gedge *e = &g->edges[j];
             if (e->to != ni || strcmp(e->to_port, p->name)) continue;
             eos += g->nodes[e->from].replicas;
+            feedback |= e->feedback;
             if (!strcmp(pf_graph_node_host(g, e->from), my_host)) local = 1; else remote = 1;
             if (e->hwm > hwm) hwm = e->hwm;
         }
@@ -99,6 +100,7 @@ int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *
         ip->eos_expected = eos;
         ip->hwm = hwm;
         ip->senders = plan_senders(g, ni, p->name, eos);
+        ip->feedback = feedback;
         if (local) ip->bind[ip->n_bind++] = ipc_ep(dir, n->name, replica, p->name);
         if (remote) ip->bind[ip->n_bind++] = tcp_ep(host_addr(g, my_host), tcp_port(g, ni, replica, p->name));
     }
@@ -112,6 +114,7 @@ int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *
         op->port = e->from_port;
         op->to = strdup(buf);
         op->policy = e->policy;
+        op->feedback = e->feedback;
         op->hwm = e->hwm;
         op->n_peers = to->replicas;
         const char *to_host = pf_graph_node_host(g, e->to);

@@ -55,6 +55,7 @@ struct pf_node {
     uint64_t custom[PF_MAX_CUSTOM_COUNTERS];
     uint64_t malformed_logged;
     uint64_t rejected_logged;
+    int input_done;           /* process() returned PF_DONE */
 };
 
 static volatile sig_atomic_t g_stop;
@@ -101,6 +102,7 @@ int pf_node_replicas(const pf_node *n) { return n->inst->replicas; }
 uint64_t pf_node_seed(const pf_node *n) { return n->inst->seed; }
 const char *pf_node_graph_name(const pf_node *n) { return n->inst->graph_name; }
 int pf_node_stopping(const pf_node *n) { (void)n; return g_stop != 0; }
+const char *pf_node_resume_dir(const pf_node *n) { return n->inst->resume_dir; }
 
 void pf_node_count(pf_node *n, const char *counter, uint64_t delta)
 {
@@ -298,13 +300,15 @@ static int wait_eos_acks(pf_node *n)
     int owner_e[PF_MAX_EDGES * 4], owner_p[PF_MAX_EDGES * 4], ni = 0, pending = 0;
     int acked[PF_MAX_EDGES][PF_MAX_PEERS];
     memset(acked, 0, sizeof acked);
-    for (int e = 0; e < n->inst->n_out; e++) pending += n->inst->out[e].n_peers;
+    for (int e = 0; e < n->inst->n_out; e++)
+        if (!n->inst->out[e].feedback) pending += n->inst->out[e].n_peers;
     uint64_t stop_seen = 0, t0 = pf_now_ns(), next_warn = t0 + 30000000000ull;
     while (pending > 0) {
         apply_deaths(n);
         ni = 0;
         for (int e = 0; e < n->inst->n_out; e++)
             for (int p = 0; p < n->inst->out[e].n_peers && ni < (int)(sizeof items / sizeof *items); p++) {
+                if (n->inst->out[e].feedback) continue; /* no end-of-stream on gradient edges */
                 if (!acked[e][p] && n->out[e].dead[p]) { acked[e][p] = 1; pending--; } /* it will never answer */
                 if (acked[e][p]) continue;
                 items[ni] = (zmq_pollitem_t){n->out[e].socks[p], 0, ZMQ_POLLIN, 0};
@@ -376,6 +380,7 @@ static int send_eos(pf_node *n, int interrupted)
     snprintf(id, sizeof id, "%s.%d", n->inst->node, n->inst->replica);
     n->phase = PF_STATE_ENDING;
     for (int e = 0; e < n->inst->n_out; e++) {
+        if (n->inst->out[e].feedback) continue; /* the stage protocol is request/response: nothing to end */
         for (int p = 0; p < n->inst->out[e].n_peers; p++) {
             if (n->out[e].dead[p]) continue;
             pf_msg *m = pf_msg_create(PF_MSG_EOS, id);
@@ -583,15 +588,74 @@ static int handle_message(pf_node *n, int port, pf_msg *m, size_t bytes)
         log_malformed(n, ip->port);
         return PF_OK;
     }
+    if (n->input_done) {
+        pf_node_count(n, "after_done", 1);
+        return PF_OK;
+    }
     const char *reason;
     if (pf_guard_window(m, &reason)) return pf_node_reject(n, reason, m, "%s", pf_errmsg());
-    return n->kind->process(n, n->state, ip->port, m);
+    int rc = n->kind->process(n, n->state, ip->port, m);
+    if (rc == PF_DONE) {
+        n->input_done = 1;
+        n->phase = PF_STATE_INPUT_DONE;
+        send_status(n, n->phase); /* the launcher stops the sources */
+        pf_info("needs no more input: discarding what still arrives until upstream ends");
+        rc = PF_OK;
+    }
+    return rc;
+}
+
+int pf_node_recv(pf_node *n, const char *port, pf_msg **out)
+{
+    *out = NULL;
+    int i = -1;
+    for (int k = 0; k < n->inst->n_in; k++)
+        if (!strcmp(n->inst->in[k].port, port)) i = k;
+    if (i < 0) return pf_err(PF_EINVAL, "input port '%s' is not connected", port);
+    const pf_in_plan *ip = &n->inst->in[i];
+    uint64_t stop_at = 0;
+    for (;;) {
+        apply_deaths(n);
+        int alive = 0;
+        for (int k = 0; k < ip->eos_expected; k++) alive += !n->snd[i][k].dead;
+        if (!alive) return pf_err(PF_EIO, "port '%s': every sender died (%s)", port, ip->senders[0].id);
+        if (g_stop && !stop_at) stop_at = pf_now_ns();
+        if (stop_at && pf_now_ns() - stop_at > (uint64_t)(n->inst->drain_timeout * 1e9))
+            return pf_err(PF_EINTR, "port '%s': nothing arrived within %.1f s of the stop request", port, n->inst->drain_timeout);
+        pf_msg *m = NULL;
+        size_t bytes = 0;
+        int rc = pf_wire_recv_routed(n->in_socks[i], &m, ZMQ_DONTWAIT, &bytes);
+        if (rc == PF_EAGAIN || rc == PF_EINTR) {
+            zmq_pollitem_t it = {n->in_socks[i], 0, ZMQ_POLLIN, 0};
+            zmq_poll(&it, 1, POLL_MS);
+            status_tick(n);
+            continue;
+        }
+        if (rc == PF_EFORMAT) { log_malformed(n, port); continue; }
+        if (rc) return rc;
+        char who[160];
+        int k = find_sender(ip, m);
+        const char *bad = k < 0 ? "not an upstream instance of this port"
+                        : (m->kind != PF_MSG_TENSOR && m->kind != PF_MSG_WINDOW) ? "not a data message" : NULL;
+        if (bad) {
+            pf_err(PF_EFORMAT, "message from '%s' on feedback port: %s", peer_text(m, who, sizeof who), bad);
+            log_malformed(n, port);
+            pf_msg_destroy(m);
+            continue;
+        }
+        n->snd[i][k].got++;
+        n->got[i]++;
+        n->cnt[PF_CNT_MSGS_IN]++;
+        n->cnt[PF_CNT_BYTES_IN] += bytes;
+        *out = m;
+        return PF_OK;
+    }
 }
 
 static int all_ended(const pf_node *n)
 {
     for (int i = 0; i < n->inst->n_in; i++)
-        if (n->eos_seen[i] < n->inst->in[i].eos_expected) return 0;
+        if (!n->inst->in[i].feedback && n->eos_seen[i] < n->inst->in[i].eos_expected) return 0;
     return 1;
 }
 
@@ -599,8 +663,14 @@ static int all_ended(const pf_node *n)
 static int run_inputs(pf_node *n)
 {
     const pf_instance *in = n->inst;
+    /* feedback ports are read by the node itself (pf_node_recv): not polled here */
     zmq_pollitem_t items[PF_MAX_PORTS];
-    for (int i = 0; i < in->n_in; i++) items[i] = (zmq_pollitem_t){n->in_socks[i], 0, ZMQ_POLLIN, 0};
+    int port_of[PF_MAX_PORTS], np = 0;
+    for (int i = 0; i < in->n_in; i++)
+        if (!in->in[i].feedback) {
+            port_of[np] = i;
+            items[np++] = (zmq_pollitem_t){n->in_socks[i], 0, ZMQ_POLLIN, 0};
+        }
     uint64_t stop_at = 0;
     while (!all_ended(n)) {
         if (g_stop && !stop_at) {
@@ -613,7 +683,7 @@ static int run_inputs(pf_node *n)
         }
         apply_deaths(n);
         if (all_ended(n)) break;
-        int r = zmq_poll(items, in->n_in, POLL_MS);
+        int r = zmq_poll(items, np, POLL_MS);
         if (r < 0) {
             if (zmq_errno() == EINTR) continue;
             return pf_err(PF_EIO, "poll: %s", zmq_strerror(zmq_errno()));
@@ -622,8 +692,9 @@ static int run_inputs(pf_node *n)
             int rc = n->kind->idle(n, n->state);
             if (rc) return rc;
         }
-        for (int i = 0; r > 0 && i < in->n_in; i++) {
-            if (!(items[i].revents & ZMQ_POLLIN)) continue;
+        for (int j = 0; r > 0 && j < np; j++) {
+            if (!(items[j].revents & ZMQ_POLLIN)) continue;
+            int i = port_of[j];
             /* Drain a burst per port so one busy input can't starve the status tick. */
             for (int burst = 0; burst < 64; burst++) {
                 pf_msg *m = NULL;

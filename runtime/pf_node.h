@@ -69,6 +69,7 @@ typedef struct {
     int eos_expected;         /* upstream instances feeding this port (= entries in senders) */
     int hwm;
     const pf_sender *senders; /* eos_expected entries */
+    int feedback;             /* fed by feedback edges (gradients): no end-of-stream, read with pf_node_recv */
 } pf_in_plan;
 
 typedef struct {
@@ -79,6 +80,7 @@ typedef struct {
     int n_peers;              /* downstream replicas: one PUSH socket each */
     const char *connect[PF_MAX_PEERS];
     int peer_rank[PF_MAX_PEERS]; /* instance rank of each downstream replica */
+    int feedback;             /* a feedback edge: no end-of-stream is sent on it */
 } pf_out_plan;
 
 typedef struct {
@@ -95,6 +97,7 @@ typedef struct {
     const char *status_endpoint; /* launcher's PULL socket, or NULL */
     double drain_timeout;        /* seconds to wait for end-of-stream after a stop request */
     int max_frame_mb;            /* ZMQ_MAXMSGSIZE of every socket (MiB per frame; 0 = unlimited) */
+    const char *resume_dir;      /* `run --resume`: the checkpoint directory to continue from, or NULL */
 } pf_instance;
 
 /* Routing id an instance's DEALER on output port `port` connects with:
@@ -111,6 +114,19 @@ void pf_node_route_id(char *buf, size_t cap, const char *node, int replica, cons
 int pf_node_run(const pf_instance *inst);
 
 /* --- for node kinds ------------------------------------------------------ */
+/* process() may return PF_DONE: this node needs no more input (a trainer that
+ * reached its step count). The runtime stops calling process(), discards what
+ * still arrives (counted "after_done") until every upstream has ended, and the
+ * launcher stops the graph's sources so that the stream ends everywhere. */
+#define PF_DONE 1
+/* Checkpoint directory of `physioflow run --resume`, or NULL. */
+const char *pf_node_resume_dir(const pf_node *n);
+/* Blocking receive of the next data message on an input port fed by feedback
+ * edges (model stages: the gradient of what this node sent downstream). The
+ * message is validated and its sender checked like any input; the caller
+ * destroys it. Fails when the port's senders died or, after a stop request,
+ * nothing came within drain_timeout. */
+int pf_node_recv(pf_node *n, const char *port, pf_msg **out);
 const pf_params *pf_node_params(const pf_node *n);
 const char *pf_node_name(const pf_node *n);
 int pf_node_replica(const pf_node *n);
@@ -142,7 +158,8 @@ enum {
     PF_CNT_STATE, PF_CNT_LOST, PF_CNT_N
 };
 enum { PF_STATE_RUNNING = 0, PF_STATE_DONE = 1, PF_STATE_FAILED = 2, PF_STATE_INTERRUPTED = 3,
-       PF_STATE_ENDING = 4 /* sent end-of-stream, waiting for downstream to acknowledge it */ };
+       PF_STATE_ENDING = 4, /* sent end-of-stream, waiting for downstream to acknowledge it */
+       PF_STATE_INPUT_DONE = 5 /* needs no more input (PF_DONE): the launcher stops the sources */ };
 #define PF_MAX_CUSTOM_COUNTERS 8
 
 /* Monotonic clock in nanoseconds. */
