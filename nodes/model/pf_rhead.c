@@ -1,0 +1,119 @@
+#include "pf_rhead.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "pf_error.h"
+#include "pf_ops.h"
+
+struct pf_rhead {
+    pf_tfm_cfg cfg;
+    int max_N, D, P;
+    int h1_w, h1_b, hn_w, hn_b, h2_w, h2_b;
+    pf_arena *arena;
+    float *hh, *hg, *hln, *hln_mean, *hln_rstd, *pred, *dpred, *dhln, *dhg, *dhh;
+    uint8_t *hmask;
+    const float *z, *target, *mask;
+    int N, train;
+};
+
+static size_t layout(pf_rhead *h, pf_arena *a)
+{
+    size_t N = (size_t)h->max_N, D = h->D, P = h->P, total = 0;
+#define TAKE(ptr, type, count)                                                  \
+    do {                                                                        \
+        size_t bytes_ = (count) * sizeof(type);                                 \
+        total += (bytes_ + PF_ALIGN - 1) / PF_ALIGN * PF_ALIGN;                 \
+        if (a) (ptr) = (type *)pf_arena_alloc(a, bytes_);                       \
+    } while (0)
+    TAKE(h->hh, float, N * D); TAKE(h->hg, float, N * D); TAKE(h->hln, float, N * D);
+    TAKE(h->hln_mean, float, N); TAKE(h->hln_rstd, float, N); TAKE(h->pred, float, N * P);
+    TAKE(h->dpred, float, N * P); TAKE(h->dhln, float, N * D); TAKE(h->dhg, float, N * D);
+    TAKE(h->dhh, float, N * D); TAKE(h->hmask, uint8_t, N * D);
+#undef TAKE
+    return total;
+}
+
+pf_rhead *pf_rhead_create(const pf_tfm_cfg *cfg, pf_pstore *p, int max_N)
+{
+    if (pf_tfm_validate(cfg) < 0) return NULL;
+    pf_rhead *h = calloc(1, sizeof *h);
+    if (!h) { pf_err(PF_ENOMEM, "head: cannot allocate"); return NULL; }
+    h->cfg = *cfg;
+    h->max_N = max_N;
+    int D = h->D = cfg->dim, P = h->P = cfg->patch;
+    h->h1_w = pf_pstore_add(p, "head.fc1.weight", 2, (int[]){D, D});
+    h->h1_b = pf_pstore_add(p, "head.fc1.bias", 1, &D);
+    h->hn_w = pf_pstore_add(p, "head.norm.weight", 1, &D);
+    h->hn_b = pf_pstore_add(p, "head.norm.bias", 1, &D);
+    h->h2_w = pf_pstore_add(p, "head.fc2.weight", 2, (int[]){P, D});
+    h->h2_b = pf_pstore_add(p, "head.fc2.bias", 1, &P);
+    if (h->h1_w < 0 || h->h1_b < 0 || h->hn_w < 0 || h->hn_b < 0 || h->h2_w < 0 || h->h2_b < 0) {
+        pf_err_context(PF_EINVAL, "head: registering parameters");
+        pf_rhead_destroy(h);
+        return NULL;
+    }
+    h->arena = pf_arena_create(layout(h, NULL));
+    if (!h->arena) { pf_rhead_destroy(h); return NULL; }
+    layout(h, h->arena);
+    return h;
+}
+
+void pf_rhead_init(pf_rhead *h, pf_pstore *p, pf_rng *r)
+{
+    pf_init_linear(p, h->h1_w, h->h1_b, r);
+    pf_init_ln(p, h->hn_w, h->hn_b);
+    pf_init_linear(p, h->h2_w, h->h2_b, r);
+}
+
+int pf_rhead_forward(pf_rhead *h, pf_pstore *p, const float *z, const float *target, const float *mask, int N,
+                     int train, uint64_t key, float *loss)
+{
+    if (N <= 0 || N > h->max_N) return pf_err(PF_ERANGE, "head: %d tokens, reserved %d", N, h->max_N);
+    int D = h->D, P = h->P;
+    h->z = z; h->target = target; h->mask = mask; h->N = N; h->train = train;
+    // Linear D->D, GELU, Drop, LN, Linear D->P
+    pf_linear_forward(h->hh, z, pf_pstore_data(p, h->h1_w), pf_pstore_data(p, h->h1_b), N, D, D);
+    pf_gelu_forward(h->hg, h->hh, (size_t)N * D);
+    float pdrop = train ? h->cfg.dropout : 0.0f;
+    if (pdrop > 0) pf_drop_forward(h->hg, h->hmask, (size_t)N * D, pdrop, key, 0x68656164, 0);
+    pf_layernorm_forward(h->hln, h->hln_mean, h->hln_rstd, h->hg, pf_pstore_data(p, h->hn_w),
+                         pf_pstore_data(p, h->hn_b), N, D, h->cfg.ln_eps);
+    pf_linear_forward(h->pred, h->hln, pf_pstore_data(p, h->h2_w), pf_pstore_data(p, h->h2_b), N, D, P);
+    if (loss) *loss = pf_mse_masked_forward(h->pred, target, mask, N, P);
+    return PF_OK;
+}
+
+int pf_rhead_backward(pf_rhead *h, pf_pstore *p, float *dz, float *dtarget)
+{
+    if (!h->z) return pf_err(PF_ESTATE, "head backward: no forward pass yet");
+    int N = h->N, D = h->D, P = h->P;
+    size_t ND = (size_t)N * D;
+    pf_mse_masked_backward(h->dpred, h->pred, h->target, h->mask, N, P, 1.0f);
+    if (dtarget) /* d/d target of (pred - target)^2 is the negative of d/d pred */
+        for (size_t i = 0; i < (size_t)N * P; i++) dtarget[i] = -h->dpred[i];
+    memset(h->dhln, 0, ND * sizeof(float));
+    pf_linear_backward(h->dhln, pf_pstore_grad(p, h->h2_w), pf_pstore_grad(p, h->h2_b), h->dpred, h->hln,
+                       pf_pstore_data(p, h->h2_w), N, D, P);
+    memset(h->dhg, 0, ND * sizeof(float));
+    pf_layernorm_backward(h->dhg, pf_pstore_grad(p, h->hn_w), pf_pstore_grad(p, h->hn_b), h->dhln, h->hg,
+                          h->hln_mean, h->hln_rstd, pf_pstore_data(p, h->hn_w), N, D);
+    float pdrop = h->train ? h->cfg.dropout : 0.0f;
+    if (pdrop > 0) pf_drop_backward_inplace(h->dhg, h->hmask, ND, pdrop);
+    memset(h->dhh, 0, ND * sizeof(float));
+    pf_gelu_backward(h->dhh, h->dhg, h->hh, ND);
+    memset(dz, 0, ND * sizeof(float));
+    pf_linear_backward(dz, pf_pstore_grad(p, h->h1_w), pf_pstore_grad(p, h->h1_b), h->dhh, h->z,
+                       pf_pstore_data(p, h->h1_w), N, D, D);
+    return PF_OK;
+}
+
+const float *pf_rhead_pred(const pf_rhead *h) { return h->pred; }
+size_t pf_rhead_arena_bytes(const pf_rhead *h) { return h->arena ? h->arena->cap : 0; }
+
+void pf_rhead_destroy(pf_rhead *h)
+{
+    if (!h) return;
+    pf_arena_destroy(h->arena);
+    free(h);
+}
