@@ -113,6 +113,20 @@ void pf_node_count(pf_node *n, const char *counter, uint64_t delta)
     n->custom[n->n_custom++] = delta;
 }
 
+void pf_node_set_counter(pf_node *n, const char *counter, uint64_t value)
+{
+    for (int i = 0; i < n->n_custom; i++)
+        if (!strcmp(n->custom_name[i], counter)) { n->custom[i] = value; return; }
+    pf_node_count(n, counter, value);
+}
+
+int pf_node_input_connected(const pf_node *n, const char *port)
+{
+    for (int i = 0; i < n->inst->n_in; i++)
+        if (!strcmp(n->inst->in[i].port, port)) return 1;
+    return 0;
+}
+
 int pf_node_reject(pf_node *n, const char *reason, const pf_msg *m, const char *fmt, ...)
 {
     pf_node_count(n, reason, 1);
@@ -164,6 +178,8 @@ static void status_tick(pf_node *n)
 {
     if (n->status_sock && pf_now_ns() - n->last_status_ns >= STATUS_PERIOD_NS) send_status(n, n->phase);
 }
+
+void pf_node_heartbeat(pf_node *n) { status_tick(n); }
 
 /* --- death notices ------------------------------------------------------------ */
 

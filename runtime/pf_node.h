@@ -150,6 +150,13 @@ int pf_node_reject(pf_node *n, const char *reason, const pf_msg *m, const char *
 
 /* Kind-specific counters, shown by the launcher ("beats_shuffled", ...). */
 void pf_node_count(pf_node *n, const char *counter, uint64_t delta);
+/* A kind-specific gauge (the trainer's step, loss): set, not added. */
+void pf_node_set_counter(pf_node *n, const char *counter, uint64_t value);
+/* For a process() call that computes for long (a training step): keeps the
+ * status to the launcher flowing, so it is not taken for a stall. Cheap. */
+void pf_node_heartbeat(pf_node *n);
+/* 1 if the graph connects this input port. */
+int pf_node_input_connected(const pf_node *n, const char *port);
 
 /* Counter slots carried in status messages (u64 [PF_CNT_N + custom]). */
 enum {

@@ -66,7 +66,9 @@ static void norm_chunk(void *vc, size_t lo, size_t hi)
     }
 }
 
-double pf_grad_global_norm(pf_pstore *p)
+double pf_grad_global_norm(pf_pstore *p) { return sqrt(pf_grad_sqnorm(p)); }
+
+double pf_grad_sqnorm(pf_pstore *p)
 {
     /* the padding between tensors is never written, so it stays 0 */
     size_t nch = (p->total + NORM_CHUNK - 1) / NORM_CHUNK;
@@ -77,7 +79,7 @@ double pf_grad_global_norm(pf_pstore *p)
     double s = 0;
     for (size_t c = 0; c < nch; c++) s += part[c];
     if (part != stack) free(part);
-    return sqrt(s);
+    return s;
 }
 
 double pf_clip_grad_norm(pf_pstore *p, float max_norm)
@@ -152,6 +154,17 @@ int pf_adamw_micro_step(pf_adamw *o, pf_pstore *p)
     adamw_apply(o, p, pf_lr_at(&o->cfg, o->step), (float)(acc * clip), 1);
     o->micro = 0;
     return 1;
+}
+
+double pf_adamw_step_total(pf_adamw *o, pf_pstore *p, float lr, double total_sq, int accum)
+{
+    double acc = 1.0 / (accum > 0 ? accum : 1);
+    double norm = sqrt(total_sq) * acc;
+    double clip = o->cfg.clip_norm > 0 && norm > o->cfg.clip_norm ? o->cfg.clip_norm / (norm + 1e-6) : 1.0;
+    o->last_norm = (float)norm;
+    adamw_apply(o, p, lr, (float)(acc * clip), 1);
+    o->micro = 0;
+    return norm;
 }
 
 void pf_adamw_destroy(pf_adamw *o) { free(o); }

@@ -42,6 +42,14 @@ pf_adamw *pf_adamw_create(const pf_adamw_cfg *cfg);
 float pf_lr_at(const pf_adamw_cfg *cfg, int64_t step);
 /* sqrt(sum g^2) over all gradients (double accumulation). */
 double pf_grad_global_norm(pf_pstore *p);
+/* sum g^2 over all gradients (double, chunked as pf_grad_global_norm: independent of
+ * the thread count). Stages of a split model add theirs up in a fixed order. */
+double pf_grad_sqnorm(pf_pstore *p);
+/* One optimiser step from accumulated gradients whose squared norm over the WHOLE
+ * model (every stage) is total_sq: average over accum micro-batches, clip by the
+ * global norm sqrt(total_sq) / accum, update with lr, zero the gradients. Equal
+ * to pf_adamw_micro_step when this store is the whole model. Returns the norm. */
+double pf_adamw_step_total(pf_adamw *o, pf_pstore *p, float lr, double total_sq, int accum);
 /* Scale gradients by max_norm / (norm + 1e-6) when norm > max_norm; returns norm. */
 double pf_clip_grad_norm(pf_pstore *p, float max_norm);
 /* One AdamW update with the given lr from the current gradients (no clipping). */

@@ -1,0 +1,136 @@
+/* pf_stage: what the model stages (nodes wavelet, transformer, trainer; the
+ * trainer alone when fused) share: each stage's parameters and optimiser,
+ * the optimiser step from the whole model's gradient norm, checkpoints per
+ * stage, the named-tensor messages of the stage protocol (docs/protocol.md,
+ * "Model stages"), and the parameter tables, declared once here and used by
+ * every node kind that builds the stage.
+ *
+ * Split or fused, a step is the same arithmetic: per micro-batch forward and
+ * backward in order, gradients summed per stage; then the squared gradient
+ * norms of the stages are added as (head + transformer) + wavelet, and every
+ * stage clips by that one norm and updates itself. So a split run equals a
+ * fused one bit for bit (tests/e2e/test_pretrain.py).
+ */
+#ifndef PF_STAGE_H
+#define PF_STAGE_H
+
+#include <stdint.h>
+
+#include "pf_mask.h"
+#include "pf_node.h"
+#include "pf_optim.h"
+#include "pf_encoder.h"
+#include "pf_tensor.h"
+#include "pf_wavelet.h"
+
+/* ---- parameter tables (one copy of each entry; the kinds concatenate them) ---- */
+#define PF_STAGE_BATCH_PARAMS                                                                                         \
+    {"batch", PF_P_INT, "8", 1, 4096, NULL, "windows per micro-batch"},                                             \
+    {"accum", PF_P_INT, "1", 1, 4096, NULL, "micro-batches per optimiser step (gradient accumulation)"},            \
+    {"leads", PF_P_INT, "12", 1, 256, NULL, "leads of every window (C)"},                                           \
+    {"window", PF_P_INT, "2048", 64, 1 << 20, NULL, "samples of every window (T, a multiple of the patch)"}
+#define PF_STAGE_WAVELET_PARAMS                                                                                       \
+    {"levels", PF_P_INT, "3", 1, 8, NULL, "wavelet decomposition levels (L)"},                                      \
+    {"families", PF_P_STRLIST, "db4, db6, sym4, coif2", 1, 8, NULL, "wavelet families mixed by the selector"}, \
+    {"init", PF_P_STRING, "physiowave", 0, 0, "physiowave|exact", "filter taps: stretched to `kernel` (published) or each family's own"}, \
+    {"kernel", PF_P_INT, "24", 2, 64, NULL, "filter taps with init = physiowave"},                                  \
+    {"wavelet_dropout", PF_P_DOUBLE, "0.1", 0, 0.9, NULL, "dropout inside the channel-aggregation FFNs"}
+#define PF_STAGE_TRANSFORMER_PARAMS                                                                                   \
+    {"preset", PF_P_STRING, "tiny", 0, 0, "tiny|small|physiowave-ecg", "encoder size: D/layers/heads 128/4/4, 256/6/8, 384/8/12"}, \
+    {"dropout", PF_P_DOUBLE, "0.1", 0, 0.9, NULL, "encoder and head dropout"},                                      \
+    {"mask_ratio", PF_P_DOUBLE, "0.7", 0.01, 0.99, NULL, "share of tokens masked"},                                 \
+    {"importance_ratio", PF_P_DOUBLE, "0.7", 0, 1, NULL, "r: weight of the frequency importance against noise"},   \
+    {"importance", PF_P_STRING, "token_sequence", 0, 0, "token_sequence|patch_energy", "what the importance is computed from"}
+#define PF_STAGE_TRAINER_PARAMS                                                                                       \
+    {"steps", PF_P_INT, "100", 1, 1000000000, NULL, "optimiser steps; the run ends after the last with a checkpoint"}, \
+    {"lr", PF_P_DOUBLE, "2e-5", 0, 10, NULL, "peak learning rate"},                                                 \
+    {"min_lr", PF_P_DOUBLE, "0", 0, 10, NULL, "learning rate at the end of the cosine"},                            \
+    {"warmup_steps", PF_P_INT, "0", 0, 1000000000, NULL, "linear warm-up steps"},                                   \
+    {"total_steps", PF_P_INT, "0", 0, 1000000000, NULL, "cosine length in steps (0 = steps)"},                      \
+    {"beta1", PF_P_DOUBLE, "0.9", 0, 1, NULL, "AdamW beta1"},                                                       \
+    {"beta2", PF_P_DOUBLE, "0.95", 0, 1, NULL, "AdamW beta2"},                                                      \
+    {"eps", PF_P_DOUBLE, "1e-8", 0, 1, NULL, "AdamW epsilon"},                                                      \
+    {"weight_decay", PF_P_DOUBLE, "1e-3", 0, 10, NULL, "decoupled weight decay (every tensor, as PhysioWave)"},     \
+    {"clip", PF_P_DOUBLE, "1.0", 0, 1e9, NULL, "clip the global gradient norm (all stages) at this; 0 = off"},      \
+    {"detach_target", PF_P_BOOL, "false", 0, 0, NULL, "no gradient through the reconstruction target (PhysioWave: false)"}, \
+    {"metrics", PF_P_STRING, "", 0, 0, NULL, "CSV of per-step metrics (\"\" = none)"},                             \
+    {"checkpoint_dir", PF_P_STRING, "", 0, 0, NULL, "where checkpoints go (\"\" = none); `run --resume` continues from it"}, \
+    {"checkpoint_every", PF_P_INT, "0", 0, 1000000000, NULL, "checkpoint every N steps (0 = only at the end)"},    \
+    {"max_bad_steps", PF_P_INT, "5", 1, 1000000, NULL, "stop after this many consecutive steps with a non-finite loss or gradient"}
+
+int pf_stage_wavelet_cfg(const pf_params *p, pf_wavelet_cfg *c);
+int pf_stage_tfm_cfg(const pf_params *p, pf_tfm_cfg *t, pf_mask_cfg *m);
+
+/* ---- a stage's parameters and optimiser ---- */
+typedef struct {
+    char role[16];   /* "wavelet" | "transformer" | "head": names its checkpoint file */
+    pf_pstore *p;
+    pf_adamw *opt;
+} pf_stage;
+
+/* The optimiser settings and step flags the trainer sends up with the last
+ * gradient of a step (every stage updates with the same values). */
+enum { PF_STEP_FINAL = 1, PF_STEP_CKPT = 2 };
+typedef struct {
+    double lr, beta1, beta2, eps, weight_decay, clip;
+    int64_t step;     /* 0-based index of the step being completed */
+    int accum, flags;
+} pf_step_opt;
+#define PF_STEP_OPT_N 9
+
+void pf_step_opt_pack(const pf_step_opt *o, double *v);   /* v [PF_STEP_OPT_N] */
+int pf_step_opt_unpack(const double *v, pf_step_opt *o);
+
+/* Random keys of (seed, step, micro-batch, site): nothing else. */
+uint64_t pf_stage_key(uint64_t seed, int64_t step, int micro, uint32_t site);
+#define PF_SITE_WAVELET 0x77766c74u
+#define PF_SITE_MASK 0x6d61736bu
+#define PF_SITE_ENCODER 0x74656e63u
+#define PF_SITE_HEAD 0x68656164u
+
+/* Update with the whole model's squared norm; a non-finite one skips the step
+ * (gradients zeroed) and returns 0; 1 when applied. */
+int pf_stage_update(pf_stage *s, const pf_step_opt *o, double total_sq);
+/* The canonical sum of the stages' squared norms: (head + transformer) + wavelet. */
+double pf_stage_total_sq(double head, double transformer, double wavelet);
+
+/* ---- checkpoints: DIR/step-NNNNNNNN/ROLE.h5 and DIR/latest ---- */
+int pf_stage_save(pf_stage *s, const char *dir, int64_t step, int64_t windows);
+/* Load ROLE.h5 of the step the manifest in dir names (optimiser created if needed). */
+int pf_stage_load(pf_stage *s, const char *dir, int64_t *windows);
+/* The manifest: written last, by the last stage, after every stage saved. */
+int pf_ckpt_manifest_write(const char *dir, int64_t step, int64_t windows, int epoch);
+int pf_ckpt_manifest_read(const char *dir, int64_t *step, int64_t *windows, int *epoch);
+void pf_stage_free(pf_stage *s);
+
+/* ---- building a stage: parameters registered, initialised from the seed
+ * (the same keys split or fused), or loaded from resume_dir's latest checkpoint ---- */
+struct pf_tstage;
+struct pf_rhead;
+pf_wavelet *pf_stage_build_wavelet(pf_stage *st, const pf_wavelet_cfg *c, int B, int T, uint64_t seed, const char *resume_dir);
+struct pf_tstage *pf_stage_build_tfm(pf_stage *st, const pf_tfm_cfg *c, const pf_mask_cfg *mc, int B, int max_T,
+                                     uint64_t seed, const char *resume_dir);
+struct pf_rhead *pf_stage_build_head(pf_stage *st, const pf_tfm_cfg *c, int max_N, uint64_t seed, const char *resume_dir);
+
+/* ---- the first stage's input: windows gathered into micro-batches ---- */
+typedef struct {
+    int B, M, C, T;
+    float *x;          /* [M * B, C, T]: one optimiser step */
+    int n;             /* windows held */
+    uint32_t epoch;    /* of the last window taken */
+    int64_t skip;      /* resume: windows still to pass over (already trained on) */
+} pf_batcher;
+int pf_batcher_init(pf_batcher *b, int B, int M, int C, int T);
+/* Take one window; *full = 1 once a whole step is held (then b->n = 0 for the
+ * next). A window of another shape or with non-finite samples is rejected
+ * (counted, logged with record and window) and never enters a batch. */
+int pf_batcher_take(pf_node *n, pf_batcher *b, const pf_msg *m, int *full);
+void pf_batcher_free(pf_batcher *b);
+
+/* ---- named tensors in a TENSOR message (a NAME section before each) ---- */
+int pf_tmsg_add(pf_msg *m, const char *name, int dtype, int ndim, const uint32_t *dims, const void *data);
+/* The tensor of that name, checked: dtype, ndim and every dim given non-zero;
+ * NULL with an error naming the message, tensor and what is wrong. */
+const pf_section *pf_tmsg_get(const pf_msg *m, const char *name, int dtype, int ndim, const uint32_t *dims);
+
+#endif
