@@ -34,9 +34,13 @@ cmake --build "$BUILD" -j"$(nproc)"
 case "$mode" in
   demo)
     mkdir -p out
-    echo "setup: running the demo graph configs/demo.cfg (synthetic 12-lead ECG -> pass-through x3 -> HDF5)"
+    echo "setup: running the demo configs/demo.cfg: PhysioWave pretraining on synthetic 12-lead ECG,"
+    echo "setup: synth -> filter -> wavelet -> transformer -> trainer, each stage its own process"
+    rm -rf out/demo-ckpt out/demo-metrics.csv
     "$BUILD/cli/physioflow" run configs/demo.cfg
-    echo "setup: demo output: $(pwd)/out/demo.h5"
+    awk -F, 'NR == 2 {first = $4} NR > 1 {last = $4; n = $1} END {
+      if (n) printf "setup: %d steps, loss %.4f -> %.4f (%.0f%% lower)\n", n, first, last, 100 * (first - last) / first }' out/demo-metrics.csv
+    echo "setup: checkpoint $(pwd)/out/demo-ckpt (latest: $(sed -n 's/^dir = //p' out/demo-ckpt/latest)), metrics $(pwd)/out/demo-metrics.csv"
     ;;
   test)
     ctest --test-dir "$BUILD" --output-on-failure -j"$(nproc)"

@@ -24,6 +24,7 @@ typedef struct {
     uint64_t cnt[PF_CNT_N + PF_MAX_CUSTOM_COUNTERS];
     uint64_t prev[PF_CNT_N];   /* at the previous status line, for rates */
     char custom[PF_MAX_CUSTOM_COUNTERS][32];
+    uint64_t step_t0, step0;  /* when the first training step was seen (ETA) */
     int n_custom, have_status;
     uint64_t last_status_ns;   /* when its last status arrived (start time before the first) */
     int producing;             /* a source that was not blocked since its previous status */
@@ -91,7 +92,7 @@ static void take_status(child_t *kids, int nk, const pf_graph *g, pf_msg *m)
         if (c->node != node || (uint64_t)c->replica != m->count) continue;
         size_t nv = pf_section_count(vals);
         if (nv > PF_CNT_N + PF_MAX_CUSTOM_COUNTERS) nv = PF_CNT_N + PF_MAX_CUSTOM_COUNTERS;
-        if (((const uint64_t *)vals->data)[PF_CNT_STATE] > PF_STATE_INPUT_DONE) {
+        if (((const uint64_t *)vals->data)[PF_CNT_STATE] > PF_STATE_BUSY) {
             if (warned++ < 5) pf_warn("ignored a status message from %s.%d: unknown state", g->nodes[node].name, c->replica);
             return;
         }
@@ -141,6 +142,31 @@ static void status_line(const pf_graph *g, child_t *kids, int nk, double dt, int
         else snprintf(label, sizeof label, "%s", g->nodes[n].name);
         len += snprintf(line + len, sizeof line - (size_t)len, "%s%s: %.0f win/s %.1f MB/s bp %.0f%%", len ? " | " : "",
                         label, (double)msgs / dt, (double)bytes / dt / 1e6, bp > 100 ? 100 : bp);
+        /* a training node reports gauges: step, steps_total, loss_e6, win_s_e3 (and epoch) */
+        for (int i = 0; i < nk && len < (int)sizeof line - 160; i++) {
+            child_t *c = &kids[i];
+            if (c->node != n) continue;
+            uint64_t step = 0, total = 0, loss = 0, wps = 0, epoch = 0;
+            int have = 0;
+            for (int k = 0; k < c->n_custom; k++) {
+                uint64_t v = c->cnt[PF_CNT_N + k];
+                if (!strcmp(c->custom[k], "step")) { step = v; have |= 1; }
+                else if (!strcmp(c->custom[k], "steps_total")) { total = v; have |= 2; }
+                else if (!strcmp(c->custom[k], "loss_e6")) loss = v;
+                else if (!strcmp(c->custom[k], "win_s_e3")) wps = v;
+                else if (!strcmp(c->custom[k], "epoch")) epoch = v;
+            }
+            if (have != 3) continue;
+            len += snprintf(line + len, sizeof line - (size_t)len, " [epoch %llu step %llu/%llu loss %.4f %.1f win/s",
+                            (unsigned long long)epoch, (unsigned long long)step, (unsigned long long)total, (double)loss / 1e6,
+                            (double)wps / 1e3);
+            if (step && step < total && c->step_t0 && c->step0 < step) {
+                double per = (double)(now - c->step_t0) / 1e9 / (double)(step - c->step0);
+                len += snprintf(line + len, sizeof line - (size_t)len, " eta %.0f s", per * (double)(total - step));
+            }
+            len += snprintf(line + len, sizeof line - (size_t)len, "]");
+            if (!c->step_t0 && step) { c->step_t0 = now; c->step0 = step; }
+        }
         /* a live instance that stopped reporting (SIGSTOP, a hung kernel call) stalls its edges */
         for (int i = 0; i < nk && len < (int)sizeof line - 100; i++)
             if (kids[i].node == n && !kids[i].exited && now - kids[i].last_status_ns > SILENT_NS)
@@ -367,6 +393,8 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
         for (int i = 0; i < nk; i++) {
             sum += kids[i].cnt[PF_CNT_MSGS_IN] + kids[i].cnt[PF_CNT_MSGS_OUT] + kids[i].cnt[PF_CNT_STATE];
             free_source |= !kids[i].exited && is_source(g, kids[i].node) && kids[i].producing && now - kids[i].last_status_ns < SILENT_NS;
+            /* a node computing one long step is progress, not a stall */
+            free_source |= !kids[i].exited && kids[i].cnt[PF_CNT_STATE] == PF_STATE_BUSY && now - kids[i].last_status_ns < SILENT_NS;
         }
         if (sum != progress_sum || free_source || running == 0) { progress_sum = sum; last_progress = now; }
         if (g->stall_warn > 0 && now - last_progress > (uint64_t)(g->stall_warn * 1e9) &&

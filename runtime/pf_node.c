@@ -5,6 +5,8 @@
 #include "pf_log.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
@@ -56,6 +58,18 @@ struct pf_node {
     uint64_t malformed_logged;
     uint64_t rejected_logged;
     int input_done;           /* process() returned PF_DONE */
+    /* While process() computes for long (a training step), a helper thread
+     * keeps the launcher informed with the last status, marked busy, on its
+     * own socket: otherwise the node would look stalled. */
+    pthread_t busy_thread;
+    int busy_started;
+    void *busy_sock;
+    atomic_ullong busy_since;   /* pf_now_ns() at process() entry, 0 outside */
+    atomic_int busy_quit;
+    pthread_mutex_t snap_lock;
+    uint64_t snap_vals[PF_CNT_N + PF_MAX_CUSTOM_COUNTERS];
+    char snap_names[64 + PF_MAX_CUSTOM_COUNTERS * 33];
+    uint32_t snap_nv, snap_nn;
 };
 
 static volatile sig_atomic_t g_stop;
@@ -167,11 +181,45 @@ static void send_status(pf_node *n, int state)
         len += snprintf(names + len, sizeof names - (size_t)len, "%s%s", i ? "," : "", n->custom_name[i]);
     }
     uint32_t dn = (uint32_t)len, dv = (uint32_t)(PF_CNT_N + n->n_custom);
+    if (n->busy_started) { /* what the busy thread repeats while process() computes */
+        pthread_mutex_lock(&n->snap_lock);
+        memcpy(n->snap_vals, vals, sizeof(uint64_t) * dv);
+        memcpy(n->snap_names, names, (size_t)len);
+        n->snap_nv = dv;
+        n->snap_nn = dn;
+        pthread_mutex_unlock(&n->snap_lock);
+    }
     if (pf_msg_add(m, PF_SEC_NAME, PF_DT_U8, 1, &dn, names) || pf_msg_add(m, PF_SEC_COUNTERS, PF_DT_U64, 1, &dv, vals)) {
         pf_msg_destroy(m);
         return;
     }
     if (pf_wire_send(n->status_sock, m, ZMQ_DONTWAIT) == PF_EAGAIN) pf_msg_destroy(m);
+}
+
+static void *busy_loop(void *arg)
+{
+    pf_node *n = arg;
+    while (!atomic_load(&n->busy_quit)) {
+        struct timespec ts = {0, 250000000};
+        nanosleep(&ts, NULL);
+        uint64_t since = atomic_load(&n->busy_since), now = pf_now_ns();
+        if (!since || now - since < 1000000000ull) continue;
+        pthread_mutex_lock(&n->snap_lock);
+        pf_msg *m = n->snap_nv ? pf_msg_create(PF_MSG_CONTROL, "status") : NULL;
+        if (m) {
+            m->count = (uint64_t)n->inst->replica;
+            n->snap_vals[PF_CNT_STATE] = PF_STATE_BUSY;
+            n->snap_vals[PF_CNT_UPTIME_NS] = now - n->start_ns;
+            if (pf_msg_add(m, PF_SEC_NAME, PF_DT_U8, 1, &n->snap_nn, n->snap_names) ||
+                pf_msg_add(m, PF_SEC_COUNTERS, PF_DT_U64, 1, &n->snap_nv, n->snap_vals)) {
+                pf_msg_destroy(m);
+                m = NULL;
+            }
+        }
+        pthread_mutex_unlock(&n->snap_lock);
+        if (m && pf_wire_send(n->busy_sock, m, ZMQ_DONTWAIT) == PF_EAGAIN) pf_msg_destroy(m);
+    }
+    return NULL;
 }
 
 static void status_tick(pf_node *n)
@@ -477,12 +525,34 @@ static int setup(pf_node *n)
         zmq_setsockopt(n->status_sock, ZMQ_LINGER, &linger, sizeof linger);
         if (zmq_connect(n->status_sock, in->status_endpoint))
             return pf_err(PF_EIO, "status endpoint %s: %s", in->status_endpoint, zmq_strerror(zmq_errno()));
+        n->busy_sock = zmq_socket(n->ctx, ZMQ_PUSH);
+        zmq_setsockopt(n->busy_sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+        zmq_setsockopt(n->busy_sock, ZMQ_LINGER, &linger, sizeof linger);
+        if (zmq_connect(n->busy_sock, in->status_endpoint))
+            return pf_err(PF_EIO, "status endpoint %s: %s", in->status_endpoint, zmq_strerror(zmq_errno()));
+        pthread_mutex_init(&n->snap_lock, NULL);
+        /* the socket is the thread's from here on (ZeroMQ sockets are not shared) */
+        n->busy_started = pthread_create(&n->busy_thread, NULL, busy_loop, n) == 0;
     }
     return PF_OK;
 }
 
+static void stop_busy(pf_node *n)
+{
+    if (!n->busy_started) return;
+    atomic_store(&n->busy_quit, 1);
+    pthread_join(n->busy_thread, NULL);
+    n->busy_started = 0;
+    int zero = 0;
+    zmq_setsockopt(n->busy_sock, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_close(n->busy_sock);
+    n->busy_sock = NULL;
+    pthread_mutex_destroy(&n->snap_lock);
+}
+
 static void teardown(pf_node *n, int failed)
 {
+    stop_busy(n);
     /* Outputs: the acknowledged end-of-stream proved everything arrived, so
      * nothing is left to flush; an unbounded linger would only hang on a
      * peer that is gone. Inputs: a short linger lets the last ack leave. */
@@ -610,7 +680,9 @@ static int handle_message(pf_node *n, int port, pf_msg *m, size_t bytes)
     }
     const char *reason;
     if (pf_guard_window(m, &reason)) return pf_node_reject(n, reason, m, "%s", pf_errmsg());
+    atomic_store(&n->busy_since, pf_now_ns());
     int rc = n->kind->process(n, n->state, ip->port, m);
+    atomic_store(&n->busy_since, 0);
     if (rc == PF_DONE) {
         n->input_done = 1;
         n->phase = PF_STATE_INPUT_DONE;
@@ -790,6 +862,7 @@ int pf_node_run(const pf_instance *inst)
     if (rc) pf_error("failed: %s", pf_errmsg()[0] ? pf_errmsg() : pf_strerror(rc));
     else pf_debug("finished: in %llu msgs, out %llu msgs%s", (unsigned long long)n->cnt[PF_CNT_MSGS_IN],
                   (unsigned long long)n->cnt[PF_CNT_MSGS_OUT], interrupted ? " (interrupted)" : "");
+    stop_busy(n); /* its last busy status must not follow the final one */
     send_status(n, state);
     teardown(n, rc != PF_OK);
     int lost = n->cnt[PF_CNT_LOST] != 0;

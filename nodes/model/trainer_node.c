@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const pf_param_spec trainer_params[] = {
     PF_STAGE_TRAINER_PARAMS,
@@ -84,6 +85,15 @@ static int open_metrics(trainer_t *t, int64_t keep_upto)
         }
         if (old) fclose(old);
         if (mem) fclose(mem);
+    }
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", t->metrics);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) { /* make its folder, as the checkpoints' */
+        *slash = 0;
+        for (char *q = dir + 1; *q; q++)
+            if (*q == '/') { *q = 0; mkdir(dir, 0755); *q = '/'; }
+        mkdir(dir, 0755);
     }
     t->mf = fopen(t->metrics, "w");
     if (!t->mf) { free(kept); return pf_err(PF_EIO, "trainer: cannot write metrics %s: %s", t->metrics, strerror(errno)); }
