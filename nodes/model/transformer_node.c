@@ -41,6 +41,7 @@ typedef struct {
     pf_step_opt opt;     /* from the last gradient of the current step */
     char ckpt_dir[1024];
     int64_t saved_step;
+    uint64_t wait_ns;    /* waiting for the trainer's gradients */
 } tnode;
 
 static int transformer_create(pf_node *n, void **state)
@@ -96,7 +97,11 @@ static int micro_batch(pf_node *n, tnode *s, const pf_msg *m, const int64_t *met
     pf_node_heartbeat(n);
     /* the trainer answers with the gradient of exactly this micro-batch */
     pf_msg *g = NULL;
-    if ((rc = pf_node_recv(n, "grad", &g))) return pf_err_context(rc, "waiting for the gradient of step %lld micro-batch %lld", (long long)step, (long long)micro);
+    uint64_t w0 = pf_now_ns();
+    rc = pf_node_recv(n, "grad", &g);
+    s->wait_ns += pf_now_ns() - w0;
+    pf_node_set_counter(n, "grad_wait_ms", s->wait_ns / 1000000);
+    if (rc) return pf_err_context(rc, "waiting for the gradient of step %lld micro-batch %lld", (long long)step, (long long)micro);
     const pf_section *gm = pf_tmsg_get(g, "meta", PF_DT_I64, 1, &four);
     const pf_section *gz = gm ? pf_tmsg_get(g, "dz", PF_DT_F32, 3, dz) : NULL;
     if (!gz || ((const int64_t *)gm->data)[0] != step || ((const int64_t *)gm->data)[1] != micro) {

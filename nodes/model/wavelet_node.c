@@ -41,6 +41,7 @@ typedef struct {
     int64_t saved_step; /* last step checkpointed (-1 none) */
     char ckpt_dir[1024];
     int held;           /* micro-batch whose activations the front-end holds (-1) */
+    uint64_t wait_ns;   /* waiting for gradients */
 } wstage;
 
 static int wavelet_create(pf_node *n, void **state)
@@ -116,7 +117,10 @@ static int run_step(pf_node *n, wstage *s)
     double sq_later[2] = {0, 0};
     for (int mi = 0; mi < s->M; mi++) {
         pf_msg *g = NULL;
+        uint64_t w0 = pf_now_ns();
         int rc = pf_node_recv(n, "grad", &g);
+        s->wait_ns += pf_now_ns() - w0; /* the pipeline bubble seen from here */
+        pf_node_set_counter(n, "grad_wait_ms", s->wait_ns / 1000000);
         if (rc) return pf_err_context(rc, "waiting for the gradient of step %lld micro-batch %d", (long long)s->step, mi);
         const pf_section *meta = pf_tmsg_get(g, "meta", PF_DT_I64, 1, (uint32_t[]){4});
         const pf_section *ds = meta ? pf_tmsg_get(g, "dspec", PF_DT_F32, 3, dspec_dims) : NULL;
