@@ -1,6 +1,7 @@
 #include "h5win.h"
 
 #include "pf_error.h"
+#include "pf_h5.h"
 #include "pf_rng.h"
 
 #include <hdf5.h>
@@ -115,27 +116,12 @@ static void xds_close(xds *x)
 
 static int attr_str(hid_t obj, const char *name, const char *value)
 {
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, strlen(value) ? strlen(value) : 1);
-    hid_t sp = H5Screate(H5S_SCALAR);
-    if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
-    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t e = a < 0 ? -1 : H5Awrite(a, t, strlen(value) ? value : " ");
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(sp);
-    H5Tclose(t);
-    return e < 0 ? PF_EIO : PF_OK;
+    return pf_h5_attr_str(obj, name, value, 0);
 }
 
 static int attr_num(hid_t obj, const char *name, hid_t type, const void *v)
 {
-    hid_t sp = H5Screate(H5S_SCALAR);
-    if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
-    hid_t a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t e = a < 0 ? -1 : H5Awrite(a, type, v);
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(sp);
-    return e < 0 ? PF_EIO : PF_OK;
+    return pf_h5_attr_write(obj, name, type, type, v, 0);
 }
 
 pf_h5win *pf_h5win_create(const char *path, const pf_h5win_opts *opts)
@@ -146,7 +132,7 @@ pf_h5win *pf_h5win_create(const char *path, const pf_h5win_opts *opts)
     snprintf(w->path, sizeof w->path, "%s", path);
     snprintf(w->partial, sizeof w->partial, "%s.partial", path);
     if (opts) w->opts = *opts;
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* we report errors ourselves */
+    pf_h5_quiet();
     w->file = H5Fcreate(w->partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (w->file < 0) {
         pf_err(PF_EIO, "%s: cannot create HDF5 file (does the folder exist and is it writable?)", w->partial);
@@ -330,12 +316,8 @@ int pf_h5win_append(pf_h5win *w, const pf_msg *m)
 
 static int write_array(pf_h5win *w, const char *name, hid_t type, int rank, const hsize_t *dims, const void *data)
 {
-    hid_t sp = H5Screate_simple(rank, dims, NULL);
-    hid_t ds = H5Dcreate2(w->file, name, type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t e = ds < 0 ? -1 : (dims[0] ? H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : 0);
-    if (ds >= 0) H5Dclose(ds);
-    H5Sclose(sp);
-    return e < 0 ? h5fail(name, w->partial) : PF_OK;
+    int rc = pf_h5_write(w->file, name, type, type, rank, dims, data);
+    return rc ? pf_err_context(rc, "%s", w->partial) : PF_OK;
 }
 
 static int write_metadata(pf_h5win *w)
@@ -357,13 +339,8 @@ static int write_metadata(pf_h5win *w)
         hid_t t = w->label_dtype == PF_DT_I64 ? H5T_NATIVE_INT64 : H5T_NATIVE_FLOAT;
         rc = w->n_labels == 1 ? write_array(w, "label", t, 1, &n, w->labels) : write_array(w, "label", t, 2, d2, w->labels);
     }
-    if (!rc) {
-        hsize_t nr = (hsize_t)w->n_ids;
-        hid_t st = H5Tcopy(H5T_C_S1);
-        H5Tset_size(st, H5T_VARIABLE);
-        rc = write_array(w, "record_ids", st, 1, &nr, w->ids);
-        H5Tclose(st);
-    }
+    if (!rc && (rc = pf_h5_write_strs(w->file, "record_ids", w->ids, (size_t)w->n_ids)))
+        rc = pf_err_context(rc, "%s", w->partial);
     return rc;
 }
 
