@@ -1,4 +1,4 @@
-#include "h5win.h"
+#include "pf_h5win.h"
 
 #include "pf_error.h"
 #include "pf_h5.h"
