@@ -6,10 +6,10 @@
 #include "pf_error.h"
 #include "pf_eval_run.h"
 #include "pf_graph.h"
+#include "pf_h5win_read.h"
 #include "pf_launch.h"
 #include "pf_record.h"
 
-#include <hdf5.h>
 #include <math.h>
 #include <unistd.h>
 
@@ -54,19 +54,6 @@ static int cmp_long(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static int read_i64(hid_t f, const char *name, int64_t **out, hsize_t *n)
-{
-    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
-    if (ds < 0) return -1;
-    hid_t sp = H5Dget_space(ds);
-    *n = (hsize_t)H5Sget_simple_extent_npoints(sp);
-    *out = malloc(sizeof(int64_t) * (*n + 1));
-    herr_t e = *out ? H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) : -1;
-    H5Sclose(sp);
-    H5Dclose(ds);
-    return e < 0 ? -1 : 0;
-}
-
 /* Run reader -> rpeak -> sink over the records as separate processes, then
  * collect each record's detections (absolute sample indices) from the file. */
 static int run_pipeline(const pf_eval_run_opts *o, const char **recs, size_t n, piped_t *p)
@@ -100,33 +87,15 @@ static int run_pipeline(const pf_eval_run_opts *o, const char **recs, size_t n, 
     pf_graph_destroy(g);
     unlink(cfg);
     if (rc) return pf_err(PF_EIO, "eval rpeaks: the pipeline failed (exit %d)", rc);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t h = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (h < 0) return pf_err(PF_EIO, "%s: cannot open the pipeline's output", out);
-    int64_t *rp = NULL, *off = NULL;
-    hsize_t nrp = 0, noff = 0;
-    int bad = read_i64(h, "rpeaks", &rp, &nrp) || read_i64(h, "rpeaks_offset", &off, &noff);
-    int32_t *wrec = NULL;
-    char **ids = NULL;
-    hsize_t nids = 0;
-    if (!bad) {
-        hid_t ds = H5Dopen2(h, "record", H5P_DEFAULT);
-        wrec = malloc(sizeof(int32_t) * noff);
-        bad = ds < 0 || !wrec || H5Dread(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, wrec) < 0;
-        if (ds >= 0) H5Dclose(ds);
-        ds = H5Dopen2(h, "record_ids", H5P_DEFAULT);
-        hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
-        nids = sp >= 0 ? (hsize_t)H5Sget_simple_extent_npoints(sp) : 0;
-        ids = calloc(nids + 1, sizeof *ids);
-        hid_t st = H5Tcopy(H5T_C_S1);
-        H5Tset_size(st, H5T_VARIABLE);
-        bad |= ds < 0 || !ids || H5Dread(ds, st, H5S_ALL, H5S_ALL, H5P_DEFAULT, ids) < 0;
-        H5Tclose(st);
-        if (sp >= 0) H5Sclose(sp);
-        if (ds >= 0) H5Dclose(ds);
-    }
-    H5Fclose(h);
-    unlink(out);
+    pf_h5win_read *h = pf_h5win_read_open(out, 0);
+    if (!h) return pf_err_context(PF_EIO, "eval rpeaks: the pipeline's output");
+    const int64_t *rp = NULL, *off = NULL;
+    size_t nids = 0;
+    int64_t nw = pf_h5win_read_count(h);
+    const int32_t *wrec = nw < 0 ? NULL : pf_h5win_read_record(h);
+    const char *const *ids = wrec ? pf_h5win_read_record_ids(h, &nids) : NULL;
+    int bad = !ids || pf_h5win_read_rpeaks(h, &rp, &off);
+    size_t nrp = bad ? 0 : (size_t)off[nw];
     p->n = n;
     p->det = calloc(n, sizeof *p->det);
     p->nd = calloc(n, sizeof *p->nd);
@@ -134,8 +103,8 @@ static int run_pipeline(const pf_eval_run_opts *o, const char **recs, size_t n, 
         for (size_t i = 0; i < n; i++) {
             p->det[i] = malloc(sizeof(long) * (nrp + 1));
             if (!p->det[i]) { bad = 1; break; }
-            for (hsize_t w = 0; w + 1 < noff; w++) {
-                if (wrec[w] < 0 || (hsize_t)wrec[w] >= nids || strcmp(ids[wrec[w]], recs[i])) continue;
+            for (int64_t w = 0; w < nw; w++) {
+                if (strcmp(ids[wrec[w]], recs[i])) continue;
                 for (int64_t k = off[w]; k < off[w + 1]; k++) p->det[i][p->nd[i]++] = (long)rp[k];
             }
             qsort(p->det[i], p->nd[i], sizeof(long), cmp_long);
@@ -145,9 +114,10 @@ static int run_pipeline(const pf_eval_run_opts *o, const char **recs, size_t n, 
             p->nd[i] = u;
         }
     }
-    for (hsize_t k = 0; ids && k < nids; k++) free(ids[k]);
-    free(ids); free(wrec); free(rp); free(off);
-    return bad ? pf_err(PF_EFORMAT, "eval rpeaks: could not read the pipeline's detections") : PF_OK;
+    if (bad) pf_err_context(PF_EFORMAT, "eval rpeaks: could not read the pipeline's detections");
+    pf_h5win_read_close(&h);
+    unlink(out);
+    return bad ? PF_EFORMAT : PF_OK;
 }
 
 int pf_cmd_eval(int argc, char **argv)

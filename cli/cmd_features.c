@@ -7,9 +7,9 @@
 #include "pf_error.h"
 #include "pf_featstats.h"
 #include "pf_graph.h"
+#include "pf_h5win_read.h"
 #include "pf_launch.h"
 
-#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,29 +24,20 @@ static int usage(void)
 /* Append /features of one window file to *x (n x dim). */
 static int read_features(const char *path, float **x, uint64_t *n, int *dim)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return pf_err(PF_EIO, "%s: cannot open as HDF5", path);
-    if (H5Lexists(f, "features", H5P_DEFAULT) <= 0) {
-        H5Fclose(f);
-        return pf_err(PF_EFORMAT, "%s: no /features dataset (run the windows through a shuffle node with features = true)", path);
-    }
-    hid_t ds = H5Dopen2(f, "features", H5P_DEFAULT), sp = H5Dget_space(ds);
-    hsize_t d[2] = {0, 0};
-    int rank = H5Sget_simple_extent_ndims(sp);
-    if (rank == 2) H5Sget_simple_extent_dims(sp, d, NULL);
-    int rc = PF_OK;
-    if (rank != 2 || (*dim && (int)d[1] != *dim)) rc = pf_err(PF_EFORMAT, "%s: /features is not [N, %d]", path, *dim ? *dim : 159);
-    float *nx = rc ? NULL : realloc(*x, sizeof(float) * (size_t)(*n + d[0]) * (size_t)d[1]);
-    if (!rc && !nx && d[0]) rc = pf_err(PF_ENOMEM, "%s: out of memory", path);
-    if (!rc && d[0]) {
+    pf_h5win_read *r = pf_h5win_read_open(path, 0);
+    if (!r) return PF_EIO;
+    const float *f = NULL;
+    size_t rows = 0;
+    int d = 0, rc = pf_h5win_read_features(r, &f, &rows, &d);
+    if (!rc && *dim && d != *dim) rc = pf_err(PF_EFORMAT, "%s: /features is not [N, %d]", path, *dim);
+    float *nx = rc ? NULL : realloc(*x, sizeof(float) * (size_t)(*n + rows) * (size_t)d);
+    if (!rc && !nx && rows) rc = pf_err(PF_ENOMEM, "%s: out of memory", path);
+    if (!rc && rows) {
         *x = nx;
-        if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, *x + *n * d[1]) < 0) rc = pf_err(PF_EIO, "%s: reading /features failed", path);
+        memcpy(*x + *n * (uint64_t)d, f, sizeof(float) * rows * (size_t)d);
     }
-    if (!rc) { *n += d[0]; *dim = (int)d[1]; }
-    H5Sclose(sp);
-    H5Dclose(ds);
-    H5Fclose(f);
+    if (!rc) { *n += rows; *dim = d; }
+    pf_h5win_read_close(&r);
     return rc;
 }
 
@@ -75,16 +66,15 @@ int pf_cmd_features(int argc, char **argv)
         ni = 0;
         for (int i = 0; i < g->n_nodes && ni < 256; i++) {
             if (strcmp(g->nodes[i].kind_name, "sink")) continue;
-            const char *path = pf_params_string(g->nodes[i].params, "path");
-            for (int r = 0; r < g->nodes[i].replicas && ni < 256; r++) {
-                char buf[1100];
-                const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
-                if (g->nodes[i].replicas == 1) snprintf(buf, sizeof buf, "%s", path);
-                else if (dot && (!slash || dot > slash)) snprintf(buf, sizeof buf, "%.*s.r%d%s", (int)(dot - path), path, r, dot);
-                else snprintf(buf, sizeof buf, "%s.r%d", path, r);
-                owned[n_owned] = strdup(buf);
+            int nf = 0;
+            char **files = pf_h5win_read_files(pf_params_string(g->nodes[i].params, "path"), g->nodes[i].replicas, &nf);
+            if (!files) { fprintf(stderr, "physioflow features: %s\n", pf_errmsg()); pf_graph_destroy(g); return 2; }
+            for (int r = 0; files && r < nf && ni < 256; r++) {
+                owned[n_owned] = files[r];
                 inputs[ni++] = owned[n_owned++];
+                files[r] = NULL; /* now owned here */
             }
+            pf_h5win_read_free_files(files, nf);
         }
         pf_graph_destroy(g);
         if (!ni) { fprintf(stderr, "physioflow features: the graph has no sink node to read features from\n"); return 2; }

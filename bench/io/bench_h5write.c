@@ -3,7 +3,7 @@
  * (Debian's python3-h5py) writing the same windows one by one into a chunked
  * dataset, in the same run. Medians of several runs; MB/s and the ratio.
  *   bench_h5write [windows=2000] [runs=5] [python=/usr/bin/python3] */
-#include "h5win.h"
+#include "pf_h5win.h"
 #include "pf_wire.h"
 #include "../bench_common.h"
 

@@ -1,8 +1,8 @@
 #include "pf_featstats.h"
 
 #include "pf_error.h"
+#include "pf_h5.h"
 
-#include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,39 +105,24 @@ void pf_featstats_apply(const pf_featstats *s, const float *in, float *out)
 
 static int write_ds(hid_t f, const char *name, int rank, const hsize_t *dims, const double *v)
 {
-    hid_t sp = H5Screate_simple(rank, dims, NULL);
-    hid_t ds = H5Dcreate2(f, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t e = ds < 0 ? -1 : H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
-    if (ds >= 0) H5Dclose(ds);
-    H5Sclose(sp);
-    return e < 0 ? -1 : 0;
+    return pf_h5_write(f, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, rank, dims, v) ? -1 : 0;
 }
 
 int pf_featstats_save(const pf_featstats *s, const char *path, const char *provenance)
 {
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.partial", path);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    pf_h5_quiet();
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0) return pf_err(PF_EIO, "%s: cannot create HDF5 file", tmp);
     hsize_t d1 = (hsize_t)s->dim, d2[2] = {(hsize_t)s->k, (hsize_t)s->dim}, dk = (hsize_t)s->k;
     int bad = write_ds(f, "mean", 1, &d1, s->mean) | write_ds(f, "std", 1, &d1, s->std);
     if (s->k) bad |= write_ds(f, "pca_components", 2, d2, s->components) | write_ds(f, "pca_variance", 1, &dk, s->variance);
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(f, "n_vectors", H5T_NATIVE_UINT64, sp, H5P_DEFAULT, H5P_DEFAULT);
-    H5Awrite(a, H5T_NATIVE_UINT64, &s->n);
-    H5Aclose(a);
+    bad |= pf_h5_attr_write(f, "n_vectors", H5T_NATIVE_UINT64, H5T_NATIVE_UINT64, &s->n, 0) != 0;
     const char *fmt = "physioflow.featstats";
     const char *strs[2][2] = {{"format", fmt}, {"provenance", provenance ? provenance : ""}};
-    for (int i = 0; i < 2; i++) {
-        hid_t t = H5Tcopy(H5T_C_S1);
-        H5Tset_size(t, strlen(strs[i][1]) + 1);
-        a = H5Acreate2(f, strs[i][0], t, sp, H5P_DEFAULT, H5P_DEFAULT);
-        H5Awrite(a, t, strs[i][1]);
-        H5Aclose(a);
-        H5Tclose(t);
-    }
-    H5Sclose(sp);
+    for (int i = 0; i < 2; i++) /* NUL-terminated, as format 1 has always been written */
+        bad |= pf_h5_attr_str(f, strs[i][0], strs[i][1], strlen(strs[i][1]) + 1) != 0;
     if (H5Fclose(f) < 0) bad = 1;
     if (bad) return pf_err(PF_EIO, "%s: writing feature statistics failed", tmp);
     if (rename(tmp, path)) return pf_err(PF_EIO, "cannot rename %s to %s", tmp, path);
@@ -146,39 +131,21 @@ int pf_featstats_save(const pf_featstats *s, const char *path, const char *prove
 
 static int read_ds(hid_t f, const char *name, double *v, hsize_t want)
 {
-    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
-    if (ds < 0) return -1;
-    hid_t sp = H5Dget_space(ds);
-    hssize_t n = H5Sget_simple_extent_npoints(sp);
-    herr_t e = n == (hssize_t)want ? H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) : -1;
-    H5Sclose(sp);
-    H5Dclose(ds);
-    return e < 0 ? -1 : 0;
+    return pf_h5_read(f, name, H5T_NATIVE_DOUBLE, v, (size_t)want) ? -1 : 0;
 }
 
 pf_featstats *pf_featstats_load(const char *path)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) { pf_err(PF_EIO, "%s: cannot open as HDF5", path); return NULL; }
-    hid_t ds = H5Dopen2(f, "mean", H5P_DEFAULT);
-    int dim = 0, k = 0;
-    if (ds >= 0) { hid_t sp = H5Dget_space(ds); dim = (int)H5Sget_simple_extent_npoints(sp); H5Sclose(sp); H5Dclose(ds); }
-    if (H5Lexists(f, "pca_variance", H5P_DEFAULT) > 0) {
-        ds = H5Dopen2(f, "pca_variance", H5P_DEFAULT);
-        hid_t sp = H5Dget_space(ds);
-        k = (int)H5Sget_simple_extent_npoints(sp);
-        H5Sclose(sp);
-        H5Dclose(ds);
-    }
+    hid_t f = pf_h5_open_read(path);
+    if (f < 0) return NULL;
+    size_t nmean = 0, nvar = 0;
+    pf_h5_shape(f, "mean", NULL, NULL, &nmean);
+    if (H5Lexists(f, "pca_variance", H5P_DEFAULT) > 0) pf_h5_shape(f, "pca_variance", NULL, NULL, &nvar);
+    int dim = (int)nmean, k = (int)nvar;
     pf_featstats *s = dim > 0 ? alloc_stats(dim, k) : NULL;
     int bad = !s || read_ds(f, "mean", s->mean, (hsize_t)dim) || read_ds(f, "std", s->std, (hsize_t)dim);
     if (!bad && k) bad = read_ds(f, "pca_components", s->components, (hsize_t)k * dim) || read_ds(f, "pca_variance", s->variance, (hsize_t)k);
-    if (!bad && H5Aexists(f, "n_vectors") > 0) {
-        hid_t a = H5Aopen(f, "n_vectors", H5P_DEFAULT);
-        H5Aread(a, H5T_NATIVE_UINT64, &s->n);
-        H5Aclose(a);
-    }
+    if (!bad && H5Aexists(f, "n_vectors") > 0) pf_h5_attr_read(f, "n_vectors", H5T_NATIVE_UINT64, &s->n, 0);
     H5Fclose(f);
     if (bad) {
         pf_featstats_destroy(s);

@@ -4,7 +4,7 @@
  * so the output does not depend on which replica processed a window. */
 #include "pf_augment.h"
 #include "pf_error.h"
-#include "pf_features.h"
+#include "pf_winfeat.h"
 #include "pf_log.h"
 #include "pf_node.h"
 
@@ -47,8 +47,7 @@ typedef struct {
     pf_perturb_config pc;
     uint64_t logged;
     int features, feature_lead;
-    double feat_fs;
-    pf_features *feat; /* created for the first window's sample rate */
+    pf_winfeat *feat;
 } shuffle_t;
 
 static int shuffle_create(pf_node *n, void **state)
@@ -87,13 +86,14 @@ static int shuffle_create(pf_node *n, void **state)
     if (!strcmp(fl, "mean")) s->feature_lead = -1;
     else if (*fl && !*end && li >= 0 && li < 4096) s->feature_lead = (int)li;
     else return pf_err(PF_EINVAL, "node '%s': feature_lead \"%s\" must be \"mean\" or a lead index", pf_node_name(n), fl);
+    if (s->features && !(s->feat = pf_winfeat_create(s->feature_lead))) return PF_ENOMEM;
     return PF_OK;
 }
 
 static void shuffle_destroy(void *state)
 {
     shuffle_t *s = state;
-    if (s) pf_features_destroy(s->feat);
+    if (s) pf_winfeat_destroy(&s->feat);
     free(s);
 }
 
@@ -132,37 +132,14 @@ static int shuffle_process(pf_node *n, void *state, const char *port, pf_msg *m)
     /* features of the original window, before any augmentation */
     float *feat = NULL;
     if (s->features) {
-        if (!s->feat || s->feat_fs != m->sample_rate) {
-            pf_features_destroy(s->feat);
-            s->feat = pf_features_create(m->sample_rate, s->feature_lead);
-            s->feat_fs = m->sample_rate;
-            if (!s->feat) { free(peaks); return pf_node_reject(n, "bad_rate", m, "%s", pf_errmsg()); }
-        }
         feat = malloc(sizeof(float) * PF_FEAT_DIM);
-        if (!s->feat || !feat) { free(peaks); free(feat); return PF_ENOMEM; }
-        const pf_section *bs = pf_msg_find_const(m, PF_SEC_BEATS);
-        int frc;
-        if (bs) {
-            /* boundaries from an upstream delineate node: used as they are */
-            int nb = (int)bs->dims[0];
-            pf_delin_beat *db = malloc(sizeof *db * (size_t)(nb + 1));
-            if (!db) { free(peaks); free(feat); return PF_ENOMEM; }
-            const int64_t *v = bs->data;
-            for (int i = 0; i < nb; i++) {
-                long w[9];
-                for (int k = 0; k < 9; k++) w[k] = v[i * 9 + k] < 0 ? -1 : (long)(v[i * 9 + k] - m->start_sample);
-                db[i] = (pf_delin_beat){.p_on = w[0], .p_peak = w[1], .p_off = w[2], .qrs_on = w[3], .r = w[4],
-                                        .qrs_off = w[5], .t_on = w[6], .t_peak = w[7], .t_off = w[8]};
-            }
-            frc = pf_features_compute_beats(s->feat, x, C, T, db, nb, feat);
-            free(db);
-            pf_node_count(n, "features_from_beats", 1);
-        } else {
-            frc = pf_features_compute(s->feat, x, C, T, peaks, mpk, feat);
-        }
+        if (!feat) { free(peaks); return PF_ENOMEM; }
+        int from_beats = 0, frc = pf_winfeat_compute(s->feat, m, peaks, mpk, feat, &from_beats);
+        if (frc == PF_ERANGE) { free(peaks); free(feat); return pf_node_reject(n, "bad_rate", m, "%s", pf_errmsg()); }
+        if (frc && frc != PF_EAGAIN) { free(peaks); free(feat); return frc; }
+        if (from_beats) pf_node_count(n, "features_from_beats", 1);
         if (frc) {
             /* an odd window (too short, bad lead) keeps the stream's layout: zeros, counted */
-            memset(feat, 0, sizeof(float) * PF_FEAT_DIM);
             pf_node_count(n, "features_failed", 1);
             if (s->logged++ < 10) pf_warn("window '%s' #%llu: no features: %s", m->id, (unsigned long long)m->window_index, pf_errmsg());
         }

@@ -1,7 +1,8 @@
 /* Node kind `sink`: writes every window it receives to an HDF5 file
- * (h5win.h) and reports the count and content checksum at end-of-stream.
+ * (pf_h5win.h) and reports the count and content checksum at end-of-stream.
  * With replicas, replica i writes PATH with ".rI" before the extension. */
-#include "h5win.h"
+#include "pf_h5win.h"
+#include "pf_h5win_read.h"
 #include "pf_error.h"
 #include "pf_log.h"
 #include "pf_node.h"
@@ -52,15 +53,8 @@ static int sink_create(pf_node *n, void **state)
     const pf_params *p = pf_node_params(n);
     char path[1024];
     const char *base = pf_params_string(p, "path");
-    if (pf_node_replicas(n) > 1) {
-        const char *dot = strrchr(base, '.'), *slash = strrchr(base, '/');
-        if (dot && (!slash || dot > slash))
-            snprintf(path, sizeof path, "%.*s.r%d%s", (int)(dot - base), base, pf_node_replica(n), dot);
-        else
-            snprintf(path, sizeof path, "%s.r%d", base, pf_node_replica(n));
-    } else {
-        snprintf(path, sizeof path, "%s", base);
-    }
+    int prc = pf_h5win_read_path(base, pf_node_replica(n), pf_node_replicas(n), path, sizeof path); /* the readers' naming */
+    if (prc) return prc;
     char producer[256];
     snprintf(producer, sizeof producer, "physioflow graph %s node %s.%d", pf_node_graph_name(n), pf_node_name(n), pf_node_replica(n));
     pf_h5win_opts o = {.compression = (int)pf_params_int(p, "compression"), .producer = producer,

@@ -5,83 +5,8 @@
 
 #include "pf_error.h"
 
-static int dset_numel(hid_t d, size_t *n)
-{
-    hid_t s = H5Dget_space(d);
-    if (s < 0) return -1;
-    int nd = H5Sget_simple_extent_ndims(s);
-    hsize_t dims[8];
-    if (nd < 0 || nd > 8) { H5Sclose(s); return -1; }
-    H5Sget_simple_extent_dims(s, dims, NULL);
-    H5Sclose(s);
-    size_t k = 1;
-    for (int i = 0; i < nd; i++) k *= (size_t)dims[i];
-    *n = k;
-    return nd;
-}
-
-static int read_typed(hid_t file, const char *name, void *dst, size_t n, hid_t memtype)
-{
-    if (H5Lexists(file, name, H5P_DEFAULT) <= 0)
-        return pf_err(PF_ENOTFOUND, "hdf5: no dataset '%s'", name);
-    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
-    if (d < 0) return pf_err(PF_EIO, "hdf5: cannot open dataset '%s'", name);
-    size_t have = 0;
-    if (dset_numel(d, &have) < 0 || have != n) {
-        H5Dclose(d);
-        return pf_err(PF_EFORMAT, "hdf5: dataset '%s' has %zu elements, expected %zu", name, have, n);
-    }
-    herr_t rc = H5Dread(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst);
-    H5Dclose(d);
-    return rc < 0 ? pf_err(PF_EIO, "hdf5: reading '%s' failed", name) : PF_OK;
-}
-
-int pf_h5_read_f32(hid_t file, const char *name, float *dst, size_t n)
-{
-    return read_typed(file, name, dst, n, H5T_NATIVE_FLOAT);
-}
-
-int pf_h5_read_i32(hid_t file, const char *name, int *dst, size_t n)
-{
-    return read_typed(file, name, dst, n, H5T_NATIVE_INT);
-}
-
-int pf_h5_write_f32(hid_t loc, const char *name, const float *src, int ndim, const int *shape)
-{
-    hsize_t dims[PF_MAX_DIMS];
-    for (int i = 0; i < ndim; i++) dims[i] = (hsize_t)shape[i];
-    hid_t s = H5Screate_simple(ndim, dims, NULL);
-    hid_t d = H5Dcreate2(loc, name, H5T_IEEE_F32LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = d < 0 ? -1 : H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, src);
-    if (d >= 0) H5Dclose(d);
-    H5Sclose(s);
-    return rc < 0 ? pf_err(PF_EIO, "hdf5: writing dataset '%s' failed", name) : PF_OK;
-}
-
-static int attr_write(hid_t loc, const char *name, hid_t mtype, hid_t ftype, const void *v, hsize_t n)
-{
-    hid_t s = H5Screate_simple(1, &n, NULL);
-    hid_t a = H5Acreate2(loc, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = a < 0 ? -1 : H5Awrite(a, mtype, v);
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(s);
-    return rc < 0 ? pf_err(PF_EIO, "hdf5: writing attribute '%s' failed", name) : PF_OK;
-}
-
-static int attr_read(hid_t loc, const char *name, hid_t mtype, void *v, hsize_t n)
-{
-    if (H5Aexists(loc, name) <= 0) return pf_err(PF_ENOTFOUND, "checkpoint: attribute '%s' missing", name);
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    hid_t s = H5Aget_space(a);
-    hssize_t have = H5Sget_simple_extent_npoints(s);
-    H5Sclose(s);
-    herr_t rc = have == (hssize_t)n ? H5Aread(a, mtype, v) : -1;
-    H5Aclose(a);
-    return rc < 0 ? pf_err(PF_EFORMAT, "checkpoint: attribute '%s' unreadable or wrong size", name) : PF_OK;
-}
-
-#define W_I64(loc, nm, val) do { int64_t v_ = (val); if ((rc = attr_write(loc, nm, H5T_NATIVE_INT64, H5T_STD_I64LE, &v_, 1)) < 0) goto done; } while (0)
-#define W_F32(loc, nm, val) do { float v_ = (val); if ((rc = attr_write(loc, nm, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, &v_, 1)) < 0) goto done; } while (0)
+#define W_I64(loc, nm, val) do { int64_t v_ = (val); if ((rc = pf_h5_attr_write(loc, nm, H5T_STD_I64LE, H5T_NATIVE_INT64, &v_, 1)) < 0) goto done; } while (0)
+#define W_F32(loc, nm, val) do { float v_ = (val); if ((rc = pf_h5_attr_write(loc, nm, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, &v_, 1)) < 0) goto done; } while (0)
 
 int pf_ckpt_save(const char *path, pf_pstore *p, const pf_ckpt_state *st)
 {
@@ -100,7 +25,7 @@ int pf_ckpt_save(const char *path, pf_pstore *p, const pf_ckpt_state *st)
     W_I64(f, "n_params", (int64_t)p->n_params);
     W_I64(f, "data_pos", st ? st->data_pos : 0);
     if (st && st->rng)
-        if ((rc = attr_write(f, "rng_state", H5T_NATIVE_UINT64, H5T_STD_U64LE, st->rng->s, 4)) < 0) goto done;
+        if ((rc = pf_h5_attr_write(f, "rng_state", H5T_STD_U64LE, H5T_NATIVE_UINT64, st->rng->s, 4)) < 0) goto done;
     if (st && st->cfg) {
         const pf_tfm_cfg *c = st->cfg;
         hid_t ts = H5Tcopy(H5T_C_S1);
@@ -173,8 +98,8 @@ static int check_shape(hid_t f, const char *dname, const pf_param_info *in)
     return PF_OK;
 }
 
-#define R_I64(nm, dst) do { int64_t v_; if ((rc = attr_read(f, nm, H5T_NATIVE_INT64, &v_, 1)) < 0) goto done; (dst) = v_; } while (0)
-#define R_F32(nm, dst) do { float v_; if ((rc = attr_read(f, nm, H5T_NATIVE_FLOAT, &v_, 1)) < 0) goto done; (dst) = v_; } while (0)
+#define R_I64(nm, dst) do { int64_t v_; if ((rc = pf_h5_attr_read(f, nm, H5T_NATIVE_INT64, &v_, 1)) < 0) goto done; (dst) = v_; } while (0)
+#define R_F32(nm, dst) do { float v_; if ((rc = pf_h5_attr_read(f, nm, H5T_NATIVE_FLOAT, &v_, 1)) < 0) goto done; (dst) = v_; } while (0)
 
 int pf_ckpt_load(const char *path, pf_pstore *p, pf_ckpt_state *st, pf_tfm_cfg *cfg_out)
 {
@@ -219,7 +144,7 @@ int pf_ckpt_load(const char *path, pf_pstore *p, pf_ckpt_state *st, pf_tfm_cfg *
     }
     if (st) {
         R_I64("data_pos", st->data_pos);
-        if (st->rng) if ((rc = attr_read(f, "rng_state", H5T_NATIVE_UINT64, st->rng->s, 4)) < 0) goto done;
+        if (st->rng) if ((rc = pf_h5_attr_read(f, "rng_state", H5T_NATIVE_UINT64, st->rng->s, 4)) < 0) goto done;
     }
     if (st && st->opt) {
         pf_adamw *o = st->opt;

@@ -14,7 +14,7 @@
 #ifndef PF_CKPT_H
 #define PF_CKPT_H
 
-#include <hdf5.h>
+#include "pf_h5.h" /* pf_h5_read_f32 & co., also used by the golden tests */
 #include <stdint.h>
 
 #include "pf_optim.h"
@@ -33,11 +33,5 @@ int pf_ckpt_save(const char *path, pf_pstore *p, const pf_ckpt_state *st);
 /* st fields that are non-NULL are restored; cfg_out (may be NULL) receives the
  * stored transformer config. */
 int pf_ckpt_load(const char *path, pf_pstore *p, pf_ckpt_state *st, pf_tfm_cfg *cfg_out);
-
-/* Small HDF5 helpers (also used by the golden tests). n is the expected
- * element count; a size mismatch is an error naming the dataset. */
-int pf_h5_read_f32(hid_t file, const char *name, float *dst, size_t n);
-int pf_h5_read_i32(hid_t file, const char *name, int *dst, size_t n);
-int pf_h5_write_f32(hid_t loc, const char *name, const float *src, int ndim, const int *shape);
 
 #endif

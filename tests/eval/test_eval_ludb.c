@@ -7,6 +7,7 @@
  * written. Also writes the
  * boundaries as WFDB annotations (LUDB convention) for one record and checks
  * the files exist. Skips (77) when $PF_SHARED_DATA is absent. */
+#include "../pf_test.h"
 #include "pf_error.h"
 #include "pf_eval_run.h"
 
@@ -53,7 +54,6 @@ int main(void)
         fprintf(stderr, "FAIL: %s\n", pf_errmsg());
         return 1;
     }
-    int failures = 0;
     struct gate { int k; const char *name; double tmean, tsd, gmean, gsd, gse, gsdin; };
     /* targets from the issue; gates = regression limits around what was
      * reached (pooled SD, and the SD within each signal averaged over
@@ -89,7 +89,7 @@ int main(void)
                 fprintf(stderr, "FAIL: %s (%s) regressed: Se %.2f mean %.2f SD %.2f in rec %.2f (gates Se >= %g, |mean| <= %g, SD <= %g, in rec <= %g)\n",
                         g[i].name, table ? "consensus" : "per lead", se, mean, sd, sdin, g[i].gse, g[i].gmean, g[i].gsd,
                         g[i].gsdin);
-                failures++;
+                pf_test_fail++;
             }
         }
     }
@@ -102,7 +102,7 @@ int main(void)
     const char *one[] = {recs[0]};
     if (pf_eval_delineation_run(&o, NULL, one, 1, &st, &cons)) {
         fprintf(stderr, "FAIL: annotation output: %s\n", pf_errmsg());
-        failures++;
+        pf_test_fail++;
     }
     fclose(o.out);
     const char *leads[] = {"i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6"};
@@ -110,11 +110,11 @@ int main(void)
         snprintf(probe, sizeof probe, "%s/%s.%s", tmp, recs[0], leads[l]);
         if (stat(probe, &sb) != 0 || sb.st_size < 20) {
             fprintf(stderr, "FAIL: %s missing or empty\n", probe);
-            failures++;
+            pf_test_fail++;
         }
     }
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);
-    return failures ? 1 : 0;
+    return pf_test_done();
 }

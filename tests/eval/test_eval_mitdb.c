@@ -4,6 +4,7 @@
  * byte-identical whether records stream in 1 s, 3.7 s or whole-record chunks.
  * Skips (77) when $PF_SHARED_DATA is absent. Also prints CPSC 2019 / 2021
  * figures (reported, not gated). */
+#include "../pf_test.h"
 #include "pf_error.h"
 #include "pf_eval_run.h"
 
@@ -63,7 +64,6 @@ int main(void)
                "needs ../shared/data\n", shared ? shared : "(unset)");
         return 77;
     }
-    int failures = 0;
     char tmpl[] = "/tmp/pf_eval_mitdb_XXXXXX";
     char *tmp = mkdtemp(tmpl);
     if (!tmp) { perror("mkdtemp"); return 1; }
@@ -93,7 +93,7 @@ int main(void)
            ppv, f1);
     if (!(se >= 99.75 && ppv >= 99.75)) {
         fprintf(stderr, "FAIL: gross Se %.3f / +P %.3f below 99.75\n", se, ppv);
-        failures++;
+        pf_test_fail++;
     }
     for (size_t i = 0; i < NMIT; i++)
         for (int k = 1; k < 3; k++) {
@@ -103,7 +103,7 @@ int main(void)
             if (!same_file(a, b)) {
                 fprintf(stderr, "FAIL: %s detections differ between 1 s and %g s chunks\n", mitdb[i],
                         chunks[k]);
-                failures++;
+                pf_test_fail++;
             }
         }
     printf("chunk invariance: detections identical for 1 s, 3.7 s and whole-record chunks on all "
@@ -129,11 +129,11 @@ int main(void)
         printf("%s (%zu records):\n", sets[s].sub, n);
         if (pf_eval_rpeaks_run(&o, ptrs, n, NULL, &g)) {
             fprintf(stderr, "FAIL %s: %s\n", sets[s].sub, pf_errmsg());
-            failures++;
+            pf_test_fail++;
         }
     }
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);
-    return failures ? 1 : 0;
+    return pf_test_done();
 }

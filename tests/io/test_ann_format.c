@@ -2,7 +2,7 @@
  * code kind: all codes 0..58, SKIP forwards and backwards, NUM, SUB, CHN, AUX of odd and
  * even length, and file writing through pf_ann_write. */
 #include "pf_ann.h"
-#include "pf_iotest.h"
+#include "../pf_test.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -122,5 +122,5 @@ int main(void)
               !pf_ann_is_beat(PF_ANN_RHYTHM) && !pf_ann_is_beat(PF_ANN_NOISE) && !pf_ann_is_beat(PF_ANN_NAPC) &&
               !pf_ann_is_beat(PF_ANN_FLWAV) && !pf_ann_is_beat(PF_ANN_PWAVE),
           "beat table");
-    return test_result("test_ann_format");
+    return pf_test_done();
 }

@@ -3,7 +3,7 @@
  * and per-code counts decoded independently by tests/io/wfdb_ref.py), LUDB and CPSC 2021;
  * and every real annotation file re-written by pf_ann_encode reproduces its bytes. */
 #include "pf_ann.h"
-#include "pf_iotest.h"
+#include "../pf_test.h"
 
 #include <dirent.h>
 #include <string.h>
@@ -176,5 +176,5 @@ int main(void)
     snprintf(path, sizeof path, "%s/ludb/data", root);
     n = rewrite_dir(path, lud);
     CHECK(n == 1200, "ludb: %d files rewritten", n);
-    return test_result("test_ann_real");
+    return pf_test_done();
 }

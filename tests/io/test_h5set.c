@@ -2,7 +2,7 @@
  * multi-label labels, attributes, streaming a chunked compressed file in slices, and
  * wrong shapes / types / NaN / Inf giving clear errors. */
 #include "pf_h5set.h"
-#include "pf_iotest.h"
+#include "../pf_test.h"
 #include "pf_record.h"
 
 #include <math.h>
@@ -170,5 +170,5 @@ int main(void)
 
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0, "cleanup");
-    return test_result("test_h5set");
+    return pf_test_done();
 }

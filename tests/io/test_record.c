@@ -1,7 +1,7 @@
 /* Record-level API on the real data: every set opens through pf_record_open, lead
  * selection by name and order, physical values, reference beats in ranges, CPSC 2019
  * MATLAB v5 signals and R-peaks (values from scipy.io.loadmat), and bad MATLAB input. */
-#include "pf_iotest.h"
+#include "../pf_test.h"
 #include "pf_mat5.h"
 #include "pf_record.h"
 #include "pf_wfdb.h"
@@ -224,5 +224,5 @@ int main(void)
     pf_record_close(r);
     snprintf(cmd, sizeof cmd, "rm -rf /tmp/pf_rec_%ld", (long)getpid());
     CHECK(system(cmd) == 0, "cleanup");
-    return test_result("test_record");
+    return pf_test_done();
 }

@@ -1,7 +1,7 @@
 /* Signal formats from hand-made bytes (signal(5)), and bad input: corrupt or truncated
  * headers, short signal files, wrong checksums, unknown formats, MATLAB v4 mismatches —
  * each must fail with a message naming the file, the field and what was expected. */
-#include "pf_iotest.h"
+#include "../pf_test.h"
 #include "pf_wfdb.h"
 
 #include <string.h>
@@ -206,5 +206,5 @@ int main(void)
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0, "cleanup");
-    return test_result("test_wfdb_bad");
+    return pf_test_done();
 }

@@ -1,7 +1,7 @@
 /* WFDB signals of the real shared data sets: known sample values (decoded independently
  * by tests/io/wfdb_ref.py and scipy.io), physical units, checksums and initial values of
  * every record, header comments, and reads at unaligned offsets equal whole-record reads. */
-#include "pf_iotest.h"
+#include "../pf_test.h"
 #include "pf_wfdb.h"
 
 #include <dirent.h>
@@ -166,5 +166,5 @@ int main(void)
           "mitdb 102 fields");
     CHECK(h.ninfo == 3 && !strcmp(h.info[0].value, "84 F 1525 167 x1"), "mitdb 102 comments");
     pf_wfdb_header_free(&h);
-    return test_result("test_wfdb_real");
+    return pf_test_done();
 }

@@ -5,7 +5,7 @@
 #include "pf_ckpt.h"
 #include "pf_mae.h"
 #include "pf_error.h"
-#include "pf_testutil.h"
+#include "../pf_test.h"
 
 #include <unistd.h>
 
@@ -116,6 +116,5 @@ int main(void)
     run_close(&a);
     run_close(&b);
     remove(path);
-    printf("%s\n", t_failures ? "FAILED" : "checkpoint tests passed");
-    return t_failures ? 1 : 0;
+    return pf_test_done();
 }

@@ -7,7 +7,7 @@
 #include "pf_ckpt.h"
 #include "pf_error.h"
 #include "pf_ops.h"
-#include "pf_testutil.h"
+#include "../pf_test.h"
 #include "pf_mae.h"
 
 #define FWD_TOL 1e-4
@@ -267,6 +267,5 @@ int main(void)
     H5Fclose(G);
     printf("worst rel err vs torch: forward %.2e (tol %.0e), gradients %.2e (tol %.0e)\n", worst_fwd,
            FWD_TOL, worst_grad, GRAD_TOL);
-    printf("%s\n", t_failures ? "FAILED" : "PyTorch golden comparison passed");
-    return t_failures ? 1 : 0;
+    return pf_test_done();
 }

@@ -3,7 +3,7 @@
  * double), so the analytic input gradient is backward(dout = W). Losses are
  * probed directly. Also checks that the checker itself rejects a wrong gradient. */
 #include "pf_ops.h"
-#include "pf_testutil.h"
+#include "../pf_test.h"
 
 static pf_rng R;
 static float *X, *Y, *Z, *W1, *B1, *OUT, *WOUT, *DX, *DY, *DZ, *DW1, *DB1, *S1, *S2, *S3;
@@ -30,7 +30,7 @@ static void setup(size_t n)
 static int report(const char *op, int bad)
 {
     printf("%-24s %s\n", op, bad ? "FAIL" : "ok");
-    if (bad) t_failures++;
+    if (bad) pf_test_fail++;
     return bad;
 }
 #define IN(nm, p, dp, n) {nm, p, dp, (size_t)(n)}
@@ -250,6 +250,5 @@ int main(void)
             report(nm, fd_check(nm, 0, L_con, G_con, in, adj ? 3 : 2, 1e-2f, RT, AT, v));
         }
 
-    printf("%s\n", t_failures ? "FAILED" : "all gradient checks passed");
-    return t_failures ? 1 : 0;
+    return pf_test_done();
 }

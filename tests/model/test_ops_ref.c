@@ -2,7 +2,7 @@
  * error over the tensor's scale), plus exact-value checks of RoPE and the 2-D
  * sin-cos position embedding. */
 #include "pf_ops.h"
-#include "pf_testutil.h"
+#include "../pf_test.h"
 
 #include <omp.h>
 
@@ -268,6 +268,5 @@ int main(void)
         cmp("mask_scale (dropout^2 backward)", y1, y2, n, 1e-6);
     }
 
-    printf("%s\n", t_failures ? "FAILED" : "all reference comparisons passed");
-    return t_failures ? 1 : 0;
+    return pf_test_done();
 }

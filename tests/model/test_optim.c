@@ -1,7 +1,7 @@
 /* AdamW, schedule, clipping and accumulation against independent double
  * re-computations of the formulas in pf_optim.h. */
 #include "pf_optim.h"
-#include "pf_testutil.h"
+#include "../pf_test.h"
 
 int main(void)
 {
@@ -119,6 +119,5 @@ int main(void)
     CHECK(acc < 1e-6, "gradient accumulation differs from the full batch by %g", acc);
 
     pf_pstore_destroy(p);
-    printf("%s\n", t_failures ? "FAILED" : "optimiser tests passed");
-    return t_failures ? 1 : 0;
+    return pf_test_done();
 }

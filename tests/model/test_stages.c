@@ -6,7 +6,7 @@
 #include "pf_error.h"
 #include "pf_rhead.h"
 #include "pf_stage.h"
-#include "pf_testutil.h"
+#include "../pf_test.h"
 #include "pf_tstage.h"
 
 static pf_tfm_cfg C;
@@ -86,6 +86,6 @@ int main(void)
     pf_rhead_destroy(H);
     pf_pstore_destroy(PT);
     pf_pstore_destroy(PH);
-    printf("%s\n", t_failures ? "FAILED" : "ok");
-    return t_failures ? 1 : 0;
+    
+    return pf_test_done();
 }

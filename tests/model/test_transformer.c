@@ -3,7 +3,7 @@
  * dropout), dropout determinism, and error reporting. */
 #include "pf_mae.h"
 #include "pf_error.h"
-#include "pf_testutil.h"
+#include "../pf_test.h"
 
 #include <omp.h>
 
@@ -164,6 +164,5 @@ int main(void)
 
     pf_mae_destroy(M);
     pf_pstore_destroy(PP);
-    printf("%s\n", t_failures ? "FAILED" : "transformer tests passed");
-    return t_failures ? 1 : 0;
+    return pf_test_done();
 }

@@ -4,7 +4,7 @@
  * dropout keys, error reporting, and the masking's count, noise, ties and keys. */
 #include "pf_error.h"
 #include "pf_mask.h"
-#include "pf_testutil.h"
+#include "../pf_test.h"
 #include "pf_wavelet.h"
 
 static pf_wavelet *W;
@@ -264,6 +264,6 @@ int main(void)
     test_errors();
     test_gradients();
     test_mask();
-    printf("%s\n", t_failures ? "FAILED" : "wavelet front-end and masking tests passed");
-    return t_failures ? 1 : 0;
+    
+    return pf_test_done();
 }

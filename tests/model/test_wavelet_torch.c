@@ -7,7 +7,7 @@
 #include "pf_ckpt.h"
 #include "pf_error.h"
 #include "pf_mask.h"
-#include "pf_testutil.h"
+#include "../pf_test.h"
 #include "pf_wavelet.h"
 
 #define FWD_TOL 1e-4
@@ -255,6 +255,6 @@ int main(void)
     H5Fclose(G);
     printf("worst rel err vs reference: forward %.2e (tol %.0e), gradients %.2e (tol %.0e)\n", worst_fwd, FWD_TOL,
            worst_grad, GRAD_TOL);
-    printf("%s\n", t_failures ? "FAILED" : "wavelet/mask golden comparison passed");
-    return t_failures ? 1 : 0;
+    
+    return pf_test_done();
 }

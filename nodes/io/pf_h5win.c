@@ -1,6 +1,7 @@
-#include "h5win.h"
+#include "pf_h5win.h"
 
 #include "pf_error.h"
+#include "pf_h5.h"
 #include "pf_rng.h"
 
 #include <hdf5.h>
@@ -121,27 +122,12 @@ static void xds_close(xds *x)
 
 static int attr_str(hid_t obj, const char *name, const char *value)
 {
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, strlen(value) ? strlen(value) : 1);
-    hid_t sp = H5Screate(H5S_SCALAR);
-    if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
-    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t e = a < 0 ? -1 : H5Awrite(a, t, strlen(value) ? value : " ");
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(sp);
-    H5Tclose(t);
-    return e < 0 ? PF_EIO : PF_OK;
+    return pf_h5_attr_str(obj, name, value, 0);
 }
 
 static int attr_num(hid_t obj, const char *name, hid_t type, const void *v)
 {
-    hid_t sp = H5Screate(H5S_SCALAR);
-    if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
-    hid_t a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t e = a < 0 ? -1 : H5Awrite(a, type, v);
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(sp);
-    return e < 0 ? PF_EIO : PF_OK;
+    return pf_h5_attr_write(obj, name, type, type, v, 0);
 }
 
 pf_h5win *pf_h5win_create(const char *path, const pf_h5win_opts *opts)
@@ -152,7 +138,7 @@ pf_h5win *pf_h5win_create(const char *path, const pf_h5win_opts *opts)
     snprintf(w->path, sizeof w->path, "%s", path);
     snprintf(w->partial, sizeof w->partial, "%s.partial", path);
     if (opts) w->opts = *opts;
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* we report errors ourselves */
+    pf_h5_quiet();
     w->file = H5Fcreate(w->partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (w->file < 0) {
         pf_err(PF_EIO, "%s: cannot create HDF5 file (does the folder exist and is it writable?)", w->partial);
