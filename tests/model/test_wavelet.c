@@ -5,6 +5,7 @@
 #include "pf_error.h"
 #include "pf_mask.h"
 #include "pf_testutil.h"
+#include "pf_transformer.h"
 #include "pf_wavelet.h"
 
 static pf_wavelet *W;
@@ -43,6 +44,10 @@ static void test_counts_and_init(void)
           "published front-end has 29,801 parameters, registered %zu, formula %zu", p->n_params,
           pf_wavelet_param_count(&c));
     CHECK(pf_pstore_find(p, "wavelet_decomp.sub_ffn.2.attn.in_proj_weight") >= 0, "prefix / module path missing");
+    pf_tfm_cfg tc;
+    pf_tfm_preset("physiowave-ecg", &tc);
+    CHECK(pf_mae_param_count(&tc) + p->n_params == 14425641,
+          "published pretraining model: %zu + %zu != 14,425,641", pf_mae_param_count(&tc), p->n_params);
     pf_wavelet_init(w, p, 1);
     struct { const char *name; int hi, k; double v; } tab[] = {
         {"db4", 0, 0, -0.00343476}, {"db4", 0, 23, 0.07466860}, {"db4", 1, 0, -0.10805271},
