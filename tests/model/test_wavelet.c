@@ -8,6 +8,8 @@
 #include "pf_transformer.h"
 #include "pf_wavelet.h"
 
+#include <omp.h>
+
 static pf_wavelet *W;
 static pf_pstore *PP;
 static float *X, *GS, *DX;
@@ -190,6 +192,30 @@ static void test_gradients(void)
     CHECK(memcmp(s1, pf_wavelet_output(W), NSPEC * sizeof(float)) == 0, "dropout not a function of the key");
     pf_wavelet_forward(W, PP, X, WB, 1, 6);
     CHECK(memcmp(s1, pf_wavelet_output(W), NSPEC * sizeof(float)) != 0, "dropout ignores the key");
+    /* same thread count: bit-identical; 1 vs 2 workers: equal to float rounding */
+    float *g1 = t_alloc(PP->total), *s2 = t_alloc(NSPEC);
+    int nt = omp_get_max_threads();
+    TRAIN = 1;
+    G_wave(NULL);
+    memcpy(s1, pf_wavelet_output(W), NSPEC * sizeof(float));
+    memcpy(g1, PP->block + PP->total, PP->total * sizeof(float));
+    G_wave(NULL);
+    CHECK(memcmp(s1, pf_wavelet_output(W), NSPEC * sizeof(float)) == 0 &&
+          memcmp(g1, PP->block + PP->total, PP->total * sizeof(float)) == 0, "rerun not bit-identical");
+    if (nt > 1) {   /* fewer workers than reserved for at creation */
+        omp_set_num_threads(1);
+        G_wave(NULL);
+        memcpy(s2, pf_wavelet_output(W), NSPEC * sizeof(float));
+        double es = t_relerr(s2, s1, NSPEC, 1e-12), eg = t_relerr(PP->block + PP->total, g1, PP->total, 1e-12);
+        omp_set_num_threads(nt);
+        printf("front-end with %d vs 1 worker: Spec rel err %.1e, gradients %.1e\n", nt, es, eg);
+        CHECK(es < 1e-5 && eg < 1e-4, "worker count changes results: Spec %.3g, gradients %.3g", es, eg);
+    } else {        /* more workers than the attention scratch was reserved for: refused */
+        omp_set_num_threads(2);
+        CHECK(pf_wavelet_forward(W, PP, X, WB, 0, 0) == PF_ESTATE && strstr(pf_errmsg(), "reserved for 1"),
+              "more threads than reserved not refused: %s", pf_errmsg());
+        omp_set_num_threads(nt);
+    }
     pf_wavelet_destroy(W);
     pf_pstore_destroy(PP);
 }
