@@ -27,9 +27,61 @@ ap.add_argument("--steps", type=int, default=10)
 ap.add_argument("--warmup", type=int, default=3)
 ap.add_argument("--infer-steps", type=int, default=10)
 ap.add_argument("--threads", type=int, default=1)
+ap.add_argument("--full", action="store_true", help="the whole pretraining step, as bench_full.c")
+ap.add_argument("--preset", default="tiny")
+ap.add_argument("--leads", type=int, default=12)
+ap.add_argument("--samples", type=int, default=2048)
 a = ap.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
+
+if a.full:
+    # wavelet front-end (12 x 2048) -> Spec patches -> embedding -> frequency-guided mask ->
+    # encoder -> head -> masked MSE vs the Spec patches (not detached), AdamW + clipping;
+    # dropout 0.1 everywhere: the step bench_full.c times
+    DIM, DEP, HEADS = {"tiny": (128, 4, 4), "small": (256, 6, 8), "physiowave-ecg": (384, 8, 12)}[a.preset]
+    B, C, TS, P = a.batch, a.leads, a.samples, 64
+    nf, ntp = 4 * C, TS // P
+    wave = physiowave_torch.WaveletFrontEnd(C, drop=0.1)
+    model = physiowave_torch.Model(DIM, DEP, HEADS, P, 4, nf, ntp, 0.1)
+    for m in list(wave.modules()) + list(model.modules()):
+        if isinstance(m, nn.Linear) and m is not model.patch_embed.proj:
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            nn.init.zeros_(m.bias)
+    params = list(wave.parameters()) + list(model.parameters())
+    opt = torch.optim.AdamW(params, lr=2e-5, betas=(0.9, 0.95), weight_decay=1e-3)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: s / 2 if s < 2 else 0.5 * (1 + math.cos(math.pi * (s - 2) / 998)))
+    x = torch.randn(B, C, TS)
+    ts, first = [], None
+    for s in range(a.warmup + a.steps):
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        patches = wave(x).reshape(B, nf * ntp, P)
+        tok = model.embed(patches)
+        mask = physiowave_torch.freq_guided_mask(tok.detach())
+        loss = model(patches, mask, tok)[2]
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        if s >= a.warmup:
+            ts.append(time.perf_counter() - t0)
+        first = first if first is not None else loss.item()
+    tw = []
+    for s in range(a.warmup + a.steps):
+        xx = x.clone().requires_grad_(True)
+        t0 = time.perf_counter()
+        spec = wave(xx)
+        spec.backward(torch.ones_like(spec))
+        if s >= a.warmup:
+            tw.append(time.perf_counter() - t0)
+    step = statistics.median(ts)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print("train_step_ms=%.2f samples_per_s=%.2f wavelet_ms=%.2f loss_first=%.5f loss_last=%.5f params=%d "
+          "tokens=%d peak_rss_mb=%.1f" % (1e3 * step, B / step, 1e3 * statistics.median(tw), first, loss.item(),
+                                          sum(p.numel() for p in params), nf * ntp, rss))
+    sys.exit(0)
 
 D, DEPTH, H, P, MLP, DROP = 256, 6, 8, 64, 4, 0.1
 NF, NTP = 4, 25

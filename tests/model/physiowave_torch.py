@@ -96,8 +96,11 @@ class Model(nn.Module):
         s.head = Head(d, p, drop)
         s.register_buffer("pos", sincos_2d(nf, ntp, d))
 
-    def forward(s, patches, mask):
-        tok = F.gelu(s.patch_embed.norm(s.patch_embed.proj(patches))) + s.pos
+    def embed(s, patches):  # tokens GELU(LN(patch W^T + b)) + 2-D sin-cos, before masking
+        return F.gelu(s.patch_embed.norm(s.patch_embed.proj(patches))) + s.pos
+
+    def forward(s, patches, mask, tok=None):
+        tok = s.embed(patches) if tok is None else tok
         m = mask.unsqueeze(-1)
         x = tok * (1 - m) + s.mask_token * m
         for blk in s.blocks:
@@ -251,3 +254,15 @@ class WaveletFrontEnd(nn.Module):
             bands.append(d)
         bands.append(a)
         return torch.cat(bands, dim=1)
+
+
+def freq_guided_mask(tokens, mask_ratio=0.7, r=0.7, u=None):
+    """model.md 4A, importance = "token_sequence", as the published code: |rfft| along the
+    token axis summed over dims, stretched to L, mixed with U(0,1), top-k masked (no grad)."""
+    b, n, _ = tokens.shape
+    with torch.no_grad():
+        s = torch.abs(torch.fft.rfft(tokens.permute(0, 2, 1), dim=2)).sum(1)
+        imp = F.interpolate(s.unsqueeze(1), size=n, mode="linear", align_corners=True).squeeze(1)
+        u = torch.rand(b, n) if u is None else u
+        idx = torch.topk(r * imp + (1 - r) * u, int(n * mask_ratio), dim=1).indices
+        return torch.zeros(b, n).scatter_(1, idx, 1.0)

@@ -5,7 +5,10 @@
 #include "pf_error.h"
 #include "pf_mask.h"
 #include "../pf_test.h"
+#include "pf_mae.h"
 #include "pf_wavelet.h"
+
+#include <omp.h>
 
 static pf_wavelet *W;
 static pf_pstore *PP;
@@ -43,6 +46,10 @@ static void test_counts_and_init(void)
           "published front-end has 29,801 parameters, registered %zu, formula %zu", p->n_params,
           pf_wavelet_param_count(&c));
     CHECK(pf_pstore_find(p, "wavelet_decomp.sub_ffn.2.attn.in_proj_weight") >= 0, "prefix / module path missing");
+    pf_tfm_cfg tc;
+    pf_tfm_preset("physiowave-ecg", &tc);
+    CHECK(pf_mae_param_count(&tc) + p->n_params == 14425641,
+          "published pretraining model: %zu + %zu != 14,425,641", pf_mae_param_count(&tc), p->n_params);
     pf_wavelet_init(w, p, 1);
     struct { const char *name; int hi, k; double v; } tab[] = {
         {"db4", 0, 0, -0.00343476}, {"db4", 0, 23, 0.07466860}, {"db4", 1, 0, -0.10805271},
@@ -185,6 +192,30 @@ static void test_gradients(void)
     CHECK(memcmp(s1, pf_wavelet_output(W), NSPEC * sizeof(float)) == 0, "dropout not a function of the key");
     pf_wavelet_forward(W, PP, X, WB, 1, 6);
     CHECK(memcmp(s1, pf_wavelet_output(W), NSPEC * sizeof(float)) != 0, "dropout ignores the key");
+    /* same thread count: bit-identical; 1 vs 2 workers: equal to float rounding */
+    float *g1 = t_alloc(PP->total), *s2 = t_alloc(NSPEC);
+    int nt = omp_get_max_threads();
+    TRAIN = 1;
+    G_wave(NULL);
+    memcpy(s1, pf_wavelet_output(W), NSPEC * sizeof(float));
+    memcpy(g1, PP->block + PP->total, PP->total * sizeof(float));
+    G_wave(NULL);
+    CHECK(memcmp(s1, pf_wavelet_output(W), NSPEC * sizeof(float)) == 0 &&
+          memcmp(g1, PP->block + PP->total, PP->total * sizeof(float)) == 0, "rerun not bit-identical");
+    if (nt > 1) {   /* fewer workers than reserved for at creation */
+        omp_set_num_threads(1);
+        G_wave(NULL);
+        memcpy(s2, pf_wavelet_output(W), NSPEC * sizeof(float));
+        double es = t_relerr(s2, s1, NSPEC, 1e-12), eg = t_relerr(PP->block + PP->total, g1, PP->total, 1e-12);
+        omp_set_num_threads(nt);
+        printf("front-end with %d vs 1 worker: Spec rel err %.1e, gradients %.1e\n", nt, es, eg);
+        CHECK(es < 1e-5 && eg < 1e-4, "worker count changes results: Spec %.3g, gradients %.3g", es, eg);
+    } else {        /* more workers than the attention scratch was reserved for: refused */
+        omp_set_num_threads(2);
+        CHECK(pf_wavelet_forward(W, PP, X, WB, 0, 0) == PF_ESTATE && strstr(pf_errmsg(), "reserved for 1"),
+              "more threads than reserved not refused: %s", pf_errmsg());
+        omp_set_num_threads(nt);
+    }
     pf_wavelet_destroy(W);
     pf_pstore_destroy(PP);
 }
