@@ -236,8 +236,8 @@ static int filter_process(pf_node *n, void *state, const char *port, pf_msg *m)
             if (!s->sos) return pf_err_context(PF_EINVAL, "filter %s", m->id);
             rc = pf_sos_process(s->sos, x, x, ns);
         }
-        if (rc) return pf_err_context(rc, "filter window %llu of %s",
-                                      (unsigned long long)m->window_index, m->id);
+        if (rc == PF_ENOMEM) return pf_err_context(rc, "filter window %llu of %s", (unsigned long long)m->window_index, m->id);
+        if (rc) return pf_node_reject(n, "bad_shape", m, "%s", pf_errmsg()); /* e.g. shorter than forward-backward padding */
         if (fs != f->logged_fs) {
             f->logged_fs = fs;
             pf_info("filter at %g Hz: %d sections, %s; group delay %.2f samples at %.2f Hz", fs,
@@ -396,13 +396,13 @@ static int release(pf_node *n, rstream *s, int64_t decided)
         }
         pf_msg_destroy(m);
     }
-    memmove(s->held, s->held + k, sizeof *s->held * (s->nh - k));
+    if (s->held) memmove(s->held, s->held + k, sizeof *s->held * (s->nh - k)); /* NULL + 0 is UB */
     s->nh -= k;
     /* peaks before the oldest held window are no longer needed */
     int64_t keep = s->nh ? s->held[0]->start_sample : decided;
     size_t j = 0;
     while (j < s->np && s->peaks[j] < keep) j++;
-    memmove(s->peaks, s->peaks + j, sizeof(int64_t) * (s->np - j));
+    if (s->peaks) memmove(s->peaks, s->peaks + j, sizeof(int64_t) * (s->np - j));
     s->np -= j;
     return rc;
 }
