@@ -310,6 +310,60 @@ def test_hostile_windows(tmp):
             check(f.attrs["n_windows"] == 1, "the good window still arrives (%d)" % f.attrs["n_windows"])
 
 
+def test_bounded(tmp):
+    """Defect 5: a tiny HDF5 file declaring a huge unallocated dataset fails at once with a
+    clear error (it grew the reader to 12.7 GB); a 100 MiB frame is refused unbuffered."""
+    import resource
+    import zmq
+    bomb = os.path.join(tmp, "bomb.h5")
+    with h5py.File(bomb, "w") as f:
+        f.create_dataset("data", shape=(10 ** 6, 12, 10 ** 6), chunks=(1, 12, 1000), dtype="f4")
+        f.attrs["fs"] = 500.0
+    text = ('name = "bomb";\nipc_dir = "%s/ipc-bomb";\nnodes = ( { name = "src"; kind = "reader"; records = ["%s"]; window = 1000; },'
+            ' { name = "d"; kind = "discard"; } );\nedges = ( { from = "src"; to = "d"; } );\n' % (tmp, bomb))
+    cfg = write(os.path.join(tmp, "bomb.cfg"), text)
+    t0 = time.time()
+    r = subprocess.run([EXE, "node", cfg, "src"], capture_output=True, text=True, timeout=60)
+    rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    check(r.returncode == 1 and "more than max_windows" in r.stderr and "bomb.h5 declares 1000000 item(s)" in r.stderr,
+          "the reader refuses the plan, naming the file: " + r.stderr[-300:])
+    check(time.time() - t0 < 10 and rss_mb < 500, "at once and small (%.1f s, max RSS %.0f MB)" % (time.time() - t0, rss_mb))
+    # ZMQ_MAXMSGSIZE: a frame above max_frame_mb drops the connection before it is buffered
+    out = os.path.join(tmp, "big.h5")
+    text = ('name = "big";\nmax_frame_mb = 8;\nipc_dir = "%s/ipc-big";\nnodes = ( { name = "src"; kind = "synth"; },'
+            ' { name = "sink"; kind = "sink"; path = "%s"; } );\nedges = ( { from = "src"; to = "sink"; } );\n' % (tmp, out))
+    cfg = write(os.path.join(tmp, "big.cfg"), text)
+    p = subprocess.Popen([EXE, "node", cfg, "sink"], stderr=subprocess.PIPE, text=True)
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.ROUTING_ID, b"src.0/out")
+    s.connect("ipc://%s/ipc-big/sink.0.in" % tmp)
+    x = np.ones((2, 1000), np.float32)
+    s.send_multipart(pfwire.window("a", 0, x))
+    big = pfwire.window("big", 1, np.ones((16, 1 << 20), np.float32))  # one 64 MiB frame
+    s.send_multipart(big)
+    time.sleep(1.0)
+    status = open("/proc/%d/status" % p.pid).read()
+    rss = int([l for l in status.splitlines() if l.startswith("VmHWM")][0].split()[1]) / 1024
+    s.send_multipart(pfwire.window("a", 2, x))  # the dropped peer's socket reconnects by itself
+    s.send_multipart(pfwire.eos("src.0", 2))
+    s.poll(10000)
+    try:
+        code = p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        code = p.wait()
+    err = p.stderr.read()
+    s.close(0)
+    ctx.term()
+    check(rss < 60, "the 64 MiB frame was never buffered (sink peak RSS %.0f MB)" % rss)
+    if code == 0:
+        with h5py.File(out, "r") as f:
+            check(f.attrs["n_windows"] == 2, "the sink carried on with the windows around it (%d)" % f.attrs["n_windows"])
+    else:
+        check(False, "sink exit %d: %s" % (code, err[-300:]))
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="pf-harden-") as tmp:
         refp = os.path.join(tmp, "ref.h5")
@@ -317,11 +371,16 @@ def main():
         check(r.returncode == 0, "reference graph runs: " + r.stderr[-300:])
         ref, _ = windows(refp)
         check(len(ref) == 200, "reference has 200 windows")
+        only = os.environ.get("PF_ONLY")  # run one test by name while debugging
         for t in (test_forged_eos_and_window, test_kill_replica, test_kill_sink, test_kill_launcher):
+            if only and t.__name__ != only:
+                continue
             t0 = time.time()
             t(tmp, ref)
             print("%-28s %.1f s" % (t.__name__, time.time() - t0), flush=True)
-        for t in (test_hostile_windows, test_stall, test_forged_status, test_ipc_folder_checks):
+        for t in (test_hostile_windows, test_bounded, test_stall, test_forged_status, test_ipc_folder_checks):
+            if only and t.__name__ != only:
+                continue
             t0 = time.time()
             t(tmp)
             print("%-28s %.1f s" % (t.__name__, time.time() - t0), flush=True)
