@@ -48,6 +48,7 @@ typedef struct pf_kind {
     int (*finish)(pf_node *node, void *state, int interrupted);      /* all inputs ended */
     void (*destroy)(void *state);
     int (*idle)(pf_node *node, void *state); /* optional: no input for a poll period (e.g. flush a file) */
+    int (*check)(const pf_params *params);   /* optional, for `check`/`run`: files and folders exist (pf_err) */
 } pf_kind;
 
 /* --- the plan of one instance, filled by graph/ --------------------------- */

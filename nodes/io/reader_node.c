@@ -491,8 +491,31 @@ static void reader_destroy(void *state)
     free(r);
 }
 
+/* Before anything starts (`check`, `run`): the root and every record exist. */
+static int reader_check(const pf_params *p)
+{
+    const char *root = pf_params_string(p, "root");
+    struct stat st;
+    if (root[0] && (stat(root, &st) || !S_ISDIR(st.st_mode))) return pf_err(PF_ENOTFOUND, "root '%s' is not a folder", root);
+    for (int i = 0; i < pf_params_list_len(p, "records"); i++) {
+        const char *e = pf_params_list_str(p, "records", i);
+        char path[2048], alt[2100];
+        if (root[0] && e[0] != '/') snprintf(path, sizeof path, "%s/%s", root, e);
+        else snprintf(path, sizeof path, "%s", e);
+        int found = !stat(path, &st);
+        static const char *ext[] = {".hea", ".mat"};
+        for (int k = 0; k < 2 && !found; k++) {
+            snprintf(alt, sizeof alt, "%s%s", path, ext[k]);
+            found = !stat(alt, &st);
+        }
+        if (!found) return pf_err(PF_ENOTFOUND, "record '%s' not found (no %s, %s.hea or %s.mat)", e, path, path, path);
+    }
+    return PF_OK;
+}
+
 const pf_kind pf_kind_reader = {
     .name = "reader",
+    .check = reader_check,
     .doc = "windows of real ECG records (WFDB, challenge .mat, CPSC 2019 .mat, PhysioWave HDF5)",
     .params = reader_params,
     .ports = reader_ports,
