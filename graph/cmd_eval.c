@@ -101,7 +101,13 @@ static int run_pipeline(const pf_eval_run_opts *o, const char **recs, size_t n, 
     int rc = pf_launch(g, &lo);
     pf_graph_destroy(g);
     unlink(cfg);
-    if (rc) return pf_err(PF_EIO, "eval rpeaks: the pipeline failed (exit %d)", rc);
+    if (rc) {
+        char partial[160]; /* the failed run's sink leaves OUT.partial: it is ours to remove */
+        snprintf(partial, sizeof partial, "%s.partial", out);
+        unlink(partial);
+        unlink(out);
+        return pf_err(PF_EIO, "eval rpeaks: the pipeline failed (exit %d)", rc);
+    }
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t h = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (h < 0) return pf_err(PF_EIO, "%s: cannot open the pipeline's output", out);
