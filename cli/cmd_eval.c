@@ -86,7 +86,13 @@ static int run_pipeline(const pf_eval_run_opts *o, const char **recs, size_t n, 
     int rc = pf_launch(g, &lo);
     pf_graph_destroy(g);
     unlink(cfg);
-    if (rc) return pf_err(PF_EIO, "eval rpeaks: the pipeline failed (exit %d)", rc);
+    if (rc) {
+        char partial[160]; /* the failed run's sink leaves OUT.partial: it is ours to remove */
+        snprintf(partial, sizeof partial, "%s.partial", out);
+        unlink(partial);
+        unlink(out);
+        return pf_err(PF_EIO, "eval rpeaks: the pipeline failed (exit %d)", rc);
+    }
     pf_h5win_read *h = pf_h5win_read_open(out, 0);
     if (!h) return pf_err_context(PF_EIO, "eval rpeaks: the pipeline's output");
     const int64_t *rp = NULL, *off = NULL;

@@ -147,6 +147,22 @@ static int dispatch(int argc, char **argv, const char *const *set, int n_set)
     pf_graph *g = pf_cli_load(argv[2], set, n_set);
     if (!g) return 2;
     int rc = 0;
+    if (strcmp(cmd, "graph")) {
+        /* what only this machine can tell: files, folders, socket path lengths */
+        const char *host = NULL;
+        for (int i = 3; i + 1 < argc; i++)
+            if (!strcmp(argv[i], "--host")) host = argv[i + 1];
+        pf_diag d = {0};
+        pf_graph_check_env(g, host, &d);
+        if (d.n) {
+            pf_diag_print(&d, stderr);
+            fprintf(stderr, "%s: %d error%s\n", argv[2], d.n, d.n == 1 ? "" : "s");
+            pf_diag_free(&d);
+            pf_graph_destroy(g);
+            return 2;
+        }
+        pf_diag_free(&d);
+    }
     if (!strcmp(cmd, "check")) {
         int inst = 0;
         for (int i = 0; i < g->n_nodes; i++) inst += g->nodes[i].replicas;

@@ -65,6 +65,12 @@ int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *
                   const char *status_endpoint, pf_instance *out);
 void pf_graph_plan_free(pf_instance *inst);
 
+/* Checks against this machine, for `check` and `run` (nodes placed on `host`,
+ * or every node when the graph declares no hosts): socket path lengths, and
+ * each kind's check of its parameters (missing records, folders). Every
+ * problem as "file:line: ...". */
+void pf_graph_check_env(const pf_graph *g, const char *host, pf_diag *dg);
+
 /* Topology as text, or Graphviz dot. */
 void pf_graph_print(const pf_graph *g, FILE *f, int dot);
 

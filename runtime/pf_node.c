@@ -869,3 +869,48 @@ int pf_node_run(const pf_instance *inst)
     free(n);
     return rc ? 1 : lost ? 1 : 0;
 }
+
+/* --- in-process nodes (fuzzing, tests) -------------------------------------- */
+
+pf_node *pf_node_local_create(const pf_instance *inst)
+{
+    pf_node *n = calloc(1, sizeof *n);
+    if (!n) return NULL;
+    n->inst = inst;
+    n->kind = inst->kind;
+    n->start_ns = pf_now_ns();
+    if (n->kind->create(n, &n->state)) {
+        if (n->kind->destroy) n->kind->destroy(n->state);
+        free(n);
+        return NULL;
+    }
+    return n;
+}
+
+int pf_node_local_feed(pf_node *n, const char *port, pf_msg *m)
+{
+    if (pf_wire_validate(m)) { n->cnt[PF_CNT_MALFORMED]++; return PF_OK; } /* the runtime drops it before any node */
+    const char *reason;
+    if (pf_guard_window(m, &reason)) return pf_node_reject(n, reason, m, "%s", pf_errmsg());
+    n->cnt[PF_CNT_MSGS_IN]++;
+    return n->kind->process(n, n->state, port, m);
+}
+
+int pf_node_local_finish(pf_node *n, int interrupted)
+{
+    return n->kind->finish ? n->kind->finish(n, n->state, interrupted) : PF_OK;
+}
+
+void pf_node_local_destroy(pf_node *n)
+{
+    if (!n) return;
+    if (n->kind->destroy) n->kind->destroy(n->state);
+    free(n);
+}
+
+uint64_t pf_node_counter(const pf_node *n, const char *counter)
+{
+    for (int i = 0; i < n->n_custom; i++)
+        if (!strcmp(n->custom_name[i], counter)) return n->custom[i];
+    return 0;
+}

@@ -48,6 +48,7 @@ typedef struct pf_kind {
     int (*finish)(pf_node *node, void *state, int interrupted);      /* all inputs ended */
     void (*destroy)(void *state);
     int (*idle)(pf_node *node, void *state); /* optional: no input for a poll period (e.g. flush a file) */
+    int (*check)(const pf_params *params);   /* optional, for `check`/`run`: files and folders exist (pf_err) */
 } pf_kind;
 
 /* --- the plan of one instance, filled by graph/ --------------------------- */
@@ -169,6 +170,16 @@ enum { PF_STATE_RUNNING = 0, PF_STATE_DONE = 1, PF_STATE_FAILED = 2, PF_STATE_IN
        PF_STATE_INPUT_DONE = 5, /* needs no more input (PF_DONE): the launcher stops the sources */
        PF_STATE_BUSY = 6 /* running, inside one long process() call (a training step): not stalled */ };
 #define PF_MAX_CUSTOM_COUNTERS 8
+
+/* --- in-process nodes, for fuzzing and tests --------------------------------
+ * A node without sockets: pf_node_send discards (the port is still checked).
+ * feed() runs exactly what the runtime runs on a received data message:
+ * pf_wire_validate, the content guard (pf_guard), then process(). */
+pf_node *pf_node_local_create(const pf_instance *inst); /* calls kind->create; NULL on failure */
+int pf_node_local_feed(pf_node *n, const char *port, pf_msg *m); /* m borrowed */
+int pf_node_local_finish(pf_node *n, int interrupted);
+void pf_node_local_destroy(pf_node *n);              /* calls kind->destroy */
+uint64_t pf_node_counter(const pf_node *n, const char *counter); /* kind-specific counter, 0 if never counted */
 
 /* Monotonic clock in nanoseconds. */
 uint64_t pf_now_ns(void);

@@ -105,20 +105,28 @@ int pf_eval_rpeaks_score(const pf_eval_run_opts *o, const char *const *records, 
     FILE *out = o->out ? o->out : stdout;
     pf_eval_counts *cs = calloc(n + 1, sizeof *cs);
     const char **names = calloc(n + 1, sizeof *names);
-    if (!cs || !names) {
+    char **why = calloc(n + 1, sizeof *why); /* records that could not be scored, and why */
+    if (!cs || !names || !why) {
         free(cs);
         free(names);
+        free(why);
         return pf_err(PF_ENOMEM, "eval: out of memory");
     }
     int rc = PF_OK;
-    for (size_t i = 0; i < n && !rc; i++) {
+    size_t bad = 0;
+    for (size_t i = 0; i < n && rc != PF_ENOMEM; i++) {
+        if (rc) { /* one unreadable record does not stop the others: it gets its own row */
+            why[i - 1] = strdup(pf_errmsg());
+            bad++;
+            rc = PF_OK;
+        }
         char path[2048];
         if (o->data_dir) snprintf(path, sizeof path, "%s/%s", o->data_dir, records[i]);
         else snprintf(path, sizeof path, "%s", records[i]);
         pf_record *r = pf_record_open(path, NULL);
         if (!r) {
             rc = pf_err_context(PF_ENOTFOUND, "eval rpeaks");
-            break;
+            continue;
         }
         names[i] = records[i];
         long *det = NULL;
@@ -146,10 +154,29 @@ int pf_eval_rpeaks_score(const pf_eval_run_opts *o, const char *const *records, 
         free(det);
         pf_record_close(r);
     }
-    if (!rc) {
-        *gross = pf_eval_print_table(out, names, cs, n);
-        if (per) memcpy(per, cs, sizeof *cs * n);
+    if (rc && rc != PF_ENOMEM) {
+        why[n - 1] = strdup(pf_errmsg());
+        bad++;
+        rc = PF_OK;
     }
+    if (!rc) {
+        /* the scored records in the table; the others below it, each with its reason */
+        const char **okn = calloc(n + 1, sizeof *okn);
+        pf_eval_counts *okc = calloc(n + 1, sizeof *okc);
+        size_t k = 0;
+        for (size_t i = 0; okn && okc && i < n; i++)
+            if (!why[i]) { okn[k] = records[i]; okc[k++] = cs[i]; }
+        if (okn && okc) *gross = pf_eval_print_table(out, okn, okc, k);
+        else rc = pf_err(PF_ENOMEM, "eval: out of memory");
+        for (size_t i = 0; i < n; i++)
+            if (why[i]) fprintf(out, "%-10s not scored: %s\n", records[i], why[i]);
+        free(okn);
+        free(okc);
+        if (per) memcpy(per, cs, sizeof *cs * n);
+        if (!rc && bad) rc = pf_err(PF_EFORMAT, "%zu of %zu record(s) could not be scored (listed under the table); the gross figures leave them out", bad, n);
+    }
+    for (size_t i = 0; i < n; i++) free(why[i]);
+    free(why);
     free(cs);
     free(names);
     return rc;

@@ -336,7 +336,9 @@ static int filter_process(pf_node *n, void *state, const char *port, pf_msg *m)
     size_t nout = 0;
     int64_t start_out = s ? (s->c.rs ? s->c.out_next : fresh_out_start(f, fs, m->start_sample)) : m->start_sample;
     rc = run_slab(n, f, &d, none, s ? &s->c : NULL, pf_msg_samples(m), ns, L, fs, m->start_sample, &y, &nout);
-    if (rc) { chain_free(&pre); return pf_err_context(rc, "filter window %llu of %s", (unsigned long long)m->window_index, m->id); }
+    if (rc) chain_free(&pre);
+    if (rc == PF_ENOMEM) return pf_err_context(rc, "filter window %llu of %s", (unsigned long long)m->window_index, m->id);
+    if (rc) return pf_node_reject(n, "bad_shape", m, "%s", pf_errmsg()); /* e.g. shorter than forward-backward padding */
     if (!none && fs != f->logged_fs) {
         f->logged_fs = fs;
         pf_info("filter at %g Hz: %d sections, %s; group delay %.2f samples at %.2f Hz", fs, d.nsec,

@@ -99,13 +99,13 @@ static int release(pf_node *n, rstream *s, int64_t decided)
             pf_msg_destroy(m);
         }
     }
-    memmove(s->held, s->held + k, sizeof *s->held * (s->nh - k));
+    if (s->held) memmove(s->held, s->held + k, sizeof *s->held * (s->nh - k)); /* NULL + 0 is UB */
     s->nh -= k;
     /* peaks before the oldest held window are no longer needed */
     int64_t keep = s->nh ? s->held[0]->start_sample : decided;
     size_t j = 0;
     while (j < s->np && s->peaks[j] < keep) j++;
-    memmove(s->peaks, s->peaks + j, sizeof(int64_t) * (s->np - j));
+    if (s->peaks) memmove(s->peaks, s->peaks + j, sizeof(int64_t) * (s->np - j));
     s->np -= j;
     return rc;
 }

@@ -164,6 +164,9 @@ int pf_ann_read(const char *path, pf_ann_list *out)
         }
     }
     fclose(f);
+    /* WFDB writes at least the end-of-file word: an empty file is a failed or cut-off write,
+     * and taking it as "no beats" would score a detector at Se 0 % without a word */
+    if (!rc && n == 0) rc = pf_err(PF_EFORMAT, "%s: empty annotation file (0 bytes, not even the end-of-file word); refusing it", path);
     if (!rc) rc = pf_ann_parse(buf, n, path, out);
     free(buf);
     return rc;

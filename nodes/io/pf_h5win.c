@@ -356,12 +356,15 @@ static int meta_append(pf_h5win *w)
     }
     uint64_t a = w->synced, k = w->n - a;
     int64_t zero = 0;
-    int rc = xds_append(w, &w->m_index, w->window_index + a, k);
-    if (!rc) rc = xds_append(w, &w->m_start, w->start_sample + a, k);
-    if (!rc) rc = xds_append(w, &w->m_rate, w->rate + a, k);
-    if (!rc) rc = xds_append(w, &w->m_epoch, w->epoch + a, k);
-    if (!rc) rc = xds_append(w, &w->m_flags, w->flags + a, k);
-    if (!rc) rc = xds_append(w, &w->m_record, w->record + a, k);
+    int rc = PF_OK;
+    if (k) { /* the arrays are NULL before the first window */
+        rc = xds_append(w, &w->m_index, w->window_index + a, k);
+        if (!rc) rc = xds_append(w, &w->m_start, w->start_sample + a, k);
+        if (!rc) rc = xds_append(w, &w->m_rate, w->rate + a, k);
+        if (!rc) rc = xds_append(w, &w->m_epoch, w->epoch + a, k);
+        if (!rc) rc = xds_append(w, &w->m_flags, w->flags + a, k);
+        if (!rc) rc = xds_append(w, &w->m_record, w->record + a, k);
+    }
     ragged *rl[4] = {&w->rpeaks, &w->rpeaks_aug, &w->beats, &w->adj_rpeaks};
     for (int j = 0; j < 4 && !rc; j++) {
         if (w->m_off[j].ds <= 0) continue;
@@ -371,7 +374,7 @@ static int meta_append(pf_h5win *w)
     }
     if (!rc && w->m_label.ds > 0 && k)
         rc = xds_append(w, &w->m_label, (char *)w->labels + a * w->n_labels * (w->label_dtype == PF_DT_I64 ? 8 : 4), k);
-    if (!rc) rc = xds_append(w, &w->m_ids, w->ids + w->ids_synced, (hsize_t)(w->n_ids - w->ids_synced));
+    if (!rc && w->n_ids > w->ids_synced) rc = xds_append(w, &w->m_ids, w->ids + w->ids_synced, (hsize_t)(w->n_ids - w->ids_synced));
     if (rc) return rc;
     w->synced = w->n;
     w->ids_synced = w->n_ids;

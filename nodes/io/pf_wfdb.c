@@ -136,8 +136,9 @@ static int parse_gain(const pf_wfdb_header *h, int line, tok_t t, pf_wfdb_signal
     if (parse_dbl(p, (size_t)(q - p), &g))
         return pf_err(PF_EFORMAT, "%s line %d: gain '%.*s' is not a number", h->label, line,
                       (int)(q - p), p);
-    if (!(g > 0))
-        return pf_err(PF_ERANGE, "%s line %d: gain '%.*s' must be > 0", h->label, line, (int)(q - p), p);
+    /* negative is valid (an inverted signal, as WFDB reads it: (adc - baseline) / gain) */
+    if (g == 0 || !isfinite(g))
+        return pf_err(PF_ERANGE, "%s line %d: gain '%.*s' must be a nonzero number", h->label, line, (int)(q - p), p);
     sg->gain = g;
     if (q < e && *q == '(') {
         const char *b = ++q;

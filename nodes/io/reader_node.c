@@ -35,6 +35,7 @@ static const pf_param_spec reader_params[] = {
     {"pairs", PF_P_BOOL, "false", 0, 0, NULL, "carry window k+1 of the record inside window k (ADJ_SAMPLES, ADJ_RPEAKS): PhysioCLR's adjacent positives"},
     {"rate", PF_P_DOUBLE, "0", 0, 1e6, NULL, "sample rate for sources that carry none (HDF5 without fs), Hz"},
     {"realtime", PF_P_BOOL, "false", 0, 0, NULL, "emit windows at the records' own pace (live-monitoring simulation)"},
+    {"max_windows", PF_P_INT, "20000000", 1, 1e12, NULL, "refuse sources that plan more windows than this (the plan takes 32 bytes per window)"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -222,6 +223,13 @@ static int reader_scan(pf_node *n, reader_t *r)
         }
         int64_t w = windows_in(r, s->length);
         if (r->pairs) w = w > 0 ? w - 1 : 0; /* anchors k with a window k+1 after them */
+        /* the plan is materialised (the shuffled order needs it): a file whose header
+         * declares absurd sizes must fail here, before gigabytes are allocated */
+        int64_t maxw = pf_params_int(pf_node_params(n), "max_windows");
+        if (w > 0 && (s->items > (maxw - r->nunits) / w))
+            return pf_err(PF_ERANGE, "reader: %s declares %lld item(s) of %lld samples = %lld windows of %lld; with the %lld planned before "
+                          "that is more than max_windows = %lld", s->path, (long long)s->items, (long long)s->length,
+                          (long long)(s->items > INT64_MAX / w ? INT64_MAX : s->items * w), (long long)r->window, (long long)r->nunits, (long long)maxw);
         for (int64_t it = 0; it < s->items; it++)
             for (int64_t k = 0; k < w; k++) {
                 if (r->nunits == cap) {
@@ -487,8 +495,31 @@ static void reader_destroy(void *state)
     free(r);
 }
 
+/* Before anything starts (`check`, `run`): the root and every record exist. */
+static int reader_check(const pf_params *p)
+{
+    const char *root = pf_params_string(p, "root");
+    struct stat st;
+    if (root[0] && (stat(root, &st) || !S_ISDIR(st.st_mode))) return pf_err(PF_ENOTFOUND, "root '%s' is not a folder", root);
+    for (int i = 0; i < pf_params_list_len(p, "records"); i++) {
+        const char *e = pf_params_list_str(p, "records", i);
+        char path[2048], alt[2100];
+        if (root[0] && e[0] != '/') snprintf(path, sizeof path, "%s/%s", root, e);
+        else snprintf(path, sizeof path, "%s", e);
+        int found = !stat(path, &st);
+        static const char *ext[] = {".hea", ".mat"};
+        for (int k = 0; k < 2 && !found; k++) {
+            snprintf(alt, sizeof alt, "%s%s", path, ext[k]);
+            found = !stat(alt, &st);
+        }
+        if (!found) return pf_err(PF_ENOTFOUND, "record '%s' not found (no %s, %s.hea or %s.mat)", e, path, path, path);
+    }
+    return PF_OK;
+}
+
 const pf_kind pf_kind_reader = {
     .name = "reader",
+    .check = reader_check,
     .doc = "windows of real ECG records (WFDB, challenge .mat, CPSC 2019 .mat, PhysioWave HDF5)",
     .params = reader_params,
     .ports = reader_ports,

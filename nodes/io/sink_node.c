@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const pf_param_spec sink_params[] = {
     {"path", PF_P_STRING, NULL, 0, 0, NULL, "output HDF5 file (written as PATH.partial until complete)"},
@@ -116,8 +118,24 @@ static void sink_destroy(void *state)
     free(s);
 }
 
+/* Before anything starts (`check`, `run`): the output folder exists and is writable. */
+static int sink_check(const pf_params *p)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", pf_params_string(p, "path"));
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+    struct stat st;
+    if (stat(dir, &st) || !S_ISDIR(st.st_mode)) return pf_err(PF_ENOTFOUND, "output folder '%s' does not exist", dir);
+    if (access(dir, W_OK)) return pf_err(PF_EIO, "output folder '%s' is not writable", dir);
+    return PF_OK;
+}
+
 const pf_kind pf_kind_sink = {
     .name = "sink",
+    .check = sink_check,
     .doc = "write windows with all metadata to an HDF5 file",
     .params = sink_params,
     .ports = sink_ports,

@@ -16,6 +16,20 @@ tp_in=$(awk '$1=="gross"{print $2}' "$out/r.txt"); tp_pi=$(awk '$1=="gross"{prin
 "$exe" eval rpeaks --data "$data/mitdb" 999 > "$out/e.txt" 2>&1; rc=$?
 [ "$rc" -ne 0 ] && grep -q "999.hea" "$out/e.txt" && ok || bad "missing record named in the error: $(cat "$out/e.txt")"
 "$exe" eval rpeaks 101 > /dev/null 2>&1; [ $? -eq 2 ] && ok || bad "usage error without --data"
+# one unreadable record: a row saying why, the others scored (gross over them), exit 1
+"$exe" eval rpeaks --data "$data/mitdb" 101 999 203 > "$out/m.txt" 2>&1; rc=$?
+[ "$rc" -eq 1 ] && grep -q "^999 *not scored: .*999.hea" "$out/m.txt" && grep -q "^101 " "$out/m.txt" && grep -q "^203 " "$out/m.txt" &&
+  [ "$(awk '$1=="gross"{print $2}' "$out/m.txt")" = "$tp_in" ] && ok || bad "unreadable record reported, the rest scored: rc $rc $(cat "$out/m.txt")"
+# a 0-byte .atr is refused, not scored as Se 0 %
+mkdir "$out/empty" && ln -s "$data/mitdb/101.hea" "$data/mitdb/101.dat" "$out/empty/" && : > "$out/empty/101.atr"
+"$exe" eval rpeaks --data "$out/empty" 101 > "$out/z.txt" 2>&1; rc=$?
+[ "$rc" -eq 1 ] && grep -q "^101 *not scored: .*empty annotation file" "$out/z.txt" && ok || bad "0-byte .atr refused: rc $rc $(cat "$out/z.txt")"
+# a failed --pipeline run leaves no temporary output behind (a truncated signal file fails the reader)
+mkdir "$out/trunc" && ln -s "$data/mitdb/101.hea" "$data/mitdb/101.atr" "$out/trunc/" && head -c 100000 "$data/mitdb/101.dat" > "$out/trunc/101.dat"
+"$exe" eval rpeaks --pipeline --data "$out/trunc" 101 > "$out/t.txt" 2>&1 & epid=$!
+wait $epid; rc=$?
+[ "$rc" -ne 0 ] && [ ! -e "/tmp/pf-eval-$epid.h5.partial" ] && [ ! -e "/tmp/pf-eval-$epid.h5" ] && [ ! -e "/tmp/pf-eval-$epid.cfg" ] && ok ||
+  bad "failed pipeline cleans up (rc $rc): $(ls /tmp/pf-eval-$epid* 2>&1) $(tail -3 "$out/t.txt")"
 "$exe" eval delineation --data "$data/ludb/data" --ann-out "$out/del" 1 2 > "$out/d.txt" 2>&1 && ok || bad "eval delineation exit code: $(tail -3 "$out/d.txt")"
 grep -qi "qrs" "$out/d.txt" && ok || bad "delineation table: $(cat "$out/d.txt")"
 [ -n "$(ls "$out/del" 2>/dev/null)" ] && ok || bad "delineation annotation files written"

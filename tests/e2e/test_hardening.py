@@ -39,6 +39,9 @@ def cfg_chain(tmp, name, out, mid_kind="passthrough", mid_extra="", src_extra=""
 def windows(path):
     """{(record, window_index): samples} of a sink file, and its attributes."""
     with h5py.File(path, "r") as f:
+        if "data" not in f:  # no window arrived
+            check(f.attrs["n_windows"] == 0 and len(f["window_index"]) == 0, "an empty file says so")
+            return {}, dict(f.attrs)
         ids = [s.decode() if isinstance(s, bytes) else s for s in f["record_ids"][:]]
         rec, wi, data = f["record"][:], f["window_index"][:], f["data"][:]
         check(len(rec) == len(wi) == len(data) == f.attrs["n_windows"] and len(f["rpeaks_offset"]) == len(wi) + 1,
@@ -144,6 +147,27 @@ def test_kill_replica(tmp, ref):
         check(all(k in ref and np.array_equal(got[k], ref[k]) for k in got), "stored windows are intact")
         check(row is not None and row[-1].startswith("interrupted") or "interrupted" in (row or []), "sink finished cleanly as interrupted: %s" % row)
     check("upstream p.1/out died" in err, "the sink was told which upstream died:\n" + err[-800:])
+
+
+def test_source_crash(tmp, ref):
+    """The source crashes mid-stream (SIGSEGV): the nodes after it finish, the sink keeps all it got."""
+    out = os.path.join(tmp, "crash.h5")
+    cfg = cfg_chain(tmp, "crash", out, mid_extra="replicas = 2; delay_ms = 20.0;", duration=1200.0)  # 2000 windows
+    p = subprocess.Popen([EXE, "run", cfg], stderr=subprocess.PIPE, text=True)
+    time.sleep(3.0)
+    victim = node_pid(cfg, "src")
+    if victim:
+        os.kill(victim, signal.SIGSEGV)
+    code = p.wait(timeout=60)
+    err = p.stderr.read()
+    check(code == 1 and "node 'src' replica 0 was killed by signal 11" in err, "the crash is named (exit %d): %s" % (code, err[-400:]))
+    try:
+        got, attrs = windows(out + ".partial")
+        row = summary_row(err, "sink.0")
+        check(attrs["complete"] == 0 and len(got) > 10 and row is not None and len(got) == int(row[1]),
+              "readable .partial, incomplete, every window the sink received (%d)" % len(got))
+    except OSError as e:
+        check(False, "the .partial after a source crash is readable: %s" % e)
 
 
 def test_kill_sink(tmp, ref):
@@ -310,6 +334,60 @@ def test_hostile_windows(tmp):
             check(f.attrs["n_windows"] == 1, "the good window still arrives (%d)" % f.attrs["n_windows"])
 
 
+def test_bounded(tmp):
+    """Defect 5: a tiny HDF5 file declaring a huge unallocated dataset fails at once with a
+    clear error (it grew the reader to 12.7 GB); a 100 MiB frame is refused unbuffered."""
+    import resource
+    import zmq
+    bomb = os.path.join(tmp, "bomb.h5")
+    with h5py.File(bomb, "w") as f:
+        f.create_dataset("data", shape=(10 ** 6, 12, 10 ** 6), chunks=(1, 12, 1000), dtype="f4")
+        f.attrs["fs"] = 500.0
+    text = ('name = "bomb";\nipc_dir = "%s/ipc-bomb";\nnodes = ( { name = "src"; kind = "reader"; records = ["%s"]; window = 1000; },'
+            ' { name = "d"; kind = "discard"; } );\nedges = ( { from = "src"; to = "d"; } );\n' % (tmp, bomb))
+    cfg = write(os.path.join(tmp, "bomb.cfg"), text)
+    t0 = time.time()
+    r = subprocess.run([EXE, "node", cfg, "src"], capture_output=True, text=True, timeout=60)
+    rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    check(r.returncode == 1 and "more than max_windows" in r.stderr and "bomb.h5 declares 1000000 item(s)" in r.stderr,
+          "the reader refuses the plan, naming the file: " + r.stderr[-300:])
+    check(time.time() - t0 < 10 and rss_mb < 500, "at once and small (%.1f s, max RSS %.0f MB)" % (time.time() - t0, rss_mb))
+    # ZMQ_MAXMSGSIZE: a frame above max_frame_mb drops the connection before it is buffered
+    out = os.path.join(tmp, "big.h5")
+    text = ('name = "big";\nmax_frame_mb = 8;\nipc_dir = "%s/ipc-big";\nnodes = ( { name = "src"; kind = "synth"; },'
+            ' { name = "sink"; kind = "sink"; path = "%s"; } );\nedges = ( { from = "src"; to = "sink"; } );\n' % (tmp, out))
+    cfg = write(os.path.join(tmp, "big.cfg"), text)
+    p = subprocess.Popen([EXE, "node", cfg, "sink"], stderr=subprocess.PIPE, text=True)
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.ROUTING_ID, b"src.0/out")
+    s.connect("ipc://%s/ipc-big/sink.0.in" % tmp)
+    x = np.ones((2, 1000), np.float32)
+    s.send_multipart(pfwire.window("a", 0, x))
+    big = pfwire.window("big", 1, np.ones((16, 1 << 20), np.float32))  # one 64 MiB frame
+    s.send_multipart(big)
+    time.sleep(1.0)
+    status = open("/proc/%d/status" % p.pid).read()
+    rss = int([l for l in status.splitlines() if l.startswith("VmHWM")][0].split()[1]) / 1024
+    s.send_multipart(pfwire.window("a", 2, x))  # the dropped peer's socket reconnects by itself
+    s.send_multipart(pfwire.eos("src.0", 2))
+    s.poll(10000)
+    try:
+        code = p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        code = p.wait()
+    err = p.stderr.read()
+    s.close(0)
+    ctx.term()
+    check(rss < 60, "the 64 MiB frame was never buffered (sink peak RSS %.0f MB)" % rss)
+    if code == 0:
+        with h5py.File(out, "r") as f:
+            check(f.attrs["n_windows"] == 2, "the sink carried on with the windows around it (%d)" % f.attrs["n_windows"])
+    else:
+        check(False, "sink exit %d: %s" % (code, err[-300:]))
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="pf-harden-") as tmp:
         refp = os.path.join(tmp, "ref.h5")
@@ -317,11 +395,16 @@ def main():
         check(r.returncode == 0, "reference graph runs: " + r.stderr[-300:])
         ref, _ = windows(refp)
         check(len(ref) == 200, "reference has 200 windows")
-        for t in (test_forged_eos_and_window, test_kill_replica, test_kill_sink, test_kill_launcher):
+        only = os.environ.get("PF_ONLY")  # run one test by name while debugging
+        for t in (test_forged_eos_and_window, test_kill_replica, test_source_crash, test_kill_sink, test_kill_launcher):
+            if only and t.__name__ != only:
+                continue
             t0 = time.time()
             t(tmp, ref)
             print("%-28s %.1f s" % (t.__name__, time.time() - t0), flush=True)
-        for t in (test_hostile_windows, test_stall, test_forged_status, test_ipc_folder_checks):
+        for t in (test_hostile_windows, test_bounded, test_stall, test_forged_status, test_ipc_folder_checks):
+            if only and t.__name__ != only:
+                continue
             t0 = time.time()
             t(tmp)
             print("%-28s %.1f s" % (t.__name__, time.time() - t0), flush=True)

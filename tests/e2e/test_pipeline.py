@@ -195,11 +195,18 @@ def test_ctrl_c(tmp):
 
 
 def test_failure(tmp):
+    # a missing output folder is found before anything starts, naming the line
     cfg = graph(tmp, "broken", [("passthrough", "")], "/nonexistent-dir/x.h5")
+    r = run(cfg, timeout=60)
+    check(r.returncode == 2 and "broken.cfg:7: node 'sink': output folder '/nonexistent-dir' does not exist" in r.stderr,
+          "check refuses a missing output folder (exit %d):\n%s" % (r.returncode, r.stderr[-600:]))
+    # a node that fails while running: its file cannot be created (a folder is in the way)
+    os.mkdir(os.path.join(tmp, "x.h5.partial"))
+    cfg = graph(tmp, "broken", [("passthrough", "")], os.path.join(tmp, "x.h5"))
     r = run(cfg, timeout=60)
     check(r.returncode == 1, "a failing node fails the run (exit %d)" % r.returncode)
     check("node 'sink' replica 0 failed" in r.stderr, "the failing node is named:\n" + r.stderr[-600:])
-    check("/nonexistent-dir/x.h5.partial: cannot create" in r.stderr, "the node says why")
+    check("x.h5.partial: cannot create" in r.stderr, "the node says why")
 
 
 def test_bind_failure(tmp):

@@ -17,8 +17,12 @@ for f in "$dir"/bad/*.cfg; do
   [ "$p" -gt 0 ] || { echo "FAIL $f has no expectations"; fail=$((fail+1)); }
 done
 rm -f /tmp/pf_check_$$.txt
+# shipped configs are run from the repository root, with out/ made (as setup.sh does);
+# check looks for their records and folders, so those over the shared data need it
+mkdir -p "$src/out"
 for f in "$src"/configs/*.cfg; do
-  if "$exe" check "$f" >/dev/null 2>&1; then pass=$((pass+1)); else echo "FAIL shipped config $f does not validate:"; "$exe" check "$f"; fail=$((fail+1)); fi
+  if grep -q 'shared/data' "$f" && [ ! -d "$src/../shared/data" ]; then echo "SKIP $f: ../shared/data is absent"; continue; fi
+  if (cd "$src" && "$exe" check "$f" >/dev/null 2>&1); then pass=$((pass+1)); else echo "FAIL shipped config $f does not validate:"; (cd "$src" && "$exe" check "$f"); fail=$((fail+1)); fi
 done
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

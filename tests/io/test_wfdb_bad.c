@@ -108,8 +108,21 @@ int main(void)
     bad_header("", PF_EFORMAT, "x/r.hea", "no record line");
     bad_header("# only a comment\n", PF_EFORMAT, "no record line", NULL);
     bad_header("r 2 360 650000\nr.dat 212 200 11 1024 995 -22131 0 MLII\n", PF_EFORMAT, "says 2 signals", "truncated");
-    bad_header("r 2 360 650000\nr.dat 212 0 11 1024 995 0 0 MLII\nr.dat 212 200\n", PF_ERANGE, "line 2: gain '0' must be > 0", NULL);
-    bad_header("r 1 360\nr.dat 212 -5\n", PF_ERANGE, "gain '-5' must be > 0", NULL);
+    bad_header("r 2 360 650000\nr.dat 212 0 11 1024 995 0 0 MLII\nr.dat 212 200\n", PF_ERANGE, "line 2: gain '0' must be a nonzero number", NULL);
+    {
+        /* a negative gain is an inverted signal (PhysioNet 2014 challenge records have them): read as WFDB does */
+        const int16_t adc[3] = {400, -200, 10};
+        put("neg.dat", adc, sizeof adc);
+        puts_file("neg.hea", "neg 1 360 3\nneg.dat 16 -200(10)/mV 16 0 400 0 0 ECG\n");
+        char p[512];
+        snprintf(p, sizeof p, "%s/neg", dir);
+        pf_wfdb_record *r = pf_wfdb_open(p);
+        float x[3] = {0};
+        int sig = 0;
+        CHECK(r && pf_wfdb_read(r, 0, 3, &sig, 1, x) == PF_OK, "negative gain: record opens and reads (%s)", pf_errmsg());
+        CHECK(x[0] == -1.95f && x[1] == 1.05f && x[2] == 0.0f, "negative gain: (adc - 10) / -200 = %g %g %g", x[0], x[1], x[2]);
+        pf_wfdb_close(r);
+    }
     bad_header("r 1 360\nr.dat 212 2x0/mV\n", PF_EFORMAT, "line 2: gain '2x0' is not a number", NULL);
     bad_header("r 1 360\nr.dat 212 200(1.5)/mV\n", PF_EFORMAT, "baseline", NULL);
     bad_header("r 1 360\nr.dat 212 200(15/mV\n", PF_EFORMAT, "baseline", NULL);
