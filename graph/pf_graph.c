@@ -1,6 +1,7 @@
 #include "pf_graph.h"
 
 #include "pf_error.h"
+#include "pf_graph_security.h"
 #include "registry.h"
 
 #include <ctype.h>
@@ -504,6 +505,7 @@ pf_graph *pf_graph_load(const char *path, pf_diag *dg)
     char defdir[256];
     snprintf(defdir, sizeof defdir, "/tmp/physioflow-%u/%s", (unsigned)getuid(), g->name);
     g->ipc_dir = strdup(ipc ? ipc : defdir);
+    pf_gsec_load(g, &cfg, dg);
     config_setting_t *hosts = config_lookup(&cfg, "hosts");
     if (hosts) {
         if (!config_setting_is_group(hosts)) {
@@ -513,10 +515,12 @@ pf_graph *pf_graph_load(const char *path, pf_diag *dg)
             g->hosts = calloc((size_t)n + 1, sizeof *g->hosts);
             for (int i = 0; i < n; i++) {
                 config_setting_t *h = config_setting_get_elem(hosts, (unsigned)i);
+                if (config_setting_is_group(h)) { pf_gsec_host_group(g, h, dg); continue; }
                 if (config_setting_type(h) != CONFIG_TYPE_STRING) {
                     pf_diag_add(dg, "%s:%d: host '%s' must map to an address string", path, config_setting_source_line(h), config_setting_name(h));
                     continue;
                 }
+                g->hosts[g->n_hosts].line = config_setting_source_line(h);
                 g->hosts[g->n_hosts].name = strdup(config_setting_name(h));
                 g->hosts[g->n_hosts++].addr = strdup(config_setting_get_string(h));
             }
@@ -528,7 +532,8 @@ pf_graph *pf_graph_load(const char *path, pf_diag *dg)
     }
     /* top-level keys we don't know are mistakes too */
     config_setting_t *root = config_root_setting(&cfg);
-    static const char *known[] = {"name", "seed", "base_port", "drain_timeout", "ipc_dir", "hosts", "default_host", "nodes", "edges", NULL};
+    static const char *known[] = {"name", "seed", "base_port", "drain_timeout", "ipc_dir", "hosts", "default_host", "nodes", "edges",
+                                  "cert", "insecure", "host_timeout", NULL};
     for (int i = 0; i < config_setting_length(root); i++) {
         config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
         int ok = 0;
@@ -538,6 +543,7 @@ pf_graph *pf_graph_load(const char *path, pf_diag *dg)
     load_nodes(g, &cfg, dg);
     load_edges(g, &cfg, dg);
     if (dg->n == before) check_structure(g, dg);
+    if (dg->n == before) pf_gsec_check(g, dg);
     config_destroy(&cfg);
     if (dg->n > before) { pf_graph_destroy(g); return NULL; }
     return g;
@@ -551,7 +557,8 @@ void pf_graph_destroy(pf_graph *g)
         pf_params_destroy(g->nodes[i].params);
     }
     for (int i = 0; i < g->n_edges; i++) { free(g->edges[i].from_port); free(g->edges[i].to_port); }
-    for (int i = 0; i < g->n_hosts; i++) { free(g->hosts[i].name); free(g->hosts[i].addr); }
+    for (int i = 0; i < g->n_hosts; i++) { free(g->hosts[i].name); free(g->hosts[i].addr); free(g->hosts[i].cert); }
+    free(g->cert);
     free(g->nodes); free(g->edges); free(g->hosts);
     free(g->path); free(g->name); free(g->ipc_dir); free(g->default_host);
     free(g);
@@ -662,7 +669,7 @@ int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *
             op->connect[r] = !strcmp(to_host, my_host) ? ipc_ep(dir, to->name, r, e->to_port)
                                                       : tcp_ep(host_addr(g, to_host), tcp_port(g, e->to, r, e->to_port));
     }
-    return PF_OK;
+    return pf_gsec_plan_instance(g, ni, out);
 }
 
 void pf_graph_plan_free(pf_instance *inst)
@@ -674,6 +681,7 @@ void pf_graph_plan_free(pf_instance *inst)
         for (int p = 0; p < inst->out[e].n_peers; p++) free((char *)inst->out[e].connect[p]);
     }
     free((char *)inst->status_endpoint);
+    pf_gsec_plan_free((pf_sec_plan *)inst->security);
     memset(inst, 0, sizeof *inst);
 }
 

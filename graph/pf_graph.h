@@ -21,13 +21,16 @@ typedef struct {
     int policy, hwm, feedback, line;
 } pf_gedge;
 
-typedef struct { char *name, *addr; } pf_ghost;
+typedef struct { char *name, *addr, *cert; int line; } pf_ghost; /* cert: public certificate (pf_graph_security.c) */
 
 typedef struct pf_graph {
     char *path, *name, *ipc_dir, *default_host;
     uint64_t seed;
     int base_port;
     double drain_timeout;
+    char *cert;                   /* graph-wide certificate; security settings: pf_graph_security.c */
+    int cert_line, insecure, insecure_line, hosts_line;
+    double host_timeout;
     int n_nodes, n_edges, n_hosts;
     pf_gnode *nodes;
     pf_gedge *edges;

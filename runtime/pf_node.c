@@ -2,6 +2,7 @@
 
 #include "pf_error.h"
 #include "pf_log.h"
+#include "pf_security.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -27,6 +28,7 @@ struct pf_node {
     const pf_kind *kind;
     void *state;
     void *ctx;
+    pf_security *sec;
     void *in_socks[PF_MAX_PORTS];
     int eos_seen[PF_MAX_PORTS];
     uint64_t eos_counted[PF_MAX_PORTS]; /* sum of the counts the EOS messages announced */
@@ -307,19 +309,18 @@ static void mkdirs_for_ipc(const char *ep)
 static int setup(pf_node *n)
 {
     const pf_instance *in = n->inst;
-    n->ctx = zmq_ctx_new();
-    if (!n->ctx) return pf_err(PF_EIO, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+    n->sec = pf_security_create(in->security); /* ZAP handler up before anything binds */
+    if (!n->sec) return PF_EIO;
+    n->ctx = pf_security_ctx(n->sec);
     for (int i = 0; i < in->n_in; i++) {
         /* ROUTER, not PULL: it can acknowledge each upstream's end-of-stream */
         void *s = zmq_socket(n->ctx, ZMQ_ROUTER);
         n->in_socks[i] = s; /* recorded first: teardown must close it even if binding fails */
         int hwm = in->in[i].hwm > 0 ? in->in[i].hwm : 32;
         zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
-        for (int b = 0; b < in->in[i].n_bind; b++) {
-            mkdirs_for_ipc(in->in[i].bind[b]);
-            if (zmq_bind(s, in->in[i].bind[b]))
-                return pf_err(PF_EIO, "input port '%s': cannot bind %s: %s", in->in[i].port, in->in[i].bind[b], zmq_strerror(zmq_errno()));
-        }
+        for (int b = 0; b < in->in[i].n_bind; b++) mkdirs_for_ipc(in->in[i].bind[b]);
+        if (pf_security_bind(n->sec, s, in->in[i].n_bind, in->in[i].bind))
+            return pf_err_context(PF_EIO, "input port '%s'", in->in[i].port);
     }
     for (int e = 0; e < in->n_out; e++) {
         const pf_out_plan *op = &in->out[e];
@@ -329,8 +330,8 @@ static int setup(pf_node *n)
             n->out[e].socks[p] = s;
             int hwm = op->hwm > 0 ? op->hwm : 32;
             zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
-            if (zmq_connect(s, op->connect[p]))
-                return pf_err(PF_EIO, "edge to %s: cannot connect %s: %s", op->to, op->connect[p], zmq_strerror(zmq_errno()));
+            if (pf_security_connect(n->sec, s, op->connect[p]))
+                return pf_err_context(PF_EIO, "edge to %s", op->to);
         }
     }
     if (in->status_endpoint && *in->status_endpoint) {
@@ -363,7 +364,7 @@ static void teardown(pf_node *n, int failed)
             zmq_close(n->out[e].socks[p]);
         }
     if (n->status_sock) zmq_close(n->status_sock);
-    if (n->ctx) zmq_ctx_term(n->ctx);
+    pf_security_destroy(n->sec); /* terminates the context */
 }
 
 /* --- the loops --------------------------------------------------------------- */

@@ -82,6 +82,7 @@ typedef struct {
     pf_out_plan out[PF_MAX_EDGES];
     const char *status_endpoint; /* launcher's PULL socket, or NULL */
     double drain_timeout;        /* seconds to wait for end-of-stream after a stop request */
+    const struct pf_sec_plan *security; /* CURVE keys of tcp edges (pf_security.h), or NULL */
 } pf_instance;
 
 /* Run the instance to completion. Returns the process exit code. */
