@@ -108,6 +108,7 @@ static void send_status(pf_node *n, int state)
 
 static void status_tick(pf_node *n)
 {
+    pf_security_tick(n->sec);
     if (n->status_sock && pf_now_ns() - n->last_status_ns >= STATUS_PERIOD_NS) send_status(n, PF_STATE_RUNNING);
 }
 

@@ -6,6 +6,7 @@
 #include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,6 +18,8 @@ struct pf_security {
     int czmq;          /* ctx is CZMQ's (zsys): the ZAP handler must share it */
     zactor_t *auth;
     zcert_t *cert;     /* this host's key pair */
+    int n_mon;         /* CURVE connections watched for failed handshakes */
+    struct { void *sock, *pair; char *endpoint; uint64_t failures; } mon[256];
 };
 
 /* A readable, well-formed certificate file; NULL + pf_err naming the file. */
@@ -41,10 +44,13 @@ static zcert_t *load_cert(const char *path, int secret)
     zcert_t *c = NULL;
     if (secret) c = zcert_load(path);
     else {
-        char *text = NULL;
+        char *text = NULL, head[4096];
         FILE *f = fopen(file, "r");
-        zconfig_t *cfg = f ? zconfig_load(file) : NULL;
+        size_t len = f ? fread(head, 1, sizeof head - 1, f) : 0;
+        head[len] = 0;
         if (f) fclose(f);
+        /* spare the user CZMQ's parser chatter on files that cannot be certificates */
+        zconfig_t *cfg = strstr(head, "public-key") ? zconfig_load(file) : NULL;
         if (cfg) text = zconfig_get(cfg, "/curve/public-key", NULL);
         byte pub[32], none[32] = {0};
         if (text && strlen(text) == 40 && zmq_z85_decode(pub, text)) c = zcert_new_from(pub, none);
@@ -151,6 +157,22 @@ int pf_security_connect(pf_security *s, void *sock, const char *endpoint)
         zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, key, 40);
         zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, zcert_public_key(s->cert), 32);
         zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, zcert_secret_key(s->cert), 32);
+        /* nothing is queued towards a peer before it proved its key */
+        int one = 1;
+        zmq_setsockopt(sock, ZMQ_IMMEDIATE, &one, sizeof one);
+        /* libzmq 4.3 never retries a connection whose handshake failed (an
+         * impostor on the port, a peer with other keys): watch and reconnect */
+        if (s->n_mon < (int)(sizeof s->mon / sizeof s->mon[0])) {
+            char inproc[64];
+            snprintf(inproc, sizeof inproc, "inproc://pf-sec-mon-%d", s->n_mon);
+            int ev = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+            void *pair = zmq_socket(s->ctx, ZMQ_PAIR);
+            if (pair && !zmq_socket_monitor(sock, inproc, ev) && !zmq_connect(pair, inproc)) {
+                s->mon[s->n_mon].sock = sock;
+                s->mon[s->n_mon].pair = pair;
+                s->mon[s->n_mon++].endpoint = strdup(endpoint);
+            } else if (pair) zmq_close(pair);
+        }
     } else if (!strncmp(endpoint, "tcp://", 6) && s->plan && s->plan->curve) {
         return pf_err(PF_EINVAL, "no server key planned for %s: refusing a plain tcp connection", endpoint);
     }
@@ -158,9 +180,38 @@ int pf_security_connect(pf_security *s, void *sock, const char *endpoint)
     return PF_OK;
 }
 
+void pf_security_tick(pf_security *s)
+{
+    for (int i = 0; s && i < s->n_mon; i++) {
+        zmq_msg_t ev, addr;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, s->mon[i].pair, ZMQ_DONTWAIT) < 0) { zmq_msg_close(&ev); continue; }
+        zmq_msg_init(&addr);
+        zmq_msg_recv(&addr, s->mon[i].pair, 0);
+        uint16_t event = 0;
+        uint32_t value = 0;
+        if (zmq_msg_size(&ev) >= 6) { memcpy(&event, zmq_msg_data(&ev), 2); memcpy(&value, (char *)zmq_msg_data(&ev) + 2, 4); }
+        zmq_msg_close(&ev);
+        zmq_msg_close(&addr);
+        uint64_t f = ++s->mon[i].failures;
+        if (f <= 3 || f % 100 == 0)
+            pf_warn("CURVE handshake with %s failed (%s, #%llu): the peer is not the host the graph names, or has other keys; retrying",
+                    s->mon[i].endpoint, event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "our key was refused" : "protocol error",
+                    (unsigned long long)f);
+        zmq_disconnect(s->mon[i].sock, s->mon[i].endpoint);
+        zmq_connect(s->mon[i].sock, s->mon[i].endpoint);
+    }
+}
+
 void pf_security_destroy(pf_security *s)
 {
     if (!s) return;
+    for (int i = 0; i < s->n_mon; i++) {
+        int zero = 0;
+        zmq_setsockopt(s->mon[i].pair, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close(s->mon[i].pair);
+        free(s->mon[i].endpoint);
+    }
     if (s->czmq) {
         zactor_destroy(&s->auth);
         zsys_shutdown();

@@ -42,6 +42,9 @@ void *pf_security_ctx(pf_security *s);
 int pf_security_bind(pf_security *s, void *sock, int n, const char *const *endpoints);
 /* Connect sock, as a CURVE client when the plan lists the endpoint. */
 int pf_security_connect(pf_security *s, void *sock, const char *endpoint);
+/* Call regularly: reconnects CURVE connections whose handshake failed
+ * (libzmq does not retry them), with a warning naming the endpoint. */
+void pf_security_tick(pf_security *s);
 /* Terminates the context: close every socket first. */
 void pf_security_destroy(pf_security *s);
 
