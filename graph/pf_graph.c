@@ -277,7 +277,7 @@ static void load_nodes(pf_graph *g, config_t *cfg, pf_diag *dg)
             if (!found) pf_diag_add(dg, "%s:%d: node '%s': host '%s' is not declared in 'hosts'", file, line, name, host);
         }
         else if (config_setting_get_member(s, "host"))
-            pf_diag_add(dg, "%s:%d: node '%s': host must be a string", file, line, name);
+            pf_gsec_host_list(g, gn, config_setting_get_member(s, "host"), dg);
         /* every other member is a parameter of the kind */
         int nm = config_setting_length(s);
         for (int m = 0; m < nm; m++) {
@@ -554,6 +554,8 @@ void pf_graph_destroy(pf_graph *g)
     if (!g) return;
     for (int i = 0; i < g->n_nodes; i++) {
         free(g->nodes[i].name); free(g->nodes[i].kind_name); free(g->nodes[i].host);
+        for (int k = 0; k < g->nodes[i].n_rhosts; k++) free(g->nodes[i].rhosts[k]);
+        free(g->nodes[i].rhosts);
         pf_params_destroy(g->nodes[i].params);
     }
     for (int i = 0; i < g->n_edges; i++) { free(g->edges[i].from_port); free(g->edges[i].to_port); }
@@ -624,7 +626,7 @@ int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *
     if (replica < 0 || replica >= n->replicas)
         return pf_err(PF_ERANGE, "node '%s' has %d replica(s); replica %d does not exist", node, n->replicas, replica);
     const char *dir = ipc_dir ? ipc_dir : g->ipc_dir;
-    const char *my_host = pf_graph_node_host(g, ni);
+    const char *my_host = pf_graph_instance_host(g, ni, replica);
     out->graph_name = g->name;
     out->node = n->name;
     out->kind = n->kind;
@@ -641,7 +643,8 @@ int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *
             const pf_gedge *e = &g->edges[j];
             if (e->to != ni || strcmp(e->to_port, p->name)) continue;
             eos += g->nodes[e->from].replicas;
-            if (!strcmp(pf_graph_node_host(g, e->from), my_host)) local = 1; else remote = 1;
+            for (int u = 0; u < g->nodes[e->from].replicas; u++)
+                if (!strcmp(pf_graph_instance_host(g, e->from, u), my_host)) local = 1; else remote = 1;
             if (e->hwm > hwm) hwm = e->hwm;
         }
         if (!eos) continue;
@@ -664,12 +667,13 @@ int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *
         op->policy = e->policy;
         op->hwm = e->hwm;
         op->n_peers = to->replicas;
-        const char *to_host = pf_graph_node_host(g, e->to);
-        for (int r = 0; r < to->replicas; r++)
+        for (int r = 0; r < to->replicas; r++) {
+            const char *to_host = pf_graph_instance_host(g, e->to, r);
             op->connect[r] = !strcmp(to_host, my_host) ? ipc_ep(dir, to->name, r, e->to_port)
                                                       : tcp_ep(host_addr(g, to_host), tcp_port(g, e->to, r, e->to_port));
+        }
     }
-    return pf_gsec_plan_instance(g, ni, out);
+    return pf_gsec_plan_instance(g, ni, replica, out);
 }
 
 void pf_graph_plan_free(pf_instance *inst)
@@ -715,7 +719,7 @@ void pf_graph_print(const pf_graph *g, FILE *f, int dot)
         const pf_gedge *e = &g->edges[j];
         const char *hf = pf_graph_node_host(g, e->from), *ht = pf_graph_node_host(g, e->to);
         fprintf(f, "  %s.%s -> %s.%s  [%s, hwm %d, %s%s]\n", g->nodes[e->from].name, e->from_port, g->nodes[e->to].name, e->to_port,
-                e->policy == PF_POLICY_DROP ? "drop" : "block", e->hwm, strcmp(hf, ht) ? "tcp" : "ipc", e->feedback ? ", feedback" : "");
+                e->policy == PF_POLICY_DROP ? "drop" : "block", e->hwm, pf_gsec_edge_hosts(g, e->from, e->to, &hf, &ht) ? "tcp" : "ipc", e->feedback ? ", feedback" : "");
     }
 }
 

@@ -13,6 +13,8 @@ typedef struct {
     const pf_kind *kind;
     int replicas, line;
     pf_params *params;
+    int n_rhosts;                 /* host = [...]: replica r runs on rhosts[r % n_rhosts] */
+    char **rhosts;
 } pf_gnode;
 
 typedef struct {
@@ -47,7 +49,8 @@ void pf_diag_free(pf_diag *d);
 pf_graph *pf_graph_load(const char *path, pf_diag *diag);
 void pf_graph_destroy(pf_graph *g);
 int pf_graph_find(const pf_graph *g, const char *node);
-/* Host a node runs on ("" when the graph declares no hosts). */
+/* Host a node runs on ("" when the graph declares no hosts); with a host
+ * list, its first host: pf_graph_instance_host() places each replica. */
 const char *pf_graph_node_host(const pf_graph *g, int node);
 
 /* Plan one instance. ipc_dir NULL = the graph's; strings live in the plan

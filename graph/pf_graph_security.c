@@ -21,6 +21,41 @@ static char *resolve(const pf_graph *g, const char *p)
     return r;
 }
 
+const char *pf_graph_instance_host(const pf_graph *g, int node, int replica)
+{
+    const pf_gnode *n = &g->nodes[node];
+    if (n->n_rhosts) return n->rhosts[replica % n->n_rhosts];
+    return pf_graph_node_host(g, node);
+}
+
+void pf_gsec_host_list(pf_graph *g, pf_gnode *gn, config_setting_t *v, pf_diag *dg)
+{
+    int line = config_setting_source_line(v), n = config_setting_length(v);
+    if (!config_setting_is_array(v) && !config_setting_is_list(v)) n = 0;
+    if (n < 1) { pf_diag_add(dg, "%s:%d: node '%s': host must be a host name or a list of them", g->path, line, gn->name); return; }
+    gn->rhosts = calloc((size_t)n, sizeof *gn->rhosts);
+    for (int i = 0; i < n; i++) {
+        const char *h = config_setting_get_string_elem(v, i);
+        if (!h) { pf_diag_add(dg, "%s:%d: node '%s': host list item %d must be a string", g->path, line, gn->name, i + 1); continue; }
+        int found = 0;
+        for (int k = 0; k < g->n_hosts; k++) found |= !strcmp(g->hosts[k].name, h);
+        if (!found) pf_diag_add(dg, "%s:%d: node '%s': host '%s' is not declared in 'hosts'", g->path, line, gn->name, h);
+        gn->rhosts[gn->n_rhosts++] = strdup(h);
+    }
+    if (gn->n_rhosts) gn->host = strdup(gn->rhosts[0]);
+}
+
+int pf_gsec_edge_hosts(const pf_graph *g, int a, int b, const char **ha, const char **hb)
+{
+    for (int i = 0; i < g->nodes[a].replicas; i++)
+        for (int k = 0; k < g->nodes[b].replicas; k++) {
+            *ha = pf_graph_instance_host(g, a, i);
+            *hb = pf_graph_instance_host(g, b, k);
+            if (strcmp(*ha, *hb)) return 1;
+        }
+    return 0;
+}
+
 void pf_gsec_host_group(pf_graph *g, config_setting_t *h, pf_diag *dg)
 {
     const char *name = config_setting_name(h);
@@ -69,8 +104,9 @@ void pf_gsec_load(pf_graph *g, config_t *cfg, pf_diag *dg)
 
 int pf_gsec_has_tcp(const pf_graph *g)
 {
+    const char *ha, *hb;
     for (int j = 0; j < g->n_edges; j++)
-        if (strcmp(pf_graph_node_host(g, g->edges[j].from), pf_graph_node_host(g, g->edges[j].to))) return 1;
+        if (pf_gsec_edge_hosts(g, g->edges[j].from, g->edges[j].to, &ha, &hb)) return 1;
     return 0;
 }
 
@@ -125,8 +161,8 @@ void pf_gsec_check(pf_graph *g, pf_diag *dg)
     if (!pf_gsec_has_tcp(g) || g->insecure) return;
     /* every host at the end of a tcp edge needs a key pair */
     for (int j = 0; j < g->n_edges; j++) {
-        const char *hf = pf_graph_node_host(g, g->edges[j].from), *ht = pf_graph_node_host(g, g->edges[j].to);
-        if (!strcmp(hf, ht)) continue;
+        const char *hf, *ht;
+        if (!pf_gsec_edge_hosts(g, g->edges[j].from, g->edges[j].to, &hf, &ht)) continue;
         const char *hs[2] = {hf, ht};
         for (int k = 0; k < 2; k++)
             if (!pf_gsec_host_cert(g, hs[k])) {
@@ -139,11 +175,14 @@ void pf_gsec_check(pf_graph *g, pf_diag *dg)
     }
 }
 
-int pf_gsec_port_remote(const pf_graph *g, int node, const char *port)
+int pf_gsec_port_remote(const pf_graph *g, int node, int replica, const char *port)
 {
-    const char *h = pf_graph_node_host(g, node);
-    for (int j = 0; j < g->n_edges; j++)
-        if (g->edges[j].to == node && !strcmp(g->edges[j].to_port, port) && strcmp(pf_graph_node_host(g, g->edges[j].from), h)) return 1;
+    const char *h = pf_graph_instance_host(g, node, replica);
+    for (int j = 0; j < g->n_edges; j++) {
+        if (g->edges[j].to != node || strcmp(g->edges[j].to_port, port)) continue;
+        for (int u = 0; u < g->nodes[g->edges[j].from].replicas; u++)
+            if (strcmp(pf_graph_instance_host(g, g->edges[j].from, u), h)) return 1;
+    }
     return 0;
 }
 
@@ -199,7 +238,7 @@ int pf_gsec_plan_make(const pf_graph *g, const char *host, int secure_bind, int 
     return PF_OK;
 }
 
-int pf_gsec_plan_instance(const pf_graph *g, int node, pf_instance *inst)
+int pf_gsec_plan_instance(const pf_graph *g, int node, int replica, pf_instance *inst)
 {
     int secure_bind = 0, n = 0;
     for (int i = 0; i < inst->n_in; i++)
@@ -211,11 +250,13 @@ int pf_gsec_plan_instance(const pf_graph *g, int node, pf_instance *inst)
         const pf_out_plan *op = &inst->out[e++];
         int to = g->edges[j].to;
         /* CURVE is a property of the receiving socket: ipc peers of a socket that also takes tcp use it too */
-        const char *sh = pf_gsec_port_remote(g, to, g->edges[j].to_port) ? pf_graph_node_host(g, to) : NULL;
-        for (int r = 0; r < op->n_peers; r++) { eps[n] = op->connect[r]; hosts[n++] = sh; }
+        for (int r = 0; r < op->n_peers; r++) {
+            eps[n] = op->connect[r];
+            hosts[n++] = pf_gsec_port_remote(g, to, r, g->edges[j].to_port) ? pf_graph_instance_host(g, to, r) : NULL;
+        }
     }
     pf_sec_plan *p;
-    int rc = pf_gsec_plan_make(g, pf_graph_node_host(g, node), secure_bind, n, eps, hosts, &p);
+    int rc = pf_gsec_plan_make(g, pf_graph_instance_host(g, node, replica), secure_bind, n, eps, hosts, &p);
     inst->security = p;
     return rc;
 }

@@ -1,6 +1,7 @@
 #include "pf_launch.h"
 
 #include "pf_error.h"
+#include "pf_graph_security.h"
 #include "pf_log.h"
 
 #include <dirent.h>
@@ -202,8 +203,8 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
     child_t *kids = calloc((size_t)total + 1, sizeof *kids);
     int nk = 0;
     for (int n = 0; n < g->n_nodes; n++) {
-        if (opts->host && strcmp(pf_graph_node_host(g, n), opts->host)) continue;
-        for (int r = 0; r < g->nodes[n].replicas; r++) kids[nk++] = (child_t){.node = n, .replica = r};
+        for (int r = 0; r < g->nodes[n].replicas; r++)
+            if (!opts->host || !strcmp(pf_graph_instance_host(g, n, r), opts->host)) kids[nk++] = (child_t){.node = n, .replica = r};
     }
     if (!nk) {
         pf_error("no node of %s is placed on host '%s'", g->path, opts->host ? opts->host : "");
