@@ -157,9 +157,10 @@ int pf_security_connect(pf_security *s, void *sock, const char *endpoint)
         zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, key, 40);
         zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, zcert_public_key(s->cert), 32);
         zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, zcert_secret_key(s->cert), 32);
-        /* nothing is queued towards a peer before it proved its key */
-        int one = 1;
-        zmq_setsockopt(sock, ZMQ_IMMEDIATE, &one, sizeof one);
+        /* Not ZMQ_IMMEDIATE: with it, libzmq 4.3 discards a pipe's unread
+         * messages when the peer disconnects (an end-of-stream ack read just
+         * after the peer exited would be lost). CURVE sends nothing before the
+         * server proved its key anyway. */
         /* libzmq 4.3 never retries a connection whose handshake failed (an
          * impostor on the port, a peer with other keys): watch and reconnect */
         if (s->n_mon < (int)(sizeof s->mon / sizeof s->mon[0])) {

@@ -19,15 +19,16 @@ def write(path, text):
 
 
 def read_windows(path):
-    """{(record_id, window_index): bytes of the samples}, and the duplicate count."""
+    """{(record_id, window_index): bytes of the samples and views}, and the duplicate count."""
     with h5py.File(path, "r") as f:
         ids = [s.decode() if isinstance(s, bytes) else s for s in f["record_ids"][:]]
         rec, wi, data = f["record"][:], f["window_index"][:], f["data"][:]
+        views = f["views"][:] if "views" in f else None
         out, dup = {}, 0
         for i in range(len(wi)):
             key = (ids[rec[i]], int(wi[i]))
             dup += key in out
-            out[key] = data[i].tobytes()
+            out[key] = data[i].tobytes() + (views[i].tobytes() if views is not None else b"")
         return out, dup
 
 
