@@ -31,12 +31,14 @@ static void usage(FILE *f)
             "                                  score the beat delineator on per-lead boundaries (LUDB)\n"
             "  features fit (GRAPH.cfg | WINDOWS.h5...) --out STATS.h5 [--pca K]\n"
             "                                  fit feature standardisation (and PCA) on a training set\n"
-            "  keygen CERT...                  CURVE key pairs for encrypted tcp edges (CERT, CERT_secret)\n");
+            "  keygen CERT...                  CURVE key pairs for encrypted tcp edges (CERT, CERT_secret)\n"
+            "  export slurm|systemd GRAPH ...  launch files for Slurm (batch script) or systemd (units); docs/deploy.md\n");
 }
 
 int pf_cmd_eval(int argc, char **argv);
 int pf_cmd_features(int argc, char **argv);
 int pf_cmd_keygen(int argc, char **argv);
+int pf_cmd_export(int argc, char **argv);
 
 static pf_graph *load_or_report(const char *path)
 {
@@ -104,6 +106,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "eval")) return pf_cmd_eval(argc, argv);
     if (!strcmp(cmd, "features")) return pf_cmd_features(argc, argv);
     if (!strcmp(cmd, "keygen")) return pf_cmd_keygen(argc, argv);
+    if (!strcmp(cmd, "export")) return pf_cmd_export(argc, argv);
     if (!strcmp(cmd, "kinds")) {
         for (int k = 0; pf_kinds[k]; k++) {
             if (argc > 2 && strcmp(argv[2], pf_kinds[k]->name)) continue;
