@@ -673,7 +673,9 @@ int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *
                                                       : tcp_ep(host_addr(g, to_host), tcp_port(g, e->to, r, e->to_port));
         }
     }
-    return pf_gsec_plan_instance(g, ni, replica, out);
+    int rc = pf_gsec_plan_instance(g, ni, replica, out);
+    if (rc) pf_graph_plan_free(out); /* callers free only plans that succeeded */
+    return rc;
 }
 
 void pf_graph_plan_free(pf_instance *inst)

@@ -109,11 +109,13 @@ def main():
 
         # --- run 1: host b up, attackers knock, then host a delivers --------------------
         pb = subprocess.Popen([EXE, "run", cfg, "--quiet", "--host", "b"], stderr=subprocess.PIPE, text=True)
-        time.sleep(1.0)
-        sock_files = []
-        for root, _, files in os.walk(tmp):
-            sock_files += [os.path.join(root, f) for f in files if stat.S_ISSOCK(os.stat(os.path.join(root, f)).st_mode)]
-        node_socks = [f for f in sock_files if f.endswith("sink.0.in")]
+        node_socks, end = [], time.time() + 15
+        while not node_socks and time.time() < end:  # the nodes bind as soon as they run
+            time.sleep(0.2)
+            sock_files = []
+            for root, _, files in os.walk(tmp):
+                sock_files += [os.path.join(root, f) for f in files if stat.S_ISSOCK(os.stat(os.path.join(root, f)).st_mode)]
+            node_socks = [f for f in sock_files if f.endswith("sink.0.in")]
         check(len(node_socks) == 1 and all(stat.S_IMODE(os.stat(f).st_mode) == 0o600 for f in node_socks),
               "ipc socket of sink.0.in is owner-only: %s" % [(f, oct(os.stat(f).st_mode)) for f in sock_files])
         check(all(stat.S_IMODE(os.stat(os.path.dirname(f)).st_mode) == 0o700 for f in node_socks), "its folder is 0700")
