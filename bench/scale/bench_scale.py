@@ -8,7 +8,7 @@ per window. Each configuration runs `runs` times, alternating CURVE and plain;
 windows/s = windows / wall time of the two launchers (start to last exit);
 medians and CURVE/plain ratios printed. A transport-only row (passthrough
 instead of shuffle) isolates the encryption cost.
-    sudo /usr/bin/python3 bench/scale/bench_scale.py build/graph/physioflow [runs=3] [records=8]"""
+    sudo /usr/bin/python3 bench/scale/bench_scale.py build/graph/physioflow [runs=3] [records=8] [rows]"""
 import os
 import statistics
 import subprocess
@@ -65,6 +65,8 @@ def main():
         print("%-26s %14s %14s %12s" % ("configuration", "plain win/s", "CURVE win/s", "CURVE/plain"))
         rows = [("shuffle x1", "shuffle", "views = 1;", 1), ("shuffle x2", "shuffle", "views = 1;", 2),
                 ("shuffle x4", "shuffle", "views = 1;", 4), ("passthrough x1 (transport)", "passthrough", "", 1)]
+        only = sys.argv[4].split(",") if len(sys.argv) > 4 else None  # e.g. "passthrough": rows starting so
+        rows = [r for r in rows if not only or any(r[0].startswith(o) for o in only)]
         base = None
         for label, kind, params, reps in rows:
             res = {True: [], False: []}
