@@ -35,7 +35,9 @@ static void usage(FILE *f)
             "  eval delineation --data DIR [--ann-out OUTDIR] RECORD...\n"
             "                                  score the beat delineator on per-lead boundaries (LUDB)\n"
             "  features fit (GRAPH.cfg | WINDOWS.h5...) --out STATS.h5 [--pca K]\n"
-            "                                  fit feature standardisation (and PCA) on a training set\n");
+            "                                  fit feature standardisation (and PCA) on a training set\n"
+            "  keygen CERT...                  CURVE key pairs for encrypted tcp edges (CERT, CERT_secret)\n"
+            "  export slurm|systemd GRAPH ...  launch files for Slurm (batch script) or systemd (units); docs/deploy.md\n");
 }
 
 pf_graph *pf_cli_load(const char *path, const char *const *set, int n_set)
@@ -129,6 +131,8 @@ static int dispatch(int argc, char **argv, const char *const *set, int n_set)
     if (!strcmp(cmd, "node")) return cmd_node(argc, argv, set, n_set);
     if (!strcmp(cmd, "eval")) return pf_cmd_eval(argc, argv);
     if (!strcmp(cmd, "features")) return pf_cmd_features(argc, argv);
+    if (!strcmp(cmd, "keygen")) return pf_cmd_keygen(argc, argv);
+    if (!strcmp(cmd, "export")) return pf_cmd_export(argc, argv);
     if (!strcmp(cmd, "kinds")) {
         for (int k = 0; pf_kinds[k]; k++) {
             if (argc > 2 && strcmp(argv[2], pf_kinds[k]->name)) continue;

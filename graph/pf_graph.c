@@ -4,6 +4,7 @@
 
 #include "pf_error.h"
 #include "pf_graph_set.h"
+#include "pf_graph_security.h"
 
 #include <ctype.h>
 #include <libconfig.h>
@@ -235,7 +236,7 @@ static void load_nodes(pf_graph *g, config_t *cfg, pf_diag *dg)
             if (!found) pf_diag_add(dg, "%s:%d: node '%s': host '%s' is not declared in 'hosts'", file, line, name, host);
         }
         else if (config_setting_get_member(s, "host"))
-            pf_diag_add(dg, "%s:%d: node '%s': host must be a string", file, line, name);
+            pf_gsec_host_list(g, gn, config_setting_get_member(s, "host"), dg);
         /* every other member is a parameter of the kind */
         int nm = config_setting_length(s);
         for (int m = 0; m < nm; m++) {
@@ -429,6 +430,7 @@ pf_graph *pf_graph_load(const char *path, const pf_graph_opts *opts, pf_diag *dg
     char defdir[256];
     snprintf(defdir, sizeof defdir, "/tmp/physioflow-%u/%s", (unsigned)getuid(), g->name);
     g->ipc_dir = strdup(ipc ? ipc : defdir);
+    pf_gsec_load(g, &cfg, dg);
     config_setting_t *hosts = config_lookup(&cfg, "hosts");
     if (hosts) {
         if (!config_setting_is_group(hosts)) {
@@ -438,10 +440,12 @@ pf_graph *pf_graph_load(const char *path, const pf_graph_opts *opts, pf_diag *dg
             g->hosts = calloc((size_t)n + 1, sizeof *g->hosts);
             for (int i = 0; i < n; i++) {
                 config_setting_t *h = config_setting_get_elem(hosts, (unsigned)i);
+                if (config_setting_is_group(h)) { pf_gsec_host_group(g, h, dg); continue; }
                 if (config_setting_type(h) != CONFIG_TYPE_STRING) {
                     pf_diag_add(dg, "%s:%d: host '%s' must map to an address string", path, config_setting_source_line(h), config_setting_name(h));
                     continue;
                 }
+                g->hosts[g->n_hosts].line = config_setting_source_line(h);
                 g->hosts[g->n_hosts].name = strdup(config_setting_name(h));
                 g->hosts[g->n_hosts++].addr = strdup(config_setting_get_string(h));
             }
@@ -453,7 +457,8 @@ pf_graph *pf_graph_load(const char *path, const pf_graph_opts *opts, pf_diag *dg
     }
     /* top-level keys we don't know are mistakes too */
     config_setting_t *root = config_root_setting(&cfg);
-    static const char *known[] = {"name", "seed", "base_port", "drain_timeout", "max_frame_mb", "stall_warn", "ipc_dir", "hosts", "default_host", "nodes", "edges", NULL};
+    static const char *known[] = {"name", "seed", "base_port", "drain_timeout", "max_frame_mb", "stall_warn", "ipc_dir", "hosts",
+                                  "default_host", "nodes", "edges", "cert", "insecure", "host_timeout", NULL};
     for (int i = 0; i < config_setting_length(root); i++) {
         config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
         int ok = 0;
@@ -463,6 +468,7 @@ pf_graph *pf_graph_load(const char *path, const pf_graph_opts *opts, pf_diag *dg
     load_nodes(g, &cfg, dg);
     load_edges(g, &cfg, dg);
     if (dg->n == before) pf_graph_check(g, dg);
+    if (dg->n == before) pf_gsec_check(g, dg);
     config_destroy(&cfg);
     /* settings an override added have no line: say where they came from */
     char at0[1100];
@@ -486,10 +492,13 @@ void pf_graph_destroy(pf_graph *g)
     if (!g) return;
     for (int i = 0; i < g->n_nodes; i++) {
         free(g->nodes[i].name); free(g->nodes[i].kind_name); free(g->nodes[i].host);
+        for (int k = 0; k < g->nodes[i].n_rhosts; k++) free(g->nodes[i].rhosts[k]);
+        free(g->nodes[i].rhosts);
         pf_params_destroy(g->nodes[i].params);
     }
     for (int i = 0; i < g->n_edges; i++) { free(g->edges[i].from_port); free(g->edges[i].to_port); }
-    for (int i = 0; i < g->n_hosts; i++) { free(g->hosts[i].name); free(g->hosts[i].addr); }
+    for (int i = 0; i < g->n_hosts; i++) { free(g->hosts[i].name); free(g->hosts[i].addr); free(g->hosts[i].cert); }
+    free(g->cert);
     free(g->nodes); free(g->edges); free(g->hosts);
     for (int i = 0; i < g->n_set; i++) free(g->set[i]);
     free(g->set);

@@ -14,6 +14,8 @@ typedef struct {
     const pf_kind *kind;
     int replicas, line;
     pf_params *params;
+    int n_rhosts;                 /* host = [...]: replica r runs on rhosts[r % n_rhosts] */
+    char **rhosts;
 } pf_gnode;
 
 typedef struct {
@@ -22,7 +24,7 @@ typedef struct {
     int policy, hwm, feedback, line;
 } pf_gedge;
 
-typedef struct { char *name, *addr; } pf_ghost;
+typedef struct { char *name, *addr, *cert; int line; } pf_ghost; /* cert: public certificate (pf_graph_security.c) */
 
 typedef struct pf_graph {
     const pf_kind *const *kinds;  /* the registry the graph was loaded with */
@@ -34,6 +36,9 @@ typedef struct pf_graph {
     double drain_timeout;
     int max_frame_mb;   /* ZMQ_MAXMSGSIZE of every socket, MiB per frame */
     double stall_warn;  /* seconds without progress before the launcher names the waiting edges */
+    char *cert;                   /* graph-wide certificate; security settings: pf_graph_security.c */
+    int cert_line, insecure, insecure_line, hosts_line;
+    double host_timeout;
     int n_nodes, n_edges, n_hosts;
     pf_gnode *nodes;
     pf_gedge *edges;
@@ -56,7 +61,8 @@ void pf_graph_destroy(pf_graph *g);
 int pf_graph_find(const pf_graph *g, const char *node);
 /* Rank of an instance: its index when every node's replicas are listed in order. */
 int pf_graph_rank(const pf_graph *g, int node, int replica);
-/* Host a node runs on ("" when the graph declares no hosts). */
+/* Host a node runs on ("" when the graph declares no hosts); with a host
+ * list, its first host: pf_graph_instance_host() places each replica. */
 const char *pf_graph_node_host(const pf_graph *g, int node);
 
 /* Plan one instance. ipc_dir NULL = the graph's; strings live in the plan

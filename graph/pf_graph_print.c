@@ -1,6 +1,7 @@
 /* pf_graph_print: a graph's topology as text or Graphviz dot, and a node
  * kind's schema (ports, parameters with type, default, range). */
 #include "pf_graph.h"
+#include "pf_graph_security.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -35,7 +36,7 @@ void pf_graph_print(const pf_graph *g, FILE *f, int dot)
         const pf_gedge *e = &g->edges[j];
         const char *hf = pf_graph_node_host(g, e->from), *ht = pf_graph_node_host(g, e->to);
         fprintf(f, "  %s.%s -> %s.%s  [%s, hwm %d, %s%s]\n", g->nodes[e->from].name, e->from_port, g->nodes[e->to].name, e->to_port,
-                e->policy == PF_POLICY_DROP ? "drop" : "block", e->hwm, strcmp(hf, ht) ? "tcp" : "ipc", e->feedback ? ", feedback" : "");
+                e->policy == PF_POLICY_DROP ? "drop" : "block", e->hwm, pf_gsec_edge_hosts(g, e->from, e->to, &hf, &ht) ? "tcp" : "ipc", e->feedback ? ", feedback" : "");
     }
 }
 

@@ -3,6 +3,8 @@
 #include "pf_ipcdir.h"
 
 #include "pf_error.h"
+#include "pf_graph_security.h"
+#include "pf_presence.h"
 #include "pf_log.h"
 
 #include <dirent.h>
@@ -296,8 +298,8 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
     child_t *kids = calloc((size_t)total + 1, sizeof *kids);
     int nk = 0;
     for (int n = 0; n < g->n_nodes; n++) {
-        if (opts->host && strcmp(pf_graph_node_host(g, n), opts->host)) continue;
-        for (int r = 0; r < g->nodes[n].replicas; r++) kids[nk++] = (child_t){.node = n, .replica = r};
+        for (int r = 0; r < g->nodes[n].replicas; r++)
+            if (!opts->host || !strcmp(pf_graph_instance_host(g, n, r), opts->host)) kids[nk++] = (child_t){.node = n, .replica = r};
     }
     if (!nk) {
         pf_error("no node of %s is placed on host '%s'", g->path, opts->host ? opts->host : "");
@@ -314,6 +316,17 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
+    /* on several hosts: find the neighbouring hosts' launchers, or name the missing ones */
+    pf_presence *pres = opts->host ? pf_presence_create(g, opts->host) : NULL;
+    if (opts->host && !pres) {
+        pf_error("%s", pf_errmsg());
+        free(kids);
+        zmq_close(st);
+        zmq_ctx_term(ctx);
+        pf_ipcdir_remove(ipc_dir);
+        return 1;
+    }
+    int pres_up = 0;
     uint64_t t_start = pf_now_ns();
     for (int i = 0; i < nk; i++) {
         kids[i].last_status_ns = t_start;
@@ -380,6 +393,22 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
             }
         }
         uint64_t now = pf_now_ns();
+        int missing = pres ? pf_presence_poll(pres) : 0;
+        if (pres && !missing && !pres_up) {
+            pres_up = 1;
+            pf_info("all %d neighbouring host(s) are up", pf_presence_peers(pres));
+        }
+        if (missing && !pres_up && !failed && !stopping && now - t_start > (uint64_t)(g->host_timeout * 1e9)) {
+            char who[160];
+            pf_presence_missing(pres, who, sizeof who);
+            failed = 1;
+            snprintf(failed_what, sizeof failed_what, "host(s) %s did not come up within %.0f s (host_timeout)", who, g->host_timeout);
+            if (tty && !opts->quiet) fprintf(stderr, "\n");
+            pf_error("%s; stopping the graph", failed_what);
+            stopping = 1;
+            stop_at = now;
+            signal_all(kids, nk, SIGTERM);
+        }
         /* A failed graph has lost data already: give its nodes a short grace.
          * A user's stop lets them drain. */
         double grace = g->drain_timeout + 5.0; /* survivors were told who died, so they end by themselves */
@@ -419,6 +448,7 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
     zmq_close(st);
     zmq_ctx_term(ctx);
     pf_ipcdir_remove(ipc_dir);
+    pf_presence_destroy(pres);
     free(kids);
     if (failed) { pf_error("graph %s failed: %s", g->name, failed_what); return 1; }
     if (g_interrupt) { pf_info("graph %s stopped by request", g->name); return 130; }

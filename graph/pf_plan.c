@@ -3,6 +3,7 @@
 #include "pf_graph.h"
 
 #include "pf_error.h"
+#include "pf_graph_security.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +73,7 @@ int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *
     if (replica < 0 || replica >= n->replicas)
         return pf_err(PF_ERANGE, "node '%s' has %d replica(s); replica %d does not exist", node, n->replicas, replica);
     const char *dir = ipc_dir ? ipc_dir : g->ipc_dir;
-    const char *my_host = pf_graph_node_host(g, ni);
+    const char *my_host = pf_graph_instance_host(g, ni, replica);
     out->graph_name = g->name;
     out->node = n->name;
     out->kind = n->kind;
@@ -91,7 +92,8 @@ int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *
             if (e->to != ni || strcmp(e->to_port, p->name)) continue;
             eos += g->nodes[e->from].replicas;
             feedback |= e->feedback;
-            if (!strcmp(pf_graph_node_host(g, e->from), my_host)) local = 1; else remote = 1;
+            for (int u = 0; u < g->nodes[e->from].replicas; u++)
+                if (!strcmp(pf_graph_instance_host(g, e->from, u), my_host)) local = 1; else remote = 1;
             if (e->hwm > hwm) hwm = e->hwm;
         }
         if (!eos) continue;
@@ -117,14 +119,16 @@ int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *
         op->feedback = e->feedback;
         op->hwm = e->hwm;
         op->n_peers = to->replicas;
-        const char *to_host = pf_graph_node_host(g, e->to);
         for (int r = 0; r < to->replicas; r++) {
+            const char *to_host = pf_graph_instance_host(g, e->to, r);
             op->peer_rank[r] = pf_graph_rank(g, e->to, r);
             op->connect[r] = !strcmp(to_host, my_host) ? ipc_ep(dir, to->name, r, e->to_port)
                                                       : tcp_ep(host_addr(g, to_host), tcp_port(g, e->to, r, e->to_port));
         }
     }
-    return PF_OK;
+    int rc = pf_gsec_plan_instance(g, ni, replica, out);
+    if (rc) pf_graph_plan_free(out); /* callers free only plans that succeeded */
+    return rc;
 }
 
 void pf_graph_plan_free(pf_instance *inst)
@@ -139,6 +143,7 @@ void pf_graph_plan_free(pf_instance *inst)
         for (int p = 0; p < inst->out[e].n_peers; p++) free((char *)inst->out[e].connect[p]);
     }
     free((char *)inst->status_endpoint);
+    pf_gsec_plan_free((pf_sec_plan *)inst->security);
     memset(inst, 0, sizeof *inst);
 }
 

@@ -3,6 +3,7 @@
 #include "pf_error.h"
 #include "pf_guard.h"
 #include "pf_log.h"
+#include "pf_security.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -39,6 +40,7 @@ struct pf_node {
     const pf_kind *kind;
     void *state;
     void *ctx;
+    pf_security *sec;
     void *in_socks[PF_MAX_PORTS];
     int eos_seen[PF_MAX_PORTS];
     uint64_t eos_counted[PF_MAX_PORTS]; /* sum of the counts the EOS messages announced */
@@ -224,6 +226,7 @@ static void *busy_loop(void *arg)
 
 static void status_tick(pf_node *n)
 {
+    pf_security_tick(n->sec);
     if (n->status_sock && pf_now_ns() - n->last_status_ns >= STATUS_PERIOD_NS) send_status(n, n->phase);
 }
 
@@ -484,8 +487,9 @@ static void set_max_frame(void *s, const pf_instance *in)
 static int setup(pf_node *n)
 {
     const pf_instance *in = n->inst;
-    n->ctx = zmq_ctx_new();
-    if (!n->ctx) return pf_err(PF_EIO, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+    n->sec = pf_security_create(in->security); /* ZAP handler up before anything binds */
+    if (!n->sec) return PF_EIO;
+    n->ctx = pf_security_ctx(n->sec);
     for (int i = 0; i < in->n_in; i++) {
         /* ROUTER, not PULL: it can acknowledge each upstream's end-of-stream */
         void *s = zmq_socket(n->ctx, ZMQ_ROUTER);
@@ -495,11 +499,9 @@ static int setup(pf_node *n)
         set_max_frame(s, in);
         n->snd[i] = calloc((size_t)(in->in[i].eos_expected > 0 ? in->in[i].eos_expected : 1), sizeof *n->snd[i]);
         if (!n->snd[i]) return pf_err(PF_ENOMEM, "input port '%s': out of memory", in->in[i].port);
-        for (int b = 0; b < in->in[i].n_bind; b++) {
-            mkdirs_for_ipc(in->in[i].bind[b]);
-            if (zmq_bind(s, in->in[i].bind[b]))
-                return pf_err(PF_EIO, "input port '%s': cannot bind %s: %s", in->in[i].port, in->in[i].bind[b], zmq_strerror(zmq_errno()));
-        }
+        for (int b = 0; b < in->in[i].n_bind; b++) mkdirs_for_ipc(in->in[i].bind[b]);
+        if (pf_security_bind(n->sec, s, in->in[i].n_bind, in->in[i].bind))
+            return pf_err_context(PF_EIO, "input port '%s'", in->in[i].port);
     }
     for (int e = 0; e < in->n_out; e++) {
         const pf_out_plan *op = &in->out[e];
@@ -514,8 +516,8 @@ static int setup(pf_node *n)
             char rid[PF_WIRE_MAX_ID];
             pf_node_route_id(rid, sizeof rid, in->node, in->replica, op->port);
             zmq_setsockopt(s, ZMQ_ROUTING_ID, rid, strlen(rid));
-            if (zmq_connect(s, op->connect[p]))
-                return pf_err(PF_EIO, "edge to %s: cannot connect %s: %s", op->to, op->connect[p], zmq_strerror(zmq_errno()));
+            if (pf_security_connect(n->sec, s, op->connect[p]))
+                return pf_err_context(PF_EIO, "edge to %s", op->to);
         }
     }
     if (in->status_endpoint && *in->status_endpoint) {
@@ -570,7 +572,7 @@ static void teardown(pf_node *n, int failed)
             zmq_close(n->out[e].socks[p]);
         }
     if (n->status_sock) zmq_close(n->status_sock);
-    if (n->ctx) zmq_ctx_term(n->ctx);
+    pf_security_destroy(n->sec); /* terminates the context */
     for (int i = 0; i < n->inst->n_in; i++) free(n->snd[i]);
 }
 

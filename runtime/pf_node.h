@@ -99,6 +99,7 @@ typedef struct {
     double drain_timeout;        /* seconds to wait for end-of-stream after a stop request */
     int max_frame_mb;            /* ZMQ_MAXMSGSIZE of every socket (MiB per frame; 0 = unlimited) */
     const char *resume_dir;      /* `run --resume`: the checkpoint directory to continue from, or NULL */
+    const struct pf_sec_plan *security; /* CURVE keys of tcp edges (pf_security.h), or NULL */
 } pf_instance;
 
 /* Routing id an instance's DEALER on output port `port` connects with:

@@ -132,7 +132,7 @@ def free_port_base(n=16):
 def test_two_hosts(tmp):
     out = os.path.join(tmp, "hosts.h5")
     text = open(graph(tmp, "hosts0", [("passthrough", 'replicas = 2; host = "b";')], out,
-                      top='base_port = %d;\nhosts = { a = "127.0.0.1"; b = "127.0.0.1"; };' % free_port_base())).read()
+                      top='base_port = %d;\nhosts = { a = "127.0.0.1"; b = "127.0.0.1"; };\ninsecure = true;' % free_port_base())).read()
     cfg = write(os.path.join(tmp, "hosts.cfg"), text.replace('name = "hosts0"', 'name = "hosts"'))
     r = subprocess.run([EXE, "graph", cfg], capture_output=True, text=True)
     check(r.stdout.count("tcp") == 2, "edges between hosts a and b use tcp:\n" + r.stdout)

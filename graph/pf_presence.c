@@ -1,0 +1,159 @@
+#include "pf_presence.h"
+
+#include "pf_error.h"
+#include "pf_graph_security.h"
+#include "pf_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+struct pf_presence {
+    const pf_graph *g;
+    const char *host;
+    pf_security *sec;
+    pf_sec_plan *plan;
+    void *router;
+    int n_peers;
+    struct { int host; char ep[300]; void *dealer; int up; } peer[64];
+    uint64_t last_hello;
+};
+
+int pf_presence_port(const pf_graph *g, int host_index)
+{
+    int slots = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (const pf_port_spec *p = g->nodes[i].kind->ports; p && p->name; p++) slots += (p->dir == PF_PORT_IN) * g->nodes[i].replicas;
+    return g->base_port + slots + host_index;
+}
+
+static int host_index(const pf_graph *g, const char *h)
+{
+    for (int i = 0; i < g->n_hosts; i++)
+        if (!strcmp(g->hosts[i].name, h)) return i;
+    return -1;
+}
+
+/* Hosts that share an edge with `host`: their launchers must be up for ours to finish. */
+static int neighbours(const pf_graph *g, const char *host, int *out)
+{
+    int n = 0;
+    for (int j = 0; j < g->n_edges; j++) {
+        const pf_gedge *e = &g->edges[j];
+        for (int a = 0; a < g->nodes[e->from].replicas; a++)
+            for (int b = 0; b < g->nodes[e->to].replicas; b++) {
+                const char *ha = pf_graph_instance_host(g, e->from, a), *hb = pf_graph_instance_host(g, e->to, b);
+                const char *other = !strcmp(ha, host) ? hb : !strcmp(hb, host) ? ha : NULL;
+                int k = other && strcmp(other, host) ? host_index(g, other) : -1;
+                int dup = k < 0;
+                for (int i = 0; i < n && !dup; i++) dup = out[i] == k;
+                if (!dup && n < 64) out[n++] = k;
+            }
+    }
+    return n;
+}
+
+pf_presence *pf_presence_create(const pf_graph *g, const char *host)
+{
+    int me = host_index(g, host);
+    if (me < 0) { pf_err(PF_ENOTFOUND, "host '%s' is not declared in %s", host, g->path); return NULL; }
+    pf_presence *p = calloc(1, sizeof *p);
+    p->g = g;
+    p->host = host;
+    int idx[64];
+    p->n_peers = neighbours(g, host, idx);
+    const char *eps[64], *hosts[64];
+    for (int i = 0; i < p->n_peers; i++) {
+        p->peer[i].host = idx[i];
+        snprintf(p->peer[i].ep, sizeof p->peer[i].ep, "tcp://%s:%d", g->hosts[idx[i]].addr, pf_presence_port(g, idx[i]));
+        eps[i] = p->peer[i].ep;
+        hosts[i] = g->hosts[idx[i]].name;
+    }
+    if (pf_gsec_plan_make(g, host, p->n_peers > 0, p->n_peers, eps, hosts, &p->plan) || !(p->sec = pf_security_create(p->plan))) {
+        pf_presence_destroy(p);
+        return NULL;
+    }
+    if (!p->n_peers) return p;
+    void *ctx = pf_security_ctx(p->sec);
+    int zero = 0;
+    p->router = zmq_socket(ctx, ZMQ_ROUTER);
+    zmq_setsockopt(p->router, ZMQ_LINGER, &zero, sizeof zero);
+    char ep[300];
+    snprintf(ep, sizeof ep, "tcp://%s:%d", g->hosts[me].addr, pf_presence_port(g, me));
+    const char *bind[1] = {ep};
+    if (pf_security_bind(p->sec, p->router, 1, bind)) {
+        pf_err_context(PF_EIO, "host '%s': presence socket (host_timeout check)", host);
+        pf_presence_destroy(p);
+        return NULL;
+    }
+    for (int i = 0; i < p->n_peers; i++) {
+        p->peer[i].dealer = zmq_socket(ctx, ZMQ_DEALER);
+        zmq_setsockopt(p->peer[i].dealer, ZMQ_LINGER, &zero, sizeof zero);
+        if (pf_security_connect(p->sec, p->peer[i].dealer, p->peer[i].ep)) { pf_presence_destroy(p); return NULL; }
+    }
+    return p;
+}
+
+int pf_presence_peers(const pf_presence *p) { return p->n_peers; }
+
+int pf_presence_poll(pf_presence *p)
+{
+    if (!p->n_peers) return 0;
+    char buf[128];
+    pf_security_tick(p->sec);
+    /* hellos from others: answer with our name */
+    for (;;) {
+        zmq_msg_t id;
+        zmq_msg_init(&id);
+        if (zmq_msg_recv(&id, p->router, ZMQ_DONTWAIT) < 0) { zmq_msg_close(&id); break; }
+        int n = zmq_recv(p->router, buf, sizeof buf - 1, ZMQ_DONTWAIT);
+        if (n > 6 && !strncmp(buf, "hello ", 6)) {
+            int len = snprintf(buf, sizeof buf, "here %s", p->host);
+            zmq_msg_send(&id, p->router, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+            zmq_send(p->router, buf, (size_t)len, ZMQ_DONTWAIT);
+        }
+        zmq_msg_close(&id);
+    }
+    int missing = 0;
+    uint64_t now = pf_now_ns();
+    int resend = now - p->last_hello > 1000000000ull;
+    for (int i = 0; i < p->n_peers; i++) {
+        int n;
+        while ((n = zmq_recv(p->peer[i].dealer, buf, sizeof buf - 1, ZMQ_DONTWAIT)) >= 0) {
+            buf[n < (int)sizeof buf - 1 ? n : (int)sizeof buf - 1] = 0;
+            if (!strncmp(buf, "here ", 5) && !strcmp(buf + 5, p->g->hosts[p->peer[i].host].name) && !p->peer[i].up) {
+                p->peer[i].up = 1;
+                pf_debug("host '%s' is up", buf + 5);
+            }
+        }
+        if (p->peer[i].up) continue;
+        missing++;
+        if (resend) {
+            int len = snprintf(buf, sizeof buf, "hello %s", p->host);
+            zmq_send(p->peer[i].dealer, buf, (size_t)len, ZMQ_DONTWAIT);
+        }
+    }
+    if (resend) p->last_hello = now;
+    return missing;
+}
+
+void pf_presence_missing(const pf_presence *p, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < p->n_peers && len < cap; i++)
+        if (!p->peer[i].up)
+            len += (size_t)snprintf(buf + len, cap - len, "%s'%s' (%s)", len ? ", " : "", p->g->hosts[p->peer[i].host].name, p->peer[i].ep);
+}
+
+void pf_presence_destroy(pf_presence *p)
+{
+    if (!p) return;
+    for (int i = 0; i < p->n_peers; i++)
+        if (p->peer[i].dealer) zmq_close(p->peer[i].dealer);
+    if (p->router) zmq_close(p->router);
+    pf_security_destroy(p->sec);
+    pf_gsec_plan_free(p->plan);
+    free(p);
+}

@@ -1,0 +1,29 @@
+/* pf_presence: the launchers of a multi-host graph find each other, so a
+ * host that never comes up is reported by name (host_timeout) instead of
+ * leaving its neighbours waiting forever.
+ *
+ * `physioflow run FILE --host H` binds a ROUTER at H's address on port
+ * base_port + (input ports of all instances) + H's index, with the graph's
+ * CURVE keys, and says hello to every host that shares an edge with H until
+ * each has answered. It keeps answering hellos for the whole run. */
+#ifndef PF_PRESENCE_H
+#define PF_PRESENCE_H
+
+#include "pf_graph.h"
+
+typedef struct pf_presence pf_presence;
+
+/* NULL with pf_err set on failure; an object with no peers when H shares
+ * no edge with another host. */
+pf_presence *pf_presence_create(const pf_graph *g, const char *host);
+/* Non-blocking: answer hellos, collect answers, re-send hellos once a second.
+ * Returns the number of peer hosts not heard from yet. */
+int pf_presence_poll(pf_presence *p);
+/* "'a' (tcp://10.0.0.1:5612), 'b' (...)": the peers not heard from. */
+void pf_presence_missing(const pf_presence *p, char *buf, size_t cap);
+int pf_presence_peers(const pf_presence *p);
+void pf_presence_destroy(pf_presence *p);
+/* Port of host index h's presence socket. */
+int pf_presence_port(const pf_graph *g, int host_index);
+
+#endif
