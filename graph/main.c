@@ -30,11 +30,14 @@ static void usage(FILE *f)
             "  eval delineation --data DIR [--ann-out OUTDIR] RECORD...\n"
             "                                  score the beat delineator on per-lead boundaries (LUDB)\n"
             "  features fit (GRAPH.cfg | WINDOWS.h5...) --out STATS.h5 [--pca K]\n"
-            "                                  fit feature standardisation (and PCA) on a training set\n");
+            "                                  fit feature standardisation (and PCA) on a training set\n"
+            "  monitor accuracy --data DIR [RECORD...] | monitor replay RECORD | monitor truth ...\n"
+            "                                  score the bedside monitor's alarms (docs/nodes/monitor.md)\n");
 }
 
 int pf_cmd_eval(int argc, char **argv);
 int pf_cmd_features(int argc, char **argv);
+int pf_cmd_monitor(int argc, char **argv); /* cmd_monitor.c */
 
 static pf_graph *load_or_report(const char *path)
 {
@@ -101,6 +104,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "node")) return cmd_node(argc, argv);
     if (!strcmp(cmd, "eval")) return pf_cmd_eval(argc, argv);
     if (!strcmp(cmd, "features")) return pf_cmd_features(argc, argv);
+    if (!strcmp(cmd, "monitor")) return pf_cmd_monitor(argc, argv);
     if (!strcmp(cmd, "kinds")) {
         for (int k = 0; pf_kinds[k]; k++) {
             if (argc > 2 && strcmp(argv[2], pf_kinds[k]->name)) continue;

@@ -3,7 +3,8 @@
 #include <string.h>
 
 extern const pf_kind pf_kind_synth, pf_kind_reader, pf_kind_sink, pf_kind_passthrough, pf_kind_discard, pf_kind_repeat,
-    pf_kind_shuffle, pf_kind_filter, pf_kind_rpeak, pf_kind_delineate;
+    pf_kind_shuffle, pf_kind_filter, pf_kind_rpeak, pf_kind_delineate,
+    pf_kind_live;
 
 const pf_kind *const pf_kinds[] = {
     &pf_kind_synth,       /* io: synthetic ECG source (ECGSYN), the embedded default data */
@@ -16,6 +17,7 @@ const pf_kind *const pf_kinds[] = {
     &pf_kind_rpeak,       /* dsp: streaming R-peak detector */
     &pf_kind_delineate,   /* dsp: P / QRS / T boundaries of every beat */
     &pf_kind_shuffle,     /* augment: heartbeat shuffling and perturbations */
+    &pf_kind_live,        /* monitor: bedside stream receiver (many beds, one endpoint) */
     NULL,
 };
 

@@ -66,6 +66,8 @@ uint64_t pf_node_seed(const pf_node *n) { return n->inst->seed; }
 const char *pf_node_graph_name(const pf_node *n) { return n->inst->graph_name; }
 int pf_node_stopping(const pf_node *n) { (void)n; return g_stop != 0; }
 
+uint64_t pf_node_dropped(const pf_node *n) { return n->cnt[PF_CNT_DROPPED]; }
+
 void pf_node_count(pf_node *n, const char *counter, uint64_t delta)
 {
     for (int i = 0; i < n->n_custom; i++)

@@ -103,6 +103,9 @@ int pf_node_stopping(const pf_node *n);
  * counts (policy drop). */
 int pf_node_send(pf_node *n, const char *port, pf_msg *m);
 
+/* Messages dropped so far by policy "drop" edges (a node can attribute drops, e.g. per bed). */
+uint64_t pf_node_dropped(const pf_node *n);
+
 /* Kind-specific counters, shown by the launcher ("beats_shuffled", ...). */
 void pf_node_count(pf_node *n, const char *counter, uint64_t delta);
 

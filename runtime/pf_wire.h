@@ -56,6 +56,9 @@ typedef enum {
     PF_SEC_ADJ_SAMPLES = 12, /* f32 [leads, samples]: the next window of the same record (adjacent pair) */
     PF_SEC_ADJ_RPEAKS = 13,  /* i64 [n]: R-peaks of the adjacent window, absolute */
     PF_SEC_BEATS = 14,    /* i64 [beats, 9]: P on/peak/off, QRS on/R/off, T on/peak/off, absolute; -1 absent */
+    PF_SEC_LIVE_META = 40,  /* i64 [16]: bedside chunk bookkeeping from the live node (nodes/monitor/pf_live.h) */
+    PF_SEC_MON_STATE = 41,  /* f64 [16]: a bed's monitor state after the window (nodes/monitor/pf_bedmon.h) */
+    PF_SEC_MON_EVENTS = 42, /* i64 [n, 8]: alarm onsets/clearances of the window (nodes/monitor/pf_bedmon.h) */
 } pf_sec_type;
 
 typedef enum { PF_DT_U8 = 1, PF_DT_I32 = 2, PF_DT_I64 = 3, PF_DT_U64 = 4, PF_DT_F32 = 5, PF_DT_F64 = 6 } pf_dtype;
