@@ -4,7 +4,7 @@
 
 extern const pf_kind pf_kind_synth, pf_kind_reader, pf_kind_sink, pf_kind_passthrough, pf_kind_discard, pf_kind_repeat,
     pf_kind_shuffle, pf_kind_filter, pf_kind_rpeak, pf_kind_delineate,
-    pf_kind_live;
+    pf_kind_live, pf_kind_monitor;
 
 const pf_kind *const pf_kinds[] = {
     &pf_kind_synth,       /* io: synthetic ECG source (ECGSYN), the embedded default data */
@@ -18,6 +18,7 @@ const pf_kind *const pf_kinds[] = {
     &pf_kind_delineate,   /* dsp: P / QRS / T boundaries of every beat */
     &pf_kind_shuffle,     /* augment: heartbeat shuffling and perturbations */
     &pf_kind_live,        /* monitor: bedside stream receiver (many beds, one endpoint) */
+    &pf_kind_monitor,     /* monitor: per-bed heart rate, rhythm, quality and alarms */
     NULL,
 };
 

@@ -251,7 +251,7 @@ static int pulses_confirm(const pf_bedmon *m, int64_t a, int64_t b, double min_b
     double cv;
     int n = count_pulses(m, a, b, &cv);
     double secs = (double)(b - a) / m->c.fs;
-    return n >= 2 && (double)(n - 1) / secs * 60.0 >= min_bpm * 0.9 && !(cv > 0.25);
+    return n >= 2 && (double)(n - 1) / secs * 60.0 >= min_bpm && !(cv > 0.25);
 }
 
 static void on_beat(pf_bedmon *m, int64_t r)
@@ -316,8 +316,10 @@ static void on_beat(pf_bedmon *m, int64_t r)
     int k = m->c.brady_beats;
     if (m->nb >= k) {
         double rate = 60.0 * fs * (k - 1) / (double)(BT(0) - BT(k - 1));
-        int on = m->active & 1u << PF_ALARM_BRADY;
-        if (!on && rate < m->c.brady_bpm && !pulses_confirm(m, BT(k - 1), r, m->c.brady_bpm))
+        int on = m->active & 1u << PF_ALARM_BRADY, pause = 0;
+        /* a pause that already raised asystole is not also counted as bradycardia */
+        for (int i = 0; i < k - 1; i++) pause |= (double)(BT(i) - BT(i + 1)) >= m->c.asystole_s * fs;
+        if (!on && !pause && rate < m->c.brady_bpm && !pulses_confirm(m, BT(k - 1), r, m->c.brady_bpm + 5))
             emit(m, PF_ALARM_BRADY, 1, r, rate);
         else if (on && rate >= m->c.brady_bpm + 5)
             emit(m, PF_ALARM_BRADY, 0, r, rate);
@@ -414,7 +416,7 @@ static void on_block(pf_bedmon *m, int64_t end, uint32_t lead_off)
     int all_off = bad == m->ndet;
     /* lead-off / flat line: every detection lead off for a whole block */
     if (all_off) {
-        if (m->off_since < 0) m->off_since = end - bl;
+        if (m->off_since < 0) { m->off_since = end - bl; m->nb = 0; m->vrun = 0; } /* no RR interval spans a lead-off */
         if (!(m->active & 1u << PF_ALARM_LEAD_OFF)) emit(m, PF_ALARM_LEAD_OFF, 1, end, NAN);
         m->last_beat = end; /* asystole needs 4 s of signal actually seen */
         if (m->active & 1u << PF_ALARM_ASYSTOLE) emit(m, PF_ALARM_ASYSTOLE, 0, end, NAN);
@@ -452,7 +454,7 @@ static void on_block(pf_bedmon *m, int64_t end, uint32_t lead_off)
             if (m->lead_bad[l]) continue;
             double f, p2p, lk = vf_leakage(m, l, end, &f, &p2p);
             if (lk > worst) worst = lk;
-            ok &= f >= 2.0 && f <= 10.0 && p2p > 0.1;
+            ok &= f >= 3.0 && f <= 10.0 && p2p > 0.1; /* 180-600 /min: flutter and fibrillation, not VT */
             nl++;
         }
         m->leak = worst;
@@ -469,7 +471,8 @@ static void on_block(pf_bedmon *m, int64_t end, uint32_t lead_off)
 static void check_asystole(pf_bedmon *m)
 {
     int64_t horizon = m->pos - m->la, trig = m->last_beat + (int64_t)llround(m->c.asystole_s * m->c.fs);
-    if ((m->active & (1u << PF_ALARM_ASYSTOLE | 1u << PF_ALARM_LEAD_OFF)) || horizon < trig) return;
+    /* VF has its own alarm: no QRS during fibrillation is not a second, asystole alarm */
+    if ((m->active & (1u << PF_ALARM_ASYSTOLE | 1u << PF_ALARM_LEAD_OFF | 1u << PF_ALARM_VFIB)) || horizon < trig) return;
     /* pulses in the last asystole_s: the ECG lost the beats, the heart did not stop */
     int64_t a = horizon - (int64_t)llround(m->c.asystole_s * m->c.fs);
     if (pulses_confirm(m, a, horizon, 20)) return;
