@@ -9,11 +9,12 @@ cd "$(dirname "$0")"
 mode="${1:-demo}"
 
 # Build and run-time libraries, and the Debian python3 packages the tests use
-# as numerical references (scipy, PyWavelets, PyTorch) and to read HDF5.
+# as numerical references (scipy, PyWavelets, PyTorch) and to read HDF5;
+# headless Chromium + chromedriver for the live dashboard test.
 PACKAGES="build-essential cmake pkg-config
-  libzmq3-dev libliquid-dev libopenblas-dev libhdf5-dev libconfig-dev libmatio-dev zlib1g-dev
+  libzmq3-dev libliquid-dev libopenblas-dev libhdf5-dev libconfig-dev libmatio-dev zlib1g-dev libmicrohttpd-dev
   python3 python3-numpy python3-scipy python3-pywt python3-torch python3-h5py python3-zmq
-  clang"
+  clang chromium chromium-driver"
 
 missing=""
 for p in $PACKAGES; do

@@ -4,7 +4,7 @@
 
 extern const pf_kind pf_kind_synth, pf_kind_reader, pf_kind_sink, pf_kind_passthrough, pf_kind_discard, pf_kind_repeat,
     pf_kind_shuffle, pf_kind_filter, pf_kind_rpeak, pf_kind_delineate,
-    pf_kind_live, pf_kind_monitor;
+    pf_kind_live, pf_kind_monitor, pf_kind_dashboard;
 
 const pf_kind *const pf_kinds[] = {
     &pf_kind_synth,       /* io: synthetic ECG source (ECGSYN), the embedded default data */
@@ -19,6 +19,7 @@ const pf_kind *const pf_kinds[] = {
     &pf_kind_shuffle,     /* augment: heartbeat shuffling and perturbations */
     &pf_kind_live,        /* monitor: bedside stream receiver (many beds, one endpoint) */
     &pf_kind_monitor,     /* monitor: per-bed heart rate, rhythm, quality and alarms */
+    &pf_kind_dashboard,   /* monitor: live web page of the beds (libmicrohttpd, Server-Sent Events) */
     NULL,
 };
 

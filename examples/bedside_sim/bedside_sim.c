@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAXEV 256
 #define MAXLEADS PF_BS_MAX_LEADS
@@ -269,7 +270,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < beds; i++) {
         bd[i].base = i % nbase;
         bd[i].off = records ? 0 : (int64_t)(urand() * (double)base[bd[i].base].len);
-        bd[i].session = (uint32_t)(1 + (urand() * 4e9));
+        /* sessions differ between runs (a restarted bed is a reconnect), whatever the seed */
+        bd[i].session = (uint32_t)(1 + ((uint64_t)getpid() * 2654435761u + (uint64_t)wall_us() + (uint64_t)i * 40503u) % 4000000000u);
     }
     /* beds with events get their own copy of the signal */
     FILE *tf = truth ? fopen(truth, "w") : NULL;

@@ -23,7 +23,7 @@
 #include <time.h>
 
 static const pf_param_spec live_params[] = {
-    {"endpoint", PF_P_STRING, "\"tcp://127.0.0.1:5700\"", 0, 0, NULL, "where beds connect (ZeroMQ PULL bind: tcp://ADDR:PORT or ipc://PATH)"},
+    {"endpoint", PF_P_STRING, "tcp://127.0.0.1:5700", 0, 0, NULL, "where beds connect (ZeroMQ PULL bind: tcp://ADDR:PORT or ipc://PATH)"},
     {"max_beds", PF_P_INT, "20000", 1, 1000000, NULL, "beds tracked at once; more are refused and counted"},
     {"silent_s", PF_P_DOUBLE, "5", 0.1, 3600, NULL, "a bed silent this long (no data, no heartbeat) is marked dropped out"},
     {"max_rate", PF_P_DOUBLE, "4", 0, 1e6, NULL, "per-bed budget in multiples of its real-time sample rate (2 s burst); excess chunks are dropped as a flood; 0 = off"},

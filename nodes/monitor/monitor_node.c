@@ -25,8 +25,8 @@
 #include <time.h>
 
 static const pf_param_spec mon_params[] = {
-    {"events", PF_P_STRING, "\"out/events.jsonl\"", 0, 0, NULL, "JSON-lines file of alarm events, appended as they happen (\"\" = none)"},
-    {"log", PF_P_STRING, "\"\"", 0, 0, NULL, "HDF5 event log written at the end (\"\" = none)"},
+    {"events", PF_P_STRING, "out/events.jsonl", 0, 0, NULL, "JSON-lines file of alarm events, appended as they happen (\"\" = none)"},
+    {"log", PF_P_STRING, "", 0, 0, NULL, "HDF5 event log written at the end (\"\" = none)"},
     {"max_beds", PF_P_INT, "20000", 1, 1000000, NULL, "beds monitored at once"},
     {"detect_leads", PF_P_INT, "3", 1, 3, NULL, "ECG leads given to the R-peak detector (II first, then V/V1/V5, ...)"},
     {"use_pulse", PF_P_BOOL, "true", 0, 0, NULL, "use PLETH/ABP pulses to reject ECG alarms the pulses contradict"},

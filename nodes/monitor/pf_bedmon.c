@@ -185,7 +185,7 @@ size_t pf_bedmon_bytes(const pf_bedmon *m)
 void pf_bedmon_state(const pf_bedmon *m, double *st)
 {
     for (int i = 0; i < PF_ST_N; i++) st[i] = NAN;
-    st[PF_ST_HR] = m->hr;
+    st[PF_ST_HR] = m->active & 1u << PF_ALARM_ASYSTOLE ? 0 : m->hr; /* no beats: the rate is zero, not the last one */
     st[PF_ST_PULSE_RATE] = m->prate;
     st[PF_ST_IRREG] = m->irreg;
     st[PF_ST_SQI] = m->sqi;
