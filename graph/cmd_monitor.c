@@ -184,10 +184,110 @@ static int cmd_replay(int argc, char **argv)
     return 0;
 }
 
+/* --- simulator truth -------------------------------------------------------- */
+
+typedef struct { int bed, alarm; double t0, t1; int hit; double tta; } truth_t;
+typedef struct { int bed, type; double t; double lat; int matched; } onset_t;
+
+static int json_int(const char *l, const char *key, long *v)
+{
+    const char *p = strstr(l, key);
+    if (!p) return 0;
+    *v = strtol(p + strlen(key), NULL, 10);
+    return 1;
+}
+static int json_num(const char *l, const char *key, double *v)
+{
+    const char *p = strstr(l, key);
+    if (!p) return 0;
+    *v = strtod(p + strlen(key), NULL);
+    return 1;
+}
+static int json_str(const char *l, const char *key, char *out, size_t cap)
+{
+    const char *p = strstr(l, key);
+    if (!p) return 0;
+    p += strlen(key);
+    size_t i = 0;
+    while (*p && *p != '"' && i + 1 < cap) out[i++] = *p++;
+    out[i] = 0;
+    return 1;
+}
+
+static int cmp_dbl(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }
+
+static int cmd_truth(int argc, char **argv)
+{
+    const char *tp = NULL, *ep = NULL;
+    double tol = 10; /* IEC 60601-2-27: an alarm within 10 s of its condition */
+    for (int i = 3; i < argc; i++) {
+        if (!strcmp(argv[i], "--truth") && i + 1 < argc) tp = argv[++i];
+        else if (!strcmp(argv[i], "--events") && i + 1 < argc) ep = argv[++i];
+        else if (!strcmp(argv[i], "--tolerance") && i + 1 < argc) tol = atof(argv[++i]);
+        else return usage();
+    }
+    if (!tp || !ep) return usage();
+    FILE *f = fopen(tp, "r");
+    if (!f) { fprintf(stderr, "physioflow monitor: %s: cannot open the truth file\n", tp); return 1; }
+    truth_t *T = NULL; size_t nt = 0;
+    char line[1024];
+    int ln = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (++ln == 1) continue; /* header */
+        int bed; char type[32], alarm[32]; double a, b;
+        if (sscanf(line, "%d,%31[^,],%31[^,],%lf,%lf", &bed, type, alarm, &a, &b) != 5) {
+            fprintf(stderr, "physioflow monitor: %s:%d: expected bed,type,alarm,start_s,end_s\n", tp, ln); fclose(f); free(T); return 1;
+        }
+        T = realloc(T, sizeof *T * (nt + 1));
+        T[nt++] = (truth_t){bed, pf_alarm_parse(alarm), a, b, 0, NAN};
+    }
+    fclose(f);
+    f = fopen(ep, "r");
+    if (!f) { fprintf(stderr, "physioflow monitor: %s: cannot open the events file\n", ep); free(T); return 1; }
+    onset_t *O = NULL; size_t no = 0;
+    ln = 0;
+    while (fgets(line, sizeof line, f)) {
+        ln++;
+        long bed; char type[32], state[16]; double t, lat;
+        if (!json_int(line, "\"bed\":", &bed) || !json_str(line, "\"type\":\"", type, sizeof type) || !json_str(line, "\"state\":\"", state, sizeof state) ||
+            !json_num(line, "\"t_s\":", &t) || !json_num(line, "\"latency_ms\":", &lat)) {
+            fprintf(stderr, "physioflow monitor: %s:%d: not an event line\n", ep, ln); fclose(f); free(T); free(O); return 1;
+        }
+        if (strcmp(state, "onset")) continue;
+        O = realloc(O, sizeof *O * (no + 1));
+        O[no++] = (onset_t){(int)bed, pf_alarm_parse(type), t, lat, 0};
+    }
+    fclose(f);
+    for (size_t i = 0; i < nt; i++)
+        for (size_t j = 0; j < no; j++)
+            if (T[i].alarm && O[j].bed == T[i].bed && O[j].type == T[i].alarm && O[j].t >= T[i].t0 && O[j].t <= T[i].t1 + tol) {
+                if (!T[i].hit) { T[i].hit = 1; T[i].tta = O[j].t - T[i].t0; }
+                O[j].matched = 1;
+            }
+    printf("%-12s %6s %6s %8s %6s %8s %8s %10s %10s\n", "alarm", "events", "found", "Se %", "FP", "+P %", "onsets", "TTA med s", "TTA max s");
+    for (int a = PF_ALARM_ASYSTOLE; a <= PF_ALARM_POOR_SIGNAL; a++) {
+        int ev = 0, hit = 0, fp = 0, on = 0;
+        double tta[256]; int ntta = 0;
+        for (size_t i = 0; i < nt; i++) if (T[i].alarm == a) { ev++; if (T[i].hit) { hit++; if (ntta < 256) tta[ntta++] = T[i].tta; } }
+        for (size_t j = 0; j < no; j++) if (O[j].type == a) { on++; fp += !O[j].matched; }
+        if (!ev && !on) continue;
+        qsort(tta, (size_t)ntta, sizeof *tta, cmp_dbl);
+        /* irregular rhythm and poor signal have no injected counterpart: their onsets are listed, not scored */
+        int scored = a != PF_ALARM_IRREGULAR && a != PF_ALARM_POOR_SIGNAL;
+        char fps[16] = "-", pps[16] = "-";
+        if (scored) { snprintf(fps, sizeof fps, "%d", fp); if (on) snprintf(pps, sizeof pps, "%.1f", 100.0 * (on - fp) / on); }
+        printf("%-12s %6d %6d %8.1f %6s %8s %8d %10.1f %10.1f\n", pf_alarm_name(a), ev, hit, ev ? 100.0 * hit / ev : NAN, fps, pps, on,
+               ntta ? tta[ntta / 2] : NAN, ntta ? tta[ntta - 1] : NAN);
+    }
+    free(T); free(O);
+    return 0;
+}
+
 int pf_cmd_monitor(int argc, char **argv)
 {
     if (argc < 3) return usage();
     if (!strcmp(argv[2], "accuracy")) return cmd_accuracy(argc, argv);
     if (!strcmp(argv[2], "replay")) return cmd_replay(argc, argv);
+    if (!strcmp(argv[2], "truth")) return cmd_truth(argc, argv);
     return usage();
 }

@@ -464,6 +464,7 @@ static void on_block(pf_bedmon *m, int64_t end, uint32_t lead_off)
         if (vf) { m->vf_pos++; m->vf_neg = 0; } else { m->vf_neg++; m->vf_pos = 0; }
         if (vf && !(m->active & 1u << PF_ALARM_VFIB)) emit(m, PF_ALARM_VFIB, 1, end, worst * 1000);
         else if ((m->active & 1u << PF_ALARM_VFIB) && m->vf_neg >= 2) emit(m, PF_ALARM_VFIB, 0, end, worst * 1000);
+        if (m->active & 1u << PF_ALARM_VFIB) m->last_beat = end; /* time in VF does not count towards asystole */
     }
 }
 
