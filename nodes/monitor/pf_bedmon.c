@@ -36,7 +36,7 @@ struct pf_bedmon {
     long la;                        /* detector look-ahead, samples */
     int64_t origin, pos;            /* detector run started at origin; next sample expected at pos */
     int started;
-    float *ring; long ring_n;       /* filtered detection leads [ring_n][ndet], timeline t at (t - origin) % ring_n */
+    float *ring, *vfbuf; long ring_n;       /* filtered detection leads [ring_n][ndet], timeline t at (t - origin) % ring_n */
     float *ibuf, *fbuf, *pbuf; long cap;
     long *pk; long pkcap;
     /* beats since the last restart */
@@ -154,9 +154,10 @@ pf_bedmon *pf_bedmon_create(const pf_bedmon_cfg *c)
     m->gd = pf_sos_group_delay(m->flt);
     m->ring_n = (long)(RING_S * c->fs);
     m->ring = calloc((size_t)m->ring_n * m->ndet, sizeof(float));
+    m->vfbuf = malloc(sizeof(float) * (size_t)(c->vf_s * c->fs + 2));
     m->tw = (int)(0.1 * c->fs); /* +-100 ms template */
     if (m->tw > 63) m->tw = 63;
-    if (!m->flt || !m->ring || make_detectors(m)) { pf_bedmon_destroy(m); pf_err(PF_ENOMEM, "monitor: out of memory"); return NULL; }
+    if (!m->flt || !m->ring || !m->vfbuf || !(c->vf_s > 0 && c->vf_s < RING_S - 1) || make_detectors(m)) { pf_bedmon_destroy(m); pf_err(PF_ENOMEM, "monitor: out of memory"); return NULL; }
     m->hr = m->irreg = m->leak = m->prate = NAN;
     m->sqi = 1;
     return m;
@@ -168,7 +169,7 @@ void pf_bedmon_destroy(pf_bedmon *m)
     pf_sos_destroy(m->flt);
     pf_rpeak_destroy(m->rp);
     for (int k = 0; k < m->npul; k++) pf_rpeak_destroy(m->pp[k]);
-    free(m->ring); free(m->ibuf); free(m->fbuf); free(m->pbuf); free(m->pk);
+    free(m->ring); free(m->vfbuf); free(m->ibuf); free(m->fbuf); free(m->pbuf); free(m->pk);
     free(m);
 }
 
@@ -179,7 +180,7 @@ size_t pf_bedmon_bytes(const pf_bedmon *m)
 {
     /* the detector's history: see pf_rpeak_create (~13 s of its feature buffers per lead) */
     size_t det = (size_t)(13.0 * m->c.fs) * (size_t)(m->ndet + m->npul) * 4 * sizeof(float);
-    return sizeof *m + (size_t)m->ring_n * m->ndet * sizeof(float) + (size_t)m->cap * (m->ndet * 2 + 1) * sizeof(float) + det;
+    return sizeof *m + ((size_t)m->ring_n * m->ndet + (size_t)(m->c.vf_s * m->c.fs)) * sizeof(float) + (size_t)m->cap * (m->ndet * 2 + 1) * sizeof(float) + det;
 }
 
 void pf_bedmon_state(const pf_bedmon *m, double *st)
@@ -368,25 +369,29 @@ static void on_beat(pf_bedmon *m, int64_t r)
 }
 
 /* VF filter leakage (Kuo & Dillman 1978) of the last vf_s seconds of lead l. */
-static double vf_leakage(const pf_bedmon *m, int l, int64_t end, double *freq, double *p2p)
+static double vf_leakage(pf_bedmon *m, int l, int64_t end, double *freq, double *p2p)
 {
     long n = (long)(m->c.vf_s * m->c.fs);
-    int64_t a = end - n;
-    double sa = 0, sd = 0, mn = INFINITY, mx = -INFINITY;
-    for (int64_t t = a + 1; t < end; t++) {
-        double x = ring_at(m, t, l), xp = ring_at(m, t - 1, l);
-        sa += fabs(x); sd += fabs(x - xp);
-        if (x < mn) mn = x;
-        if (x > mx) mx = x;
+    /* the window, unwrapped from the ring once (contiguous loops below) */
+    float *w = m->vfbuf;
+    long r0 = (long)((end - n - m->origin) % m->ring_n);
+    for (long i = 0, r = r0; i < n; i++, r = r + 1 == m->ring_n ? 0 : r + 1) w[i] = m->ring[(size_t)r * m->ndet + l];
+    double sa = 0, sd = 0, mn = w[0], mx = w[0];
+    for (long i = 1; i < n; i++) {
+        double x = w[i];
+        sa += fabs(x); sd += fabs(x - w[i - 1]);
+        mn = x < mn ? x : mn;
+        mx = x > mx ? x : mx;
     }
     *p2p = mx - mn;
     if (sd <= 0) { *freq = 0; return 1; }
     long N = (long)floor(M_PI * sa / sd + 0.5); /* half the mean period, samples */
     if (N < 1) N = 1;
+    if (N >= n) N = n - 1;
     *freq = m->c.fs / (2.0 * N);
     double num = 0, den = 0;
-    for (int64_t t = a + N; t < end; t++) {
-        double x = ring_at(m, t, l), xn = ring_at(m, t - N, l);
+    for (long i = N; i < n; i++) {
+        double x = w[i], xn = w[i - N];
         num += fabs(x + xn); den += fabs(x) + fabs(xn);
     }
     return den > 0 ? num / den : 1;
@@ -532,8 +537,9 @@ int pf_bedmon_process(pf_bedmon *m, const float *x, int n, int64_t start, uint32
             }
         }
         pf_sos_process(m->flt, m->ibuf, m->fbuf, (size_t)len);
-        for (long t = 0; t < len; t++) {
-            size_t ri = (size_t)((m->pos + t - m->origin) % m->ring_n) * nd;
+        long r = (long)((m->pos - m->origin) % m->ring_n);
+        for (long t = 0; t < len; t++, r = r + 1 == m->ring_n ? 0 : r + 1) {
+            size_t ri = (size_t)r * nd;
             for (int l = 0; l < nd; l++) {
                 float v = m->fbuf[t * nd + l];
                 m->ring[ri + l] = v;
