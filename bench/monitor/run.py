@@ -13,7 +13,7 @@ import json, os, re, signal, socket, statistics, subprocess, sys, tempfile, time
 build = sys.argv[1]
 steps = [int(a) for a in sys.argv[2:]] or [100, 250, 500, 1000, 2000, 3000, 5000]
 phys, sim = f"{build}/graph/physioflow", f"{build}/examples/bedside_sim"
-DUR = 20
+DUR = 30
 
 def step(n):
     tmp = tempfile.mkdtemp(prefix="pf-benchmon-")
@@ -24,7 +24,7 @@ nodes = (
   {{ name = "live"; kind = "live"; endpoint = "tcp://127.0.0.1:{port}"; exit_idle_s = 2.0; silent_s = 10.0; }},
   {{ name = "monitor"; kind = "monitor"; events = "{tmp}/ev.jsonl"; }}
 );
-edges = ( {{ from = "live"; to = "monitor"; policy = "drop"; hwm = 200000; }} );
+edges = ( {{ from = "live"; to = "monitor"; policy = "drop"; hwm = 100000; }} );
 ''')
     g = subprocess.Popen([phys, "run", cfg], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     time.sleep(1.0)

@@ -250,6 +250,10 @@ static int write_log(mon_t *M)
 static int mon_finish(pf_node *n, void *state, int interrupted)
 {
     mon_t *M = state;
+    double restarts = 0;
+    for (size_t i = 0; i < M->cap; i++)
+        if (M->beds[i].m) { double st[PF_ST_N]; pf_bedmon_state(M->beds[i].m, st); restarts += st[PF_ST_RESTARTS]; }
+    pf_node_count(n, "restarts", (uint64_t)restarts);
     if (M->nlat) {
         qsort(M->lat, M->nlat, sizeof *M->lat, cmp_d);
         double p50 = M->lat[M->nlat / 2], p99 = M->lat[(size_t)((double)(M->nlat - 1) * 0.99)];

@@ -35,14 +35,14 @@ struct pf_bedmon {
     double gd;                      /* filter group delay, samples */
     long la;                        /* detector look-ahead, samples */
     int64_t origin, pos;            /* detector run started at origin; next sample expected at pos */
-    int started;
+    int started, fed;
     float *ring, *vfbuf; long ring_n;       /* filtered detection leads [ring_n][ndet], timeline t at (t - origin) % ring_n */
     float *ibuf, *fbuf, *pbuf; long cap;
     long *pk; long pkcap;
     /* beats since the last restart */
     int64_t bt[HIST]; unsigned char bv[HIST]; long nb;
     int64_t last_beat;              /* last QRS, or the point since which the signal was observed */
-    float tmpl[MAXDET][128]; int tw; long ntmpl; double twidth;
+    float tmpl[MAXDET][128]; int tw; long ntmpl; double twidth, tamp; long rejected;
     int vrun, nonv_run;
     /* pulses */
     int64_t pt[HIST]; long np; int64_t pulse_seen_to;
@@ -57,7 +57,7 @@ struct pf_bedmon {
     int vf_pos, vf_neg;
     unsigned active;
     double hr, irreg, sqi, leak, prate;
-    long beats_total, vbeats_total;
+    long beats_total, vbeats_total, restarts;
     /* events of the current call */
     pf_bedmon_event *ev; int evmax, nev;
     int64_t *outpk; int outmax, nout;
@@ -195,17 +195,23 @@ void pf_bedmon_state(const pf_bedmon *m, double *st)
     st[PF_ST_VBEATS] = (double)m->vbeats_total;
     st[PF_ST_LEAKAGE] = m->leak;
     st[PF_ST_LOOKAHEAD_S] = pf_bedmon_lookahead(m);
+    st[PF_ST_RESTARTS] = (double)m->restarts;
+    st[PF_ST_REJECTED] = (double)m->rejected;
 }
 
 /* Restart after a gap (or at the first chunk): no alarm condition spans missing data. */
 static int restart(pf_bedmon *m, int64_t at)
 {
-    pf_rpeak_destroy(m->rp);
-    for (int k = 0; k < m->npul; k++) pf_rpeak_destroy(m->pp[k]);
-    m->rp = NULL;
-    memset(m->pp, 0, sizeof m->pp);
-    if (make_detectors(m)) return pf_err(PF_ENOMEM, "monitor: out of memory");
-    pf_sos_reset(m->flt);
+    m->restarts++;
+    if (m->fed) { /* fresh detectors (just created) need no new ones */
+        pf_rpeak_destroy(m->rp);
+        for (int k = 0; k < m->npul; k++) pf_rpeak_destroy(m->pp[k]);
+        m->rp = NULL;
+        memset(m->pp, 0, sizeof m->pp);
+        if (make_detectors(m)) return pf_err(PF_ENOMEM, "monitor: out of memory");
+        pf_sos_reset(m->flt);
+        m->fed = 0;
+    }
     m->origin = m->pos = at;
     m->last_beat = at;
     m->pulse_seen_to = at;
@@ -255,7 +261,8 @@ static int pulses_confirm(const pf_bedmon *m, int64_t a, int64_t b, double min_b
     return n >= 2 && (double)(n - 1) / secs * 60.0 >= min_bpm && !(cv > 0.25);
 }
 
-static void on_beat(pf_bedmon *m, int64_t r)
+/* Returns 0 when the detection is too small to be a QRS (then it is not counted). */
+static int on_beat(pf_bedmon *m, int64_t r)
 {
     const double fs = m->c.fs;
     /* morphology: correlation with the running template and effective QRS width */
@@ -284,6 +291,18 @@ static void on_beat(pf_bedmon *m, int64_t r)
             }
         }
         width /= m->ndet;
+        /* amplitude gate: bedside monitors ignore complexes under ~0.15 mV (AAMI EC13); here
+         * 0.08 mV after the 1-40 Hz filter, or under 0.3 x the running QRS amplitude: the
+         * detector re-learns on noise during a long pause, and noise is not a beat */
+        double amp = 0;
+        for (int l = 0; l < m->ndet; l++)
+            for (int k = -tw; k <= tw; k++) amp = fmax(amp, fabs(ring_at(m, c0 + k, l)));
+        if (amp < 0.08 || (m->ntmpl >= 5 && amp < 0.3 * m->tamp)) {
+            m->rejected++;
+            m->tamp *= 0.85; /* a lasting drop in amplitude (lead change) is accepted after a few beats */
+            return 0;
+        }
+        m->tamp = m->ntmpl < 5 ? fmax(m->tamp, amp) : 0.9 * m->tamp + 0.1 * amp;
         if (m->ntmpl < 5) {
             /* the first beats after a (re)start make the template */
             double a = 1.0 / (double)(m->ntmpl + 1);
@@ -366,6 +385,7 @@ static void on_beat(pf_bedmon *m, int64_t r)
         }
     }
 #undef BT
+    return 1;
 }
 
 /* VF filter leakage (Kuo & Dillman 1978) of the last vf_s seconds of lead l. */
@@ -537,6 +557,7 @@ int pf_bedmon_process(pf_bedmon *m, const float *x, int n, int64_t start, uint32
             }
         }
         pf_sos_process(m->flt, m->ibuf, m->fbuf, (size_t)len);
+        m->fed = 1;
         long r = (long)((m->pos - m->origin) % m->ring_n);
         for (long t = 0; t < len; t++, r = r + 1 == m->ring_n ? 0 : r + 1) {
             size_t ri = (size_t)r * nd;
@@ -573,8 +594,7 @@ int pf_bedmon_process(pf_bedmon *m, const float *x, int n, int64_t start, uint32
         for (size_t i = 0; i < got; i++) {
             int64_t r = m->origin + m->pk[i];
             if (m->active & 1u << PF_ALARM_LEAD_OFF) continue;
-            on_beat(m, r);
-            if (m->nout < m->outmax) m->outpk[m->nout++] = r;
+            if (on_beat(m, r) && m->nout < m->outmax) m->outpk[m->nout++] = r;
         }
         check_asystole(m);
         if ((m->pos - m->origin) % bl == 0) on_block(m, m->pos, lead_off);

@@ -32,7 +32,8 @@ enum { PF_EV_BED, PF_EV_TYPE, PF_EV_ONSET /* 1 onset, 0 clearance */, PF_EV_SAMP
 
 /* State row (PF_SEC_MON_STATE, f64 [PF_ST_N]). NaN = not known. */
 enum { PF_ST_HR, PF_ST_PULSE_RATE, PF_ST_IRREG, PF_ST_SQI, PF_ST_ALARMS /* bit (1 << type) */, PF_ST_BEATS,
-       PF_ST_VBEATS, PF_ST_LEAKAGE, PF_ST_LOOKAHEAD_S, PF_ST_OUT_DROPS /* set by the monitor node */, PF_ST_N = 16 };
+       PF_ST_VBEATS, PF_ST_LEAKAGE, PF_ST_LOOKAHEAD_S, PF_ST_OUT_DROPS /* set by the monitor node */,
+       PF_ST_RESTARTS /* detector restarts (start, gaps) */, PF_ST_REJECTED /* detections too small to be a QRS */, PF_ST_N = 16 };
 
 typedef struct {
     int type, onset;
