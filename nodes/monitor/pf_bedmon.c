@@ -261,6 +261,18 @@ static int pulses_confirm(const pf_bedmon *m, int64_t a, int64_t b, double min_b
     return n >= 2 && (double)(n - 1) / secs * 60.0 >= min_bpm && !(cv > 0.25);
 }
 
+/* Rate over the last k beats from the median of their k-1 RR intervals: one missed or
+ * one extra detection does not swing it (a mean would halve or double one interval). */
+static double median_rate(const pf_bedmon *m, int k)
+{
+    double rr[32];
+    int n = k - 1 < 32 ? k - 1 : 32;
+    for (int i = 0; i < n; i++) rr[i] = (double)(m->bt[(m->nb - 1 - i) % HIST] - m->bt[(m->nb - 2 - i) % HIST]);
+    for (int i = 1; i < n; i++) for (int j = i; j > 0 && rr[j - 1] > rr[j]; j--) { double t = rr[j]; rr[j] = rr[j - 1]; rr[j - 1] = t; }
+    double med = n % 2 ? rr[n / 2] : 0.5 * (rr[n / 2 - 1] + rr[n / 2]);
+    return 60.0 * m->c.fs / med;
+}
+
 /* Returns 0 when the detection is too small to be a QRS (then it is not counted). */
 static int on_beat(pf_bedmon *m, int64_t r)
 {
@@ -335,7 +347,7 @@ static int on_beat(pf_bedmon *m, int64_t r)
     /* extreme bradycardia: the last brady_beats beats below brady_bpm */
     int k = m->c.brady_beats;
     if (m->nb >= k) {
-        double rate = 60.0 * fs * (k - 1) / (double)(BT(0) - BT(k - 1));
+        double rate = median_rate(m, k);
         int on = m->active & 1u << PF_ALARM_BRADY, pause = 0;
         /* a pause that already raised asystole is not also counted as bradycardia */
         for (int i = 0; i < k - 1; i++) pause |= (double)(BT(i) - BT(i + 1)) >= m->c.asystole_s * fs;
@@ -346,7 +358,7 @@ static int on_beat(pf_bedmon *m, int64_t r)
     }
     k = m->c.tachy_beats;
     if (m->nb >= k) {
-        double rate = 60.0 * fs * (k - 1) / (double)(BT(0) - BT(k - 1));
+        double rate = median_rate(m, k);
         int on = m->active & 1u << PF_ALARM_TACHY;
         if (!on && rate > m->c.tachy_bpm) emit(m, PF_ALARM_TACHY, 1, r, rate);
         else if (on && rate <= m->c.tachy_bpm - 5) emit(m, PF_ALARM_TACHY, 0, r, rate);
