@@ -55,6 +55,7 @@ struct pf_bedmon {
     int pulse_flat[MAXPUL];
     int64_t off_since, poor_since;
     int vf_pos, vf_neg;
+    int64_t vf_until;
     unsigned active;
     double hr, irreg, sqi, leak, prate;
     long beats_total, vbeats_total, restarts;
@@ -351,6 +352,7 @@ static int on_beat(pf_bedmon *m, int64_t r)
         int on = m->active & 1u << PF_ALARM_BRADY, pause = 0;
         /* a pause that already raised asystole is not also counted as bradycardia */
         for (int i = 0; i < k - 1; i++) pause |= (double)(BT(i) - BT(i + 1)) >= m->c.asystole_s * fs;
+        pause |= BT(k - 1) < m->vf_until;
         if (!on && !pause && rate < m->c.brady_bpm && !pulses_confirm(m, BT(k - 1), r, m->c.brady_bpm + 5))
             emit(m, PF_ALARM_BRADY, 1, r, rate);
         else if (on && rate >= m->c.brady_bpm + 5)
@@ -398,6 +400,23 @@ static int on_beat(pf_bedmon *m, int64_t r)
     }
 #undef BT
     return 1;
+}
+
+/* Regular QRS complexes in [a, b): an organised rhythm (e.g. VT), not fibrillation. */
+static int organised(const pf_bedmon *m, int64_t a, int64_t b)
+{
+    double s = 0, s2 = 0;
+    int n = 0;
+    for (long i = m->nb - 1; i >= 1 && i >= m->nb - HIST + 1; i--) {
+        int64_t t = m->bt[i % HIST], p = m->bt[(i - 1) % HIST];
+        if (t >= b) continue;
+        if (p < a) break;
+        double d = (double)(t - p);
+        s += d; s2 += d * d; n++;
+    }
+    if (n < 3) return 0;
+    double mean = s / n, sd = sqrt(fmax(0, s2 / n - mean * mean));
+    return sd / mean < 0.15;
 }
 
 /* VF filter leakage (Kuo & Dillman 1978) of the last vf_s seconds of lead l. */
@@ -498,10 +517,13 @@ static void on_block(pf_bedmon *m, int64_t end, uint32_t lead_off)
         int vf = nl && ok && worst < m->c.vf_leakage;
         int64_t a = end - (int64_t)(m->c.vf_s * fs);
         if (vf && pulses_confirm(m, a, end, 30)) vf = 0;
+        if (vf && organised(m, a, end - m->la)) vf = 0;
         if (vf) { m->vf_pos++; m->vf_neg = 0; } else { m->vf_neg++; m->vf_pos = 0; }
-        if (vf && !(m->active & 1u << PF_ALARM_VFIB)) emit(m, PF_ALARM_VFIB, 1, end, worst * 1000);
+        if (vf && !(m->active & 1u << PF_ALARM_VFIB)) {
+            emit(m, PF_ALARM_VFIB, 1, end, worst * 1000);
+        }
         else if ((m->active & 1u << PF_ALARM_VFIB) && m->vf_neg >= 2) emit(m, PF_ALARM_VFIB, 0, end, worst * 1000);
-        if (m->active & 1u << PF_ALARM_VFIB) m->last_beat = end; /* time in VF does not count towards asystole */
+        if (m->active & 1u << PF_ALARM_VFIB) m->last_beat = m->vf_until = end; /* time in VF counts towards neither asystole nor a rate */
     }
 }
 
