@@ -419,5 +419,8 @@ int main(int argc, char **argv)
             (unsigned long long)sent, secs, (unsigned long long)blocked);
     for (int s = 0; s < ns; s++) zmq_close(sk[s]);
     zmq_ctx_term(ctx);
+    for (int i = 0; i < beds; i++) { free(bd[i].own); free(bd[i].off_mask); free(bd[i].held); }
+    for (int k = 0; k < nbase; k++) free(base[k].sig);
+    free(bd); free(base); free(sk); free(buf); free(tmp);
     return 0;
 }

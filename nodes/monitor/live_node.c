@@ -60,7 +60,7 @@ typedef struct {
     size_t n_beds, max_beds, n_active;
     double silent_s, max_rate, exit_idle_s;
     uint64_t last_scan_ns, idle_since_ns, garbage;
-    float *buf;
+    int16_t *raw;            /* aligned copy of a chunk's samples */
 } live_t;
 
 static int64_t wall_us(void)
@@ -107,8 +107,8 @@ static int live_create(pf_node *n, void **state)
     L->exit_idle_s = pf_params_double(p, "exit_idle_s");
     for (L->cap = 16; L->cap < 2 * L->max_beds; L->cap *= 2) {}
     L->beds = calloc(L->cap, sizeof *L->beds);
-    L->buf = malloc(sizeof(float) * PF_BS_MAX_LEADS * PF_BS_MAX_SAMPLES);
-    if (!L->beds || !L->buf) return pf_err(PF_ENOMEM, "live: out of memory for %zu beds", L->max_beds);
+    L->raw = malloc(sizeof(int16_t) * PF_BS_MAX_LEADS * PF_BS_MAX_SAMPLES);
+    if (!L->beds || !L->raw) return pf_err(PF_ENOMEM, "live: out of memory for %zu beds", L->max_beds);
     const char *ep = pf_params_string(p, "endpoint");
     L->ctx = zmq_ctx_new();
     L->sock = L->ctx ? zmq_socket(L->ctx, ZMQ_PULL) : NULL;
@@ -247,9 +247,12 @@ static int handle_data(live_t *L, pf_node *n, bed_t *b, const pf_bs_msg *m, uint
     pf_msg *w = pf_msg_window_create(id, m->seq, b->base + (int64_t)m->sample, m->fs, (uint32_t)nl, (uint32_t)ns);
     if (!w) return pf_err(PF_ENOMEM, "live: out of memory");
     float *x = pf_msg_samples(w), inv = 1.0f / m->gain;
+    /* ZeroMQ may hand over the frame at any address: copy to aligned memory before reading int16 */
+    int16_t *raw = L->raw;
+    memcpy(raw, m->samples, sizeof(int16_t) * (size_t)nl * ns);
     for (int t = 0; t < ns; t++)
         for (int l = 0; l < nl; l++) {
-            int16_t v = m->samples[t * nl + l];
+            int16_t v = raw[t * nl + l];
             x[(size_t)l * ns + t] = v == PF_BS_INVALID ? NAN : (float)v * inv;
         }
     b->c[PF_LM_BED] = b->bed;
@@ -369,7 +372,7 @@ static void live_destroy(void *state)
     if (L->sock) zmq_close(L->sock);
     if (L->ctx) zmq_ctx_term(L->ctx);
     free(L->beds);
-    free(L->buf);
+    free(L->raw);
     free(L);
 }
 

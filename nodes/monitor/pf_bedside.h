@@ -45,7 +45,8 @@ typedef struct {
     uint16_t n_leads, n_samples;
     float gain;
     uint32_t lead_off;
-    const int16_t *samples; /* DATA: points into the decoded buffer, [n_samples][n_leads] */
+    const int16_t *samples; /* DATA: points into the decoded buffer, [n_samples][n_leads]; may be
+                             * unaligned (ZeroMQ frames can start anywhere): memcpy before reading */
     const char *info;       /* INFO: lead names (not NUL-terminated), info_len bytes */
     size_t info_len;
 } pf_bs_msg;

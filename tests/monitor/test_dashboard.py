@@ -7,7 +7,7 @@ WebDriver HTTP protocol. Asserts from the rendered page that every bed appears a
 that bed 2's asystole alarm shows within its limit: the condition completes 4 s after
 the last beat before the injection, and IEC 60601-2-27 allows 10 s from there.
 Usage: test_dashboard.py PHYSIOFLOW BEDSIDE_SIM [SCREENSHOT.png]"""
-import base64, json, os, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
+import base64, json, os, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.error, urllib.request
 
 phys, sim = sys.argv[1], sys.argv[2]
 shot = sys.argv[3] if len(sys.argv) > 3 else None
@@ -70,10 +70,15 @@ try:
     for _ in range(100):
         try: wd("GET", "/status"); break
         except OSError: time.sleep(0.1)
-    sess = wd("POST", "/session", {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+    caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
         "binary": chromium, "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                                     f"--user-data-dir={tmp}/chrome", "--window-size=1400,900"]}}}})["sessionId"]
+                                     f"--user-data-dir={tmp}/chrome", "--window-size=1400,900"]}}}}
+    for attempt in range(3):  # chromium's first start on a loaded machine can time out inside chromedriver
+        try: sess = wd("POST", "/session", caps)["sessionId"]; break
+        except urllib.error.HTTPError as e:
+            if attempt == 2: fail(f"chromedriver could not start chromium: {e.read()[:300]}")
+            time.sleep(1)
     wd("POST", f"/session/{sess}/url", {"url": f"http://127.0.0.1:{web_port}/"})
     js = {"script": "return [document.querySelectorAll('.bed').length, !!document.querySelector('#bed-2 .alarm-asystole'),"
                     " [...document.querySelectorAll('.bed .alarm-asystole')].map(e => e.closest('.bed').id),"
@@ -108,6 +113,12 @@ try:
     on = [e for e in ev if e["bed"] == 2 and e["type"] == "asystole" and e["state"] == "onset"]
     if not on: fail("events.jsonl has no asystole onset for bed 2")
     print(f"events.jsonl: bed 2 asystole onset at {on[0]['t_s']:.2f} s of the bed's stream, latency {on[0]['latency_ms']:.0f} ms")
+    # the station stops cleanly, and (in sanitizer builds) without reports
+    graph.send_signal(signal.SIGINT)
+    graph.wait(30)
+    log = open(os.path.join(tmp, "graph.log")).read()
+    for bad in ["AddressSanitizer", "LeakSanitizer", "runtime error:"]:
+        if bad in log: fail(f"{bad} in the graph's log:\n{log[-3000:]}")
     print("PASS")
 finally:
     cleanup()
