@@ -13,7 +13,7 @@
  *   gap (a lost chunk) | dup (a duplicated chunk) | swap (two chunks reordered) |
  *   garbage | rate (fs changes mid-stream) | flood (10x its rate for 2 s)
  * --truth FILE writes the injected events (bed,type,alarm,start_s,end_s).
- * Usage: bedside_sim --endpoint tcp://127.0.0.1:5700 --beds 8 --duration 60
+ * Usage: bedside_sim --endpoint tcp://127.0.0.1:5700 --beds 8 [--first-bed 0] --duration 60
  *        [--speed 1] [--fs 500] [--leads 12] [--chunk-ms 40] [--seed 1] ... */
 #include "ecgsyn.h"
 #include "pf_bedside.h"
@@ -207,7 +207,7 @@ static const char *alarm_of(const char *type)
 int main(int argc, char **argv)
 {
     const char *endpoint = "tcp://127.0.0.1:5700", *records = NULL, *list = NULL, *truth = NULL;
-    int beds = 4, leads = 12, sockets = 0;
+    int beds = 4, leads = 12, sockets = 0, first = 0;
     double dur = 60, speed = 1, fs = 500, chunk_ms = 40, loop_s = 60;
     uint64_t seed = 1;
     event_t ev[MAXEV]; int nev = 0;
@@ -218,6 +218,7 @@ int main(int argc, char **argv)
         i++;
         if (!strcmp(a, "--endpoint")) endpoint = v;
         else if (!strcmp(a, "--beds")) beds = atoi(v);
+        else if (!strcmp(a, "--first-bed")) first = atoi(v);
         else if (!strcmp(a, "--duration")) dur = atof(v);
         else if (!strcmp(a, "--speed")) speed = atof(v);
         else if (!strcmp(a, "--fs")) fs = atof(v);
@@ -279,8 +280,8 @@ int main(int argc, char **argv)
     if (tf) fprintf(tf, "bed,type,alarm,start_s,end_s\n");
     for (int k = 0; k < nev; k++) {
         event_t *e = &ev[k];
-        if (e->bed < 0 || e->bed >= beds) die("event for bed %s out of range", "");
-        bed_t *b = &bd[e->bed];
+        if (e->bed < first || e->bed >= first + beds) die("event for bed %s out of range (beds are --first-bed .. + --beds - 1)", "");
+        bed_t *b = &bd[e->bed - first];
         const base_t *bs = &base[b->base];
         if (!b->own) {
             b->own_len = records ? bs->len : total;
@@ -331,7 +332,7 @@ int main(int argc, char **argv)
             double tsec = (double)pos / fs;
             int64_t end_len = records ? bs->len : total;
             void *so = sk[b->sock];
-            pf_bs_msg m = {.type = PF_BS_DATA, .bed = (uint32_t)i, .session = b->session, .fs = (float)fs, .n_leads = (uint16_t)bs->leads, .gain = bs->gain};
+            pf_bs_msg m = {.type = PF_BS_DATA, .bed = (uint32_t)(i + first), .session = b->session, .fs = (float)fs, .n_leads = (uint16_t)bs->leads, .gain = bs->gain};
             if (pos >= end_len) {
                 m.type = PF_BS_BYE; m.seq = b->seq++; m.t_us = t0_us + (int64_t)(tsec * 1e6 / (speed > 0 ? speed : 1)); m.sample = b->sample;
                 int len = pf_bs_encode(&m, buf, cap);
@@ -343,9 +344,9 @@ int main(int argc, char **argv)
             int skip = 0, dup = 0, swap = 0;
             for (int k = 0; k < nfa; k++) {
                 fault_t *f = &fa[k];
-                if (f->done || f->bed != i || f->at > tsec) continue;
+                if (f->done || f->bed != i + first || f->at > tsec) continue;
                 f->done = 1;
-                fprintf(stderr, "bedside_sim: bed %d at %.1f s: fault %s\n", i, tsec, f->kind);
+                fprintf(stderr, "bedside_sim: bed %d at %.1f s: fault %s\n", i + first, tsec, f->kind);
                 if (!strcmp(f->kind, "reconnect")) {
                     /* a new connection and session after 2 s of silence */
                     if (ns == beds) { zmq_close(sk[b->sock]); sk[b->sock] = zmq_socket(ctx, ZMQ_PUSH); zmq_setsockopt(sk[b->sock], ZMQ_LINGER, &linger, sizeof linger); zmq_connect(sk[b->sock], endpoint); so = sk[b->sock]; }
