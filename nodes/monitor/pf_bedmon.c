@@ -369,10 +369,9 @@ static int on_beat(pf_bedmon *m, int64_t r)
     if (isv) { m->vrun++; m->nonv_run = 0; } else { m->vrun = 0; m->nonv_run++; }
     k = m->c.vt_beats;
     if (m->vrun >= k && !(m->active & 1u << PF_ALARM_VTACH)) {
-        double rate = 60.0 * fs * (k - 1) / (double)(BT(0) - BT(k - 1));
-        /* a regular pulse at an ordinary rate says the wide beats were artefact */
-        int perfused = m->npul && pulses_confirm(m, BT(k - 1), r, 40) && m->prate < m->c.vt_bpm;
-        if (rate > m->c.vt_bpm && !perfused) emit(m, PF_ALARM_VTACH, 1, r, rate);
+        /* no pulse check: a 5-beat run lasts 1.5-3 s, too short for pulses to prove perfusion */
+        double rate = median_rate(m, k);
+        if (rate > m->c.vt_bpm) emit(m, PF_ALARM_VTACH, 1, r, rate);
     } else if ((m->active & 1u << PF_ALARM_VTACH) && m->nonv_run >= 2) {
         emit(m, PF_ALARM_VTACH, 0, r, NAN);
     }
