@@ -290,7 +290,13 @@ static int dash_process(pf_node *n, void *state, const char *port, pf_msg *m)
     if (!b) { pthread_mutex_unlock(&D->mu); return PF_OK; }
     b->dec = (int)lround(m->sample_rate / D->disp_hz);
     if (b->dec < 1) b->dec = 1;
-    if (b->wn && m->start_sample > b->next_sample) { b->w[b->wn % WCAP] = NAN; b->wn++; b->acc_n = 0; } /* a gap stays a gap */
+    if (b->wn && m->start_sample > b->next_sample) {
+        /* a gap stays a gap, as wide as the missing time (up to the history kept) */
+        int64_t miss = (m->start_sample - b->next_sample) / b->dec + 1;
+        if (miss > WCAP) miss = WCAP;
+        for (int64_t i = 0; i < miss; i++) { b->w[b->wn % WCAP] = NAN; b->wn++; }
+        b->acc_n = 0;
+    }
     b->next_sample = m->start_sample + m->n_samples;
     /* keep each bucket's extreme so QRS spikes survive decimation */
     const pf_section *rp = pf_msg_find_const(m, PF_SEC_RPEAKS);

@@ -65,7 +65,7 @@ try:
     onset = 10.0
     t0 = time.time()
     procs.append(subprocess.Popen([sim, "--endpoint", f"tcp://127.0.0.1:{bed_port}", "--beds", "4", "--duration", "32", "--leads", "3",
-                                   "--event", f"2:asystole:{onset}:14", "--truth", os.path.join(tmp, "truth.csv")], stderr=subprocess.DEVNULL))
+                                   "--event", f"2:asystole:{onset}:14", "--fault", "1:11:reconnect", "--truth", os.path.join(tmp, "truth.csv")], stderr=subprocess.DEVNULL))
     procs.append(subprocess.Popen([driver, f"--port={drv_port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     for _ in range(100):
         try: wd("GET", "/status"); break
@@ -96,7 +96,16 @@ try:
     if where != ["bed-2"]: fail(f"asystole shown on {where}, expected only bed-2")
     print(f"beds on the page after {beds_seen:.1f} s; bed 2 asystole shown {shown - onset:.1f} s after the injection "
           f"(limit {deadline - onset:.1f} s); bed 0 HR {hr}")
-    time.sleep(1.5)
+    # bed 1 reconnected after 2 s away: the page counts the gap (and draws it as a break)
+    for _ in range(40):
+        c1 = wd("POST", f"/session/{sess}/execute/sync", {"script": "return document.querySelector('#bed-1 .cnt').textContent", "args": []})
+        if "gaps 1" in c1 and "reconn 1" in c1: break
+        time.sleep(0.25)
+    if "gaps 1" not in c1 or "reconn 1" not in c1: fail(f"bed 1's reconnect not shown as a gap: '{c1}'")
+    # and the trace holds the missing time as empty samples (2 s at the page's 125 Hz), not joined
+    nulls = wd("POST", f"/session/{sess}/execute/sync", {"script": "return beds[1].w.filter(v => v === null).length", "args": []})
+    if not 200 <= nulls <= 300: fail(f"bed 1's trace has {nulls} empty samples for its 2 s gap, expected ~250")
+    time.sleep(1.0)
     if shot:
         png = base64.b64decode(wd("GET", f"/session/{sess}/screenshot"))
         open(shot, "wb").write(png)
