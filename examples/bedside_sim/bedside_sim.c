@@ -214,6 +214,16 @@ int main(int argc, char **argv)
     fault_t fa[MAXEV]; int nfa = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            printf("usage: bedside_sim [--endpoint tcp://127.0.0.1:5700] [--beds N] [--first-bed K] [--duration S] [--speed K]\n"
+                   "                   [--fs HZ] [--leads 1..12] [--chunk-ms MS] [--sockets S] [--loop S] [--seed N]\n"
+                   "                   [--records DIR --list a,b,c] [--event BED:TYPE:START_S:DURATION_S]... [--fault BED:AT_S:KIND]...\n"
+                   "                   [--truth FILE]\n"
+                   "  TYPE: asystole asystole_p brady tachy vrun vf leadoff noise\n"
+                   "  KIND: reconnect pause gap dup swap garbage rate flood\n"
+                   "  --speed 1 = real time (default), K = K times faster, 0 = as fast as possible\n");
+            return 0;
+        }
         if (!v) die("option '%s' needs a value", a);
         i++;
         if (!strcmp(a, "--endpoint")) endpoint = v;

@@ -47,7 +47,13 @@ typedef struct {
     int n_leads;
     char names[512];
     int64_t drops;
+    uint32_t logged;  /* problems reported for this bed (first 5 in full, then 1 in 1000) */
 } mbed_t;
+
+static void bed_warn(mbed_t *b, const char *what)
+{
+    if (++b->logged <= 5 || b->logged % 1000 == 0) pf_warn("bed %u: %s; chunk dropped (bed's report #%u)", b->bed, what, b->logged);
+}
 
 typedef struct {
     mbed_t *beds;
@@ -155,7 +161,7 @@ static int mon_process(pf_node *n, void *state, const char *port, pf_msg *msg)
         b->m = pf_bedmon_create(&c);
         if (!b->m) {
             pf_node_count(n, "rejected", 1);
-            pf_warn("bed %u: %s; chunk dropped", b->bed, pf_errmsg());
+            bed_warn(b, pf_errmsg());
             return PF_OK;
         }
         b->fs = msg->sample_rate;
@@ -168,7 +174,7 @@ static int mon_process(pf_node *n, void *state, const char *port, pf_msg *msg)
     int rc = pf_bedmon_process(b->m, ss->data, (int)msg->n_samples, msg->start_sample, (uint32_t)meta[PF_LM_LEAD_OFF], M->buf, 256, &nev, M->pk, 512, &np);
     if (rc) {
         pf_node_count(n, "rejected", 1);
-        pf_warn("bed %u: %s; chunk dropped", b->bed, pf_errmsg());
+        bed_warn(b, pf_errmsg());
         return PF_OK;
     }
     int64_t now = wall_us();
