@@ -11,12 +11,13 @@ mode="${1:-demo}"
 # slurm-wlm, munge, iproute2 and systemd: the scale tests start a single-node Slurm, make
 # network namespaces and run systemd-analyze verify (they skip without them).
 # Build and run-time libraries, and the Debian python3 packages the tests use
-# as numerical references (scipy, PyWavelets, PyTorch) and to read HDF5.
+# as numerical references (scipy, PyWavelets, PyTorch) and to read HDF5;
+# headless Chromium + chromedriver for the live dashboard test.
 PACKAGES="build-essential cmake pkg-config
-  libzmq3-dev libczmq-dev libliquid-dev libopenblas-dev libhdf5-dev libconfig-dev libmatio-dev zlib1g-dev
+  libzmq3-dev libczmq-dev libliquid-dev libopenblas-dev libhdf5-dev libconfig-dev libmatio-dev zlib1g-dev libmicrohttpd-dev
   python3 python3-numpy python3-scipy python3-pywt python3-torch python3-h5py python3-zmq
   clang
-  slurm-wlm munge iproute2 systemd"
+  slurm-wlm munge iproute2 systemd chromium chromium-driver"
 
 missing=""
 for p in $PACKAGES; do

@@ -37,7 +37,9 @@ static void usage(FILE *f)
             "  features fit (GRAPH.cfg | WINDOWS.h5...) --out STATS.h5 [--pca K]\n"
             "                                  fit feature standardisation (and PCA) on a training set\n"
             "  keygen CERT...                  CURVE key pairs for encrypted tcp edges (CERT, CERT_secret)\n"
-            "  export slurm|systemd GRAPH ...  launch files for Slurm (batch script) or systemd (units); docs/deploy.md\n");
+            "  export slurm|systemd GRAPH ...  launch files for Slurm (batch script) or systemd (units); docs/deploy.md\n"
+            "  monitor accuracy --data DIR [RECORD...] | monitor replay RECORD | monitor truth ...\n"
+            "                                  score the bedside monitor's alarms (docs/nodes/monitor.md)\n");
 }
 
 pf_graph *pf_cli_load(const char *path, const char *const *set, int n_set)
@@ -133,6 +135,7 @@ static int dispatch(int argc, char **argv, const char *const *set, int n_set)
     if (!strcmp(cmd, "features")) return pf_cmd_features(argc, argv);
     if (!strcmp(cmd, "keygen")) return pf_cmd_keygen(argc, argv);
     if (!strcmp(cmd, "export")) return pf_cmd_export(argc, argv);
+    if (!strcmp(cmd, "monitor")) return pf_cmd_monitor(argc, argv);
     if (!strcmp(cmd, "kinds")) {
         for (int k = 0; pf_kinds[k]; k++) {
             if (argc > 2 && strcmp(argv[2], pf_kinds[k]->name)) continue;

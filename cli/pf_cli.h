@@ -12,5 +12,6 @@ int pf_cmd_eval(int argc, char **argv);
 int pf_cmd_features(int argc, char **argv);
 int pf_cmd_keygen(int argc, char **argv);
 int pf_cmd_export(int argc, char **argv);
+int pf_cmd_monitor(int argc, char **argv);
 
 #endif

@@ -120,6 +120,8 @@ const char *pf_node_graph_name(const pf_node *n) { return n->inst->graph_name; }
 int pf_node_stopping(const pf_node *n) { (void)n; return g_stop != 0; }
 const char *pf_node_resume_dir(const pf_node *n) { return n->inst->resume_dir; }
 
+uint64_t pf_node_dropped(const pf_node *n) { return n->cnt[PF_CNT_DROPPED]; }
+
 void pf_node_count(pf_node *n, const char *counter, uint64_t delta)
 {
     for (int i = 0; i < n->n_custom; i++)

@@ -149,6 +149,8 @@ int pf_node_send(pf_node *n, const char *port, pf_msg *m);
  * (throttled), and PF_OK returned so the node carries on:
  *   return pf_node_reject(n, "bad_rate", m, "no filter at %g Hz", fs); */
 int pf_node_reject(pf_node *n, const char *reason, const pf_msg *m, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Messages dropped so far by policy "drop" edges (a node can attribute drops, e.g. per bed). */
+uint64_t pf_node_dropped(const pf_node *n);
 
 /* Kind-specific counters, shown by the launcher ("beats_shuffled", ...). */
 void pf_node_count(pf_node *n, const char *counter, uint64_t delta);

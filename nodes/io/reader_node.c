@@ -28,7 +28,7 @@ static const pf_param_spec reader_params[] = {
     {"hop", PF_P_INT, "0", 0, 1 << 24, NULL, "hop between window starts, samples (0 = window: no overlap)"},
     {"tail", PF_P_STRING, "drop", 0, 0, "drop|pad|edge", "last window that does not fit: drop it, pad it with zeros, or pad it by holding the last sample (no step for detectors)"},
     {"leads", PF_P_STRLIST, "", 0, 64, NULL, "lead names in output order, e.g. [\"II\", \"V1\"] (empty = all, record order)"},
-    {"missing_lead", PF_P_STRING, "error", 0, 0, "error|skip", "a record lacking a selected lead: fail, or skip the record"},
+    {"missing_lead", PF_P_STRING, "error", 0, 0, "error|skip|absent", "a record lacking a selected lead: fail, skip the record, or leave the lead out (absent, never zeros)"},
     {"annotator", PF_P_STRING, "atr", 0, 0, NULL, "WFDB annotator of the reference annotations (\"atr\", LUDB \"ii\", ...; \"\" = none)"},
     {"epochs", PF_P_INT, "1", 1, 1000000, NULL, "passes over the data"},
     {"shuffle", PF_P_BOOL, "false", 0, 0, NULL, "per-epoch shuffled window order from the graph seed"},
@@ -63,7 +63,7 @@ typedef struct {
     int nsrc, srccap;
     unit_t *units, *order;
     int64_t nunits, pos;
-    int epoch, epochs, shuffle, pairs, pad, pad_edge, realtime, skip_missing;
+    int epoch, epochs, shuffle, pairs, pad, pad_edge, realtime, skip_missing, absent_missing;
     int64_t window, hop;
     double rate;
     char annotator[64];
@@ -179,6 +179,16 @@ static int map_leads(reader_t *r, pf_record *rec, int *idx, int *n)
         for (int i = 0; i < *n; i++) idx[i] = i;
         return PF_OK;
     }
+    if (r->absent_missing) { /* the selected leads this record has, in selection order */
+        *n = 0;
+        for (int i = 0; i < r->nsel; i++) {
+            int k = pf_record_find_lead(rec, r->sel[i]);
+            if (k >= 0) idx[(*n)++] = k;
+        }
+        if (*n) return PF_OK;
+        pf_err(PF_ENOTFOUND, "reader: %s has none of the selected leads", pf_record_name(rec));
+        return 1;
+    }
     *n = r->nsel;
     int rc = pf_record_select(rec, (const char *const *)r->sel, r->nsel, idx);
     if (rc == PF_ENOTFOUND && r->skip_missing) return 1;
@@ -280,6 +290,7 @@ static int reader_create(pf_node *n, void **state)
     r->realtime = pf_params_bool(p, "realtime");
     r->rate = pf_params_double(p, "rate");
     r->skip_missing = !strcmp(pf_params_string(p, "missing_lead"), "skip");
+    r->absent_missing = !strcmp(pf_params_string(p, "missing_lead"), "absent");
     snprintf(r->annotator, sizeof r->annotator, "%s", pf_params_string(p, "annotator"));
     r->nsel = pf_params_list_len(p, "leads");
     r->sel = calloc((size_t)(r->nsel ? r->nsel : 1), sizeof *r->sel);

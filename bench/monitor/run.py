@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""The real station under load: bedside_sim (N beds, 12 leads, 500 Hz, CHUNK_MS (default 40) ms chunks, real
+time) -> live -> monitor, all on this machine, N stepped up until the station falls behind.
+
+A step keeps up when nothing is dropped or refused anywhere (simulator sockets, live's
+rate budget, the live -> monitor "drop" edge) and the monitor emits the injected alarms.
+One bed in 20 gets an asystole at 8 s, so every step measures alarm latency (trigger
+sample's acquisition -> emission; p50/p99, and beyond the detector's 0.5 s look-ahead).
+Memory: the monitor process's peak RSS (VmHWM) per bed, from the difference between steps.
+Usage: run.py BUILD_DIR [N ...]   (default N: 100 250 500 1000 2000 3000 5000)"""
+import json, os, re, signal, socket, statistics, subprocess, sys, tempfile, time
+
+build = sys.argv[1]
+steps = [int(a) for a in sys.argv[2:]] or [100, 250, 500, 1000, 2000, 3000, 5000]
+phys, sim = f"{build}/graph/physioflow", f"{build}/examples/bedside_sim"
+DUR = 30
+CHUNK_MS = os.environ.get("CHUNK_MS", "40")  # bedside chunk length; per-message costs scale with 1000 / CHUNK_MS
+
+def step(n):
+    tmp = tempfile.mkdtemp(prefix="pf-benchmon-")
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+    cfg = f"{tmp}/g.cfg"
+    open(cfg, "w").write(f'''name = "benchmon{n}";
+nodes = (
+  {{ name = "live"; kind = "live"; endpoint = "tcp://127.0.0.1:{port}"; exit_idle_s = 2.0; silent_s = 10.0; }},
+  {{ name = "monitor"; kind = "monitor"; events = "{tmp}/ev.jsonl"; }}
+);
+edges = ( {{ from = "live"; to = "monitor"; policy = "drop"; hwm = 100000; }} );
+''')
+    g = subprocess.Popen([phys, "run", cfg], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(1.0)
+    evs = []
+    for b in range(0, n, 20): evs += ["--event", f"{b}:asystole:8:6"]
+    t0 = time.time()
+    sm = subprocess.Popen([sim, "--endpoint", f"tcp://127.0.0.1:{port}", "--beds", str(n), "--duration", str(DUR), "--leads", "12",
+                           "--fs", "500", "--chunk-ms", CHUNK_MS, "--sockets", str(min(n, 512)), "--loop", "20"] + evs,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    hwm = 0
+    mon_pid = None
+    while sm.poll() is None:
+        if mon_pid is None:
+            r = subprocess.run(["pgrep", "-f", f"node {cfg} monitor"], capture_output=True, text=True)
+            mon_pid = int(r.stdout.split()[0]) if r.stdout.strip() else None
+        if mon_pid:
+            try:
+                st = open(f"/proc/{mon_pid}/status").read()
+                hwm = max(hwm, int(re.search(r"VmHWM:\s+(\d+)", st).group(1)))
+            except (OSError, AttributeError): pass
+        time.sleep(0.5)
+    simerr = sm.stderr.read()
+    out, _ = g.communicate(timeout=120)
+    refused = int(re.search(r"\((\d+) refused", simerr).group(1)) if "refused" in simerr else -1
+    live = next((l for l in out.splitlines() if l.startswith("live.0")), "")
+    cols = live.split()
+    dropped = int(cols[5]) if len(cols) > 5 else -1
+    cnt = dict((k, int(v)) for k, v in re.findall(r"(\w+)=(\d+)", live))
+    ev = [json.loads(l) for l in open(f"{tmp}/ev.jsonl")] if os.path.exists(f"{tmp}/ev.jsonl") else []
+    lat = sorted(e["latency_ms"] for e in ev if e["type"] == "asystole" and e["state"] == "onset")
+    want = len(range(0, n, 20))
+    p50 = statistics.median(lat) if lat else float("nan")
+    p99 = lat[min(len(lat) - 1, int(0.99 * (len(lat) - 1) + 0.5))] if lat else float("nan")
+    ok = refused == 0 and dropped == 0 and cnt.get("flood", 0) == 0 and len(lat) >= want
+    subprocess.run(["rm", "-rf", tmp])
+    return dict(n=n, ok=ok, refused=refused, dropped=dropped, flood=cnt.get("flood", 0), gaps=cnt.get("gaps", 0),
+                alarms=len(lat), want=want, p50=p50, p99=p99, hwm_kb=hwm)
+
+print(f"{'beds':>6} {'keeps up':>8} {'refused':>8} {'dropped':>8} {'flood':>6} {'gaps':>6} {'asystole':>9} {'p50 ms':>8} {'p99 ms':>8} "
+      f"{'p99-0.5s':>8} {'mon RSS MB':>10}")
+prev = None
+rows = []
+for n in steps:
+    r = step(n)
+    rows.append(r)
+    print(f"{r['n']:>6} {('yes' if r['ok'] else 'NO'):>8} {r['refused']:>8} {r['dropped']:>8} {r['flood']:>6} {r['gaps']:>6} "
+          f"{r['alarms']:>4}/{r['want']:<4} {r['p50']:>8.1f} {r['p99']:>8.1f} {r['p99'] - 500:>8.1f} {r['hwm_kb'] / 1024:>10.1f}", flush=True)
+    if not r["ok"]: break
+good = [r for r in rows if r["ok"] and r["hwm_kb"]]  # a step that fell behind did not hold every bed
+if len(good) >= 2:
+    a, b = good[0], good[-1]
+    print(f"monitor memory per bed: {(b['hwm_kb'] - a['hwm_kb']) / (b['n'] - a['n']):.0f} KB (peak RSS difference between {a['n']} and {b['n']} beds)")
+ok = [r["n"] for r in rows if r["ok"]]
+print(f"largest bed count kept up in real time: {max(ok) if ok else 0} (target 5000)")
