@@ -422,7 +422,7 @@ pf_graph *pf_graph_load(const char *path, const pf_graph_opts *opts, pf_diag *dg
     config_lookup_int(&cfg, "max_frame_mb", &mf);
     if (mf < 1 || mf > 4096) pf_diag_add(dg, "%s:1: max_frame_mb %d must be in [1, 4096]", path, mf);
     g->max_frame_mb = mf;
-    double sw = 10.0;
+    double sw = 30.0;
     config_lookup_float(&cfg, "stall_warn", &sw);
     g->stall_warn = sw;
     const char *ipc = NULL;
