@@ -25,6 +25,8 @@ int pf_stage_wavelet_cfg(const pf_params *p, pf_wavelet_cfg *c)
     c->init = init;
     c->kernel = (int)pf_params_int(p, "kernel");
     c->dropout = (float)pf_params_double(p, "wavelet_dropout");
+    c->gate_heads = (int)pf_params_int(p, "gate_heads");
+    c->xattn_heads = (int)pf_params_int(p, "xattn_heads");
     return pf_wavelet_validate(c);
 }
 

@@ -34,7 +34,9 @@
     {"families", PF_P_STRLIST, "db4, db6, sym4, coif2", 1, 8, NULL, "wavelet families mixed by the selector"}, \
     {"init", PF_P_STRING, "physiowave", 0, 0, "physiowave|exact", "filter taps: stretched to `kernel` (published) or each family's own"}, \
     {"kernel", PF_P_INT, "24", 2, 64, NULL, "filter taps with init = physiowave"},                                  \
-    {"wavelet_dropout", PF_P_DOUBLE, "0.1", 0, 0.9, NULL, "dropout inside the channel-aggregation FFNs"}
+    {"wavelet_dropout", PF_P_DOUBLE, "0.1", 0, 0.9, NULL, "dropout inside the channel-aggregation FFNs"},      \
+    {"gate_heads", PF_P_INT, "4", 1, 64, NULL, "heads of the per-lead gate (must divide leads; 4 as published)"},  \
+    {"xattn_heads", PF_P_INT, "4", 1, 64, NULL, "heads of the cross-scale attention (must divide 2 x leads)"}
 #define PF_STAGE_TRANSFORMER_PARAMS                                                                                   \
     {"preset", PF_P_STRING, "tiny", 0, 0, "tiny|small|physiowave-ecg", "encoder size: D/layers/heads 128/4/4, 256/6/8, 384/8/12"}, \
     {"dropout", PF_P_DOUBLE, "0.1", 0, 0.9, NULL, "encoder and head dropout"},                                      \

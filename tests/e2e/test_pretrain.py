@@ -7,7 +7,9 @@ gradients back over feedback edges) on synthetic ECG, small enough for the suite
    rows 3-4 as an uninterrupted 4-step run;
 3. a run killed with SIGKILL after a checkpoint and resumed gives the same
    metrics file as one never stopped;
-4. a stage that fails stops the graph, naming it."""
+4. a stage that fails stops the graph, naming it;
+5. the shipped MIT-BIH configs (split and fused) on real records, 3 steps: identical
+   losses (skipped without ../shared/data)."""
 import csv
 import os
 import signal
@@ -106,6 +108,23 @@ open(cb, "w").write(text)
 r4 = run(cb, timeout=300)
 check(r4.returncode == 1 and "trainer" in r4.stderr and "preset" in r4.stderr,
       "mismatched presets: the trainer fails naming them: exit %d %s" % (r4.returncode, r4.stderr[-600:]))
+
+# 5. the MIT-BIH configs, split and fused
+DATA = os.environ.get("PF_SHARED_DATA", "")
+SRC = os.environ.get("PF_SOURCE_DIR", "")
+if os.path.isdir(os.path.join(DATA, "mitdb")) and SRC:
+    got = []
+    for name, batch in (("pretrain-physiowave", "wavelet.batch=2"), ("pretrain-physiowave-fused", "trainer.batch=2")):
+        m = os.path.join(TMP, name + ".csv")
+        r = subprocess.run([EXE, "run", os.path.join(SRC, "configs", name + ".cfg"), "--quiet",
+                            "--set", 'reader.root="%s/mitdb"' % DATA, "--set", "trainer.steps=3", "--set", batch,
+                            "--set", 'trainer.metrics="%s"' % m, "--set", 'trainer.checkpoint_dir="%s"' % os.path.join(TMP, name)],
+                           capture_output=True, text=True, timeout=600)
+        check(r.returncode == 0, "%s: %s" % (name, r.stderr[-600:]))
+        got.append(rows(m))
+    check(len(got[0]) == 3 and got[0] == got[1], "MIT-BIH: split equals fused:\n%s\n%s" % (got[0], got[1]))
+else:
+    print("SKIP part 5: no MIT-BIH records at '%s'" % DATA)
 
 if not os.environ.get("PF_KEEP"):
     subprocess.run(["rm", "-rf", TMP])
