@@ -337,6 +337,7 @@ static int trainer_process(pf_node *n, void *state, const char *port, pf_msg *m)
 {
     trainer_t *t = state;
     if (t->fused) {
+        if (pf_node_stopping(n)) return PF_DONE; /* Ctrl-C: finish() checkpoints the last step taken */
         int full = 0, rc = pf_batcher_take(n, &t->in, m, &full);
         return rc || !full ? rc : fused_step(n, t);
     }
@@ -352,7 +353,10 @@ static int trainer_process(pf_node *n, void *state, const char *port, pf_msg *m)
         int64_t step = ((const int64_t *)meta->data)[0];
         int rc = pf_stage_save(&t->hst, t->ckpt_dir, step, (int64_t)tv[1]);
         if (!rc) rc = pf_ckpt_manifest_write(t->ckpt_dir, step, (int64_t)tv[1], (int)tv[2]);
-        if (!rc) t->saved_step = step;
+        if (!rc) {
+            t->saved_step = step;
+            pf_info("checkpoint of step %lld in %s/step-%08lld (the stream ended first)", (long long)step + 1, t->ckpt_dir, (long long)step);
+        }
         return rc;
     }
     if (strcmp(m->id, "step")) return pf_node_reject(n, "protocol", m, "unknown stage message '%s'", m->id);
@@ -378,10 +382,11 @@ static int trainer_finish(pf_node *n, void *state, int interrupted)
         if (!rc) rc = pf_stage_save(&t->wst, t->ckpt_dir, step, t->windows);
         if (!rc) rc = pf_ckpt_manifest_write(t->ckpt_dir, step, t->windows, (int)t->in.epoch);
         if (rc) return rc;
+        t->saved_step = step;
     }
     if (t->step < t->steps)
         pf_warn("the stream ended after %lld of %lld steps%s", (long long)t->step, (long long)t->steps,
-                t->ckpt_dir[0] && t->step ? " (checkpointed)" : "");
+                t->step && t->saved_step == t->step - 1 ? " (checkpointed)" : "");
     return PF_OK;
 }
 

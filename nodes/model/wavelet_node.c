@@ -169,6 +169,8 @@ static int run_step(pf_node *n, wstage *s)
 static int wavelet_process(pf_node *n, void *state, const char *port, pf_msg *m)
 {
     wstage *s = state;
+    /* Ctrl-C: no new step; finish() checkpoints the last one taken */
+    if (pf_node_stopping(n)) return PF_DONE;
     int full = 0;
     int rc = pf_batcher_take(n, &s->in, m, &full);
     if (rc || !full) return rc;

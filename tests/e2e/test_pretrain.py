@@ -6,7 +6,8 @@ gradients back over feedback edges) on synthetic ECG, small enough for the suite
 2. resume: 2 steps, then `run --resume --set trainer.steps=4` gives the same
    rows 3-4 as an uninterrupted 4-step run;
 3. a run killed with SIGKILL after a checkpoint and resumed gives the same
-   metrics file as one never stopped;
+   metrics file as one never stopped; Ctrl-C checkpoints the last step taken
+   and a resume from it gives the same rows too;
 4. a stage that fails stops the graph, naming it;
 5. the shipped MIT-BIH configs (split and fused) on real records, 3 steps: identical
    losses (skipped without ../shared/data)."""
@@ -100,6 +101,19 @@ done = len(rows(mk))
 r3 = run(ck_, "--resume")
 check(r3.returncode == 0, "resume after kill -9 (%d rows before): %s" % (done, r3.stderr[-800:]))
 check(rows(mk) == a, "metrics after kill -9 and resume equal the uninterrupted run:\n%s\n%s" % (rows(mk), a))
+
+# 3b. Ctrl-C: the run checkpoints the last step taken and exits 130; resuming gives the same rows
+ci, mi, cki = write("ctrlc", True, "")
+p = subprocess.Popen([EXE, "run", ci, "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+t0 = time.time()
+while time.time() - t0 < 300 and len(rows(mi)) < 1:
+    time.sleep(0.1)
+p.send_signal(signal.SIGINT)
+err = p.communicate(timeout=120)[1]
+check(p.returncode == 130 and os.path.exists(os.path.join(cki, "latest")),
+      "Ctrl-C: exit %d, checkpoint manifest %s: %s" % (p.returncode, os.path.exists(os.path.join(cki, "latest")), err[-500:]))
+r5 = run(ci, "--resume")
+check(r5.returncode == 0 and rows(mi) == a, "rows after Ctrl-C and --resume equal the uninterrupted run:\n%s\n%s" % (rows(mi), a))
 
 # 4. a failing stage stops the graph and is named
 cb, _, _ = write("bad", True, "")
