@@ -72,6 +72,14 @@ EDGES = '{ from = "reader"; to = "filter"; }, { from = "filter"; to = "sink"; }'
 f = run("pairs", FILTER % "", EDGES, "pairs = true;")
 if f:
     pairs_equal(f, "band-pass", False)
+    # the sink's datasets are the table's "store" names (pf_sections.def), nothing of its own
+    import pfwire
+    stores = {r["store"].split(":", 1)[1] for r in pfwire.SECTIONS.values() if ":" in r["store"]}
+    stores |= {x + "_offset" for x in stores}
+    meta = {"window_index", "start_sample", "sample_rate", "epoch", "flags", "record", "record_ids"}
+    extra = set(f.keys()) - stores - meta
+    check(not extra and {"data", "adjacent", "adjacent_rpeaks", "rpeaks"} <= set(f.keys()),
+          "sink datasets follow the section table's store column (unknown: %s)" % sorted(extra))
     f.close()
 f = run("pairs500", FILTER % "resample = 500;", EDGES, "pairs = true;")
 if f:
