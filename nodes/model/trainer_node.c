@@ -135,8 +135,6 @@ static int trainer_create(pf_node *n, void **state)
     int rc = pf_stage_tfm_cfg(p, &t->tc, &t->mc);
     if (rc) return rc;
     /* fused when windows come in: this process runs every stage */
-    const pf_instance *inst = NULL;
-    (void)inst;
     t->fused = pf_node_input_connected(n, "windows");
     if (t->fused == pf_node_input_connected(n, "in"))
         return pf_err(PF_EINVAL, "trainer: connect exactly one of 'in' (split stages) and 'windows' (fused)");
@@ -173,11 +171,13 @@ static int trainer_create(pf_node *n, void **state)
     return PF_OK;
 }
 
-static pf_step_opt step_opt(const trainer_t *t, int64_t step)
+/* The optimiser settings every stage updates with at this step. */
+static pf_step_opt step_opt(pf_node *n, const trainer_t *t, int64_t step)
 {
-    pf_step_opt o = {pf_lr_at(&t->sched, step), 0, 0, 0, 0, 0, step, t->M, 0};
-    const pf_params *p = NULL;
-    (void)p;
+    const pf_params *p = pf_node_params(n);
+    pf_step_opt o = {pf_lr_at(&t->sched, step), pf_params_double(p, "beta1"), pf_params_double(p, "beta2"),
+                     pf_params_double(p, "eps"), pf_params_double(p, "weight_decay"), pf_params_double(p, "clip"),
+                     step, t->M, 0};
     return o;
 }
 
@@ -269,10 +269,7 @@ static int fused_step(pf_node *n, trainer_t *t)
     sq_t = pf_grad_sqnorm(t->tst.p);
     sq_w = pf_grad_sqnorm(t->wst.p);
     double total = pf_stage_total_sq(sq_h, sq_t, sq_w);
-    pf_step_opt o = step_opt(t, t->step);
-    const pf_params *p = pf_node_params(n);
-    o.beta1 = pf_params_double(p, "beta1"); o.beta2 = pf_params_double(p, "beta2"); o.eps = pf_params_double(p, "eps");
-    o.weight_decay = pf_params_double(p, "weight_decay"); o.clip = pf_params_double(p, "clip");
+    pf_step_opt o = step_opt(n, t, t->step);
     o.flags = flags_of(t, t->step);
     int applied = pf_stage_update(&t->wst, &o, total);
     pf_stage_update(&t->tst, &o, total);
@@ -316,10 +313,7 @@ static int split_micro(pf_node *n, trainer_t *t, const pf_msg *m, const int64_t 
         return PF_ENOMEM;
     }
     if (meta[1] == meta[2] - 1) {
-        pf_step_opt o = step_opt(t, t->step);
-        const pf_params *p = pf_node_params(n);
-        o.beta1 = pf_params_double(p, "beta1"); o.beta2 = pf_params_double(p, "beta2"); o.eps = pf_params_double(p, "eps");
-        o.weight_decay = pf_params_double(p, "weight_decay"); o.clip = pf_params_double(p, "clip");
+        pf_step_opt o = step_opt(n, t, t->step);
         o.flags = flags_of(t, t->step);
         double ov[PF_STEP_OPT_N], sq = isfinite(t->loss_sum) ? pf_grad_sqnorm(t->hst.p) : NAN;
         pf_step_opt_pack(&o, ov);
@@ -362,10 +356,7 @@ static int trainer_process(pf_node *n, void *state, const char *port, pf_msg *m)
     if (strcmp(m->id, "step")) return pf_node_reject(n, "protocol", m, "unknown stage message '%s'", m->id);
     if (((const int64_t *)meta->data)[0] != t->step || !t->head)
         return pf_err(PF_EFORMAT, "trainer: update of step %lld while at step %lld", (long long)((const int64_t *)meta->data)[0], (long long)t->step);
-    pf_step_opt o = step_opt(t, t->step);
-    const pf_params *p = pf_node_params(n);
-    o.beta1 = pf_params_double(p, "beta1"); o.beta2 = pf_params_double(p, "beta2"); o.eps = pf_params_double(p, "eps");
-    o.weight_decay = pf_params_double(p, "weight_decay"); o.clip = pf_params_double(p, "clip");
+    pf_step_opt o = step_opt(n, t, t->step);
     o.flags = (int)tv[3];
     int applied = pf_stage_update(&t->hst, &o, tv[0]);
     return step_done(n, t, tv[0], (uint32_t)tv[2], o.flags, applied);
