@@ -168,6 +168,10 @@ def test_ctrl_c(tmp):
             'edges = ( { from = "src"; to = "p"; }, { from = "p"; to = "sink"; } );\n' % out)
     cfg = write(os.path.join(tmp, "live-ctrlc.cfg"), text)
     p = subprocess.Popen([EXE, "run", cfg, "--quiet"], stderr=subprocess.PIPE, text=True)
+    # wait for the graph to be up (slow under load or a sanitizer), then let ~5 windows flow
+    t_up = time.time()
+    while time.time() - t_up < 60 and not (len(pids_running(cfg)) == 6 and os.path.exists(out + ".partial")):
+        time.sleep(0.1)
     time.sleep(2.5)
     check(len(pids_running(cfg)) == 6, "launcher + 5 node processes running (%d)" % len(pids_running(cfg)))
     t0 = time.time()
