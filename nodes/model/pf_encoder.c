@@ -105,12 +105,7 @@ static size_t encoder_layout(pf_encoder *e, pf_arena *a)
     size_t N = (size_t)e->max_B * e->max_T, D = e->D, Hm = e->Hm, T = e->max_T;
     size_t total = 0;
     int drop = e->cfg.dropout > 0.0f;
-#define TAKE(ptr, type, count)                                                  \
-    do {                                                                        \
-        size_t bytes_ = (count) * sizeof(type);                                 \
-        total += (bytes_ + PF_ALIGN - 1) / PF_ALIGN * PF_ALIGN;                 \
-        if (a) (ptr) = (type *)pf_arena_alloc(a, bytes_);                       \
-    } while (0)
+#define TAKE(ptr, type, count) PF_ARENA_TAKE(ptr, type, count)
     for (int l = 0; l <= e->cfg.depth; l++) TAKE(e->res[l], float, N * D);
     for (int l = 0; l < e->cfg.depth; l++) {
         block_acts *b = &e->acts[l];

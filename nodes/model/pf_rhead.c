@@ -20,12 +20,7 @@ struct pf_rhead {
 static size_t layout(pf_rhead *h, pf_arena *a)
 {
     size_t N = (size_t)h->max_N, D = h->D, P = h->P, total = 0;
-#define TAKE(ptr, type, count)                                                  \
-    do {                                                                        \
-        size_t bytes_ = (count) * sizeof(type);                                 \
-        total += (bytes_ + PF_ALIGN - 1) / PF_ALIGN * PF_ALIGN;                 \
-        if (a) (ptr) = (type *)pf_arena_alloc(a, bytes_);                       \
-    } while (0)
+#define TAKE(ptr, type, count) PF_ARENA_TAKE(ptr, type, count)
     TAKE(h->hh, float, N * D); TAKE(h->hg, float, N * D); TAKE(h->hln, float, N * D);
     TAKE(h->hln_mean, float, N); TAKE(h->hln_rstd, float, N); TAKE(h->pred, float, N * P);
     TAKE(h->dpred, float, N * P); TAKE(h->dhln, float, N * D); TAKE(h->dhg, float, N * D);

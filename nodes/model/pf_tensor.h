@@ -23,6 +23,14 @@
 #define PF_MAX_DIMS 4
 #define PF_NAME_MAX 96
 #define PF_ALIGN 64
+/* Plan-then-carve activation layouts: inside a layout function with `size_t total`
+ * and `pf_arena *a` in scope, count (a == NULL) or carve (a != NULL) one buffer. */
+#define PF_ARENA_TAKE(ptr, type, count)                                         \
+    do {                                                                        \
+        size_t bytes_ = (count) * sizeof(type);                                 \
+        total += (bytes_ + PF_ALIGN - 1) / PF_ALIGN * PF_ALIGN;                 \
+        if (a) (ptr) = (type *)pf_arena_alloc(a, bytes_);                       \
+    } while (0)
 
 /* ---- arena: bump allocator, 64-byte aligned, reset to a mark ---------------- */
 typedef struct pf_arena {

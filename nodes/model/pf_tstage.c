@@ -24,12 +24,7 @@ struct pf_tstage {
 static size_t layout(pf_tstage *s, pf_arena *a)
 {
     size_t N = (size_t)s->max_B * s->max_T, D = s->D, total = 0;
-#define TAKE(ptr, count)                                                        \
-    do {                                                                        \
-        size_t bytes_ = (count) * sizeof(float);                                \
-        total += (bytes_ + PF_ALIGN - 1) / PF_ALIGN * PF_ALIGN;                 \
-        if (a) (ptr) = (float *)pf_arena_alloc(a, bytes_);                      \
-    } while (0)
+#define TAKE(ptr, count) PF_ARENA_TAKE(ptr, float, count)
     TAKE(s->emb, N * D); TAKE(s->emb_mean, N); TAKE(s->emb_rstd, N); TAKE(s->emb_ln, N * D);
     TAKE(s->tokens, N * D); TAKE(s->pos, (size_t)s->max_T * D); TAKE(s->mask, N);
     TAKE(s->dtok, N * D); TAKE(s->demb_ln, N * D); TAKE(s->demb, N * D); TAKE(s->denc, N * D);

@@ -223,12 +223,7 @@ static size_t wavelet_layout(pf_wavelet *w, pf_arena *a)
         size_t tc = (size_t)pf_conv1d_out_len((int)T, w->klen[f], w->klen[f] / 2);
         if (tc > tcmax) tcmax = tc;
     }
-#define TAKE(ptr, type, count)                                                  \
-    do {                                                                        \
-        size_t bytes_ = (count) * sizeof(type);                                 \
-        total += (bytes_ + PF_ALIGN - 1) / PF_ALIGN * PF_ALIGN;                 \
-        if (a) (ptr) = (type *)pf_arena_alloc(a, bytes_);                       \
-    } while (0)
+#define TAKE(ptr, type, count) PF_ARENA_TAKE(ptr, type, count)
     TAKE(w->x0, float, B * C * T);
     TAKE(w->spec, float, B * (L + 1) * C * T);
     TAKE(w->sT, float, B * L * T * E);
