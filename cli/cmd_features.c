@@ -10,6 +10,7 @@
 #include "pf_h5win_read.h"
 #include "pf_launch.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,15 @@ int pf_cmd_features(int argc, char **argv)
     uint64_t n = 0;
     int dim = 0, rc = PF_OK;
     for (int i = 0; i < ni && !rc; i++) rc = read_features(inputs[i], &x, &n, &dim);
+    /* windows marked without features (NaN: fewer than two beats, or not computable) are left out */
+    uint64_t kept_n = 0;
+    for (uint64_t i = 0; !rc && i < n; i++) {
+        int ok = 1;
+        for (int d = 0; d < dim && ok; d++) ok = isfinite(x[i * dim + d]);
+        if (ok) memmove(x + kept_n++ * dim, x + i * dim, sizeof(float) * dim);
+    }
+    if (!rc && kept_n < n) printf("left out %llu of %llu windows marked without features\n", (unsigned long long)(n - kept_n), (unsigned long long)n);
+    n = kept_n;
     pf_featstats *s = rc ? NULL : pf_featstats_fit(x, n, dim, k);
     if (!rc && !s) rc = PF_EINVAL;
     char prov[1024];

@@ -37,6 +37,7 @@ static void usage(FILE *f)
             "  features fit (GRAPH.cfg | WINDOWS.h5...) --out STATS.h5 [--pca K]\n"
             "                                  fit feature standardisation (and PCA) on a training set\n"
             "  keygen CERT...                  CURVE key pairs for encrypted tcp edges (CERT, CERT_secret)\n"
+            "  plot METRICS.csv [--out PNG]    a trainer's curves per term (training and validation) as a PNG\n"
             "  export slurm|systemd GRAPH ...  launch files for Slurm (batch script) or systemd (units); docs/deploy.md\n"
             "  monitor accuracy --data DIR [RECORD...] | monitor replay RECORD | monitor truth ...\n"
             "                                  score the bedside monitor's alarms (docs/nodes/monitor.md)\n");
@@ -134,6 +135,7 @@ static int dispatch(int argc, char **argv, const char *const *set, int n_set)
     if (!strcmp(cmd, "eval")) return pf_cmd_eval(argc, argv);
     if (!strcmp(cmd, "features")) return pf_cmd_features(argc, argv);
     if (!strcmp(cmd, "keygen")) return pf_cmd_keygen(argc, argv);
+    if (!strcmp(cmd, "plot")) return pf_cmd_plot(argc, argv);
     if (!strcmp(cmd, "export")) return pf_cmd_export(argc, argv);
     if (!strcmp(cmd, "monitor")) return pf_cmd_monitor(argc, argv);
     if (!strcmp(cmd, "kinds")) {

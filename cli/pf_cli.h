@@ -11,6 +11,7 @@ pf_graph *pf_cli_load(const char *path, const char *const *set, int n_set);
 int pf_cmd_eval(int argc, char **argv);
 int pf_cmd_features(int argc, char **argv);
 int pf_cmd_keygen(int argc, char **argv);
+int pf_cmd_plot(int argc, char **argv);
 int pf_cmd_export(int argc, char **argv);
 int pf_cmd_monitor(int argc, char **argv);
 

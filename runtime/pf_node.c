@@ -744,6 +744,39 @@ int pf_node_recv(pf_node *n, const char *port, pf_msg **out)
     }
 }
 
+int pf_node_drain(pf_node *n, const char *port)
+{
+    int i = -1;
+    for (int k = 0; k < n->inst->n_in; k++)
+        if (!strcmp(n->inst->in[k].port, port) && !n->inst->in[k].feedback) i = k;
+    if (i < 0) return pf_err(PF_EINVAL, "input port '%s' is not connected (or is a feedback port)", port);
+    const pf_in_plan *ip = &n->inst->in[i];
+    uint64_t stop_at = 0;
+    while (n->eos_seen[i] < ip->eos_expected) {
+        apply_deaths(n);
+        if (g_stop && !stop_at) stop_at = pf_now_ns();
+        if (stop_at && pf_now_ns() - stop_at > (uint64_t)(n->inst->drain_timeout * 1e9))
+            return pf_err(PF_EINTR, "port '%s': not ended within %.1f s of the stop request", port, n->inst->drain_timeout);
+        pf_msg *m = NULL;
+        size_t bytes = 0;
+        int rc = pf_wire_recv_routed(n->in_socks[i], &m, ZMQ_DONTWAIT, &bytes);
+        if (rc == PF_EAGAIN || rc == PF_EINTR) {
+            zmq_pollitem_t it = {n->in_socks[i], 0, ZMQ_POLLIN, 0};
+            zmq_poll(&it, 1, POLL_MS);
+            status_tick(n);
+            continue;
+        }
+        if (rc == PF_EFORMAT) { log_malformed(n, port); continue; }
+        if (rc) return rc;
+        uint64_t busy = atomic_load(&n->busy_since);
+        rc = handle_message(n, i, m, bytes);
+        atomic_store(&n->busy_since, busy); /* still inside the caller's process() */
+        pf_msg_destroy(m);
+        if (rc) return rc;
+    }
+    return PF_OK;
+}
+
 static int all_ended(const pf_node *n)
 {
     for (int i = 0; i < n->inst->n_in; i++)

@@ -129,6 +129,10 @@ const char *pf_node_resume_dir(const pf_node *n);
  * destroys it. Fails when the port's senders died or, after a stop request,
  * nothing came within drain_timeout. */
 int pf_node_recv(pf_node *n, const char *port, pf_msg **out);
+/* From inside process(): hand every message still to come on a (non-feedback)
+ * input port to process(), until all of that port's senders ended. The model
+ * stages use it to have the whole validation set before they evaluate. */
+int pf_node_drain(pf_node *n, const char *port);
 const pf_params *pf_node_params(const pf_node *n);
 const char *pf_node_name(const pf_node *n);
 int pf_node_replica(const pf_node *n);

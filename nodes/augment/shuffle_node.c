@@ -139,11 +139,15 @@ static int shuffle_process(pf_node *n, void *state, const char *port, pf_msg *m)
         if (frc && frc != PF_EAGAIN) { free(peaks); free(feat); return frc; }
         if (from_beats) pf_node_count(n, "features_from_beats", 1);
         if (frc) {
-            /* an odd window (too short, bad lead) keeps the stream's layout: zeros, counted */
+            /* an odd window (too short, bad lead) keeps the stream's layout, marked: NaN, counted */
             pf_node_count(n, "features_failed", 1);
             if (s->logged++ < 10) pf_warn("window '%s' #%llu: no features: %s", m->id, (unsigned long long)m->window_index, pf_errmsg());
         }
         if (mpk < 2) pf_node_count(n, "features_without_beats", 1);
+        /* without two beats there are no intervals to describe: marked as missing, never zeros
+         * (the trainer leaves such windows out of the contrastive term; features fit skips them) */
+        if (frc || mpk < 2)
+            for (int i = 0; i < PF_FEAT_DIM; i++) feat[i] = NAN;
     }
     int can_shuffle = s->shuffle && mpk >= 2;
     if (s->shuffle && !can_shuffle) pf_node_count(n, "unshuffled", 1); /* fewer than two R-peaks */

@@ -28,6 +28,7 @@ static const pf_param_spec synth_params[] = {
     {"baseline", PF_P_DOUBLE, "0.1", 0, 10, NULL, "baseline wander amplitude, mV"},
     {"powerline", PF_P_DOUBLE, "0", 0, 10, NULL, "powerline interference amplitude, mV"},
     {"mains", PF_P_DOUBLE, "50", 40, 70, NULL, "powerline frequency, Hz"},
+    {"pairs", PF_P_BOOL, "false", 0, 0, NULL, "carry window k+1 of the record inside window k (ADJ_SAMPLES, ADJ_RPEAKS, ADJ_START), as the reader's pairs"},
     {"realtime", PF_P_BOOL, "false", 0, 0, NULL, "emit windows at the record's own pace (live-monitoring simulation)"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
@@ -42,6 +43,7 @@ typedef struct {
     pf_ecgsyn *gen;
     int64_t record, n_records;   /* next record this replica generates */
     int64_t next_start, window_index, window, hop;
+    int pairs;
     int pad, realtime;
     uint64_t t0_ns;
     char id[64], lead_names[128];
@@ -88,7 +90,9 @@ static int synth_create(pf_node *n, void **state)
     s->window = pf_params_int(p, "window");
     s->hop = pf_params_int(p, "hop");
     if (s->hop == 0) s->hop = s->window;
+    s->pairs = pf_params_bool(p, "pairs");
     s->pad = !strcmp(pf_params_string(p, "tail"), "pad");
+    if (s->pairs && s->pad) return pf_err(PF_EINVAL, "node '%s': pairs needs tail = \"drop\" (a padded last window has no next one)", pf_node_name(n));
     s->realtime = pf_params_bool(p, "realtime");
     s->record = pf_node_replica(n);
     int64_t max_peaks = (int64_t)(s->window / s->cfg.fs * 250.0 / 60.0) + 8;
@@ -104,7 +108,8 @@ static int synth_produce(pf_node *n, void *state)
     synth_t *s = state;
     if (!s->gen) return 1; /* this replica has no records left */
     int64_t len = pf_ecgsyn_length(s->gen);
-    int fits = s->next_start + s->window <= len;
+    /* with pairs, anchors are the windows that have a next one after them */
+    int fits = s->next_start + s->window + (s->pairs ? s->hop : 0) <= len;
     if (!fits && !(s->pad && s->next_start < len)) {
         int rc = next_record(n, s);
         return rc < 0 ? rc : rc == 1 ? 1 : 0;
@@ -130,6 +135,18 @@ static int synth_produce(pf_node *n, void *state)
     uint32_t dn = (uint32_t)np, dl = (uint32_t)strlen(s->lead_names);
     int rc = pf_msg_add(m, PF_SEC_RPEAKS, PF_DT_I64, 1, &dn, s->peaks);
     if (!rc) rc = pf_msg_add(m, PF_SEC_LEAD_NAMES, PF_DT_U8, 1, &dl, s->lead_names);
+    if (!rc && s->pairs) {
+        int64_t a0 = s->next_start + s->hop;
+        uint32_t d2[2] = {(uint32_t)L, (uint32_t)s->window}, one = 1;
+        float *adj = malloc(sizeof(float) * (size_t)L * (size_t)s->window);
+        if (!adj) rc = PF_ENOMEM;
+        if (!rc) pf_ecgsyn_render(s->gen, a0, (int)s->window, adj);
+        if (!rc && (rc = pf_msg_adopt(m, PF_SEC_ADJ_SAMPLES, PF_DT_F32, 2, d2, adj))) free(adj);
+        int na = rc ? 0 : pf_ecgsyn_rpeaks(s->gen, a0, s->window, s->peaks, (int)cap);
+        uint32_t da = (uint32_t)na;
+        if (!rc) rc = pf_msg_add(m, PF_SEC_ADJ_RPEAKS, PF_DT_I64, 1, &da, s->peaks);
+        if (!rc) rc = pf_msg_add(m, PF_SEC_ADJ_START, PF_DT_I64, 1, &one, &a0);
+    }
     if (rc) { pf_msg_destroy(m); return rc; }
     s->next_start += s->hop;
     s->window_index++;

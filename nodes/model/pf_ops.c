@@ -1300,3 +1300,25 @@ void pf_contrastive_backward(const pf_contrast_cfg *cfg, float *dh, float *dhs, 
         }
     }
 }
+
+int pf_contrastive_rank(const pf_contrast_cfg *cfg, const float *h, const float *hs, const float *ha,
+                        const float *f, int B, int D, int F, float *scratch, int *ranked)
+{
+    contrast_ws w;
+    contrast_prepare(&w, cfg, h, hs, ha, f, B, D, F, scratch);
+    int eval = 0, ok = 0;
+    for (int i = 0; i < B; i++) {
+        const float *lg = w.logit + (size_t)i * (B + 2);
+        float pmin = INFINITY, nmax = -INFINITY;
+        for (int j = 0; j < B + 2; j++) {
+            int r = contrast_role(cfg, &w, i, j, B, ha != NULL);
+            if (r == 1 && lg[j] < pmin) pmin = lg[j];
+            if (r == -1 && lg[j] > nmax) nmax = lg[j];
+        }
+        if (nmax == -INFINITY) continue; /* no negative: nothing to rank against */
+        eval++;
+        ok += pmin > nmax;
+    }
+    if (ranked) *ranked = ok;
+    return eval;
+}

@@ -210,39 +210,230 @@ const pf_section *pf_tmsg_get(const pf_msg *m, const char *name, int dtype, int 
     return NULL;
 }
 
+/* ---- objective ---- */
+
+int pf_stage_objective(const pf_params *p, pf_objective *o)
+{
+    const char *name = pf_params_string(p, "objective");
+    memset(o, 0, sizeof *o);
+    o->preset = !strcmp(name, "physioclr") ? PF_OBJ_PHYSIOCLR : !strcmp(name, "hybrid") ? PF_OBJ_HYBRID : PF_OBJ_PHYSIOWAVE;
+    /* model.md 4D: L = gamma L_masked + L_contrastive + alpha L_global + beta L_peak */
+    static const double preset_w[3][4] = {{1, 0, 0, 0}, {0, 1, 0.2, 0.1}, {1, 1, 0.2, 0.1}};
+    static const char *const wname[4] = {"w_masked", "w_contrastive", "w_global", "w_peak"};
+    double *w[4] = {&o->w_masked, &o->w_con, &o->w_global, &o->w_peak};
+    for (int i = 0; i < 4; i++) {
+        double v = pf_params_double(p, wname[i]);
+        *w[i] = v < 0 ? preset_w[o->preset][i] : v;
+    }
+    if (o->w_masked + o->w_con + o->w_global + o->w_peak <= 0)
+        return pf_err(PF_EINVAL, "objective '%s': every loss weight is 0", name);
+    o->peak_ms = pf_params_double(p, "peak_ms");
+    o->rows = o->w_con > 0 ? 3 : 1;
+    return PF_OK;
+}
+
 /* ---- batcher ---- */
 
-int pf_batcher_init(pf_batcher *b, int B, int M, int C, int T)
+int pf_batcher_init(pf_batcher *b, int B, int M, int C, int T, int rows, double peak_ms)
 {
     memset(b, 0, sizeof *b);
-    b->B = B; b->M = M; b->C = C; b->T = T;
-    b->x = malloc(sizeof(float) * (size_t)M * B * C * T);
-    return b->x ? PF_OK : pf_err(PF_ENOMEM, "batch of %d x %d windows of %d x %d: out of memory", M, B, C, T);
+    b->B = B; b->M = M; b->C = C; b->T = T; b->rows = rows; b->peak_ms = peak_ms;
+    size_t W = (size_t)M * B;
+    b->x = malloc(sizeof(float) * W * rows * C * T);
+    b->feat = calloc(W * PF_FEAT_MAX, sizeof(float));
+    b->peaks = calloc(W * T, 1);
+    b->flags = calloc(W, 1);
+    b->key = calloc(W, sizeof(uint64_t));
+    if (!b->x || !b->feat || !b->peaks || !b->flags || !b->key) {
+        pf_batcher_free(b);
+        return pf_err(PF_ENOMEM, "batch of %d x %d windows of %d x %d: out of memory", M, B, C, T);
+    }
+    return PF_OK;
+}
+
+float *pf_batcher_micro(const pf_batcher *b, int micro) { return b->x + (size_t)micro * b->rows * b->B * b->C * b->T; }
+
+static float *slot_row(const pf_batcher *b, int slot, int row)
+{
+    return pf_batcher_micro(b, slot / b->B) + ((size_t)row * b->B + slot % b->B) * b->C * b->T;
+}
+
+static int finite_all(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}
+
+/* Check m and fill slot s; 1 if taken, 0 if rejected (counted), < 0 on error. */
+static int fill_slot(pf_node *n, pf_batcher *b, int s, const pf_msg *m)
+{
+    if (m->n_leads != (uint32_t)b->C || m->n_samples != (uint32_t)b->T) {
+        int rc = pf_node_reject(n, "shape", m, "window is %u x %u, the model takes %d leads x %d samples", m->n_leads,
+                                m->n_samples, b->C, b->T);
+        return rc ? rc : 0;
+    }
+    const float *x = pf_msg_find_const(m, PF_SEC_SAMPLES)->data;
+    size_t cnt = (size_t)b->C * b->T;
+    for (size_t i = 0; i < cnt; i++)
+        if (!isfinite(x[i])) {
+            int rc = pf_node_reject(n, "nonfinite", m, "lead %zu sample %zu is %g", i / b->T, i % b->T, x[i]);
+            return rc ? rc : 0;
+        }
+    memcpy(slot_row(b, s, 0), x, sizeof(float) * cnt);
+    uint8_t fl = 0;
+    if (b->rows == 3) {
+        /* the beat-shuffled view (the shuffle node's first) and the next window of the record;
+         * a window without one keeps a copy of itself there, marked, and the contrastive term
+         * leaves it out */
+        const pf_section *v = pf_msg_find_const(m, PF_SEC_VIEWS), *a = pf_msg_find_const(m, PF_SEC_ADJ_SAMPLES);
+        int vok = v && v->dims[1] == (uint32_t)b->C && v->dims[2] == (uint32_t)b->T && finite_all(v->data, cnt);
+        int aok = a && a->dims[0] == (uint32_t)b->C && a->dims[1] == (uint32_t)b->T && finite_all(a->data, cnt);
+        memcpy(slot_row(b, s, 1), vok ? v->data : x, sizeof(float) * cnt);
+        memcpy(slot_row(b, s, 2), aok ? a->data : x, sizeof(float) * cnt);
+        fl |= (vok ? PF_ROW_VIEW : 0) | (aok ? PF_ROW_ADJ : 0);
+        if (!vok) pf_node_count(n, "no_view", 1);
+        if (!aok) pf_node_count(n, "no_adjacent", 1);
+    }
+    const pf_section *f = pf_msg_find_const(m, PF_SEC_FEATURES);
+    float *fd = b->feat + (size_t)s * PF_FEAT_MAX;
+    memset(fd, 0, sizeof(float) * PF_FEAT_MAX);
+    if (f && f->dims[0] > 0 && f->dims[0] <= PF_FEAT_MAX && (!b->F || (int)f->dims[0] == b->F) && finite_all(f->data, f->dims[0])) {
+        b->F = (int)f->dims[0];
+        memcpy(fd, f->data, sizeof(float) * b->F);
+        fl |= PF_ROW_FEAT;
+    } else pf_node_count(n, "no_features", 1);
+    const pf_section *r = pf_msg_find_const(m, PF_SEC_RPEAKS);
+    uint8_t *pk = b->peaks + (size_t)s * b->T;
+    memset(pk, 0, (size_t)b->T);
+    int hw = (int)lround(b->peak_ms * 1e-3 * m->sample_rate), np = 0;
+    for (uint32_t i = 0; r && i < r->dims[0]; i++) {
+        int64_t c = ((const int64_t *)r->data)[i] - m->start_sample;
+        if (c < 0 || c >= b->T) continue;
+        np++;
+        for (int64_t t = c - hw < 0 ? 0 : c - hw; t <= c + hw && t < b->T; t++) pk[t] = 1;
+    }
+    if (np) fl |= PF_ROW_PEAKS;
+    else pf_node_count(n, "no_peaks", 1);
+    b->flags[s] = fl;
+    uint64_t h = 1469598103934665603ull; /* FNV-1a of the record id */
+    for (const char *c = m->id; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    b->key[s] = (h & 0xffffffff00000000ull) | (m->window_index & 0xffffffffull);
+    b->epoch = m->epoch;
+    return 1;
 }
 
 int pf_batcher_take(pf_node *n, pf_batcher *b, const pf_msg *m, int *full)
 {
     *full = 0;
-    if (m->n_leads != (uint32_t)b->C || m->n_samples != (uint32_t)b->T)
-        return pf_node_reject(n, "shape", m, "window is %u x %u, the model takes %d leads x %d samples", m->n_leads,
-                              m->n_samples, b->C, b->T);
-    const float *x = pf_msg_find_const(m, PF_SEC_SAMPLES)->data;
-    size_t cnt = (size_t)b->C * b->T;
-    for (size_t i = 0; i < cnt; i++)
-        if (!isfinite(x[i]))
-            return pf_node_reject(n, "nonfinite", m, "lead %zu sample %zu is %g", i / b->T, i % b->T, x[i]);
     if (b->skip > 0) { /* trained on before the checkpoint we resumed from */
         b->skip--;
         pf_node_count(n, "resume_skipped", 1);
         return PF_OK;
     }
-    memcpy(b->x + (size_t)b->n * cnt, x, sizeof(float) * cnt);
-    b->epoch = m->epoch;
+    int rc = fill_slot(n, b, b->n, m);
+    if (rc <= 0) return rc;
     if (++b->n == b->M * b->B) { *full = 1; b->n = 0; }
     return PF_OK;
 }
 
-void pf_batcher_free(pf_batcher *b) { free(b->x); memset(b, 0, sizeof *b); }
+int pf_batcher_append(pf_node *n, pf_batcher *b, const pf_msg *m)
+{
+    if (b->n >= b->M * b->B) return 0;
+    int rc = fill_slot(n, b, b->n, m);
+    if (rc < 0) return rc;
+    b->n += rc;
+    return 1;
+}
+
+void pf_batcher_copy_slot(pf_batcher *dst, int ds, const pf_batcher *src, int ss)
+{
+    size_t cnt = (size_t)src->C * src->T;
+    for (int r = 0; r < src->rows; r++) memcpy(slot_row(dst, ds, r), slot_row(src, ss, r), sizeof(float) * cnt);
+    memcpy(dst->feat + (size_t)ds * PF_FEAT_MAX, src->feat + (size_t)ss * PF_FEAT_MAX, sizeof(float) * PF_FEAT_MAX);
+    memcpy(dst->peaks + (size_t)ds * dst->T, src->peaks + (size_t)ss * src->T, (size_t)src->T);
+    dst->flags[ds] = src->flags[ss];
+    dst->key[ds] = src->key[ss];
+    if (!dst->F) dst->F = src->F;
+}
+
+void pf_batcher_sort(pf_batcher *b)
+{
+    /* insertion sort through a scratch slot: the validation set is small and sorted once */
+    pf_batcher tmp;
+    if (b->n < 2 || pf_batcher_init(&tmp, 1, 1, b->C, b->T, b->rows, b->peak_ms)) return;
+    for (int i = 1; i < b->n; i++) {
+        int j = i;
+        while (j > 0 && b->key[j - 1] > b->key[i]) j--;
+        if (j == i) continue;
+        pf_batcher_copy_slot(&tmp, 0, b, i);
+        for (int k = i; k > j; k--) pf_batcher_copy_slot(b, k, b, k - 1);
+        pf_batcher_copy_slot(b, j, &tmp, 0);
+    }
+    pf_batcher_free(&tmp);
+}
+
+void pf_batcher_free(pf_batcher *b)
+{
+    free(b->x); free(b->feat); free(b->peaks); free(b->flags); free(b->key);
+    memset(b, 0, sizeof *b);
+}
+
+int pf_batcher_add_aux(pf_msg *m, const pf_batcher *b, int micro, int masked)
+{
+    size_t s0 = (size_t)micro * b->B;
+    uint32_t B = (uint32_t)b->B, dx[3] = {B, (uint32_t)b->C, (uint32_t)b->T}, dp[2] = {B, (uint32_t)b->T},
+             df[2] = {B, (uint32_t)(b->F ? b->F : 1)}, four = 4;
+    int64_t layout[4] = {b->B, b->rows, masked, b->F};
+    /* features: the first F of each slot's PF_FEAT_MAX */
+    float *f = malloc(sizeof(float) * B * df[1]);
+    if (!f) return PF_ENOMEM;
+    for (uint32_t i = 0; i < B; i++) memcpy(f + (size_t)i * df[1], b->feat + (s0 + i) * PF_FEAT_MAX, sizeof(float) * df[1]);
+    int rc = pf_tmsg_add(m, "layout", PF_DT_I64, 1, &four, layout);
+    if (!rc) rc = pf_tmsg_add(m, "x", PF_DT_F32, 3, dx, pf_batcher_micro(b, micro));
+    if (!rc) rc = pf_tmsg_add(m, "peaks", PF_DT_U8, 2, dp, b->peaks + s0 * b->T);
+    if (!rc) rc = pf_tmsg_add(m, "feat", PF_DT_F32, 2, df, f);
+    if (!rc) rc = pf_tmsg_add(m, "flags", PF_DT_U8, 1, &B, b->flags + s0);
+    free(f);
+    return rc;
+}
+
+int pf_aux_get(const pf_msg *m, int C, int T, pf_aux *a)
+{
+    const pf_section *l = pf_tmsg_get(m, "layout", PF_DT_I64, 1, (uint32_t[]){4});
+    if (!l) return PF_EFORMAT;
+    const int64_t *lv = l->data;
+    if (lv[0] < 1 || lv[0] > 1 << 20 || (lv[1] != 1 && lv[1] != 3) || (lv[2] != 0 && lv[2] != 1) || lv[3] < 0 || lv[3] > PF_FEAT_MAX)
+        return pf_err(PF_EFORMAT, "message '%s' #%llu: layout (%lld, %lld, %lld, %lld) out of range", m->id,
+                      (unsigned long long)m->window_index, (long long)lv[0], (long long)lv[1], (long long)lv[2], (long long)lv[3]);
+    a->B = (int)lv[0]; a->rows = (int)lv[1]; a->masked = (int)lv[2]; a->F = (int)lv[3];
+    uint32_t B = (uint32_t)a->B;
+    const pf_section *x = pf_tmsg_get(m, "x", PF_DT_F32, 3, (uint32_t[]){B, (uint32_t)C, (uint32_t)T});
+    const pf_section *p = x ? pf_tmsg_get(m, "peaks", PF_DT_U8, 2, (uint32_t[]){B, (uint32_t)T}) : NULL;
+    const pf_section *f = p ? pf_tmsg_get(m, "feat", PF_DT_F32, 2, (uint32_t[]){B, (uint32_t)(a->F ? a->F : 1)}) : NULL;
+    const pf_section *g = f ? pf_tmsg_get(m, "flags", PF_DT_U8, 1, &B) : NULL;
+    if (!g) return PF_EFORMAT;
+    a->x = x->data; a->peaks = p->data; a->feat = f->data; a->flags = g->data;
+    return PF_OK;
+}
+
+int pf_aux_forward(pf_msg *dst, const pf_msg *src)
+{
+    static const char *const names[] = {"layout", "x", "peaks", "feat", "flags"};
+    for (int k = 0; k < 5; k++) {
+        size_t len = strlen(names[k]);
+        int found = 0;
+        for (int i = 0; i + 1 < src->n_sections && !found; i++) {
+            const pf_section *nm = &src->sec[i], *t = &src->sec[i + 1];
+            if (nm->type != PF_SEC_NAME || nm->bytes != len || memcmp(nm->data, names[k], len) || t->type != PF_SEC_TENSOR) continue;
+            int rc = pf_tmsg_add(dst, names[k], t->dtype, t->ndim, t->dims, t->data);
+            if (rc) return rc;
+            found = 1;
+        }
+        if (!found) return pf_err(PF_EFORMAT, "message '%s' #%llu: no tensor '%s'", src->id, (unsigned long long)src->window_index, names[k]);
+    }
+    return PF_OK;
+}
 
 /* ---- building ---- */
 
@@ -282,14 +473,25 @@ pf_tstage *pf_stage_build_tfm(pf_stage *st, const pf_tfm_cfg *c, const pf_mask_c
     return t;
 }
 
-pf_rhead *pf_stage_build_head(pf_stage *st, const pf_tfm_cfg *c, int max_N, uint64_t seed, const char *resume_dir)
+int pf_stage_build_head(pf_stage *st, const pf_tfm_cfg *c, int max_N, int max_S, pf_rhead **masked, pf_rhead **signal,
+                        uint64_t seed, const char *resume_dir)
 {
-    if (stage_begin(st, "head")) return NULL;
-    pf_rhead *h = pf_rhead_create(c, st->p, max_N);
-    if (!h || pf_pstore_finalize(st->p)) { pf_rhead_destroy(h); return NULL; }
-    pf_rng r;
+    *masked = *signal = NULL;
+    if (stage_begin(st, "head")) return PF_ENOMEM;
+    pf_rhead *h = max_N > 0 ? pf_rhead_create(c, st->p, max_N) : NULL;
+    pf_rhead *sh = max_S > 0 ? pf_rhead_create_named(c, st->p, max_S, "signal_head") : NULL;
+    if ((max_N > 0 && !h) || (max_S > 0 && !sh) || pf_pstore_finalize(st->p)) {
+        pf_rhead_destroy(h);
+        pf_rhead_destroy(sh);
+        return pf_err_context(PF_EINVAL, "heads");
+    }
+    pf_rng r; /* the masked head draws first: a PhysioWave run initialises as before */
     pf_rng_seed(&r, pf_rng_key(seed, 0x696e6974ull, PF_SITE_HEAD, 0));
-    pf_rhead_init(h, st->p, &r);
-    if (stage_end(st, resume_dir)) { pf_rhead_destroy(h); return NULL; }
-    return h;
+    if (h) pf_rhead_init(h, st->p, &r);
+    if (sh) pf_rhead_init(sh, st->p, &r);
+    int rc = stage_end(st, resume_dir);
+    if (rc) { pf_rhead_destroy(h); pf_rhead_destroy(sh); return rc; }
+    *masked = h;
+    *signal = sh;
+    return PF_OK;
 }

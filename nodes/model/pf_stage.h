@@ -45,20 +45,50 @@
     {"importance", PF_P_STRING, "token_sequence", 0, 0, "token_sequence|patch_energy", "what the importance is computed from"}
 #define PF_STAGE_TRAINER_PARAMS                                                                                       \
     {"steps", PF_P_INT, "100", 1, 1000000000, NULL, "optimiser steps; the run ends after the last with a checkpoint"}, \
-    {"lr", PF_P_DOUBLE, "2e-5", 0, 10, NULL, "peak learning rate"},                                                 \
+    {"lr", PF_P_DOUBLE, "-1", -1, 10, NULL, "peak learning rate (-1 = the objective's: PhysioWave 2e-5, PhysioCLR 5e-5)"}, \
     {"min_lr", PF_P_DOUBLE, "0", 0, 10, NULL, "learning rate at the end of the cosine"},                            \
     {"warmup_steps", PF_P_INT, "0", 0, 1000000000, NULL, "linear warm-up steps"},                                   \
     {"total_steps", PF_P_INT, "0", 0, 1000000000, NULL, "cosine length in steps (0 = steps)"},                      \
+    {"schedule", PF_P_STRING, "auto", 0, 0, "auto|cosine|constant", "after the warm-up: cosine decay or constant (auto: PhysioCLR constant, else cosine)"}, \
     {"beta1", PF_P_DOUBLE, "0.9", 0, 1, NULL, "AdamW beta1"},                                                       \
-    {"beta2", PF_P_DOUBLE, "0.95", 0, 1, NULL, "AdamW beta2"},                                                      \
-    {"eps", PF_P_DOUBLE, "1e-8", 0, 1, NULL, "AdamW epsilon"},                                                      \
-    {"weight_decay", PF_P_DOUBLE, "1e-3", 0, 10, NULL, "decoupled weight decay (every tensor, as PhysioWave)"},     \
+    {"beta2", PF_P_DOUBLE, "-1", -1, 1, NULL, "AdamW beta2 (-1 = the objective's: 0.95 PhysioWave, 0.98 PhysioCLR)"}, \
+    {"eps", PF_P_DOUBLE, "-1", -1, 1, NULL, "AdamW epsilon (-1 = the objective's: 1e-8 PhysioWave, 1e-6 PhysioCLR)"}, \
+    {"weight_decay", PF_P_DOUBLE, "-1", -1, 10, NULL, "decoupled weight decay, every tensor (-1 = the objective's: 1e-3 PhysioWave, 0.01 PhysioCLR)"}, \
     {"clip", PF_P_DOUBLE, "1.0", 0, 1e9, NULL, "clip the global gradient norm (all stages) at this; 0 = off"},      \
     {"detach_target", PF_P_BOOL, "false", 0, 0, NULL, "no gradient through the reconstruction target (PhysioWave: false)"}, \
     {"metrics", PF_P_STRING, "", 0, 0, NULL, "CSV of per-step metrics (\"\" = none)"},                             \
     {"checkpoint_dir", PF_P_STRING, "", 0, 0, NULL, "where checkpoints go (\"\" = none); `run --resume` continues from it"}, \
     {"checkpoint_every", PF_P_INT, "0", 0, 1000000000, NULL, "checkpoint every N steps (0 = only at the end)"},    \
-    {"max_bad_steps", PF_P_INT, "5", 1, 1000000, NULL, "stop after this many consecutive steps with a non-finite loss or gradient"}
+    {"max_bad_steps", PF_P_INT, "5", 1, 1000000, NULL, "stop after this many consecutive steps with a non-finite loss or gradient"}, \
+    {"contrastive", PF_P_STRING, "physioclr", 0, 0, "physioclr|supcon", "contrastive form: PhysioCLR's log-ratio (negatives only below) or supervised contrastive"}, \
+    {"tau", PF_P_DOUBLE, "0.1", 1e-4, 100, NULL, "contrastive temperature"},                                      \
+    {"delta", PF_P_DOUBLE, "0.25", -1, 1, NULL, "feature cosine similarity from which another anchor is a positive"}, \
+    {"feature_stats", PF_P_STRING, "", 0, 0, NULL, "feature mean/std (and PCA) from `physioflow features fit`; required by the contrastive term"}, \
+    {"plot", PF_P_STRING, "", 0, 0, NULL, "PNG of the curves written at the end (\"\" = the metrics file with .png; needs metrics)"}
+
+/* The objective (model.md 4): which terms, their weights, and so what the
+ * stages carry. Wavelet and trainer both declare it (the wavelet stage
+ * batches views and neighbours only when the contrastive term needs them). */
+#define PF_STAGE_OBJECTIVE_PARAMS                                                                                     \
+    {"objective", PF_P_STRING, "physiowave", 0, 0, "physiowave|physioclr|hybrid", "preset of the loss weights and optimiser (model.md 4D): masked only | contrastive + global + peak | all"}, \
+    {"w_masked", PF_P_DOUBLE, "-1", -1, 1e6, NULL, "gamma, weight of the masked reconstruction (-1 = the objective's: 1 or 0)"}, \
+    {"w_contrastive", PF_P_DOUBLE, "-1", -1, 1e6, NULL, "weight of the feature-guided contrastive loss (-1 = the objective's: 0 or 1)"}, \
+    {"w_global", PF_P_DOUBLE, "-1", -1, 1e6, NULL, "alpha, weight of the global signal reconstruction (-1 = the objective's: 0 or 0.2)"}, \
+    {"w_peak", PF_P_DOUBLE, "-1", -1, 1e6, NULL, "beta, weight of the peak-aware reconstruction (-1 = the objective's: 0 or 0.1)"}, \
+    {"peak_ms", PF_P_DOUBLE, "40", 1, 1000, NULL, "the peak-aware term covers +- this many ms around every R-peak"}
+
+#define PF_STAGE_VAL_PARAMS                                                                                           \
+    {"val_every", PF_P_INT, "0", 0, 1000000000, NULL, "with a validation branch (port val): evaluate every N steps and after the last (0 = after the last only)"}, \
+    {"val_windows", PF_P_INT, "128", 1, 1000000, NULL, "validation windows kept (the branch's first, sorted by record and window; a multiple of batch is evaluated)"}
+
+typedef struct {
+    int preset;                          /* PF_OBJ_* */
+    double w_masked, w_con, w_global, w_peak;
+    double peak_ms;
+    int rows;                            /* rows per window through the stages: 1, or 3 with the contrastive term */
+} pf_objective;
+enum { PF_OBJ_PHYSIOWAVE = 0, PF_OBJ_PHYSIOCLR = 1, PF_OBJ_HYBRID = 2 };
+int pf_stage_objective(const pf_params *p, pf_objective *o);
 
 int pf_stage_wavelet_cfg(const pf_params *p, pf_wavelet_cfg *c);
 int pf_stage_tfm_cfg(const pf_params *p, pf_tfm_cfg *t, pf_mask_cfg *m);
@@ -72,7 +102,7 @@ typedef struct {
 
 /* The optimiser settings and step flags the trainer sends up with the last
  * gradient of a step (every stage updates with the same values). */
-enum { PF_STEP_FINAL = 1, PF_STEP_CKPT = 2 };
+enum { PF_STEP_FINAL = 1, PF_STEP_CKPT = 2, PF_STEP_VAL = 4 /* "step" only: a validation pass follows */ };
 typedef struct {
     double lr, beta1, beta2, eps, weight_decay, clip;
     int64_t step;     /* 0-based index of the step being completed */
@@ -89,6 +119,8 @@ uint64_t pf_stage_key(uint64_t seed, int64_t step, int micro, uint32_t site);
 #define PF_SITE_MASK 0x6d61736bu
 #define PF_SITE_ENCODER 0x74656e63u
 #define PF_SITE_HEAD 0x68656164u
+#define PF_SITE_SIGNAL 0x7369676eu
+#define PF_SITE_VAL 0x76616c69u   /* the validation pass's masks: the same at every evaluation */
 
 /* Update with the whole model's squared norm; a non-finite one skips the step
  * (gradients zeroed) and returns 0; 1 when applied. */
@@ -112,22 +144,59 @@ struct pf_rhead;
 pf_wavelet *pf_stage_build_wavelet(pf_stage *st, const pf_wavelet_cfg *c, int B, int T, uint64_t seed, const char *resume_dir);
 struct pf_tstage *pf_stage_build_tfm(pf_stage *st, const pf_tfm_cfg *c, const pf_mask_cfg *mc, int B, int max_T,
                                      uint64_t seed, const char *resume_dir);
-struct pf_rhead *pf_stage_build_head(pf_stage *st, const pf_tfm_cfg *c, int max_N, uint64_t seed, const char *resume_dir);
+/* The masked-reconstruction head (max_N > 0 tokens) and the signal head of
+ * model.md 4C (max_S > 0 lead patches), both in the "head" stage; either may be NULL. */
+int pf_stage_build_head(pf_stage *st, const pf_tfm_cfg *c, int max_N, int max_S, struct pf_rhead **masked,
+                        struct pf_rhead **signal, uint64_t seed, const char *resume_dir);
 
-/* ---- the first stage's input: windows gathered into micro-batches ---- */
+/* ---- the first stage's input: windows gathered into micro-batches ----
+ * A window occupies slot s (micro-batch s / B, position p = s % B). Its rows
+ * through the stages: the anchor at row p of its micro-batch and, with
+ * rows = 3, its beat-shuffled view at B + p and its adjacent window at 2B + p,
+ * so one micro-batch is [rows * B, C, T]. Beside the rows each slot keeps
+ * what the losses need: the raw feature vector, the mask of samples within
+ * peak_ms of an R-peak, and flags saying which of them the window had
+ * (model.md 4B-4C: a window without features or peaks is marked, not dropped). */
+enum { PF_ROW_FEAT = 1, PF_ROW_PEAKS = 2, PF_ROW_VIEW = 4, PF_ROW_ADJ = 8 };
+#define PF_FEAT_MAX 512
 typedef struct {
-    int B, M, C, T;
-    float *x;          /* [M * B, C, T]: one optimiser step */
+    int B, M, C, T, rows;
+    double peak_ms;
+    int F;             /* feature values per window (0 until one arrives) */
+    float *x;          /* [M, rows * B, C, T]: one optimiser step */
+    float *feat;       /* [M * B, PF_FEAT_MAX] */
+    uint8_t *peaks;    /* [M * B, T] */
+    uint8_t *flags;    /* [M * B] PF_ROW_* */
+    uint64_t *key;     /* [M * B] (record hash, window index): the validation set's order */
     int n;             /* windows held */
     uint32_t epoch;    /* of the last window taken */
     int64_t skip;      /* resume: windows still to pass over (already trained on) */
 } pf_batcher;
-int pf_batcher_init(pf_batcher *b, int B, int M, int C, int T);
+int pf_batcher_init(pf_batcher *b, int B, int M, int C, int T, int rows, double peak_ms);
 /* Take one window; *full = 1 once a whole step is held (then b->n = 0 for the
  * next). A window of another shape or with non-finite samples is rejected
  * (counted, logged with record and window) and never enters a batch. */
 int pf_batcher_take(pf_node *n, pf_batcher *b, const pf_msg *m, int *full);
+/* The validation set: windows appended while room is left (1), else 0. */
+int pf_batcher_append(pf_node *n, pf_batcher *b, const pf_msg *m);
+/* Sort the held windows by (record, window index): the same set, the same order, whoever sent them. */
+void pf_batcher_sort(pf_batcher *b);
+/* Copy slot ss of src to slot ds of dst (same shapes). */
+void pf_batcher_copy_slot(pf_batcher *dst, int ds, const pf_batcher *src, int ss);
+float *pf_batcher_micro(const pf_batcher *b, int micro);   /* [rows * B, C, T] */
 void pf_batcher_free(pf_batcher *b);
+
+/* The per-window tensors a micro-batch's messages carry to the trainer
+ * ("x", "peaks", "feat", "flags", "layout"), and reading them back. */
+int pf_batcher_add_aux(pf_msg *m, const pf_batcher *b, int micro, int masked);
+typedef struct {
+    int B, rows, masked, F;
+    const float *x, *feat;
+    const uint8_t *peaks, *flags;
+} pf_aux;
+int pf_aux_get(const pf_msg *m, int C, int T, pf_aux *a);
+/* Copy the aux tensors of src into dst (the transformer passes them on). */
+int pf_aux_forward(pf_msg *dst, const pf_msg *src);
 
 /* ---- named tensors in a TENSOR message (a NAME section before each) ---- */
 int pf_tmsg_add(pf_msg *m, const char *name, int dtype, int ndim, const uint32_t *dims, const void *data);

@@ -1,6 +1,9 @@
-/* Node kind `trainer`: the last model stage (model.md 4A): reconstruction
- * head and masked MSE, the learning-rate schedule, per-step metrics (CSV and
- * the launcher's status line), checkpoints and the end of the run.
+/* Node kind `trainer`: the last model stage (model.md 4): the objective
+ * (masked reconstruction, feature-guided contrastive, global and peak-aware
+ * reconstruction, any weighted mix: pf_objective), the learning-rate
+ * schedule, per-step and validation metrics per term (CSV, the launcher's
+ * status line, a PNG of the curves at the end), checkpoints and the end of
+ * the run.
  *
  * Split (port `in` from a transformer stage): per micro-batch it computes
  * the loss and the gradients of the encoded tokens and of the target, and
@@ -15,6 +18,8 @@
 #include "pf_error.h"
 #include "pf_log.h"
 #include "pf_node.h"
+#include "pf_objective.h"
+#include "pf_plot.h"
 #include "pf_rhead.h"
 #include "pf_stage.h"
 #include "pf_tstage.h"
@@ -31,19 +36,52 @@ static const pf_param_spec trainer_params[] = {
     PF_STAGE_TRANSFORMER_PARAMS,
     PF_STAGE_BATCH_PARAMS,
     PF_STAGE_WAVELET_PARAMS,
+    PF_STAGE_OBJECTIVE_PARAMS,
+    PF_STAGE_VAL_PARAMS,
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
 static const pf_port_spec trainer_ports[] = {
     {"in", PF_PORT_IN, PF_MSG_TENSOR, 1, "split: encoded tokens, targets and masks from the transformer stage"},
     {"windows", PF_PORT_IN, PF_MSG_WINDOW, 1, "fused: windows; this node then runs the wavelet and transformer stages itself"},
+    {"val", PF_PORT_IN, PF_MSG_WINDOW, 1, "fused: validation windows (records never in the training branch)"},
     {"back", PF_PORT_OUT, PF_MSG_TENSOR, 1, "split: gradients to the transformer stage (feedback edge)"},
     {NULL, 0, 0, 0, NULL},
 };
 
+/* Per-term sums over a step's (or a validation pass's) micro-batches. */
+enum { TERM_TOTAL, TERM_MASKED, TERM_CON, TERM_GLOBAL, TERM_PEAK, N_TERMS };
+typedef struct {
+    double sum[N_TERMS];
+    int n[N_TERMS];
+    int rank_ok, rank_n, no_feat, no_peaks, no_neg;
+} term_acc;
+
+static void acc_add(term_acc *a, const pf_obj_terms *t)
+{
+    double v[N_TERMS] = {t->total, t->masked, t->con, t->global, t->peak};
+    for (int k = 0; k < N_TERMS; k++)
+        if (!isnan(v[k]) || k == TERM_TOTAL) { a->sum[k] += v[k]; a->n[k]++; }
+    a->rank_ok += t->rank_ok; a->rank_n += t->rank_n;
+    a->no_feat += t->no_feat; a->no_peaks += t->no_peaks; a->no_neg += t->con_skipped;
+}
+static double acc_mean(const term_acc *a, int k) { return a->n[k] ? a->sum[k] / a->n[k] : NAN; }
+
 typedef struct {
     uint64_t seed;
     int fused;
+    pf_objective obj;
+    pf_contrast_cfg cc;
+    pf_featstats *fs;
+    pf_objective_run *run;
+    pf_rhead *sig;
+    double lr, beta2, eps, wd;
+    char plot[1024];
+    term_acc acc, vacc;
+    int pending_done;       /* the final step is taken; its validation pass is still to come */
+    pf_batcher val;         /* fused: the validation set */
+    int has_val, val_ready, val_every;
+    int64_t val_step;
     pf_tfm_cfg tc;
     pf_mask_cfg mc;
     pf_wavelet_cfg wc;
@@ -58,13 +96,11 @@ typedef struct {
     pf_tstage *ts;
     pf_wavelet *w;
     pf_batcher in;
-    int B, M, N, R, T, D, P;
-    float *dz, *dtarget, *dspec;
+    int B, M, N, R, T, D, P, C, rows;
+    float *dz, *dtarget, *dspec, *zeros;
     int64_t step;           /* next step (0-based) */
     int64_t windows;
     int64_t saved_step;
-    double loss_sum;
-    int micro_seen;
     float first_loss, last_loss;
     uint64_t t_step;
 } trainer_t;
@@ -98,19 +134,26 @@ static int open_metrics(trainer_t *t, int64_t keep_upto)
     t->mf = fopen(t->metrics, "w");
     if (!t->mf) { free(kept); return pf_err(PF_EIO, "trainer: cannot write metrics %s: %s", t->metrics, strerror(errno)); }
     if (kept && klen) fwrite(kept, 1, klen, t->mf);
-    else fprintf(t->mf, "step,epoch,lr,loss,loss_masked,grad_norm,windows_per_s,skipped_steps\n");
+    else fprintf(t->mf, "step,epoch,split,lr,loss,loss_masked,loss_contrastive,loss_global,loss_peak,rank_acc,grad_norm,"
+                        "windows_per_s,skipped_steps,no_features,no_peaks,no_negative\n");
     free(kept);
     fflush(t->mf);
     return PF_OK;
 }
 
-static int build_head(pf_node *n, trainer_t *t, int max_N)
+/* The heads and the objective, for B windows of C leads x T samples, R Spec rows. */
+static int build_objective(pf_node *n, trainer_t *t, int B, int C, int T, int R, int rows)
 {
-    t->head = pf_stage_build_head(&t->hst, &t->tc, max_N, t->seed, pf_node_resume_dir(n));
-    if (!t->head) return pf_err_context(PF_EINVAL, "trainer head");
-    t->dz = malloc(sizeof(float) * (size_t)max_N * t->tc.dim);
-    t->dtarget = malloc(sizeof(float) * (size_t)max_N * t->tc.patch);
-    return t->dz && t->dtarget ? PF_OK : PF_ENOMEM;
+    int TP = T / t->tc.patch, N = R * TP;
+    t->B = B; t->C = C; t->T = T; t->R = R; t->rows = rows; t->N = B * N;
+    int rc = pf_stage_build_head(&t->hst, &t->tc, t->obj.w_masked > 0 ? B * N : 0,
+                                 t->obj.w_global > 0 || t->obj.w_peak > 0 ? B * C * TP : 0, &t->head, &t->sig, t->seed,
+                                 pf_node_resume_dir(n));
+    if (rc) return pf_err_context(rc, "trainer heads");
+    t->run = pf_objective_create(&t->obj, &t->cc, t->fs, t->head, t->sig, B, C, R, TP, t->tc.patch, t->tc.dim);
+    t->dz = malloc(sizeof(float) * (size_t)rows * B * N * t->tc.dim);
+    t->dtarget = malloc(sizeof(float) * (size_t)rows * B * N * t->tc.patch);
+    return t->run && t->dz && t->dtarget ? PF_OK : pf_err(PF_ENOMEM, "trainer: out of memory");
 }
 
 static int trainer_create(pf_node *n, void **state)
@@ -127,13 +170,41 @@ static int trainer_create(pf_node *n, void **state)
     t->detach = pf_params_bool(p, "detach_target");
     snprintf(t->metrics, sizeof t->metrics, "%s", pf_params_string(p, "metrics"));
     snprintf(t->ckpt_dir, sizeof t->ckpt_dir, "%s", pf_params_string(p, "checkpoint_dir"));
+    int rc = pf_stage_tfm_cfg(p, &t->tc, &t->mc);
+    if (!rc) rc = pf_stage_objective(p, &t->obj);
+    if (rc) return rc;
+    /* each paper's optimiser unless set (model.md 4, Optimiser); the hybrid keeps PhysioWave's */
+    static const double opt_preset[3][4] = {{2e-5, 0.95, 1e-8, 1e-3}, {5e-5, 0.98, 1e-6, 0.01}, {2e-5, 0.95, 1e-8, 1e-3}};
+    const double *op = opt_preset[t->obj.preset];
+    double v;
+    t->lr = (v = pf_params_double(p, "lr")) >= 0 ? v : op[0];
+    t->beta2 = (v = pf_params_double(p, "beta2")) >= 0 ? v : op[1];
+    t->eps = (v = pf_params_double(p, "eps")) >= 0 ? v : op[2];
+    t->wd = (v = pf_params_double(p, "weight_decay")) >= 0 ? v : op[3];
+    const char *sch = pf_params_string(p, "schedule");
+    int constant = !strcmp(sch, "constant") || (!strcmp(sch, "auto") && t->obj.preset == PF_OBJ_PHYSIOCLR);
     t->sched = pf_adamw_defaults();
-    t->sched.lr = (float)pf_params_double(p, "lr");
+    t->sched.lr = (float)t->lr;
     t->sched.min_lr = (float)pf_params_double(p, "min_lr");
     t->sched.warmup_steps = pf_params_int(p, "warmup_steps");
-    t->sched.total_steps = pf_params_int(p, "total_steps") ? pf_params_int(p, "total_steps") : t->steps;
-    int rc = pf_stage_tfm_cfg(p, &t->tc, &t->mc);
-    if (rc) return rc;
+    t->sched.total_steps = constant ? 0 : pf_params_int(p, "total_steps") ? pf_params_int(p, "total_steps") : t->steps;
+    t->cc = (pf_contrast_cfg){(float)pf_params_double(p, "tau"), (float)pf_params_double(p, "delta"),
+                              strcmp(pf_params_string(p, "contrastive"), "supcon") ? PF_CONTRAST_PHYSIOCLR : PF_CONTRAST_SUPCON};
+    const char *fsp = pf_params_string(p, "feature_stats");
+    if (t->obj.w_con > 0) {
+        if (!fsp[0])
+            return pf_err(PF_EINVAL, "trainer: the contrastive term (objective '%s') needs feature statistics: set feature_stats = "
+                          "\"FILE.h5\" from `physioflow features fit`", pf_params_string(p, "objective"));
+        if (!(t->fs = pf_featstats_load(fsp)))
+            return pf_err_context(PF_ENOTFOUND, "trainer: feature_stats '%s' (make it with `physioflow features fit`)", fsp);
+    }
+    snprintf(t->plot, sizeof t->plot, "%s", pf_params_string(p, "plot"));
+    if (!t->plot[0] && t->metrics[0]) {
+        snprintf(t->plot, sizeof t->plot, "%s", t->metrics);
+        char *dot = strrchr(t->plot, '.'), *sl = strrchr(t->plot, '/');
+        if (dot && (!sl || dot > sl)) *dot = 0;
+        strncat(t->plot, ".png", sizeof t->plot - strlen(t->plot) - 1);
+    }
     /* fused when windows come in: this process runs every stage */
     t->fused = pf_node_input_connected(n, "windows");
     if (t->fused == pf_node_input_connected(n, "in"))
@@ -145,14 +216,19 @@ static int trainer_create(pf_node *n, void **state)
         t->T = (int)pf_params_int(p, "window");
         t->R = (t->wc.levels + 1) * t->wc.n_leads;
         if (t->T % t->tc.patch) return pf_err(PF_EINVAL, "trainer: window %d is not a multiple of the patch %d", t->T, t->tc.patch);
-        t->N = t->B * t->R * (t->T / t->tc.patch);
+        int rows = t->obj.rows, C = t->wc.n_leads;
         const char *rd = pf_node_resume_dir(n);
-        t->w = pf_stage_build_wavelet(&t->wst, &t->wc, t->B, t->T, t->seed, rd);
-        t->ts = t->w ? pf_stage_build_tfm(&t->tst, &t->tc, &t->mc, t->B, t->N / t->B, t->seed, rd) : NULL;
+        t->w = pf_stage_build_wavelet(&t->wst, &t->wc, rows * t->B, t->T, t->seed, rd);
+        t->ts = t->w ? pf_stage_build_tfm(&t->tst, &t->tc, &t->mc, rows * t->B, t->R * (t->T / t->tc.patch), t->seed, rd) : NULL;
         if (!t->ts) return pf_err_context(PF_EINVAL, "trainer (fused) stages");
-        if ((rc = build_head(n, t, t->N))) return rc;
-        t->dspec = malloc(sizeof(float) * (size_t)t->B * t->R * t->T);
-        if (!t->dspec || (rc = pf_batcher_init(&t->in, t->B, t->M, t->wc.n_leads, t->T))) return rc ? rc : PF_ENOMEM;
+        if ((rc = build_objective(n, t, t->B, C, t->T, t->R, rows))) return rc;
+        t->dspec = malloc(sizeof(float) * (size_t)rows * t->B * t->R * t->T);
+        t->zeros = calloc((size_t)rows * t->B * t->R * (t->T / t->tc.patch), sizeof(float));
+        if (!t->dspec || !t->zeros || (rc = pf_batcher_init(&t->in, t->B, t->M, C, t->T, rows, t->obj.peak_ms))) return rc ? rc : PF_ENOMEM;
+        t->has_val = pf_node_input_connected(n, "val");
+        t->val_every = (int)pf_params_int(p, "val_every");
+        int vw = (int)pf_params_int(p, "val_windows");
+        if (t->has_val && (rc = pf_batcher_init(&t->val, t->B, (vw + t->B - 1) / t->B, C, t->T, rows, t->obj.peak_ms))) return rc;
     }
     int64_t keep = -1;
     if (pf_node_resume_dir(n)) {
@@ -175,9 +251,8 @@ static int trainer_create(pf_node *n, void **state)
 static pf_step_opt step_opt(pf_node *n, const trainer_t *t, int64_t step)
 {
     const pf_params *p = pf_node_params(n);
-    pf_step_opt o = {pf_lr_at(&t->sched, step), pf_params_double(p, "beta1"), pf_params_double(p, "beta2"),
-                     pf_params_double(p, "eps"), pf_params_double(p, "weight_decay"), pf_params_double(p, "clip"),
-                     step, t->M, 0};
+    pf_step_opt o = {pf_lr_at(&t->sched, step), pf_params_double(p, "beta1"), t->beta2, t->eps, t->wd,
+                     pf_params_double(p, "clip"), step, t->M, 0};
     return o;
 }
 
@@ -189,11 +264,32 @@ static int flags_of(const trainer_t *t, int64_t step)
     return f;
 }
 
+static void put_num(FILE *f, double v) { if (isfinite(v)) fprintf(f, ",%.9g", v); else fputc(',', f); }
+
+/* One metrics row: a step's training terms or a validation pass. */
+static void write_row(trainer_t *t, int64_t step, uint32_t epoch, const char *split, const term_acc *a, double norm, double wps)
+{
+    if (!t->mf) return;
+    fprintf(t->mf, "%lld,%u,%s", (long long)step + 1, epoch, split);
+    put_num(t->mf, pf_lr_at(&t->sched, step));
+    for (int k = 0; k < N_TERMS; k++) put_num(t->mf, acc_mean(a, k));
+    put_num(t->mf, a->rank_n ? (double)a->rank_ok / a->rank_n : NAN);
+    put_num(t->mf, norm);
+    put_num(t->mf, wps);
+    fprintf(t->mf, ",%d,%d,%d,%d\n", t->bad_run, a->no_feat, a->no_peaks, a->no_neg);
+    fflush(t->mf);
+}
+
+static void gauge(pf_node *n, const char *name, double v)
+{
+    pf_node_set_counter(n, name, isfinite(v) && v >= 0 ? (uint64_t)llround(v * 1e6) : 0);
+}
+
 /* After every stage has updated (or skipped) step t->step: metrics, checkpoint, end. */
 static int step_done(pf_node *n, trainer_t *t, double total, uint32_t epoch, int flags, int applied)
 {
     int64_t step = t->step;
-    double loss = t->micro_seen ? t->loss_sum / t->micro_seen : NAN;
+    double loss = acc_mean(&t->acc, TERM_TOTAL);
     uint64_t now = pf_now_ns();
     double wps = (double)t->B * t->M / ((double)(now - t->t_step) / 1e9);
     t->t_step = now;
@@ -204,26 +300,26 @@ static int step_done(pf_node *n, trainer_t *t, double total, uint32_t epoch, int
         pf_node_count(n, "skipped_steps", 1);
         pf_warn("step %lld: non-finite loss or gradient (loss %g, norm %g): skipped, parameters unchanged", (long long)step + 1, loss, norm);
     }
-    if (t->mf) {
-        fprintf(t->mf, "%lld,%u,%.9g,%.9g,%.9g,%.9g,%.3f,%d\n", (long long)step + 1, epoch, (double)pf_lr_at(&t->sched, step), loss, loss,
-                norm, wps, t->bad_run);
-        fflush(t->mf);
-    }
+    write_row(t, step, epoch, "train", &t->acc, norm, wps);
     if (step == 0 || (step + 1) % 10 == 0 || (flags & PF_STEP_FINAL))
-        pf_info("step %lld/%lld epoch %u: loss %.6f, grad norm %.4f, lr %.3g, %.1f windows/s", (long long)step + 1,
-                (long long)t->steps, epoch, loss, norm, (double)pf_lr_at(&t->sched, step), wps);
+        pf_info("step %lld/%lld epoch %u: loss %.6f (masked %.4g, contrastive %.4g, global %.4g, peak %.4g), grad norm %.4f, lr %.3g, %.1f windows/s",
+                (long long)step + 1, (long long)t->steps, epoch, loss, acc_mean(&t->acc, TERM_MASKED), acc_mean(&t->acc, TERM_CON),
+                acc_mean(&t->acc, TERM_GLOBAL), acc_mean(&t->acc, TERM_PEAK), norm, (double)pf_lr_at(&t->sched, step), wps);
     if (step == 0 || t->step == t->saved_step + 1) t->first_loss = t->first_loss ? t->first_loss : (float)loss;
     t->last_loss = (float)loss;
     pf_node_set_counter(n, "step", (uint64_t)step + 1);
     pf_node_set_counter(n, "epoch", epoch);
-    pf_node_set_counter(n, "loss_e6", isfinite(loss) && loss >= 0 ? (uint64_t)llround(loss * 1e6) : 0);
+    gauge(n, "loss_e6", loss);
+    gauge(n, "masked_e6", acc_mean(&t->acc, TERM_MASKED));
+    gauge(n, "contrastive_e6", acc_mean(&t->acc, TERM_CON)); /* may be negative: shown as 0 then */
+    gauge(n, "global_e6", acc_mean(&t->acc, TERM_GLOBAL));
+    gauge(n, "peak_e6", acc_mean(&t->acc, TERM_PEAK));
     pf_node_set_counter(n, "win_s_e3", (uint64_t)llround(wps * 1e3));
     if (t->bad_run >= t->max_bad)
         return pf_err(PF_ERANGE, "trainer: %d consecutive steps with a non-finite loss or gradient (last: step %lld): stopping",
                       t->bad_run, (long long)step + 1);
     t->windows += (int64_t)t->B * t->M;
-    t->loss_sum = 0;
-    t->micro_seen = 0;
+    memset(&t->acc, 0, sizeof t->acc);
     t->step++;
     if (flags & PF_STEP_CKPT) {
         int rc = pf_stage_save(&t->hst, t->ckpt_dir, step, t->windows);
@@ -234,7 +330,32 @@ static int step_done(pf_node *n, trainer_t *t, double total, uint32_t epoch, int
         t->saved_step = step;
         pf_info("checkpoint of step %lld in %s/step-%08lld", (long long)step + 1, t->ckpt_dir, (long long)step);
     }
+    if (flags & PF_STEP_VAL) { /* its validation pass follows: the end waits for it */
+        t->val_step = step;
+        memset(&t->vacc, 0, sizeof t->vacc);
+        if (flags & PF_STEP_FINAL) { t->pending_done = 1; return PF_OK; }
+    }
     if (flags & PF_STEP_FINAL) {
+        pf_info("trained %lld steps: loss %.6f -> %.6f; checkpoint %s, metrics %s", (long long)t->steps, t->first_loss,
+                t->last_loss, t->ckpt_dir[0] ? t->ckpt_dir : "(none)", t->metrics[0] ? t->metrics : "(none)");
+        return PF_DONE;
+    }
+    return PF_OK;
+}
+
+/* One validation micro-batch's terms; after the last, the row. */
+static int val_micro(pf_node *n, trainer_t *t, const pf_obj_terms *o, int last)
+{
+    acc_add(&t->vacc, o);
+    if (!last) return PF_OK;
+    write_row(t, t->val_step, t->in.epoch, "val", &t->vacc, NAN, NAN);
+    pf_info("validation after step %lld: loss %.6f (masked %.4g, contrastive %.4g, global %.4g, peak %.4g), ranking accuracy %.3f (%d anchors)",
+            (long long)t->val_step + 1, acc_mean(&t->vacc, TERM_TOTAL), acc_mean(&t->vacc, TERM_MASKED), acc_mean(&t->vacc, TERM_CON),
+            acc_mean(&t->vacc, TERM_GLOBAL), acc_mean(&t->vacc, TERM_PEAK),
+            t->vacc.rank_n ? (double)t->vacc.rank_ok / t->vacc.rank_n : NAN, t->vacc.rank_n);
+    gauge(n, "val_loss_e6", acc_mean(&t->vacc, TERM_TOTAL));
+    if (t->pending_done) {
+        t->pending_done = 0;
         pf_info("trained %lld steps: loss %.6f -> %.6f; checkpoint %s, metrics %s", (long long)t->steps, t->first_loss,
                 t->last_loss, t->ckpt_dir[0] ? t->ckpt_dir : "(none)", t->metrics[0] ? t->metrics : "(none)");
         return PF_DONE;
@@ -244,28 +365,66 @@ static int step_done(pf_node *n, trainer_t *t, double total, uint32_t epoch, int
 
 /* ---- fused ---- */
 
-static int fused_step(pf_node *n, trainer_t *t)
+/* Forward (and, training, backward) of one micro-batch through every stage in this process. */
+static int fused_micro(trainer_t *t, const pf_batcher *bt, int mi, int64_t step, int train, pf_obj_terms *o)
 {
-    int F = t->R, TP = t->T / t->tc.patch, rc;
-    double sq_h = 0, sq_t = 0, sq_w = 0;
-    for (int mi = 0; mi < t->M; mi++) {
-        const float *x = t->in.x + (size_t)mi * t->B * t->wc.n_leads * t->T;
-        float loss = 0;
-        rc = pf_wavelet_forward(t->w, t->wst.p, x, t->B, 1, pf_stage_key(t->seed, t->step, mi, PF_SITE_WAVELET));
-        const float *spec = pf_wavelet_output(t->w);
-        if (!rc) rc = pf_tstage_forward(t->ts, t->tst.p, spec, t->B, F, TP, NULL, 1, pf_stage_key(t->seed, t->step, mi, PF_SITE_MASK),
-                                        pf_stage_key(t->seed, t->step, mi, PF_SITE_ENCODER));
-        if (!rc) rc = pf_rhead_forward(t->head, t->hst.p, pf_tstage_encoded(t->ts), spec, pf_tstage_mask(t->ts), t->N, 1,
-                                       pf_stage_key(t->seed, t->step, mi, PF_SITE_HEAD), &loss);
-        if (!rc) rc = pf_rhead_backward(t->head, t->hst.p, t->dz, t->detach ? NULL : t->dtarget);
-        if (!rc) rc = pf_tstage_backward(t->ts, t->tst.p, t->dz, t->detach ? NULL : t->dtarget, t->dspec);
-        if (!rc) rc = pf_wavelet_backward(t->w, t->wst.p, t->dspec, NULL);
-        if (rc) return pf_err_context(rc, "fused step %lld micro-batch %d", (long long)t->step + 1, mi);
-        t->loss_sum += loss;
-        t->micro_seen++;
+    int F = t->R, TP = t->T / t->tc.patch, RB = t->rows * t->B;
+    pf_aux a = {t->B, t->rows, t->obj.w_masked > 0, bt->F, NULL, NULL, NULL, NULL};
+    size_t s0 = (size_t)mi * t->B;
+    float *feat = malloc(sizeof(float) * t->B * (bt->F ? bt->F : 1));
+    if (!feat) return PF_ENOMEM;
+    for (int i = 0; i < t->B; i++) memcpy(feat + (size_t)i * bt->F, bt->feat + (s0 + i) * PF_FEAT_MAX, sizeof(float) * bt->F);
+    a.x = pf_batcher_micro(bt, mi);
+    a.feat = feat;
+    a.peaks = bt->peaks + s0 * t->T;
+    a.flags = bt->flags + s0;
+    uint64_t mkey = train ? pf_stage_key(t->seed, step, mi, PF_SITE_MASK) : pf_stage_key(t->seed, 0, mi, PF_SITE_VAL);
+    int rc = pf_wavelet_forward(t->w, t->wst.p, a.x, RB, train, pf_stage_key(t->seed, step, mi, PF_SITE_WAVELET));
+    const float *spec = pf_wavelet_output(t->w);
+    if (!rc) rc = pf_tstage_forward(t->ts, t->tst.p, spec, RB, F, TP, a.masked ? NULL : t->zeros, train, mkey,
+                                    pf_stage_key(t->seed, step, mi, PF_SITE_ENCODER));
+    const float *mask = a.masked ? pf_tstage_mask(t->ts) : t->zeros;
+    if (!rc) rc = pf_objective_step(t->run, t->hst.p, pf_tstage_encoded(t->ts), spec, mask, &a, train,
+                                    pf_stage_key(t->seed, step, mi, PF_SITE_HEAD), pf_stage_key(t->seed, step, mi, PF_SITE_SIGNAL),
+                                    o, t->dz, t->detach ? NULL : t->dtarget);
+    if (!rc && train) rc = pf_tstage_backward(t->ts, t->tst.p, t->dz, t->detach ? NULL : t->dtarget, t->dspec);
+    if (!rc && train) rc = pf_wavelet_backward(t->w, t->wst.p, t->dspec, NULL);
+    free(feat);
+    return rc;
+}
+
+static int fused_validate(pf_node *n, trainer_t *t)
+{
+    int rc;
+    if (!t->val_ready) {
+        if ((rc = pf_node_drain(n, "val"))) return pf_err_context(rc, "reading the validation branch");
+        pf_batcher_sort(&t->val);
+        t->val_ready = 1;
+        pf_info("validation set: %d windows (%d evaluated, in micro-batches of %d)", t->val.n, t->val.n / t->B * t->B, t->B);
+    }
+    int nb = t->val.n / t->B;
+    if (!nb) return pf_err(PF_EINVAL, "trainer: the validation branch brought %d windows, fewer than one micro-batch (%d)", t->val.n, t->B);
+    for (int mi = 0; mi < nb; mi++) {
+        pf_obj_terms o;
+        if ((rc = fused_micro(t, &t->val, mi, t->val_step, 0, &o))) return pf_err_context(rc, "validation micro-batch %d", mi);
+        if ((rc = val_micro(n, t, &o, mi == nb - 1))) return rc;
         pf_node_heartbeat(n);
     }
-    sq_h = isfinite(t->loss_sum) ? pf_grad_sqnorm(t->hst.p) : NAN;
+    return PF_OK;
+}
+
+static int fused_step(pf_node *n, trainer_t *t)
+{
+    int rc;
+    double sq_h = 0, sq_t = 0, sq_w = 0;
+    for (int mi = 0; mi < t->M; mi++) {
+        pf_obj_terms o;
+        if ((rc = fused_micro(t, &t->in, mi, t->step, 1, &o)))
+            return pf_err_context(rc, "fused step %lld micro-batch %d", (long long)t->step + 1, mi);
+        acc_add(&t->acc, &o);
+        pf_node_heartbeat(n);
+    }
+    sq_h = isfinite(t->acc.sum[TERM_TOTAL]) ? pf_grad_sqnorm(t->hst.p) : NAN;
     sq_t = pf_grad_sqnorm(t->tst.p);
     sq_w = pf_grad_sqnorm(t->wst.p);
     double total = pf_stage_total_sq(sq_h, sq_t, sq_w);
@@ -274,49 +433,69 @@ static int fused_step(pf_node *n, trainer_t *t)
     int applied = pf_stage_update(&t->wst, &o, total);
     pf_stage_update(&t->tst, &o, total);
     pf_stage_update(&t->hst, &o, total);
-    return step_done(n, t, total, t->in.epoch, o.flags, applied);
+    int val = t->has_val && ((o.flags & PF_STEP_FINAL) || (t->val_every > 0 && (t->step + 1) % t->val_every == 0));
+    rc = step_done(n, t, total, t->in.epoch, o.flags | (val ? PF_STEP_VAL : 0), applied);
+    if (rc < 0 || !val) return rc;
+    return fused_validate(n, t);
 }
 
 /* ---- split ---- */
 
-static int split_micro(pf_node *n, trainer_t *t, const pf_msg *m, const int64_t *meta)
+static int split_micro(pf_node *n, trainer_t *t, const pf_msg *m, const int64_t *meta, int train)
 {
     const pf_section *z = pf_tmsg_get(m, "z", PF_DT_F32, 3, NULL);
     if (!z) return PF_EFORMAT;
-    uint32_t B = z->dims[0], L = z->dims[1], D = z->dims[2];
+    uint32_t RB = z->dims[0], L = z->dims[1], D = z->dims[2];
     if ((int)D != t->tc.dim)
         return pf_err(PF_EFORMAT, "trainer: encoded tokens of dimension %u, the trainer's preset %s has %d (set the same preset on both)", D, t->tc.name, t->tc.dim);
-    int rc;
-    if (!t->head) {
-        t->B = (int)B;
+    const pf_section *xs = pf_tmsg_get(m, "x", PF_DT_F32, 3, NULL);
+    if (!xs) return PF_EFORMAT;
+    int C = (int)xs->dims[1], T = (int)xs->dims[2], rc;
+    if (T % t->tc.patch || L % (T / t->tc.patch))
+        return pf_err(PF_EFORMAT, "trainer: %u tokens per row do not fit windows of %d samples in patches of %d", L, T, t->tc.patch);
+    pf_aux a;
+    if ((rc = pf_aux_get(m, C, T, &a))) return rc;
+    if ((uint32_t)(a.rows * a.B) != RB) return pf_err(PF_EFORMAT, "trainer: %u encoded rows, layout says %d x %d", RB, a.rows, a.B);
+    if (a.rows != t->obj.rows)
+        return pf_err(PF_EFORMAT, "trainer: the first stage sends %d row(s) per window, objective '%s' needs %d: set the same "
+                      "objective on the wavelet node", a.rows, t->obj.preset == PF_OBJ_PHYSIOWAVE ? "physiowave" : t->obj.preset == PF_OBJ_PHYSIOCLR ? "physioclr" : "hybrid", t->obj.rows);
+    if (a.masked != (t->obj.w_masked > 0))
+        return pf_err(PF_EFORMAT, "trainer: the first stage %s the tokens, the objective's masked weight is %g: set the same objective on the wavelet node",
+                      a.masked ? "masks" : "does not mask", t->obj.w_masked);
+    if (!t->run) {
         t->M = (int)meta[2];
-        t->N = (int)(B * L);
-        if ((rc = build_head(n, t, t->N))) return rc;
+        if ((rc = build_objective(n, t, a.B, C, T, (int)L / (T / t->tc.patch), a.rows))) return rc;
     }
-    if ((int)(B * L) != t->N || meta[2] != t->M) return pf_err(PF_EFORMAT, "trainer: micro-batch of %u x %u tokens (accum %lld) after %d (accum %d)", B, L, (long long)meta[2], t->N, t->M);
-    if (meta[0] != t->step) return pf_err(PF_EFORMAT, "trainer: micro-batch of step %lld while at step %lld", (long long)meta[0], (long long)t->step);
-    uint32_t dt[3] = {B, L, (uint32_t)t->tc.patch}, dm[2] = {B, L};
+    if (a.B != t->B || (int)(RB * L) != t->rows * t->N / 1 || (train && meta[2] != t->M))
+        return pf_err(PF_EFORMAT, "trainer: micro-batch of %u x %u tokens (accum %lld) after %d x %d (accum %d)", RB, L,
+                      (long long)meta[2], t->rows * t->B, t->N / t->B, t->M);
+    uint32_t dt[3] = {RB, L, (uint32_t)t->tc.patch}, dm[2] = {RB, L};
     const pf_section *tg = pf_tmsg_get(m, "target", PF_DT_F32, 3, dt);
     const pf_section *mk = tg ? pf_tmsg_get(m, "mask", PF_DT_F32, 2, dm) : NULL;
     if (!mk) return PF_EFORMAT;
-    float loss = 0;
-    rc = pf_rhead_forward(t->head, t->hst.p, z->data, tg->data, mk->data, t->N, 1, pf_stage_key(t->seed, meta[0], (int)meta[1], PF_SITE_HEAD), &loss);
-    if (!rc) rc = pf_rhead_backward(t->head, t->hst.p, t->dz, t->detach ? NULL : t->dtarget);
+    pf_obj_terms o;
+    if (!train) { /* a validation micro-batch: forward only */
+        if (meta[0] != t->val_step) return pf_err(PF_EFORMAT, "trainer: validation of step %lld while expecting step %lld", (long long)meta[0], (long long)t->val_step);
+        rc = pf_objective_step(t->run, t->hst.p, z->data, tg->data, mk->data, &a, 0, 0, 0, &o, NULL, NULL);
+        return rc ? rc : val_micro(n, t, &o, meta[1] == meta[2] - 1);
+    }
+    if (meta[0] != t->step) return pf_err(PF_EFORMAT, "trainer: micro-batch of step %lld while at step %lld", (long long)meta[0], (long long)t->step);
+    rc = pf_objective_step(t->run, t->hst.p, z->data, tg->data, mk->data, &a, 1, pf_stage_key(t->seed, meta[0], (int)meta[1], PF_SITE_HEAD),
+                           pf_stage_key(t->seed, meta[0], (int)meta[1], PF_SITE_SIGNAL), &o, t->dz, t->detach ? NULL : t->dtarget);
     if (rc) return rc;
-    t->loss_sum += loss;
-    t->micro_seen++;
+    acc_add(&t->acc, &o);
     pf_msg *g = pf_msg_create(PF_MSG_TENSOR, "grad");
-    uint32_t four = 4, dz[3] = {B, L, D};
+    uint32_t four = 4, dz[3] = {RB, L, D};
     if (!g || pf_tmsg_add(g, "meta", PF_DT_I64, 1, &four, meta) || pf_tmsg_add(g, "dz", PF_DT_F32, 3, dz, t->dz) ||
         (!t->detach && pf_tmsg_add(g, "dtarget", PF_DT_F32, 3, dt, t->dtarget))) {
         pf_msg_destroy(g);
         return PF_ENOMEM;
     }
     if (meta[1] == meta[2] - 1) {
-        pf_step_opt o = step_opt(n, t, t->step);
-        o.flags = flags_of(t, t->step);
-        double ov[PF_STEP_OPT_N], sq = isfinite(t->loss_sum) ? pf_grad_sqnorm(t->hst.p) : NAN;
-        pf_step_opt_pack(&o, ov);
+        pf_step_opt op = step_opt(n, t, t->step);
+        op.flags = flags_of(t, t->step);
+        double ov[PF_STEP_OPT_N], sq = isfinite(t->acc.sum[TERM_TOTAL]) ? pf_grad_sqnorm(t->hst.p) : NAN;
+        pf_step_opt_pack(&op, ov);
         uint32_t no = PF_STEP_OPT_N, one = 1, nc = (uint32_t)strlen(t->ckpt_dir);
         if (pf_tmsg_add(g, "opt", PF_DT_F64, 1, &no, ov) || pf_tmsg_add(g, "sq", PF_DT_F64, 1, &one, &sq) ||
             pf_tmsg_add(g, "ckpt_dir", PF_DT_U8, 1, &nc, t->ckpt_dir)) {
@@ -331,6 +510,10 @@ static int trainer_process(pf_node *n, void *state, const char *port, pf_msg *m)
 {
     trainer_t *t = state;
     if (t->fused) {
+        if (!strcmp(port, "val")) {
+            if (!t->val_ready && pf_batcher_append(n, &t->val, m) == 0) pf_node_count(n, "val_over_cap", 1);
+            return PF_OK;
+        }
         if (pf_node_stopping(n)) return PF_DONE; /* Ctrl-C: finish() checkpoints the last step taken */
         int full = 0, rc = pf_batcher_take(n, &t->in, m, &full);
         return rc || !full ? rc : fused_step(n, t);
@@ -338,12 +521,12 @@ static int trainer_process(pf_node *n, void *state, const char *port, pf_msg *m)
     uint32_t four = 4;
     const pf_section *meta = pf_tmsg_get(m, "meta", PF_DT_I64, 1, &four);
     if (!meta) return pf_node_reject(n, "protocol", m, "%s", pf_errmsg());
-    if (!strcmp(m->id, "enc")) return split_micro(n, t, m, meta->data);
+    if (!strcmp(m->id, "enc") || !strcmp(m->id, "venc")) return split_micro(n, t, m, meta->data, m->id[0] == 'e');
     const pf_section *tot = pf_tmsg_get(m, "total", PF_DT_F64, 1, &four);
     if (!tot) return pf_node_reject(n, "protocol", m, "%s", pf_errmsg());
     const double *tv = tot->data;
     if (!strcmp(m->id, "end")) { /* the stream ended before the step count: checkpoint what was taken */
-        if (!t->head || t->saved_step == (int64_t)((const int64_t *)meta->data)[0]) return PF_OK;
+        if (!t->run || t->saved_step == (int64_t)((const int64_t *)meta->data)[0]) return PF_OK;
         int64_t step = ((const int64_t *)meta->data)[0];
         int rc = pf_stage_save(&t->hst, t->ckpt_dir, step, (int64_t)tv[1]);
         if (!rc) rc = pf_ckpt_manifest_write(t->ckpt_dir, step, (int64_t)tv[1], (int)tv[2]);
@@ -354,10 +537,11 @@ static int trainer_process(pf_node *n, void *state, const char *port, pf_msg *m)
         return rc;
     }
     if (strcmp(m->id, "step")) return pf_node_reject(n, "protocol", m, "unknown stage message '%s'", m->id);
-    if (((const int64_t *)meta->data)[0] != t->step || !t->head)
+    if (((const int64_t *)meta->data)[0] != t->step || !t->run)
         return pf_err(PF_EFORMAT, "trainer: update of step %lld while at step %lld", (long long)((const int64_t *)meta->data)[0], (long long)t->step);
     pf_step_opt o = step_opt(n, t, t->step);
     o.flags = (int)tv[3];
+    t->in.epoch = (uint32_t)tv[2];
     int applied = pf_stage_update(&t->hst, &o, tv[0]);
     return step_done(n, t, tv[0], (uint32_t)tv[2], o.flags, applied);
 }
@@ -378,6 +562,11 @@ static int trainer_finish(pf_node *n, void *state, int interrupted)
     if (t->step < t->steps)
         pf_warn("the stream ended after %lld of %lld steps%s", (long long)t->step, (long long)t->steps,
                 t->step && t->saved_step == t->step - 1 ? " (checkpointed)" : "");
+    if (t->mf && t->plot[0] && t->step > 0) {
+        fflush(t->mf);
+        if (pf_plot_metrics(t->metrics, t->plot, NULL)) pf_warn("no plot of the curves: %s", pf_errmsg());
+        else pf_info("curves in %s", t->plot);
+    }
     return PF_OK;
 }
 
@@ -387,6 +576,11 @@ static void trainer_destroy(void *state)
     if (!t) return;
     if (t->mf) fclose(t->mf);
     pf_rhead_destroy(t->head);
+    pf_rhead_destroy(t->sig);
+    pf_objective_destroy(t->run);
+    pf_featstats_destroy(t->fs);
+    pf_batcher_free(&t->val);
+    free(t->zeros);
     pf_tstage_destroy(t->ts);
     pf_wavelet_destroy(t->w);
     pf_batcher_free(&t->in);
@@ -401,7 +595,7 @@ static void trainer_destroy(void *state)
 
 const pf_kind pf_kind_trainer = {
     .name = "trainer",
-    .doc = "model stage 3: reconstruction head + masked MSE, AdamW schedule, metrics, checkpoints (or every stage, fused)",
+    .doc = "model stage 3: the objective (masked / contrastive / global / peak-aware, any mix), AdamW schedule, metrics, validation, checkpoints (or every stage, fused)",
     .params = trainer_params,
     .ports = trainer_ports,
     .create = trainer_create,

@@ -38,6 +38,7 @@ typedef struct {
     pf_tstage *ts;
     int B, R, T;
     float *dspec;
+    float *nomask;       /* all zeros: the objective has no masked term */
     pf_step_opt opt;     /* from the last gradient of the current step */
     char ckpt_dir[1024];
     int64_t saved_step;
@@ -61,7 +62,8 @@ static int build(pf_node *n, tnode *s, int B, int R, int T)
     s->B = B; s->R = R; s->T = T;
     s->ts = pf_stage_build_tfm(&s->st, &s->tc, &s->mc, B, R * (T / s->tc.patch), s->seed, pf_node_resume_dir(n));
     s->dspec = malloc(sizeof(float) * (size_t)B * R * T);
-    if (!s->ts || !s->dspec) return pf_err_context(PF_EINVAL, "transformer stage (%s, %d x %d tokens)", s->tc.name, B, R * (T / s->tc.patch));
+    s->nomask = calloc((size_t)B * R * (T / s->tc.patch), sizeof(float));
+    if (!s->ts || !s->dspec || !s->nomask) return pf_err_context(PF_EINVAL, "transformer stage (%s, %d x %d tokens)", s->tc.name, B, R * (T / s->tc.patch));
     pf_info("transformer stage: preset %s (D %d, %d layers, %d heads), %d tokens per window, %zu parameters%s", s->tc.name,
             s->tc.dim, s->tc.depth, s->tc.heads, R * (T / s->tc.patch), s->st.p->n_params,
             pf_node_resume_dir(n) ? ", resumed" : "");
@@ -78,10 +80,15 @@ static int micro_batch(pf_node *n, tnode *s, const pf_msg *m, const int64_t *met
         return pf_err(PF_EFORMAT, "transformer: Spec [%d, %d, %d] after [%d, %d, %d]", B, R, T, s->B, s->R, s->T);
     int64_t step = meta[0], micro = meta[1];
     int F = R, TP = T / s->tc.patch, D = s->tc.dim, P = s->tc.patch;
-    rc = pf_tstage_forward(s->ts, s->st.p, sp->data, B, F, TP, NULL, 1, pf_stage_key(s->seed, step, (int)micro, PF_SITE_MASK),
+    const pf_section *lay = pf_tmsg_get(m, "layout", PF_DT_I64, 1, (uint32_t[]){4});
+    if (!lay) return PF_EFORMAT;
+    int masked = ((const int64_t *)lay->data)[2] != 0, val = !strcmp(m->id, "vact");
+    /* validation: no dropout, and the same masks at every evaluation */
+    rc = pf_tstage_forward(s->ts, s->st.p, sp->data, B, F, TP, masked ? NULL : s->nomask, !val,
+                           val ? pf_stage_key(s->seed, 0, (int)micro, PF_SITE_VAL) : pf_stage_key(s->seed, step, (int)micro, PF_SITE_MASK),
                            pf_stage_key(s->seed, step, (int)micro, PF_SITE_ENCODER));
     if (rc) return rc;
-    pf_msg *o = pf_msg_create(PF_MSG_TENSOR, "enc");
+    pf_msg *o = pf_msg_create(PF_MSG_TENSOR, val ? "venc" : "enc");
     if (!o) return PF_ENOMEM;
     o->count = m->count;
     o->window_index = m->window_index;
@@ -89,12 +96,14 @@ static int micro_batch(pf_node *n, tnode *s, const pf_msg *m, const int64_t *met
     uint32_t four = 4, dz[3] = {(uint32_t)B, (uint32_t)(F * TP), (uint32_t)D}, dt[3] = {(uint32_t)B, (uint32_t)(F * TP), (uint32_t)P},
              dm[2] = {(uint32_t)B, (uint32_t)(F * TP)};
     if (pf_tmsg_add(o, "meta", PF_DT_I64, 1, &four, meta) || pf_tmsg_add(o, "z", PF_DT_F32, 3, dz, pf_tstage_encoded(s->ts)) ||
-        pf_tmsg_add(o, "target", PF_DT_F32, 3, dt, sp->data) || pf_tmsg_add(o, "mask", PF_DT_F32, 2, dm, pf_tstage_mask(s->ts))) {
+        pf_tmsg_add(o, "target", PF_DT_F32, 3, dt, sp->data) ||
+        pf_tmsg_add(o, "mask", PF_DT_F32, 2, dm, masked ? pf_tstage_mask(s->ts) : s->nomask) || pf_aux_forward(o, m)) {
         pf_msg_destroy(o);
         return PF_ENOMEM;
     }
     if ((rc = pf_node_send(n, "out", o))) return rc;
     pf_node_heartbeat(n);
+    if (val) return PF_OK; /* no gradient comes back */
     /* the trainer answers with the gradient of exactly this micro-batch */
     pf_msg *g = NULL;
     uint64_t w0 = pf_now_ns();
@@ -144,7 +153,7 @@ static int transformer_process(pf_node *n, void *state, const char *port, pf_msg
     uint32_t four = 4;
     const pf_section *meta = pf_tmsg_get(m, "meta", PF_DT_I64, 1, &four);
     if (!meta) return pf_node_reject(n, "protocol", m, "%s", pf_errmsg());
-    if (!strcmp(m->id, "act")) return micro_batch(n, s, m, meta->data);
+    if (!strcmp(m->id, "act") || !strcmp(m->id, "vact")) return micro_batch(n, s, m, meta->data);
     if (strcmp(m->id, "step") && strcmp(m->id, "end")) return pf_node_reject(n, "protocol", m, "unknown stage message '%s'", m->id);
     const pf_section *tot = pf_tmsg_get(m, "total", PF_DT_F64, 1, &four);
     if (!tot) return pf_node_reject(n, "protocol", m, "%s", pf_errmsg());
@@ -166,6 +175,7 @@ static void transformer_destroy(void *state)
     if (!s) return;
     pf_tstage_destroy(s->ts);
     free(s->dspec);
+    free(s->nomask);
     pf_stage_free(&s->st);
     free(s);
 }

@@ -19,6 +19,8 @@
 static const pf_param_spec wavelet_params[] = {
     PF_STAGE_BATCH_PARAMS,
     PF_STAGE_WAVELET_PARAMS,
+    PF_STAGE_OBJECTIVE_PARAMS,
+    PF_STAGE_VAL_PARAMS,
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -26,13 +28,17 @@ static const pf_port_spec wavelet_ports[] = {
     {"in", PF_PORT_IN, PF_MSG_WINDOW, 0, "windows (leads x window samples)"},
     {"out", PF_PORT_OUT, PF_MSG_TENSOR, 0, "Spec [B, (L+1)C, T] per micro-batch, then the step's update"},
     {"grad", PF_PORT_IN, PF_MSG_TENSOR, 0, "gradients of the Spec from the next stage (feedback edge)"},
+    {"val", PF_PORT_IN, PF_MSG_WINDOW, 1, "validation windows (records never in the training branch), evaluated without gradients"},
     {NULL, 0, 0, 0, NULL},
 };
 
 typedef struct {
     uint64_t seed;
     pf_wavelet_cfg wc;
-    int B, M, C, T, R;
+    pf_objective obj;
+    int B, M, C, T, R, rows;
+    pf_batcher val;     /* the validation set (val connected) */
+    int has_val, val_ready, val_every;
     pf_stage st;
     pf_wavelet *w;
     pf_batcher in;
@@ -58,11 +64,17 @@ static int wavelet_create(pf_node *n, void **state)
     s->held = -1;
     s->saved_step = -1;
     int rc = pf_stage_wavelet_cfg(p, &s->wc);
+    if (!rc) rc = pf_stage_objective(p, &s->obj);
     if (rc) return rc;
+    s->rows = s->obj.rows;
     s->R = (s->wc.levels + 1) * s->C;
-    s->w = pf_stage_build_wavelet(&s->st, &s->wc, s->B, s->T, s->seed, pf_node_resume_dir(n));
+    s->w = pf_stage_build_wavelet(&s->st, &s->wc, s->rows * s->B, s->T, s->seed, pf_node_resume_dir(n));
     if (!s->w) return pf_err_context(PF_EINVAL, "wavelet stage");
-    if ((rc = pf_batcher_init(&s->in, s->B, s->M, s->C, s->T))) return rc;
+    if ((rc = pf_batcher_init(&s->in, s->B, s->M, s->C, s->T, s->rows, s->obj.peak_ms))) return rc;
+    s->has_val = pf_node_input_connected(n, "val");
+    s->val_every = (int)pf_params_int(p, "val_every");
+    int vw = (int)pf_params_int(p, "val_windows");
+    if (s->has_val && (rc = pf_batcher_init(&s->val, s->B, (vw + s->B - 1) / s->B, s->C, s->T, s->rows, s->obj.peak_ms))) return rc;
     if (pf_node_resume_dir(n)) {
         int64_t st, w;
         if ((rc = pf_ckpt_manifest_read(pf_node_resume_dir(n), &st, &w, NULL))) return rc;
@@ -92,21 +104,51 @@ static pf_msg *tensor_msg(const char *id, int64_t step, int micro, int M, int B,
 
 static int forward(wstage *s, int micro)
 {
-    const float *x = s->in.x + (size_t)micro * s->B * s->C * s->T;
-    int rc = pf_wavelet_forward(s->w, s->st.p, x, s->B, 1, pf_stage_key(s->seed, s->step, micro, PF_SITE_WAVELET));
+    int rc = pf_wavelet_forward(s->w, s->st.p, pf_batcher_micro(&s->in, micro), s->rows * s->B, 1,
+                                pf_stage_key(s->seed, s->step, micro, PF_SITE_WAVELET));
     s->held = rc ? -1 : micro;
     return rc;
+}
+
+/* The validation pass after step `step`: the whole validation set (waiting
+ * for its branch to end the first time), forward only, in fixed order. */
+static int validate(pf_node *n, wstage *s, int64_t step)
+{
+    int rc;
+    if (!s->val_ready) {
+        if ((rc = pf_node_drain(n, "val"))) return pf_err_context(rc, "reading the validation branch");
+        pf_batcher_sort(&s->val);
+        s->val_ready = 1;
+        pf_info("validation set: %d windows (%d evaluated, in micro-batches of %d)", s->val.n, s->val.n / s->B * s->B, s->B);
+    }
+    int nb = s->val.n / s->B;
+    uint32_t dims[3] = {(uint32_t)(s->rows * s->B), (uint32_t)s->R, (uint32_t)s->T};
+    for (int mi = 0; mi < nb; mi++) {
+        s->held = -1;
+        rc = pf_wavelet_forward(s->w, s->st.p, pf_batcher_micro(&s->val, mi), s->rows * s->B, 0, 0);
+        pf_msg *m = rc ? NULL : tensor_msg("vact", step, mi, nb, s->B, s->in.epoch);
+        if (!rc && (!m || pf_tmsg_add(m, "spec", PF_DT_F32, 3, dims, pf_wavelet_output(s->w)) ||
+                    pf_batcher_add_aux(m, &s->val, mi, s->obj.w_masked > 0)))
+            rc = PF_ENOMEM;
+        if (!rc) { rc = pf_node_send(n, "out", m); m = NULL; }
+        pf_msg_destroy(m);
+        if (rc) return pf_err_context(rc, "validation micro-batch %d", mi);
+        pf_node_heartbeat(n);
+    }
+    pf_node_count(n, "validations", 1);
+    return PF_OK;
 }
 
 /* One optimiser step over the batch now held in s->in.x. */
 static int run_step(pf_node *n, wstage *s)
 {
-    uint32_t dspec_dims[3] = {(uint32_t)s->B, (uint32_t)s->R, (uint32_t)s->T};
+    uint32_t dspec_dims[3] = {(uint32_t)(s->rows * s->B), (uint32_t)s->R, (uint32_t)s->T};
     for (int mi = 0; mi < s->M; mi++) {
         int rc = forward(s, mi);
         if (rc) return pf_err_context(rc, "wavelet forward, step %lld micro-batch %d", (long long)s->step, mi);
         pf_msg *m = tensor_msg("act", s->step, mi, s->M, s->B, s->in.epoch);
-        if (!m || pf_tmsg_add(m, "spec", PF_DT_F32, 3, dspec_dims, pf_wavelet_output(s->w))) {
+        if (!m || pf_tmsg_add(m, "spec", PF_DT_F32, 3, dspec_dims, pf_wavelet_output(s->w)) ||
+            pf_batcher_add_aux(m, &s->in, mi, s->obj.w_masked > 0)) {
             pf_msg_destroy(m);
             return pf_err(PF_ENOMEM, "wavelet: out of memory");
         }
@@ -155,11 +197,13 @@ static int run_step(pf_node *n, wstage *s)
         s->saved_step = s->step;
     }
     /* the later stages update with the same total, in stream order before the next step */
+    int val = s->has_val && ((opt.flags & PF_STEP_FINAL) || (s->val_every > 0 && (s->step + 1) % s->val_every == 0));
     pf_msg *m = tensor_msg("step", s->step, s->M - 1, s->M, s->B, s->in.epoch);
-    double tv[4] = {total, (double)s->windows, (double)s->in.epoch, (double)opt.flags};
+    double tv[4] = {total, (double)s->windows, (double)s->in.epoch, (double)(opt.flags | (val ? PF_STEP_VAL : 0))};
     uint32_t four = 4;
     if (!m || pf_tmsg_add(m, "total", PF_DT_F64, 1, &four, tv)) { pf_msg_destroy(m); return PF_ENOMEM; }
     int rc = pf_node_send(n, "out", m);
+    if (!rc && val) rc = validate(n, s, s->step);
     if (rc) return rc;
     pf_node_count(n, "steps", 1);
     s->step++;
@@ -169,6 +213,10 @@ static int run_step(pf_node *n, wstage *s)
 static int wavelet_process(pf_node *n, void *state, const char *port, pf_msg *m)
 {
     wstage *s = state;
+    if (!strcmp(port, "val")) {
+        if (!s->val_ready && pf_batcher_append(n, &s->val, m) == 0) pf_node_count(n, "val_over_cap", 1);
+        return PF_OK;
+    }
     /* Ctrl-C: no new step; finish() checkpoints the last one taken */
     if (pf_node_stopping(n)) return PF_DONE;
     int full = 0;
@@ -199,6 +247,7 @@ static void wavelet_destroy(void *state)
     if (!s) return;
     pf_wavelet_destroy(s->w);
     pf_batcher_free(&s->in);
+    pf_batcher_free(&s->val);
     pf_stage_free(&s->st);
     free(s);
 }

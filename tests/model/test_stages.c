@@ -42,7 +42,8 @@ int main(void)
     pf_stage sw, st, sh;
     pf_wavelet *w = pf_stage_build_wavelet(&sw, &wc, 1, 2048, 1, NULL);
     pf_tstage *t = pf_stage_build_tfm(&st, &ecg, NULL, 1, 1536, 1, NULL);
-    pf_rhead *h = pf_stage_build_head(&sh, &ecg, 1536, 1, NULL);
+    pf_rhead *h = NULL, *sig = NULL;
+    CHECK(pf_stage_build_head(&sh, &ecg, 1536, 0, &h, &sig, 1, NULL) == 0 && !sig, "head stage: %s", pf_errmsg());
     CHECK(w && t && h, "stages build: %s", pf_errmsg());
     if (w && t && h) {
         size_t total = sw.p->n_params + st.p->n_params + sh.p->n_params;
