@@ -164,6 +164,7 @@ static int trainer_create(pf_node *n, void **state)
     *state = t;
     t->seed = pf_node_seed(n);
     t->saved_step = -1;
+    t->val_step = -1; /* the baseline pass before the first step */
     t->steps = pf_params_int(p, "steps");
     t->every = pf_params_int(p, "checkpoint_every");
     t->max_bad = (int)pf_params_int(p, "max_bad_steps");
@@ -271,7 +272,7 @@ static void write_row(trainer_t *t, int64_t step, uint32_t epoch, const char *sp
 {
     if (!t->mf) return;
     fprintf(t->mf, "%lld,%u,%s", (long long)step + 1, epoch, split);
-    put_num(t->mf, pf_lr_at(&t->sched, step));
+    put_num(t->mf, pf_lr_at(&t->sched, step < 0 ? 0 : step));
     for (int k = 0; k < N_TERMS; k++) put_num(t->mf, acc_mean(a, k));
     put_num(t->mf, a->rank_n ? (double)a->rank_ok / a->rank_n : NAN);
     put_num(t->mf, norm);
@@ -416,6 +417,7 @@ static int fused_validate(pf_node *n, trainer_t *t)
 static int fused_step(pf_node *n, trainer_t *t)
 {
     int rc;
+    if (t->step == 0 && t->has_val && t->val_every > 0 && (rc = fused_validate(n, t))) return rc; /* the baseline, "step 0" */
     double sq_h = 0, sq_t = 0, sq_w = 0;
     for (int mi = 0; mi < t->M; mi++) {
         pf_obj_terms o;
@@ -462,8 +464,8 @@ static int split_micro(pf_node *n, trainer_t *t, const pf_msg *m, const int64_t 
     if (a.masked != (t->obj.w_masked > 0))
         return pf_err(PF_EFORMAT, "trainer: the first stage %s the tokens, the objective's masked weight is %g: set the same objective on the wavelet node",
                       a.masked ? "masks" : "does not mask", t->obj.w_masked);
+    if (train && !t->M) t->M = (int)meta[2];
     if (!t->run) {
-        t->M = (int)meta[2];
         if ((rc = build_objective(n, t, a.B, C, T, (int)L / (T / t->tc.patch), a.rows))) return rc;
     }
     if (a.B != t->B || (int)(RB * L) != t->rows * t->N / 1 || (train && meta[2] != t->M))

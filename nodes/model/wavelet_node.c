@@ -142,6 +142,11 @@ static int validate(pf_node *n, wstage *s, int64_t step)
 /* One optimiser step over the batch now held in s->in.x. */
 static int run_step(pf_node *n, wstage *s)
 {
+    /* a baseline before the first step (row "step 0"): what training improves on */
+    if (s->step == 0 && s->has_val && s->val_every > 0) {
+        int rc = validate(n, s, -1);
+        if (rc) return rc;
+    }
     uint32_t dspec_dims[3] = {(uint32_t)(s->rows * s->B), (uint32_t)s->R, (uint32_t)s->T};
     for (int mi = 0; mi < s->M; mi++) {
         int rc = forward(s, mi);
