@@ -148,20 +148,29 @@ static void status_line(const pf_graph *g, child_t *kids, int nk, double dt, int
         for (int i = 0; i < nk && len < (int)sizeof line - 160; i++) {
             child_t *c = &kids[i];
             if (c->node != n) continue;
-            uint64_t step = 0, total = 0, loss = 0, wps = 0, epoch = 0;
+            uint64_t step = 0, total = 0, wps = 0, epoch = 0;
+            int64_t loss = 0, term[4] = {INT64_MIN, INT64_MIN, INT64_MIN, INT64_MIN};
+            static const char *const tname[4] = {"masked", "contrastive", "global", "peak"};
             int have = 0;
             for (int k = 0; k < c->n_custom; k++) {
                 uint64_t v = c->cnt[PF_CNT_N + k];
                 if (!strcmp(c->custom[k], "step")) { step = v; have |= 1; }
                 else if (!strcmp(c->custom[k], "steps_total")) { total = v; have |= 2; }
-                else if (!strcmp(c->custom[k], "loss_e6")) loss = v;
+                else if (!strcmp(c->custom[k], "loss_e6")) loss = (int64_t)v;
                 else if (!strcmp(c->custom[k], "win_s_e3")) wps = v;
                 else if (!strcmp(c->custom[k], "epoch")) epoch = v;
+                for (int q = 0; q < 4; q++)
+                    if (!strncmp(c->custom[k], tname[q], strlen(tname[q])) && !strcmp(c->custom[k] + strlen(tname[q]), "_e6")) term[q] = (int64_t)v;
             }
             if (have != 3) continue;
             len += snprintf(line + len, sizeof line - (size_t)len, " [epoch %llu step %llu/%llu loss %.4f %.1f win/s",
                             (unsigned long long)epoch, (unsigned long long)step, (unsigned long long)total, (double)loss / 1e6,
                             (double)wps / 1e3);
+            int nterms = 0;
+            for (int q = 0; q < 4; q++) nterms += term[q] != INT64_MIN;
+            for (int q = 0; q < 4 && nterms > 1; q++) /* the terms of a mixed objective */
+                if (term[q] != INT64_MIN)
+                    len += snprintf(line + len, sizeof line - (size_t)len, " %s %.4f", tname[q], (double)term[q] / 1e6);
             if (step && step < total && c->step_t0 && c->step0 < step) {
                 double per = (double)(now - c->step_t0) / 1e9 / (double)(step - c->step0);
                 len += snprintf(line + len, sizeof line - (size_t)len, " eta %.0f s", per * (double)(total - step));
@@ -205,7 +214,13 @@ static void summary(const pf_graph *g, child_t *kids, int nk, double secs)
                 (unsigned long long)c->cnt[PF_CNT_DROPPED], (unsigned long long)c->cnt[PF_CNT_MALFORMED],
                 (unsigned long long)c->cnt[PF_CNT_LOST], (double)c->cnt[PF_CNT_BLOCKED_NS] / 1e9,
                 c->have_status ? state_name(c->cnt[PF_CNT_STATE]) : "no status");
-        for (int k = 0; k < c->n_custom; k++) fprintf(stderr, " %s=%llu", c->custom[k], (unsigned long long)c->cnt[PF_CNT_N + k]);
+        for (int k = 0; k < c->n_custom; k++) {
+            size_t nl = strlen(c->custom[k]);
+            if (nl > 3 && !strcmp(c->custom[k] + nl - 3, "_e6")) { /* a signed gauge in millionths: shown as its value */
+                int64_t v = (int64_t)c->cnt[PF_CNT_N + k];
+                if (v != INT64_MIN) fprintf(stderr, " %.*s=%.4g", (int)(nl - 3), c->custom[k], (double)v / 1e6);
+            } else fprintf(stderr, " %s=%llu", c->custom[k], (unsigned long long)c->cnt[PF_CNT_N + k]);
+        }
         fprintf(stderr, "\n");
     }
     fprintf(stderr, "ran %.2f s\n", secs);

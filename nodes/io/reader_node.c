@@ -35,6 +35,7 @@ static const pf_param_spec reader_params[] = {
     {"pairs", PF_P_BOOL, "false", 0, 0, NULL, "carry window k+1 of the record inside window k (ADJ_SAMPLES, ADJ_RPEAKS): PhysioCLR's adjacent positives"},
     {"rate", PF_P_DOUBLE, "0", 0, 1e6, NULL, "sample rate for sources that carry none (HDF5 without fs), Hz"},
     {"realtime", PF_P_BOOL, "false", 0, 0, NULL, "emit windows at the records' own pace (live-monitoring simulation)"},
+    {"per_record", PF_P_INT, "0", 0, 1e12, NULL, "emit only the first N windows of each record (0 = all): a small held-out set, e.g. a validation branch"},
     {"max_windows", PF_P_INT, "20000000", 1, 1e12, NULL, "refuse sources that plan more windows than this (the plan takes 32 bytes per window)"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
@@ -233,6 +234,8 @@ static int reader_scan(pf_node *n, reader_t *r)
         }
         int64_t w = windows_in(r, s->length);
         if (r->pairs) w = w > 0 ? w - 1 : 0; /* anchors k with a window k+1 after them */
+        int64_t per = pf_params_int(pf_node_params(n), "per_record");
+        if (per > 0 && w > per) w = per;
         /* the plan is materialised (the shuffled order needs it): a file whose header
          * declares absurd sizes must fail here, before gigabytes are allocated */
         int64_t maxw = pf_params_int(pf_node_params(n), "max_windows");

@@ -318,7 +318,9 @@ static int fill_slot(pf_node *n, pf_batcher *b, int s, const pf_msg *m)
     b->flags[s] = fl;
     uint64_t h = 1469598103934665603ull; /* FNV-1a of the record id */
     for (const char *c = m->id; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
-    b->key[s] = (h & 0xffffffff00000000ull) | (m->window_index & 0xffffffffull);
+    /* window index first: a validation micro-batch then mixes records (patients), as a shuffled
+     * training batch does; one patient's windows alone would leave the contrastive term no negatives */
+    b->key[s] = (m->window_index << 32) | (h >> 32);
     b->epoch = m->epoch;
     return 1;
 }

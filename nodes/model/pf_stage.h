@@ -167,7 +167,7 @@ typedef struct {
     float *feat;       /* [M * B, PF_FEAT_MAX] */
     uint8_t *peaks;    /* [M * B, T] */
     uint8_t *flags;    /* [M * B] PF_ROW_* */
-    uint64_t *key;     /* [M * B] (record hash, window index): the validation set's order */
+    uint64_t *key;     /* [M * B] (window index, record hash): the validation set's order */
     int n;             /* windows held */
     uint32_t epoch;    /* of the last window taken */
     int64_t skip;      /* resume: windows still to pass over (already trained on) */
@@ -179,7 +179,7 @@ int pf_batcher_init(pf_batcher *b, int B, int M, int C, int T, int rows, double 
 int pf_batcher_take(pf_node *n, pf_batcher *b, const pf_msg *m, int *full);
 /* The validation set: windows appended while room is left (1), else 0. */
 int pf_batcher_append(pf_node *n, pf_batcher *b, const pf_msg *m);
-/* Sort the held windows by (record, window index): the same set, the same order, whoever sent them. */
+/* Sort the held windows by (window index, record): the same set, the same order, whoever sent them. */
 void pf_batcher_sort(pf_batcher *b);
 /* Copy slot ss of src to slot ds of dst (same shapes). */
 void pf_batcher_copy_slot(pf_batcher *dst, int ds, const pf_batcher *src, int ss);

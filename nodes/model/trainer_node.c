@@ -281,9 +281,11 @@ static void write_row(trainer_t *t, int64_t step, uint32_t epoch, const char *sp
     fflush(t->mf);
 }
 
+/* A gauge in signed millionths (the contrastive term can be negative); INT64_MIN = not computed. */
 static void gauge(pf_node *n, const char *name, double v)
 {
-    pf_node_set_counter(n, name, isfinite(v) && v >= 0 ? (uint64_t)llround(v * 1e6) : 0);
+    int64_t e = isfinite(v) && fabs(v) < 9e12 ? (int64_t)llround(v * 1e6) : INT64_MIN;
+    pf_node_set_counter(n, name, (uint64_t)e);
 }
 
 /* After every stage has updated (or skipped) step t->step: metrics, checkpoint, end. */
@@ -312,7 +314,7 @@ static int step_done(pf_node *n, trainer_t *t, double total, uint32_t epoch, int
     pf_node_set_counter(n, "epoch", epoch);
     gauge(n, "loss_e6", loss);
     gauge(n, "masked_e6", acc_mean(&t->acc, TERM_MASKED));
-    gauge(n, "contrastive_e6", acc_mean(&t->acc, TERM_CON)); /* may be negative: shown as 0 then */
+    gauge(n, "contrastive_e6", acc_mean(&t->acc, TERM_CON));
     gauge(n, "global_e6", acc_mean(&t->acc, TERM_GLOBAL));
     gauge(n, "peak_e6", acc_mean(&t->acc, TERM_PEAK));
     pf_node_set_counter(n, "win_s_e3", (uint64_t)llround(wps * 1e3));
