@@ -79,7 +79,7 @@
 
 #define PF_STAGE_VAL_PARAMS                                                                                           \
     {"val_every", PF_P_INT, "0", 0, 1000000000, NULL, "with a validation branch (port val): evaluate before the first step, every N steps and after the last (0 = after the last only)"}, \
-    {"val_windows", PF_P_INT, "128", 1, 1000000, NULL, "validation windows kept (the branch's first, sorted by record and window; a multiple of batch is evaluated)"}
+    {"val_windows", PF_P_INT, "128", 1, 1000000, NULL, "validation windows kept (the branch's first, ordered by window index then record so that micro-batches mix patients; a multiple of batch is evaluated)"}
 
 typedef struct {
     int preset;                          /* PF_OBJ_* */
