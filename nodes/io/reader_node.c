@@ -31,7 +31,8 @@ static const pf_param_spec reader_params[] = {
     {"missing_lead", PF_P_STRING, "error", 0, 0, "error|skip|absent", "a record lacking a selected lead: fail, skip the record, or leave the lead out (absent, never zeros)"},
     {"annotator", PF_P_STRING, "atr", 0, 0, NULL, "WFDB annotator of the reference annotations (\"atr\", LUDB \"ii\", ...; \"\" = none)"},
     {"epochs", PF_P_INT, "1", 1, 1000000, NULL, "passes over the data"},
-    {"shuffle", PF_P_BOOL, "false", 0, 0, NULL, "per-epoch shuffled window order from the graph seed"},
+    {"shuffle", PF_P_BOOL, "false", 0, 0, NULL, "per-epoch shuffled window order from the graph seed (with interleave: shuffled record order)"},
+    {"interleave", PF_P_INT, "0", 0, 64, NULL, "take K records at a time round-robin, each record's windows in order (0 = off): batches mix patients while streaming filters and R-peak detectors continue"},
     {"pairs", PF_P_BOOL, "false", 0, 0, NULL, "carry window k+1 of the record inside window k (ADJ_SAMPLES, ADJ_RPEAKS): PhysioCLR's adjacent positives"},
     {"rate", PF_P_DOUBLE, "0", 0, 1e6, NULL, "sample rate for sources that carry none (HDF5 without fs), Hz"},
     {"realtime", PF_P_BOOL, "false", 0, 0, NULL, "emit windows at the records' own pace (live-monitoring simulation)"},
@@ -64,7 +65,7 @@ typedef struct {
     int nsrc, srccap;
     unit_t *units, *order;
     int64_t nunits, pos;
-    int epoch, epochs, shuffle, pairs, pad, pad_edge, realtime, skip_missing, absent_missing;
+    int epoch, epochs, shuffle, interleave, pairs, pad, pad_edge, realtime, skip_missing, absent_missing;
     int64_t window, hop;
     double rate;
     char annotator[64];
@@ -259,10 +260,55 @@ static int reader_scan(pf_node *n, reader_t *r)
     return PF_OK;
 }
 
+/* interleave = K: the streams (record, item) in a per-epoch permuted order when shuffling,
+ * taken K at a time round-robin, each stream's windows in their own order. The units are
+ * planned stream by stream, so a stream is a run of consecutive units. */
+static void interleave_order(pf_node *n, reader_t *r)
+{
+    int64_t ns = 0;
+    int64_t *start = malloc(sizeof(int64_t) * (size_t)(r->nunits + 1)), *perm = NULL, *next = NULL;
+    for (int64_t i = 0; start && i < r->nunits; i++)
+        if (!i || r->units[i].src != r->units[i - 1].src || r->units[i].item != r->units[i - 1].item) start[ns++] = i;
+    if (start) start[ns] = r->nunits;
+    perm = start ? malloc(sizeof(int64_t) * (size_t)(ns ? ns : 1)) : NULL;
+    next = perm ? malloc(sizeof(int64_t) * (size_t)(ns ? ns : 1)) : NULL;
+    if (!next) { /* out of memory: the planned order, unmixed */
+        free(start); free(perm);
+        pf_warn("reader: no memory to interleave; records in order");
+        return;
+    }
+    for (int64_t k = 0; k < ns; k++) perm[k] = k;
+    if (r->shuffle) {
+        pf_rng g;
+        pf_rng_seed(&g, pf_rng_key(pf_node_seed(n), (uint64_t)r->epoch, 0, 0x7eade7));
+        for (int64_t i = ns - 1; i > 0; i--) {
+            int64_t j = (int64_t)pf_rng_below(&g, (uint64_t)i + 1), t = perm[i];
+            perm[i] = perm[j];
+            perm[j] = t;
+        }
+    }
+    int64_t o = 0;
+    for (int64_t g0 = 0; g0 < ns; g0 += r->interleave) {
+        int64_t g1 = g0 + r->interleave < ns ? g0 + r->interleave : ns, left = 1;
+        for (int64_t k = g0; k < g1; k++) next[k] = start[perm[k]];
+        while (left) {
+            left = 0;
+            for (int64_t k = g0; k < g1; k++)
+                if (next[k] < start[perm[k] + 1]) { r->order[o++] = r->units[next[k]++]; left = 1; }
+        }
+    }
+    free(start); free(perm); free(next);
+}
+
 /* Every replica computes the same order for an epoch and takes positions replica, replica+R, ... */
 static void start_epoch(pf_node *n, reader_t *r)
 {
     memcpy(r->order, r->units, (size_t)r->nunits * sizeof *r->order);
+    if (r->interleave > 0) {
+        interleave_order(n, r);
+        r->pos = pf_node_replica(n);
+        return;
+    }
     if (r->shuffle) {
         pf_rng g;
         pf_rng_seed(&g, pf_rng_key(pf_node_seed(n), (uint64_t)r->epoch, 0, 0x7eade7));
@@ -289,6 +335,7 @@ static int reader_create(pf_node *n, void **state)
     r->pad_edge = !strcmp(pf_params_string(p, "tail"), "edge");
     r->epochs = (int)pf_params_int(p, "epochs");
     r->shuffle = pf_params_bool(p, "shuffle");
+    r->interleave = (int)pf_params_int(p, "interleave");
     r->pairs = pf_params_bool(p, "pairs");
     r->realtime = pf_params_bool(p, "realtime");
     r->rate = pf_params_double(p, "rate");
