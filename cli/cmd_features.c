@@ -17,7 +17,7 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: physioflow features fit (GRAPH.cfg | WINDOWS.h5...) --out STATS.h5 [--pca K]\n"
+    fprintf(stderr, "usage: physioflow features fit (GRAPH.cfg [--set NODE.PARAM=VALUE]... | WINDOWS.h5...) --out STATS.h5 [--pca K]\n"
                     "  GRAPH.cfg is run first; the files its sink nodes write are then fitted.\n");
     return 2;
 }
@@ -45,10 +45,11 @@ static int read_features(const char *path, float **x, uint64_t *n, int *dim)
 int pf_cmd_features(int argc, char **argv)
 {
     if (argc < 3 || strcmp(argv[2], "fit")) return usage();
-    const char *out = NULL, *inputs[256];
-    int ni = 0, k = 0;
+    const char *out = NULL, *inputs[256], *sets[64];
+    int ni = 0, k = 0, ns = 0;
     for (int i = 3; i < argc; i++) {
         if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(argv[i], "--set") && i + 1 < argc && ns < 64) sets[ns++] = argv[++i];
         else if (!strcmp(argv[i], "--pca") && i + 1 < argc) k = atoi(argv[++i]);
         else if (argv[i][0] == '-') { fprintf(stderr, "physioflow features: unknown option '%s'\n", argv[i]); return usage(); }
         else if (ni < 256) inputs[ni++] = argv[i];
@@ -58,7 +59,7 @@ int pf_cmd_features(int argc, char **argv)
     char *owned[256];
     int n_owned = 0;
     if (ni == 1 && strlen(inputs[0]) > 4 && !strcmp(inputs[0] + strlen(inputs[0]) - 4, ".cfg")) {
-        pf_graph *g = pf_cli_load(inputs[0], NULL, 0);
+        pf_graph *g = pf_cli_load(inputs[0], sets, ns);
         if (!g) return 2;
         pf_launch_opts o = {.quiet = 1};
         fprintf(stderr, "physioflow features: running %s to stream the training set\n", inputs[0]);

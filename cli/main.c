@@ -34,7 +34,7 @@ static void usage(FILE *f)
             "                                  score the R-peak detector on annotated records (EC57)\n"
             "  eval delineation --data DIR [--ann-out OUTDIR] RECORD...\n"
             "                                  score the beat delineator on per-lead boundaries (LUDB)\n"
-            "  features fit (GRAPH.cfg | WINDOWS.h5...) --out STATS.h5 [--pca K]\n"
+            "  features fit (GRAPH.cfg [--set ..] | WINDOWS.h5...) --out STATS.h5 [--pca K]\n"
             "                                  fit feature standardisation (and PCA) on a training set\n"
             "  keygen CERT...                  CURVE key pairs for encrypted tcp edges (CERT, CERT_secret)\n"
             "  plot METRICS.csv [--out PNG]    a trainer's curves per term (training and validation) as a PNG\n"

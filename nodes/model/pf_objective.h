@@ -29,7 +29,7 @@ typedef struct {
     double masked, con, global, peak;  /* each term unweighted (NAN when not computed) */
     int con_used, con_skipped;         /* anchors in the contrastive mean; without a negative */
     int no_feat, no_peaks;             /* anchors left out of the contrastive / peak term */
-    int rank_ok, rank_n;               /* anchors whose positives all rank above every negative / rankable */
+    int rank_ok, rank_n;               /* (anchor, positive) pairs ranked above all the anchor's negatives / pairs */
 } pf_obj_terms;
 
 typedef struct pf_objective_run pf_objective_run;

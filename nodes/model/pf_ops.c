@@ -1306,19 +1306,16 @@ int pf_contrastive_rank(const pf_contrast_cfg *cfg, const float *h, const float 
 {
     contrast_ws w;
     contrast_prepare(&w, cfg, h, hs, ha, f, B, D, F, scratch);
-    int eval = 0, ok = 0;
+    int pairs = 0, ok = 0;
     for (int i = 0; i < B; i++) {
         const float *lg = w.logit + (size_t)i * (B + 2);
-        float pmin = INFINITY, nmax = -INFINITY;
-        for (int j = 0; j < B + 2; j++) {
-            int r = contrast_role(cfg, &w, i, j, B, ha != NULL);
-            if (r == 1 && lg[j] < pmin) pmin = lg[j];
-            if (r == -1 && lg[j] > nmax) nmax = lg[j];
-        }
+        float nmax = -INFINITY;
+        for (int j = 0; j < B + 2; j++)
+            if (contrast_role(cfg, &w, i, j, B, ha != NULL) == -1 && lg[j] > nmax) nmax = lg[j];
         if (nmax == -INFINITY) continue; /* no negative: nothing to rank against */
-        eval++;
-        ok += pmin > nmax;
+        for (int j = 0; j < B + 2; j++)
+            if (contrast_role(cfg, &w, i, j, B, ha != NULL) == 1) { pairs++; ok += lg[j] > nmax; }
     }
     if (ranked) *ranked = ok;
-    return eval;
+    return pairs;
 }

@@ -221,9 +221,9 @@ float pf_contrastive_forward(const pf_contrast_cfg *cfg, const float *h, const f
 void pf_contrastive_backward(const pf_contrast_cfg *cfg, float *dh, float *dhs, float *dha,
                              const float *h, const float *hs, const float *ha, const float *f,
                              int B, int D, int F, float *scratch, float dloss);
-// Ranking accuracy: how many anchors have every positive's logit above every
-// negative's (*ranked); returns the anchors that have a negative (the others
-// cannot be ranked).
+// Ranking accuracy: of the (anchor, positive) pairs of anchors that have a
+// negative, how many rank the positive above every negative of that anchor
+// (*ranked); returns the number of such pairs.
 int pf_contrastive_rank(const pf_contrast_cfg *cfg, const float *h, const float *hs, const float *ha,
                         const float *f, int B, int D, int F, float *scratch, int *ranked);
 

@@ -352,7 +352,7 @@ static int val_micro(pf_node *n, trainer_t *t, const pf_obj_terms *o, int last)
     acc_add(&t->vacc, o);
     if (!last) return PF_OK;
     write_row(t, t->val_step, t->in.epoch, "val", &t->vacc, NAN, NAN);
-    pf_info("validation after step %lld: loss %.6f (masked %.4g, contrastive %.4g, global %.4g, peak %.4g), ranking accuracy %.3f (%d anchors)",
+    pf_info("validation after step %lld: loss %.6f (masked %.4g, contrastive %.4g, global %.4g, peak %.4g), ranking accuracy %.3f (%d anchor-positive pairs)",
             (long long)t->val_step + 1, acc_mean(&t->vacc, TERM_TOTAL), acc_mean(&t->vacc, TERM_MASKED), acc_mean(&t->vacc, TERM_CON),
             acc_mean(&t->vacc, TERM_GLOBAL), acc_mean(&t->vacc, TERM_PEAK),
             t->vacc.rank_n ? (double)t->vacc.rank_ok / t->vacc.rank_n : NAN, t->vacc.rank_n);

@@ -83,9 +83,9 @@ for mode in ("physioclr", "supcon"):
             if k == i:
                 continue
             (pos if fs[i, k] >= delta else neg).append((u[i] * u[k]).sum() / TAU)
-        if neg:
-            rank_n += 1
-            ranked += int(min(float(q) for q in pos) > max(float(q) for q in neg))
+        if neg:  # every (anchor, positive) pair: above all of the anchor's negatives?
+            rank_n += len(pos)
+            ranked += sum(int(float(q) > max(float(v) for v in neg)) for q in pos)
         if mode == "physioclr":
             if not neg:
                 skipped += 1
