@@ -12,7 +12,7 @@ struct pf_tstage {
     pf_mask_cfg mcfg;
     pf_encoder *enc;
     pf_mask *masker;
-    int masker_L;
+    int masker_L, mask_rows;
     int max_B, max_T, D, P;
     int pe_w, pe_b, pn_w, pn_b, mask_tok;
     pf_arena *arena;
@@ -106,10 +106,13 @@ int pf_tstage_forward(pf_tstage *s, pf_pstore *p, const float *spec, int B, int 
             s->masker_L = T;
             if (!s->masker) return pf_err_context(PF_EINVAL, "transformer stage: masking %d tokens", T);
         }
+        /* only the first mask_rows windows (the anchors), when set: the rest pass unmasked */
+        int mb = s->mask_rows > 0 && s->mask_rows < B ? s->mask_rows : B;
         int rc = s->mcfg.importance == PF_IMPORTANCE_PATCH_ENERGY
-                     ? pf_mask_generate(s->masker, spec, B, P, mask_key, s->mask)
-                     : pf_mask_generate(s->masker, s->tokens, B, D, mask_key, s->mask);
+                     ? pf_mask_generate(s->masker, spec, mb, P, mask_key, s->mask)
+                     : pf_mask_generate(s->masker, s->tokens, mb, D, mask_key, s->mask);
         if (rc < 0) return rc;
+        memset(s->mask + (size_t)mb * T, 0, sizeof(float) * (size_t)(B - mb) * T);
     }
     const float *mt = pf_pstore_data(p, s->mask_tok);
     for (int n = 0; n < N; n++)
@@ -118,6 +121,7 @@ int pf_tstage_forward(pf_tstage *s, pf_pstore *p, const float *spec, int B, int 
 }
 
 const float *pf_tstage_encoded(const pf_tstage *s) { return pf_encoder_output(s->enc); }
+void pf_tstage_set_mask_rows(pf_tstage *s, int rows) { s->mask_rows = rows; }
 const float *pf_tstage_mask(const pf_tstage *s) { return s->mask; }
 pf_encoder *pf_tstage_encoder(pf_tstage *s) { return s->enc; }
 float *pf_tstage_scratch_denc(pf_tstage *s) { return s->denc; }

@@ -32,6 +32,9 @@ void pf_tstage_init(pf_tstage *s, pf_pstore *p, pf_rng *r, uint64_t enc_key);
 int pf_tstage_forward(pf_tstage *s, pf_pstore *p, const float *spec, int B, int F, int TP,
                       const float *mask, int train, uint64_t mask_key, uint64_t drop_key);
 const float *pf_tstage_encoded(const pf_tstage *s);  /* [B, N, D] after the final LayerNorm */
+/* Draw masks for the first `rows` windows of a batch only (0 = all): the hybrid
+ * masks its anchors while their views and neighbours pass unmasked. */
+void pf_tstage_set_mask_rows(pf_tstage *s, int rows);
 const float *pf_tstage_mask(const pf_tstage *s);     /* [B, N] the mask used */
 // d_enc: [B, N, D]; d_target: [B, N, P] or NULL -> d_spec (=) [B, F, TP*P]; parameter
 // gradients accumulate.

@@ -382,6 +382,7 @@ static int fused_micro(trainer_t *t, const pf_batcher *bt, int mi, int64_t step,
     a.peaks = bt->peaks + s0 * t->T;
     a.flags = bt->flags + s0;
     uint64_t mkey = train ? pf_stage_key(t->seed, step, mi, PF_SITE_MASK) : pf_stage_key(t->seed, 0, mi, PF_SITE_VAL);
+    pf_tstage_set_mask_rows(t->ts, t->B); /* the anchors only, as the transformer node */
     int rc = pf_wavelet_forward(t->w, t->wst.p, a.x, RB, train, pf_stage_key(t->seed, step, mi, PF_SITE_WAVELET));
     const float *spec = pf_wavelet_output(t->w);
     if (!rc) rc = pf_tstage_forward(t->ts, t->tst.p, spec, RB, F, TP, a.masked ? NULL : t->zeros, train, mkey,

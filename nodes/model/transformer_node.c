@@ -83,6 +83,8 @@ static int micro_batch(pf_node *n, tnode *s, const pf_msg *m, const int64_t *met
     const pf_section *lay = pf_tmsg_get(m, "layout", PF_DT_I64, 1, (uint32_t[]){4});
     if (!lay) return PF_EFORMAT;
     int masked = ((const int64_t *)lay->data)[2] != 0, val = !strcmp(m->id, "vact");
+    /* masks on the anchors only: their views and neighbours are the clean targets of the contrast */
+    pf_tstage_set_mask_rows(s->ts, (int)((const int64_t *)lay->data)[0]);
     /* validation: no dropout, and the same masks at every evaluation */
     rc = pf_tstage_forward(s->ts, s->st.p, sp->data, B, F, TP, masked ? NULL : s->nomask, !val,
                            val ? pf_stage_key(s->seed, 0, (int)micro, PF_SITE_VAL) : pf_stage_key(s->seed, step, (int)micro, PF_SITE_MASK),
