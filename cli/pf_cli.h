@@ -13,5 +13,7 @@ int pf_cmd_features(int argc, char **argv);
 int pf_cmd_keygen(int argc, char **argv);
 int pf_cmd_export(int argc, char **argv);
 int pf_cmd_monitor(int argc, char **argv);
+int pf_cmd_embed(int argc, char **argv);
+int pf_cmd_probe(int argc, char **argv);
 
 #endif
