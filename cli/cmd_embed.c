@@ -22,18 +22,19 @@ static int usage(void)
     fprintf(stderr,
             "usage: physioflow embed [--checkpoint DIR] --data DIR [--beats] [--features encoder|handcrafted] --out FILE.h5\n"
             "                        [--preset tiny] [--window 2304] [--levels 3] [--gate-heads 2] [--xattn-heads 4]\n"
-            "                        [--batch 16] [--seed 7] [--keep-n K] [--dx] [--keep-paced] RECORD...\n"
+            "                        [--batch 16] [--seed 7] [--keep-n K] [--cap C] [--dx] [--keep-paced] RECORD...\n"
             "  windows of --window samples (hop = window), or with --beats one window centred on every beat\n"
             "  (reference annotations, else detected R-peaks) labelled with its AAMI class (N S V F Q);\n"
             "  --dx labels windows with the CinC 2021 scored diagnoses of the record header (multi-label);\n"
-            "  --keep-n K keeps every K-th N beat (all others), --keep-paced keeps paced records in --beats.\n"
+            "  --keep-n K keeps every K-th N beat, --cap C at most about C beats per record and class (evenly spread);\n"
+            "  --keep-paced keeps paced records in --beats.\n"
             "  Preprocessing as configs/pretrain-physiowave.cfg: 0.5-40 Hz band-pass, 500 Hz, z-score.\n");
     return 2;
 }
 
 typedef struct {
     const char *ckpt, *data, *out, *preset, *features;
-    int beats, window, levels, gate_heads, xattn_heads, batch, keep_n, dx, keep_paced;
+    int beats, window, levels, gate_heads, xattn_heads, batch, keep_n, cap, dx, keep_paced;
     uint64_t seed;
 } opts_t;
 
@@ -134,14 +135,25 @@ static int embed_record(emb_t *m, const char *name)
     int detected = 0;
     rc = pf_beats_list(r, &b, &nb, &detected);
     /* beats whose window lies inside the record (the encoder's and the features' rows alike) */
-    size_t kept = 0, edge = 0, thinned = 0, nN = 0;
+    size_t kept = 0, edge = 0, thinned = 0, seen[PF_AAMI_CLASSES + 1] = {0}, stride[PF_AAMI_CLASSES + 1];
+    /* thinning: every stride-th beat of a class, so that at most `cap` per record and
+     * class remain, spread over the record (N: at least every keep_n-th) */
+    for (size_t i = 0; !rc && i < nb; i++) {
+        int64_t s0 = beat_start(o, b[i].sample);
+        if (s0 >= 0 && s0 + o->window <= len) seen[b[i].cls + 1]++;
+    }
+    for (int c = 0; c <= PF_AAMI_CLASSES; c++) {
+        stride[c] = o->cap > 0 && seen[c] > (size_t)o->cap ? (seen[c] + (size_t)o->cap - 1) / (size_t)o->cap : 1;
+        if (c == PF_AAMI_N + 1 && stride[c] < (size_t)o->keep_n) stride[c] = (size_t)o->keep_n;
+        seen[c] = 0;
+    }
     long *rk = rc ? NULL : malloc(sizeof(long) * (nb ? nb : 1));
     size_t *ik = rc ? NULL : malloc(sizeof(size_t) * (nb ? nb : 1));
     if (!rc && (!rk || !ik)) rc = pf_err(PF_ENOMEM, "embed: out of memory");
     for (size_t i = 0; !rc && i < nb; i++) {
         int64_t s0 = beat_start(o, b[i].sample);
         if (s0 < 0 || s0 + o->window > len) { edge++; continue; }
-        if (b[i].cls == PF_AAMI_N && o->keep_n > 1 && nN++ % (size_t)o->keep_n) { thinned++; continue; }
+        if (seen[b[i].cls + 1]++ % stride[b[i].cls + 1]) { thinned++; continue; }
         rk[kept] = (long)b[i].sample;
         ik[kept++] = i;
     }
@@ -169,8 +181,8 @@ static int embed_record(emb_t *m, const char *name)
         rc = add_window(m, r, beat_start(o, b[ik[k]].sample), b[ik[k]].cls, NULL, b[ik[k]].sample, (int64_t)ik[k]);
     if (!rc && !hand) rc = flush(m);
     if (!rc)
-        fprintf(stderr, "  %s: %zu %s beats, %zu embedded, %zu too near an end for a %d-sample window%s%zu N beats thinned\n", name, nb,
-                detected ? "detected" : "reference", kept, edge, o->window, thinned ? ", " : " (", thinned);
+        fprintf(stderr, "  %s: %zu %s beats, %zu embedded, %zu too near an end for a %d-sample window, %zu thinned out\n", name, nb,
+                detected ? "detected" : "reference", kept, edge, o->window, thinned);
     free(rk);
     free(ik);
     free(b);
@@ -199,13 +211,14 @@ int pf_cmd_embed(int argc, char **argv)
         else if (!strcmp(a, "--batch") && more) o.batch = atoi(argv[++i]);
         else if (!strcmp(a, "--seed") && more) o.seed = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(a, "--keep-n") && more) o.keep_n = atoi(argv[++i]);
+        else if (!strcmp(a, "--cap") && more) o.cap = atoi(argv[++i]);
         else if (!strcmp(a, "--beats")) o.beats = 1;
         else if (!strcmp(a, "--dx")) o.dx = 1;
         else if (!strcmp(a, "--keep-paced")) o.keep_paced = 1;
         else if (a[0] == '-') { fprintf(stderr, "physioflow embed: unknown option '%s'\n", a); return usage(); }
         else if (nr < 4096) recs[nr++] = a;
     }
-    if (!o.data || !o.out || !nr || o.window <= 0 || o.batch < 1 || o.batch > 1024 || o.keep_n < 1) return usage();
+    if (!o.data || !o.out || !nr || o.window <= 0 || o.batch < 1 || o.batch > 1024 || o.keep_n < 1 || o.cap < 0) return usage();
     int hand = !strcmp(o.features, "handcrafted");
     if (!hand && strcmp(o.features, "encoder")) { fprintf(stderr, "physioflow embed: --features '%s': expected encoder or handcrafted\n", o.features); return 2; }
     if (hand && (!o.beats || o.ckpt)) { fprintf(stderr, "physioflow embed: --features handcrafted describes beats: it needs --beats and no --checkpoint\n"); return 2; }

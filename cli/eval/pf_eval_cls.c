@@ -46,8 +46,9 @@ int pf_cls_score(pf_cls_metrics *m, const float *probs, const long long *labels,
     m->multi = multi;
     m->n = n;
     for (int c = 0; c < k; c++) snprintf(m->names[c], sizeof m->names[c], "%s", names[c]);
-    m->aami = k == 5 && !strcmp(names[0], "N") && !strcmp(names[1], "S") && !strcmp(names[2], "V") && !strcmp(names[3], "F") &&
-              !strcmp(names[4], "Q") && !multi;
+    /* N S V F, with or without Q (EC57 leaves Q out of the S and V statistics anyway) */
+    m->aami = (k == 4 || (k == 5 && !strcmp(names[4], "Q"))) && !strcmp(names[0], "N") && !strcmp(names[1], "S") &&
+              !strcmp(names[2], "V") && !strcmp(names[3], "F") && !multi;
     float *sc = malloc(sizeof(float) * (n ? n : 1));
     int *tr = malloc(sizeof(int) * (n ? n : 1));
     if (!sc || !tr) { free(sc); free(tr); return pf_err(PF_ENOMEM, "metrics: out of memory"); }
@@ -95,8 +96,8 @@ int pf_cls_score(pf_cls_metrics *m, const float *probs, const long long *labels,
     m->macro_auroc = na ? aucs / na : NAN;
     if (m->aami) {
         enum { N, S, V, F, Q };
-        for (int t = 0; t < 5; t++)
-            for (int p = 0; p < 5; p++) {
+        for (int t = 0; t < k; t++)
+            for (int p = 0; p < k; p++) {
                 long long c = m->conf[t][p];
                 if (t == Q) continue; /* unclassifiable beats are not scored */
                 if (t == S && p == S) m->s_tp += c;
@@ -107,7 +108,7 @@ int pf_cls_score(pf_cls_metrics *m, const float *probs, const long long *labels,
                 else if (p == V && t != F) m->v_fp += c;
             }
         long long nq = 0, nf_ = 0, ns = 0, nv = 0;
-        for (int p = 0; p < 5; p++) { nq += m->conf[Q][p]; nf_ += m->conf[F][p]; ns += m->conf[S][p]; nv += m->conf[V][p]; }
+        for (int p = 0; p < k; p++) { nq += k > Q ? m->conf[Q][p] : 0; nf_ += m->conf[F][p]; ns += m->conf[S][p]; nv += m->conf[V][p]; }
         long long scored = (long long)n - nq;
         m->s_se = ratio(m->s_tp, m->s_tp + m->s_fn);
         m->s_ppv = ratio(m->s_tp, m->s_tp + m->s_fp);
