@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pf_ckpt.h"
 #include "pf_error.h"
 #include "pf_h5.h"
 #include "pf_ops.h"
@@ -48,6 +49,17 @@ int pf_embed_ckpt_shape(const char *dir, int *dim, int *depth, int *patch)
     return rc ? pf_err_context(rc, "checkpoint %s", path) : PF_OK;
 }
 
+/* The parameters only (no optimiser state): DIR/step-N/ROLE.h5 of the manifest's step. */
+static int load_params(pf_stage *st, const char *dir)
+{
+    int64_t step, win;
+    int rc = pf_ckpt_manifest_read(dir, &step, &win, NULL);
+    if (rc) return rc;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/step-%08lld/%s.h5", dir, (long long)step, st->role);
+    return pf_ckpt_load(path, st->p, NULL, NULL);
+}
+
 pf_embedder *pf_embedder_create(const pf_wavelet_cfg *w, const pf_tfm_cfg *t, int max_B, int T, uint64_t seed,
                                 const char *ckpt_dir)
 {
@@ -76,7 +88,11 @@ pf_embedder *pf_embedder_create(const pf_wavelet_cfg *w, const pf_tfm_cfg *t, in
     e->F = (w->levels + 1) * w->n_leads;
     e->TP = T / t->patch;
     pf_mask_cfg mc = pf_mask_cfg_defaults();
-    e->w = pf_stage_build_wavelet(&e->ws, &e->wc, max_B, T, seed, ckpt_dir);
+    e->w = pf_stage_build_wavelet(&e->ws, &e->wc, max_B, T, seed, NULL);
+    if (e->w && ckpt_dir && load_params(&e->ws, ckpt_dir)) {
+        pf_wavelet_destroy(e->w);
+        e->w = NULL;
+    }
     if (!e->w) {
         if (ckpt_dir)
             pf_err_context(PF_EFORMAT, "checkpoint %s does not fit a wavelet front-end of %d leads, %d levels, %d families",
@@ -84,7 +100,11 @@ pf_embedder *pf_embedder_create(const pf_wavelet_cfg *w, const pf_tfm_cfg *t, in
         pf_embedder_destroy(e);
         return NULL;
     }
-    e->t = pf_stage_build_tfm(&e->ts, &e->tc, &mc, max_B, e->F * e->TP, seed, ckpt_dir);
+    e->t = pf_stage_build_tfm(&e->ts, &e->tc, &mc, max_B, e->F * e->TP, seed, NULL);
+    if (e->t && ckpt_dir && load_params(&e->ts, ckpt_dir)) {
+        pf_tstage_destroy(e->t);
+        e->t = NULL;
+    }
     e->mask = calloc((size_t)max_B * e->F * e->TP, sizeof(float));
     if (!e->t || !e->mask) {
         if (!e->mask) pf_err(PF_ENOMEM, "embedding: out of memory");
