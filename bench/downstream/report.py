@@ -23,7 +23,7 @@ those same rows and, in addition, on every beat.
 usage: report.py [--physioflow build/cli/physioflow] [--data ../shared/data/mitdb]
                  [--work out/downstream] [--results docs/results.md]
                  [--checkpoint NAME=DIR]... [--keep-n 20] [--cap 200] [--window 1152]
-                 [--heads linear,mlp]
+                 [--heads linear,mlp] [--reuse]
 """
 import argparse
 import json
@@ -61,6 +61,7 @@ def main():
     ap.add_argument("--cap", type=int, default=200)
     ap.add_argument("--window", type=int, default=1152)
     ap.add_argument("--heads", default="linear,mlp")
+    ap.add_argument("--reuse", action="store_true", help="keep embedding files already in --work (same settings)")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     pf = a.physioflow
@@ -69,6 +70,8 @@ def main():
 
     def embed(tag, extra, split):
         out = os.path.join(a.work, f"{tag}-{split}.h5")
+        if a.reuse and os.path.exists(out):
+            return out, "", 0.0
         log, secs = run([pf, "embed", *common, *extra, "--out", out, *(TRAIN if split == "train" else TEST)])
         return out, log, secs
 
