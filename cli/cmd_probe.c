@@ -46,6 +46,18 @@ static size_t select_rows(const pf_embset *s, const int *keep_cls, const int *ne
     return m;
 }
 
+/* A JSON string (paths and sources may hold quotes or backslashes). */
+static void jstr(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fprintf(f, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", (unsigned char)*s);
+        else fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
 int pf_cmd_probe(int argc, char **argv)
 {
     const char *files[2] = {NULL, NULL}, *json = NULL, *ign[64];
@@ -142,8 +154,13 @@ int pf_cmd_probe(int argc, char **argv)
         FILE *f = fopen(json, "w");
         if (!f) rc = pf_err(PF_EIO, "cannot write %s", json);
         else {
-            fprintf(f, "{\"train\": \"%s\", \"test\": \"%s\", \"head\": \"%s\", \"source\": \"%s\", \"train_rows\": %zu,\n \"metrics\": ",
-                    files[0], files[1], head == PF_CHEAD_LINEAR ? "linear" : "mlp", tr->source, ntr);
+            fprintf(f, "{\"train\": ");
+            jstr(f, files[0]);
+            fprintf(f, ", \"test\": ");
+            jstr(f, files[1]);
+            fprintf(f, ", \"head\": \"%s\", \"source\": ", head == PF_CHEAD_LINEAR ? "linear" : "mlp");
+            jstr(f, tr->source);
+            fprintf(f, ", \"train_rows\": %zu,\n \"metrics\": ", ntr);
             rc = pf_cls_json(&m, f);
             fprintf(f, "}\n");
             if (fclose(f)) rc = pf_err(PF_EIO, "cannot write %s", json);
