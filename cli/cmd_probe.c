@@ -15,10 +15,11 @@
 static int usage(void)
 {
     fprintf(stderr, "usage: physioflow probe TRAIN.h5 TEST.h5 [--head linear|mlp] [--json OUT] [--epochs N] [--lr X]\n"
-                    "                        [--batch N] [--weight-decay X] [--smoothing X] [--unbalanced] [--seed N]\n"
+                    "                        [--batch N] [--weight-decay X] [--smoothing X] [--balance none|weights|sampling] [--seed N]\n"
                     "                        [--ignore-class NAME]...\n"
                     "  TRAIN and TEST are embedding files (physioflow embed) with the same classes and dimension;\n"
-                    "  rows of an ignored class and unlabelled rows (-1) are left out of both.\n");
+                    "  rows of an ignored class and unlabelled rows (-1) are left out of both. Defaults: linear = logistic\n"
+                    "  regression with class weights, no smoothing; mlp = model.md's head, smoothing 0.1, balanced sampling.\n");
     return 2;
 }
 
@@ -81,7 +82,11 @@ int pf_cmd_probe(int argc, char **argv)
         else if (!strcmp(a, "--weight-decay") && more) c.weight_decay = (float)atof(argv[++i]);
         else if (!strcmp(a, "--smoothing") && more) c.smoothing = (float)atof(argv[++i]);
         else if (!strcmp(a, "--seed") && more) c.seed = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(a, "--unbalanced")) c.balanced = 0;
+        else if (!strcmp(a, "--balance") && more) {
+            const char *b = argv[++i];
+            c.balanced = !strcmp(b, "none") ? 0 : !strcmp(b, "weights") ? 1 : !strcmp(b, "sampling") ? 2 : -1;
+            if (c.balanced < 0) { fprintf(stderr, "physioflow probe: --balance %s: expected none, weights or sampling\n", b); return 2; }
+        }
         else if (!strcmp(a, "--ignore-class") && more && ni < 64) ign[ni++] = argv[++i];
         else if (a[0] == '-') { fprintf(stderr, "physioflow probe: unknown option '%s'\n", a); return usage(); }
         else if (nf < 2) files[nf++] = a;

@@ -20,7 +20,7 @@ struct pf_probe {
 
 pf_probe_cfg pf_probe_defaults(pf_chead_kind head)
 {
-    pf_probe_cfg c = {head, 1024, 0.1f, head == PF_CHEAD_MLP ? 0.1f : 0.0f, 40, 256, 1e-3f, 1e-4f, 1, 15};
+    pf_probe_cfg c = {head, 1024, 0.1f, head == PF_CHEAD_MLP ? 0.1f : 0.0f, 40, 256, 1e-3f, 1e-4f, head == PF_CHEAD_MLP ? 2 : 1, 15};
     return c;
 }
 
@@ -47,7 +47,7 @@ pf_probe *pf_probe_fit(const pf_probe_cfg *c, const float *x, size_t n, int dim,
     p->xb = malloc(sizeof(float) * (size_t)p->B * dim);
     float *tb = malloc(sizeof(float) * (size_t)p->B * (k > 0 ? k : 1));
     int *lb = malloc(sizeof(int) * (size_t)p->B);
-    size_t *order = malloc(sizeof(size_t) * n);
+    size_t *order = malloc(sizeof(size_t) * n), *byc = NULL;
     if (!p->mean || !p->sd || !p->xb || !tb || !lb || !order) { pf_err(PF_ENOMEM, "probe: out of memory"); goto fail; }
     for (size_t i = 0; i < n; i++)
         for (int j = 0; j < dim; j++) p->mean[j] += x[i * dim + j];
@@ -64,10 +64,20 @@ pf_probe *pf_probe_fit(const pf_probe_cfg *c, const float *x, size_t n, int dim,
     hc.dropout = c->dropout;
     hc.smoothing = multi ? 0 : c->smoothing;
     hc.loss = multi ? PF_CLOSS_BCE : PF_CLOSS_CE;
-    if (c->balanced) {
-        long long cnt[PF_CHEAD_MAX_CLASSES] = {0};
-        for (size_t i = 0; i < n; i++)
-            for (int q = 0; q < k; q++) cnt[q] += multi ? y[i * k + q] >= 0.5f : labels[i] == q;
+    long long cnt[PF_CHEAD_MAX_CLASSES] = {0};
+    for (size_t i = 0; i < n; i++)
+        for (int q = 0; q < k; q++) cnt[q] += multi ? y[i * k + q] >= 0.5f : labels[i] == q;
+    int sampling = c->balanced == 2 && !multi;
+    size_t start[PF_CHEAD_MAX_CLASSES + 1] = {0};
+    int present[PF_CHEAD_MAX_CLASSES], np = 0;
+    if (sampling) { /* rows grouped by class: byc[start[q] .. start[q+1]) */
+        if (!(byc = malloc(sizeof(size_t) * n))) { pf_err(PF_ENOMEM, "probe: out of memory"); goto fail; }
+        for (int q = 0; q < k; q++) { start[q + 1] = start[q] + (size_t)cnt[q]; if (cnt[q]) present[np++] = q; }
+        size_t fillp[PF_CHEAD_MAX_CLASSES];
+        memcpy(fillp, start, sizeof(size_t) * (size_t)k);
+        for (size_t i = 0; i < n; i++) byc[fillp[labels[i]]++] = i;
+    }
+    if (c->balanced && !sampling) {
         for (int q = 0; q < k; q++) {
             if (multi) hc.pos_weight[q] = cnt[q] ? (float)((double)(n - (size_t)cnt[q]) / (double)cnt[q]) : 1.0f;
             else hc.class_weight[q] = cnt[q] ? (float)((double)n / ((double)k * (double)cnt[q])) : 0.0f;
@@ -104,6 +114,10 @@ pf_probe *pf_probe_fit(const pf_probe_cfg *c, const float *x, size_t n, int dim,
             int B = (int)((n - lo) < (size_t)p->B ? n - lo : (size_t)p->B);
             for (int b = 0; b < B; b++) {
                 size_t row = order[lo + (size_t)b];
+                if (sampling) { /* a class uniformly, then one of its rows */
+                    int q = present[pf_rng_below(&r, (uint64_t)np)];
+                    row = byc[start[q] + pf_rng_below(&r, (uint64_t)cnt[q])];
+                }
                 standardise(p, x + row * dim, p->xb + (size_t)b * dim, 1);
                 if (multi) memcpy(tb + (size_t)b * k, y + row * k, sizeof(float) * (size_t)k);
                 else lb[b] = (int)labels[row];
@@ -119,12 +133,14 @@ pf_probe *pf_probe_fit(const pf_probe_cfg *c, const float *x, size_t n, int dim,
         if (!isfinite(p->last_loss)) rc = pf_err(PF_EINVAL, "probe: the training loss is not finite at epoch %d", ep);
     }
     pf_adamw_destroy(opt);
+    free(byc);
     free(tb);
     free(lb);
     free(order);
     if (rc) { pf_probe_destroy(p); return NULL; }
     return p;
 fail:
+    free(byc);
     free(tb);
     free(lb);
     free(order);

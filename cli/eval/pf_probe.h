@@ -3,8 +3,11 @@
  * then the classification head pf_chead on them as a one-token sequence —
  * head "linear" is multinomial logistic regression, "mlp" model.md's head —
  * trained with AdamW (pf_optim) on shuffled mini-batches, cosine schedule.
- * Class imbalance: balanced class weights (n / (K n_c)) for cross-entropy, or
- * positive weights n_neg / n_pos for multi-label BCE. */
+ * Class imbalance (single-label): class weights n / (K n_c) (linear head), or
+ * class-balanced sampling (mlp head: with label smoothing, PyTorch's weighted
+ * loss adds eps/K w_c to every class c of every sample, which drives a
+ * minority class with a large weight into the majority's predictions);
+ * multi-label: positive weights n_neg / n_pos. */
 #ifndef PF_PROBE_H
 #define PF_PROBE_H
 
@@ -21,7 +24,8 @@ typedef struct {
     int epochs;          /* 40 */
     int batch;           /* 256 */
     float lr, weight_decay;
-    int balanced;        /* 1: class / positive weights from the training counts */
+    int balanced;        /* 0: none; 1: class / positive weights from the training counts;
+                            2: class-balanced sampling (single-label; multi-label uses weights) */
     uint64_t seed;
 } pf_probe_cfg;
 
