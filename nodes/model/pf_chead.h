@@ -4,7 +4,10 @@
  *   head "mlp":    LayerNorm, Linear D->hidden (1024), GELU, Dropout, Linear hidden->K
  *   head "linear": Linear D->K (a true linear probe: nothing else learns)
  *   loss "ce":  cross-entropy over K classes, label smoothing, optional class weights
- *               (PyTorch CrossEntropyLoss(weight, label_smoothing), mean reduction)
+ *               (PyTorch CrossEntropyLoss(weight, label_smoothing), mean reduction; note
+ *               that its smoothing term weighs every class c of every sample by w_c, so
+ *               large minority weights with smoothing pull all predictions towards the
+ *               minority: balance by sampling instead when smoothing)
  *   loss "bce": multi-label binary cross-entropy with optional per-class positive
  *               weights (PyTorch BCEWithLogitsLoss(pos_weight), mean over B*K)
  * Forward and backward side by side, activations in one arena sized at creation.
