@@ -142,10 +142,14 @@ def render(rows, a):
                 m = j["metrics"]
                 L.append(f"{label} ({h}): macro-F1 {m['macro_f1']:.3f} vs hand-crafted {hc['macro_f1']:.3f}"
                          + (f", random-init {ri['macro_f1']:.3f}." if ri else "."))
+    if not any(r[0].startswith("pretrained") for r in rows):
+        L += ["", "Pretrained rows (slots): pass `--checkpoint physiowave=DIR --checkpoint physioclr=DIR "
+              "--checkpoint hybrid=DIR` (trainer checkpoint_dir of each objective, preset tiny); none were given "
+              "when this was produced."]
     L += ["",
-          "Pretrained rows: pass `--checkpoint physiowave=DIR --checkpoint physioclr=DIR --checkpoint hybrid=DIR` "
-          "(trainer checkpoint_dir of each objective, preset tiny); none were available when this was produced.",
-          "" if not any(r[0].startswith("pretrained") for r in rows) else "",
+          "The encoder sees a 3.2 s window centred on the beat (neighbouring beats and RR context included) "
+          "and is mean-pooled over all its tokens; the hand-crafted rows use the annotated R peaks.",
+          "",
           "Context (not the same split: DS1 -> DS2, every beat): de Chazal 2004 accuracy 86.2 %; "
           "Mondejar-Guerra 2019 94.5 %; SVEB F1 about 0.45-0.57 and VEB F1 about 0.71-0.89 across the classic methods. "
           "Thinning N beats raises S and V +P relative to every-beat figures; compare rows of this table with each other.",
