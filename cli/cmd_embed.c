@@ -159,9 +159,9 @@ static int embed_record(emb_t *m, const char *name)
     }
     if (!rc && hand) {
         int L = m->C, D = pf_beatfeat_dim(L);
-        float *x = malloc(sizeof(float) * (size_t)len * L), *all = NULL, *f = malloc(sizeof(float) * (kept ? kept : 1) * D);
+        float *x = malloc(sizeof(float) * (size_t)len * L), *all = NULL;
         long *rall = malloc(sizeof(long) * (nb ? nb : 1));
-        if (!x || !f || !rall) rc = pf_err(PF_ENOMEM, "embed: out of memory for %s", path);
+        if (!x || !rall) rc = pf_err(PF_ENOMEM, "embed: out of memory for %s", path);
         if (!rc) rc = pf_record_read(r, 0, len, NULL, L, x);
         for (size_t i = 0; !rc && i < (size_t)len * L; i++)
             if (x[i] != x[i]) x[i] = 0;
@@ -173,7 +173,6 @@ static int embed_record(emb_t *m, const char *name)
             rc = pf_embset_add(m->set, all + ik[k] * (size_t)D, b[ik[k]].cls, NULL, name, b[ik[k]].sample, (int64_t)ik[k]);
         m->windows += (int64_t)kept;
         free(x);
-        free(f);
         free(all);
         free(rall);
     }

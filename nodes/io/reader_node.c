@@ -271,8 +271,10 @@ static int reader_scan(pf_node *n, reader_t *r)
         if (r->pairs) w = w > 0 ? w - 1 : 0; /* anchors k with a window k+1 after them */
         if (r->dx) {
             char hea[2100];
+            /* the header beside the record: dir/E07500, dir/E07500.hea or dir/E07500.mat */
+            size_t bl = strlen(s->path) - (ends_ci(s->path, ".hea") || ends_ci(s->path, ".mat") ? 4 : 0);
             int un = 0, rc = s->h5 ? pf_err(PF_EINVAL, "reader: dx_labels needs challenge records with headers, not the HDF5 set %s", s->path)
-                                   : (snprintf(hea, sizeof hea, "%s%s", s->path, ends_ci(s->path, ".hea") ? "" : ".hea"), pf_dx_read(hea, s->dx, &un));
+                                   : (snprintf(hea, sizeof hea, "%.*s.hea", (int)bl, s->path), pf_dx_read(hea, s->dx, &un));
             if (rc) return rc;
             if (un) pf_node_count(n, "dx_unscored", (uint64_t)un);
         }
