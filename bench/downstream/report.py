@@ -115,8 +115,8 @@ def render(rows, a):
          f"thinning --keep-n {a.keep_n} --cap {a.cap}, window {a.window} samples at 360 Hz).",
          "Split (record-wise, no record on both sides; every class on both sides; paced records "
          f"{' '.join(PACED)} excluded): train {' '.join(TRAIN)}; test {' '.join(TEST)}.",
-         "Probe: `physioflow probe` (standardised inputs, balanced class weights, AdamW, 40 epochs), "
-         "Q beats left out (8 in DS1).",
+         "Probe: `physioflow probe` (standardised inputs, AdamW, 40 epochs; linear = logistic regression with balanced "
+         "class weights, mlp = model.md's head with label smoothing 0.1 and class-balanced sampling), Q beats left out (8 in DS1).",
          "",
          "| method | head | train / test rows | accuracy % | macro-F1 | macro AUROC | S Se / +P / F1 % | V Se / +P / F1 % | F F1 % | VEB FPR % |",
          "|---|---|---|---|---|---|---|---|---|---|"]
