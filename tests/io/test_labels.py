@@ -117,6 +117,36 @@ def test_dx(tmp):
         check(np.array_equal(lab[i], want), "dx: %s labels %s, want %s" % (ids[rec[i]], lab[i], want))
 
 
+def test_embed_encoder(tmp):
+    """the encoder path of embed: CinC 2021 windows with their diagnoses, MIT-BIH beat windows"""
+    d = os.path.join(DATA, "cinc2021")
+    out = os.path.join(tmp, "dx.h5")
+    r = pf("embed", "--data", d, "--dx", "--window", "1024", "--batch", "4", "--out", out, "E07500", "HR06000")
+    check(r.returncode == 0, "embed --dx: %s" % r.stderr[-800:])
+    if r.returncode:
+        return
+    with h5py.File(out) as f:
+        x, lab = f["embeddings"][:], f["labels"][:]
+        recs = [s.decode() if isinstance(s, bytes) else s for s in f["record"][:]]
+        widx = f["window_index"][:]
+        src = f["source"][0]
+    check(x.shape == (2 * (5000 // 1024), 128) and np.all(np.isfinite(x)), "embed --dx: %s vectors" % (x.shape,))
+    check(recs == ["E07500"] * 4 + ["HR06000"] * 4 and list(widx) == [0, 1, 2, 3] * 2, "embed --dx: rows %s %s" % (recs, widx))
+    check(np.linalg.norm(x[0] - x[1]) > 1e-3, "embed --dx: different windows, different vectors")
+    for i, rec in ((0, "E07500"), (4, "HR06000")):
+        dx = [l for l in open(os.path.join(d, rec + ".hea")) if l.startswith("# Dx:")][0]
+        check(lab[i].sum() >= 1 and "random initialisation" in str(src), "embed --dx: %s labelled (%s)" % (rec, dx.strip()))
+    out = os.path.join(tmp, "b.h5")
+    r = pf("embed", "--data", os.path.join(DATA, "mitdb"), "--beats", "--window", "1152", "--cap", "2", "--keep-n", "1000",
+           "--out", out, "208")
+    check(r.returncode == 0, "embed --beats: %s" % r.stderr[-800:])
+    with h5py.File(out) as f:
+        lab, smp = f["labels"][:], f["sample"][:]
+    ann = dict((t, c) for t, c in wfdb_ref.read_ann(os.path.join(DATA, "mitdb", "208.atr")) if c in wfdb_ref.BEATS)
+    check(sorted(set(lab)) == [0, 1, 2, 3, 4] and all(AAMI[ann[int(t)]] == l for t, l in zip(smp, lab)),
+          "embed --beats: every class of 208 thinned to a few beats, labels of their annotations: %s" % list(lab))
+
+
 def test_embed_probe(tmp):
     mit = os.path.join(DATA, "mitdb")
     tr, te = os.path.join(tmp, "tr.h5"), os.path.join(tmp, "te.h5")
@@ -175,6 +205,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         test_beats(tmp)
         test_dx(tmp)
+        test_embed_encoder(tmp)
         test_embed_probe(tmp)
     print("%s" % ("OK" if not failed else "%d checks failed" % failed))
     sys.exit(1 if failed else 0)
