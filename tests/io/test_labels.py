@@ -147,6 +147,36 @@ def test_embed_encoder(tmp):
           "embed --beats: every class of 208 thinned to a few beats, labels of their annotations: %s" % list(lab))
 
 
+def test_embed_sets(tmp):
+    """PhysioWave HDF5 sets: one window per item, labels from `label` (classes or multi-label)"""
+    n, names, ref = physical(os.path.join(DATA, "mitdb"), "101")
+    x = np.stack([ref[:, k * 1152:(k + 1) * 1152] for k in range(6)]).astype(np.float32)
+    cls = np.array([0, 1, 2, 0, 1, 2])
+    multi = np.array([[1, 0, 0], [0, 1, 1], [0, 0, 1], [1, 1, 0], [0, 0, 0], [1, 0, 1]], np.float32)
+    for name, lab in (("c.h5", cls), ("m.h5", multi)):
+        with h5py.File(os.path.join(tmp, name), "w") as f:
+            f["data"] = x
+            f["label"] = lab
+            f.attrs["fs"] = 360.0
+    for name, lab in (("c.h5", cls), ("m.h5", multi)):
+        out = os.path.join(tmp, "e" + name)
+        r = pf("embed", "--data", tmp, "--batch", "4", "--out", out, name)
+        check(r.returncode == 0, "embed set %s: %s" % (name, r.stderr[-600:]))
+        if r.returncode:
+            continue
+        with h5py.File(out) as f:
+            e, got = f["embeddings"][:], f["labels"][:]
+            recs = [s.decode() if isinstance(s, bytes) else s for s in f["record"][:]]
+            classes = [s.decode() if isinstance(s, bytes) else s for s in f["classes"][:]]
+        check(e.shape == (6, 128) and np.array_equal(got, lab) and recs == ["%s[%d]" % (name, i) for i in range(6)]
+              and classes == ["0", "1", "2"], "embed set %s: rows %s labels %s classes %s" % (name, recs, got, classes))
+    # the windows of the set embed like the same samples read from the record (items = windows 0..5 of 101)
+    r = pf("embed", "--data", os.path.join(DATA, "mitdb"), "--window", "1152", "--batch", "4", "--out", os.path.join(tmp, "w.h5"), "101")
+    with h5py.File(os.path.join(tmp, "w.h5")) as f, h5py.File(os.path.join(tmp, "ec.h5")) as g:
+        d = np.abs(f["embeddings"][:6] - g["embeddings"][:]).max()
+    check(r.returncode == 0 and d < 1e-4, "embed set vs record: max difference %g" % d)
+
+
 def test_embed_probe(tmp):
     mit = os.path.join(DATA, "mitdb")
     tr, te = os.path.join(tmp, "tr.h5"), os.path.join(tmp, "te.h5")
@@ -206,6 +236,7 @@ def main():
         test_beats(tmp)
         test_dx(tmp)
         test_embed_encoder(tmp)
+        test_embed_sets(tmp)
         test_embed_probe(tmp)
     print("%s" % ("OK" if not failed else "%d checks failed" % failed))
     sys.exit(1 if failed else 0)
