@@ -57,13 +57,13 @@ def run_graph(tmp, name, reader):
         f.write('name = "%s";\nseed = 7;\nnodes = (\n  { name = "src"; kind = "reader"; %s },\n'
                 '  { name = "sink"; kind = "sink"; path = "%s"; }\n);\nedges = ( { from = "src"; to = "sink"; } );\n'
                 % (name, reader, out))
-    r = subprocess.run([EXE, "run", cfg, "--quiet"], capture_output=True, text=True, timeout=100)
+    r = subprocess.run([EXE, "run", cfg, "--quiet"], capture_output=True, text=True, timeout=500)
     check(r.returncode == 0, "%s: physioflow run failed: %s" % (name, r.stderr[-1500:]))
     return out
 
 
 def pf(*args):
-    return subprocess.run([EXE, *args], capture_output=True, text=True, timeout=100)
+    return subprocess.run([EXE, *args], capture_output=True, text=True, timeout=500)
 
 
 def test_beats(tmp):
