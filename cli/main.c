@@ -40,7 +40,11 @@ static void usage(FILE *f)
             "  plot METRICS.csv [--out PNG]    a trainer's curves per term (training and validation) as a PNG\n"
             "  export slurm|systemd GRAPH ...  launch files for Slurm (batch script) or systemd (units); docs/deploy.md\n"
             "  monitor accuracy --data DIR [RECORD...] | monitor replay RECORD | monitor truth ...\n"
-            "                                  score the bedside monitor's alarms (docs/nodes/monitor.md)\n");
+            "                                  score the bedside monitor's alarms (docs/nodes/monitor.md)\n"
+            "  embed [--checkpoint DIR] --data DIR [--beats] [--features encoder|handcrafted] --out FILE.h5 RECORD...\n"
+            "                                  one vector per window or beat (AAMI labels) from the encoder or features\n"
+            "  probe TRAIN.h5 TEST.h5 [--head linear|mlp] [--json OUT]\n"
+            "                                  fit a probe on one embedding file, score it on another\n");
 }
 
 pf_graph *pf_cli_load(const char *path, const char *const *set, int n_set)
@@ -138,6 +142,8 @@ static int dispatch(int argc, char **argv, const char *const *set, int n_set)
     if (!strcmp(cmd, "plot")) return pf_cmd_plot(argc, argv);
     if (!strcmp(cmd, "export")) return pf_cmd_export(argc, argv);
     if (!strcmp(cmd, "monitor")) return pf_cmd_monitor(argc, argv);
+    if (!strcmp(cmd, "embed")) return pf_cmd_embed(argc, argv);
+    if (!strcmp(cmd, "probe")) return pf_cmd_probe(argc, argv);
     if (!strcmp(cmd, "kinds")) {
         for (int k = 0; pf_kinds[k]; k++) {
             if (argc > 2 && strcmp(argv[2], pf_kinds[k]->name)) continue;

@@ -14,5 +14,7 @@ int pf_cmd_keygen(int argc, char **argv);
 int pf_cmd_plot(int argc, char **argv);
 int pf_cmd_export(int argc, char **argv);
 int pf_cmd_monitor(int argc, char **argv);
+int pf_cmd_embed(int argc, char **argv);
+int pf_cmd_probe(int argc, char **argv);
 
 #endif

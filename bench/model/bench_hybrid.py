@@ -35,6 +35,8 @@ ap.add_argument("--steps", type=int, default=12)
 ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data", "mitdb"))
 ap.add_argument("--coretype", default="SkylakeX")
 ap.add_argument("--python", default="/usr/bin/python3")
+ap.add_argument("--torch-threads", default="2", help="thread counts to try on the PyTorch side (best kept), e.g. 1,2")
+ap.add_argument("--torch-steps", type=int, default=2, help="PyTorch steps timed (after one warm-up step)")
 a = ap.parse_args()
 EXE = os.path.join(a.build, "cli", "physioflow")
 STAGES = os.path.join(a.build, "bench", "model", "bench_stages")
@@ -125,9 +127,9 @@ slowest = min(stage, key=stage.get)
 
 # 3. PyTorch on the same windows, best thread count
 best = None
-for th_n in (1, 2):
+for th_n in [int(v) for v in a.torch_threads.split(",")]:
     r = subprocess.run([a.python, os.path.join(HERE, "bench_torch_hybrid.py"), os.path.join(tmp, "windows.h5"), stats,
-                        "--batch", str(B), "--accum", str(M), "--steps", "3", "--warmup", "1", "--threads", str(th_n)],
+                        "--batch", str(B), "--accum", str(M), "--steps", str(a.torch_steps), "--warmup", "1", "--threads", str(th_n)],
                        capture_output=True, text=True,
                        env=dict(env, OPENBLAS_NUM_THREADS=str(th_n), OMP_NUM_THREADS=str(th_n)))
     tv = dict(re.findall(r"(\w+)=([\w.\-]+)", r.stdout))

@@ -5,6 +5,7 @@
  * See docs/nodes/reader.md. */
 #include "pf_error.h"
 #include "pf_h5set.h"
+#include "pf_labels.h"
 #include "pf_log.h"
 #include "pf_node.h"
 #include "pf_record.h"
@@ -37,6 +38,9 @@ static const pf_param_spec reader_params[] = {
     {"rate", PF_P_DOUBLE, "0", 0, 1e6, NULL, "sample rate for sources that carry none (HDF5 without fs), Hz"},
     {"realtime", PF_P_BOOL, "false", 0, 0, NULL, "emit windows at the records' own pace (live-monitoring simulation)"},
     {"per_record", PF_P_INT, "0", 0, 1e12, NULL, "emit only the first N windows of each record (0 = all): a small held-out set, e.g. a validation branch"},
+    {"around", PF_P_STRING, "windows", 0, 0, "windows|beats", "windows every hop, or one window centred on every beat (reference annotations, else detected R-peaks) labelled with its AAMI class"},
+    {"paced", PF_P_STRING, "exclude", 0, 0, "exclude|keep", "around = beats: leave out the paced MIT-BIH records 102 104 107 217 (AAMI EC57), or keep them"},
+    {"dx_labels", PF_P_BOOL, "false", 0, 0, NULL, "label every window with the CinC 2021 scored diagnoses of its header's # Dx: line (LABELS f32 [26])"},
     {"max_windows", PF_P_INT, "20000000", 1, 1e12, NULL, "refuse sources that plan more windows than this (the plan takes 32 bytes per window)"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
@@ -52,6 +56,9 @@ typedef struct {
     int64_t length;  /* samples per record/item */
     int64_t items;   /* 1, or N for HDF5 */
     char id[200];    /* record id base */
+    pf_beat *beats;  /* around = beats: the beats whose window fits, in order */
+    size_t nbeats;
+    float dx[PF_DX_CLASSES]; /* dx_labels: the header's diagnoses */
 } source_t;
 
 typedef struct {
@@ -65,7 +72,7 @@ typedef struct {
     int nsrc, srccap;
     unit_t *units, *order;
     int64_t nunits, pos;
-    int epoch, epochs, shuffle, interleave, pairs, pad, pad_edge, realtime, skip_missing, absent_missing;
+    int epoch, epochs, shuffle, interleave, pairs, pad, pad_edge, realtime, skip_missing, absent_missing, beats, keep_paced, dx;
     int64_t window, hop;
     double rate;
     char annotator[64];
@@ -197,6 +204,35 @@ static int map_leads(reader_t *r, pf_record *rec, int *idx, int *n)
     return rc;
 }
 
+/* around = beats: the record's beats whose centred window lies inside it (the rest
+ * are counted, never padded); paced MIT-BIH records are left out unless kept. */
+static int scan_beats(pf_node *n, reader_t *r, int i, int64_t *w)
+{
+    source_t *s = &r->src[i];
+    *w = 0;
+    if (s->h5) return pf_err(PF_EINVAL, "reader: around = \"beats\" takes records, not the HDF5 set %s", s->path);
+    if (!r->keep_paced && pf_aami_paced(s->id)) {
+        pf_info("reader: %s is a paced record: left out of the beat windows (paced = \"keep\" keeps it)", s->id);
+        pf_node_count(n, "paced_records_skipped", 1);
+        return PF_OK;
+    }
+    pf_record *rec = open_unit(r, i, 0);
+    if (!rec) return PF_EFORMAT;
+    int detected = 0, rc = pf_beats_list(rec, &s->beats, &s->nbeats, &detected);
+    pf_record_close(rec);
+    if (rc) return rc;
+    size_t k = 0;
+    for (size_t b = 0; b < s->nbeats; b++) {
+        int64_t st = s->beats[b].sample - r->window / 2;
+        if (st >= 0 && st + r->window <= s->length) s->beats[k++] = s->beats[b];
+    }
+    if (s->nbeats > k) pf_node_count(n, "beats_at_edge", s->nbeats - k);
+    if (detected) pf_node_count(n, "records_detected_beats", 1);
+    s->nbeats = k;
+    *w = (int64_t)k;
+    return PF_OK;
+}
+
 static int reader_scan(pf_node *n, reader_t *r)
 {
     int64_t cap = 0;
@@ -235,6 +271,19 @@ static int reader_scan(pf_node *n, reader_t *r)
         }
         int64_t w = windows_in(r, s->length);
         if (r->pairs) w = w > 0 ? w - 1 : 0; /* anchors k with a window k+1 after them */
+        if (r->dx) {
+            char hea[2100];
+            /* the header beside the record: dir/E07500, dir/E07500.hea or dir/E07500.mat */
+            size_t bl = strlen(s->path) - (ends_ci(s->path, ".hea") || ends_ci(s->path, ".mat") ? 4 : 0);
+            int un = 0, rc = s->h5 ? pf_err(PF_EINVAL, "reader: dx_labels needs challenge records with headers, not the HDF5 set %s", s->path)
+                                   : (snprintf(hea, sizeof hea, "%.*s.hea", (int)bl, s->path), pf_dx_read(hea, s->dx, &un));
+            if (rc) return rc;
+            if (un) pf_node_count(n, "dx_unscored", (uint64_t)un);
+        }
+        if (r->beats) {
+            int brc = scan_beats(n, r, i, &w);
+            if (brc) return brc;
+        }
         int64_t per = pf_params_int(pf_node_params(n), "per_record");
         if (per > 0 && w > per) w = per;
         /* the plan is materialised (the shuffled order needs it): a file whose header
@@ -340,6 +389,10 @@ static int reader_create(pf_node *n, void **state)
     r->realtime = pf_params_bool(p, "realtime");
     r->rate = pf_params_double(p, "rate");
     r->skip_missing = !strcmp(pf_params_string(p, "missing_lead"), "skip");
+    r->beats = !strcmp(pf_params_string(p, "around"), "beats");
+    r->keep_paced = !strcmp(pf_params_string(p, "paced"), "keep");
+    r->dx = pf_params_bool(p, "dx_labels");
+    if (r->beats && r->pairs) return pf_err(PF_EINVAL, "reader: around = \"beats\" and pairs = true do not combine");
     r->absent_missing = !strcmp(pf_params_string(p, "missing_lead"), "absent");
     snprintf(r->annotator, sizeof r->annotator, "%s", pf_params_string(p, "annotator"));
     r->nsel = pf_params_list_len(p, "leads");
@@ -451,7 +504,7 @@ static int add_beats(reader_t *r, pf_msg *m, int type, int64_t start)
 static int emit(pf_node *n, reader_t *r, const unit_t *u, uint32_t widx, uint32_t flags)
 {
     const source_t *s = &r->src[u->src];
-    int64_t start = (int64_t)widx * r->hop;
+    int64_t start = r->beats ? s->beats[widx].sample - r->window / 2 : (int64_t)widx * r->hop;
     char id[256];
     if (s->h5) snprintf(id, sizeof id, "%s[%lld]", s->id, (long long)u->item);
     else snprintf(id, sizeof id, "%s", s->id);
@@ -494,6 +547,17 @@ static int emit(pf_node *n, reader_t *r, const unit_t *u, uint32_t widx, uint32_
         int64_t adj_start = start + r->hop;
         uint32_t one = 1;
         if (!rc) rc = pf_msg_add(m, PF_SEC_ADJ_START, PF_DT_I64, 1, &one, &adj_start);
+    }
+    if (!rc && r->beats) { /* the centred beat and its AAMI class (none for a detected beat) */
+        const pf_beat *bt = &s->beats[widx];
+        int64_t row[2] = {bt->sample, bt->code}, cls = bt->cls;
+        uint32_t d2[2] = {1, 2}, one = 1;
+        rc = pf_msg_add(m, PF_SEC_BEAT, PF_DT_I64, 2, d2, row);
+        if (!rc && cls >= 0) rc = pf_msg_add(m, PF_SEC_LABELS, PF_DT_I64, 1, &one, &cls);
+    }
+    if (!rc && r->dx) {
+        uint32_t k = PF_DX_CLASSES;
+        rc = pf_msg_add(m, PF_SEC_LABELS, PF_DT_F32, 1, &k, s->dx);
     }
     if (!rc && s->h5 && pf_h5set_label_width(s->h5)) {
         uint32_t k = (uint32_t)pf_h5set_label_width(s->h5);
@@ -545,6 +609,7 @@ static void reader_destroy(void *state)
     pf_record_close(r->rec);
     for (int i = 0; i < r->nsrc; i++) {
         free(r->src[i].path);
+        free(r->src[i].beats);
         pf_h5set_close(r->src[i].h5);
     }
     for (int i = 0; r->sel && i < r->nsel; i++) free(r->sel[i]);
