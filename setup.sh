@@ -17,7 +17,8 @@ PACKAGES="build-essential cmake pkg-config
   libzmq3-dev libczmq-dev libliquid-dev libopenblas-dev libhdf5-dev libconfig-dev libmatio-dev zlib1g-dev libmicrohttpd-dev
   python3 python3-numpy python3-scipy python3-pywt python3-torch python3-h5py python3-zmq
   clang
-  slurm-wlm munge iproute2 systemd chromium chromium-driver"
+  slurm-wlm munge iproute2 systemd chromium chromium-driver
+  gnuplot-nox"
 
 missing=""
 for p in $PACKAGES; do
@@ -42,9 +43,9 @@ case "$mode" in
     echo "setup: synth -> filter -> wavelet -> transformer -> trainer, each stage its own process"
     rm -rf out/demo-ckpt out/demo-metrics.csv
     "$BUILD/cli/physioflow" run configs/demo.cfg
-    awk -F, 'NR == 2 {first = $4} NR > 1 {last = $4; n = $1} END {
+    awk -F, '$3 == "train" && !n {first = $5} $3 == "train" {last = $5; n = $1} END {
       if (n) printf "setup: %d steps, loss %.4f -> %.4f (%.0f%% lower)\n", n, first, last, 100 * (first - last) / first }' out/demo-metrics.csv
-    echo "setup: checkpoint $(pwd)/out/demo-ckpt (latest: $(sed -n 's/^dir = //p' out/demo-ckpt/latest)), metrics $(pwd)/out/demo-metrics.csv"
+    echo "setup: checkpoint $(pwd)/out/demo-ckpt (latest: $(sed -n 's/^dir = //p' out/demo-ckpt/latest)), metrics $(pwd)/out/demo-metrics.csv, curves $(pwd)/out/demo-metrics.png"
     ;;
   test)
     ctest --test-dir "$BUILD" --output-on-failure -j"$(nproc)"
