@@ -241,23 +241,18 @@ static void signal_all(child_t *kids, int nk, int sig)
 
 /* What the launcher knows of every instance of the graph (all hosts), by rank. */
 enum { INST_ALIVE = 0, INST_RESTARTING = 1, INST_GONE = 2, INST_DONE = 3 };
-/* Not a node's notice: one launcher tells the others an instance exited cleanly. */
-#define NOTICE_DONE 3
 static int *g_inst_state;
+static int g_any_protected; /* DONE notices matter only around restartable nodes: others are not disturbed */
 
 /* Tell every running node that instance `rank` died (or is restarting, or is
  * back): its neighbours stop waiting for it, or redeliver what it held
  * (pf_node.h, PF_SIG_DIED); and the launchers of neighbouring hosts. */
 static void notify(child_t *kids, int nk, pf_presence *pres, int rank, int what, int remote)
 {
-    if (what == NOTICE_DONE) {
-        g_inst_state[rank] = INST_DONE;
-        if (!remote) pf_presence_announce(pres, PF_NOTICE(rank, what));
-        return;
-    }
-    g_inst_state[rank] = what == PF_DEATH_BACK ? INST_ALIVE : what == PF_DEATH_RESTARTING ? INST_RESTARTING : INST_GONE;
+    g_inst_state[rank] = what == PF_DEATH_DONE ? INST_DONE : what == PF_DEATH_BACK ? INST_ALIVE
+                       : what == PF_DEATH_RESTARTING ? INST_RESTARTING : INST_GONE;
     union sigval v = {.sival_int = PF_NOTICE(rank, what)};
-    for (int i = 0; i < nk; i++)
+    for (int i = 0; i < nk && (what != PF_DEATH_DONE || g_any_protected); i++)
         if (!kids[i].exited && kids[i].pid > 0) sigqueue(kids[i].pid, PF_SIG_DIED, v);
     if (!remote) pf_presence_announce(pres, v.sival_int);
 }
@@ -266,8 +261,9 @@ static void notify(child_t *kids, int nk, pf_presence *pres, int rank, int what,
 static void replay_deaths(int total, pid_t pid)
 {
     for (int r = 0; r < total; r++) {
-        if (g_inst_state[r] == INST_ALIVE) continue;
-        union sigval v = {.sival_int = PF_NOTICE(r, g_inst_state[r] == INST_RESTARTING ? PF_DEATH_RESTARTING : PF_DEATH_FINAL)};
+        if (g_inst_state[r] == INST_ALIVE || (g_inst_state[r] == INST_DONE && !g_any_protected)) continue;
+        int what = g_inst_state[r] == INST_RESTARTING ? PF_DEATH_RESTARTING : g_inst_state[r] == INST_DONE ? PF_DEATH_DONE : PF_DEATH_FINAL;
+        union sigval v = {.sival_int = PF_NOTICE(r, what)};
         sigqueue(pid, PF_SIG_DIED, v);
     }
 }
@@ -365,6 +361,8 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
     for (int n = 0; n < g->n_nodes; n++) total += g->nodes[n].replicas;
     child_t *kids = calloc((size_t)total + 1, sizeof *kids);
     g_inst_state = calloc((size_t)total + 1, sizeof *g_inst_state);
+    g_any_protected = 0;
+    for (int n = 0; n < g->n_nodes; n++) g_any_protected |= g->nodes[n].restart > 0;
     int nk = 0;
     for (int n = 0; n < g->n_nodes; n++) {
         for (int r = 0; r < g->nodes[n].replicas; r++)
@@ -450,7 +448,7 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
         int notice;
         while (pf_presence_take_notice(pres, &notice)) {
             int rank = notice & 0xffffff, what = (notice >> 24) & 0x7f;
-            if (rank < total && what <= NOTICE_DONE) notify(kids, nk, pres, rank, what, 1);
+            if (rank < total && what <= PF_DEATH_DONE) notify(kids, nk, pres, rank, what, 1);
         }
         pf_msg *m;
         while (pf_wire_recv(st, &m, ZMQ_DONTWAIT, NULL) == PF_OK) { take_status(kids, nk, g, m); pf_msg_destroy(m); }
@@ -489,7 +487,7 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
                 char how[64];
                 if (WIFEXITED(status)) snprintf(how, sizeof how, "failed (exit code %d)", WEXITSTATUS(status));
                 else snprintf(how, sizeof how, "was killed by signal %d", WTERMSIG(status));
-                if (!bad) notify(kids, nk, pres, rank, NOTICE_DONE, 0);
+                if (!bad) notify(kids, nk, pres, rank, PF_DEATH_DONE, 0);
                 if (bad && prot && !stopping && c->restarts < g->nodes[c->node].restart && !upstream_done(g, c->node)) {
                     /* back-off doubles from 0.5 s up to 8 s: a crash loop does not spin */
                     double wait_s = 0.5 * (double)(1u << (c->restarts < 4 ? c->restarts : 4));

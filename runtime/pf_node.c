@@ -101,8 +101,8 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
     (void)uc;
     if (sig == PF_SIG_DIED) {
         /* only the launcher (our parent) speaks for the graph */
-        if (si->si_code == SI_QUEUE && si->si_pid == g_parent && g_n_dead < MAX_DEATHS) {
-            g_dead_rank[g_n_dead] = si->si_value.sival_int;
+        if (si->si_code == SI_QUEUE && si->si_pid == g_parent) { /* a ring: the loops keep up with it */
+            g_dead_rank[g_n_dead % MAX_DEATHS] = si->si_value.sival_int;
             g_n_dead = g_n_dead + 1;
         }
         return;
@@ -276,20 +276,27 @@ static void peer_died(pf_node *n, int e, int p)
 static void apply_deaths(pf_node *n)
 {
     while (n->deaths_seen < g_n_dead) {
-        int v = g_dead_rank[n->deaths_seen++];
+        int v = g_dead_rank[n->deaths_seen++ % MAX_DEATHS];
         int rank = v & 0xffffff, what = (v >> 24) & 0x7f;
         for (int i = 0; i < n->inst->n_in; i++)
             for (int k = 0; k < n->inst->in[i].eos_expected; k++) {
                 struct in_sender *sd = &n->snd[i][k];
                 const pf_in_plan *ip = &n->inst->in[i];
-                if (ip->senders[k].rank != rank || sd->eos) continue;
+                if (ip->senders[k].rank != rank || what == PF_DEATH_DONE) continue;
                 if (what == PF_DEATH_BACK) {
-                    if (!sd->dead || !sd->restarting) continue;
+                    if (!sd->restarting) continue;
+                    if (sd->eos) { /* it had ended, then died: its new incarnation ends again */
+                        sd->eos = 0;
+                        n->eos_seen[i]--;
+                        n->eos_counted[i] -= sd->announced;
+                        sd->announced = 0;
+                    }
                     sd->dead = sd->restarting = 0;
                     sd->got = 0; /* a new connection: its end-of-stream counts from here */
                     pf_info("port '%s': upstream %s restarted", ip->port, ip->senders[k].id);
                     continue;
                 }
+                if (sd->eos) { sd->restarting = what == PF_DEATH_RESTARTING; continue; }
                 if (sd->dead && !(sd->restarting && what == PF_DEATH_FINAL)) continue;
                 if (!sd->dead) {
                     pf_dedupe_retire(n->dd[i], k);
@@ -309,6 +316,12 @@ static void apply_deaths(pf_node *n)
             for (int p = 0; p < n->inst->out[e].n_peers; p++) {
                 struct out_edge *oe = &n->out[e];
                 if (n->inst->out[e].peer_rank[p] != rank) continue;
+                if (what == PF_DEATH_DONE) { /* it ended after our end-of-stream: it acknowledges nothing more */
+                    if (oe->pend[p].n && n->inst->out[e].acked) peer_died(n, e, p);
+                    oe->dead[p] = 1;
+                    oe->restarting[p] = 0;
+                    continue;
+                }
                 if (what == PF_DEATH_BACK) {
                     if (!oe->dead[p] || !oe->restarting[p]) continue;
                     oe->dead[p] = oe->restarting[p] = 0;
@@ -1066,6 +1079,21 @@ static int run_inputs(pf_node *n)
             }
         }
         status_tick(n);
+    }
+    /* On an acked port a dead replica's windows come through another replica of
+     * its node; when no replica of that node ended properly, they are lost. */
+    for (int i = 0; i < in->n_in; i++) {
+        if (!in->in[i].acked) continue;
+        for (int k = 0; k < in->in[i].eos_expected; k++) {
+            const char *id = in->in[i].senders[k].id;
+            size_t nl = strcspn(id, ".");
+            int ended = 0;
+            for (int j = 0; j < in->in[i].eos_expected; j++)
+                if (!strncmp(in->in[i].senders[j].id, id, nl) && in->in[i].senders[j].id[nl] == '.') ended |= n->snd[i][j].eos;
+            if (ended || n->upstream_interrupted) continue;
+            n->upstream_interrupted = 1;
+            pf_warn("port '%s': every replica of %.*s died: what they held is lost", in->in[i].port, (int)nl, id);
+        }
     }
     /* Per sender: what its end-of-stream announced against what arrived from it. */
     for (int i = 0; i < in->n_in; i++) {

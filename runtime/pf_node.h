@@ -111,14 +111,15 @@ typedef struct {
  * ids their plan lists. */
 void pf_node_route_id(char *buf, size_t cap, const char *node, int replica, const char *port);
 
-/* The launcher's death notice: SIGUSR1 queued (sigqueue) with the rank of
+/* The launcher's death notice: a real-time signal queued (sigqueue) with the rank of
  * an instance that died. Upstream of it, a node stops sending to it; downstream,
  * it stops waiting for its end-of-stream and finishes with `interrupted`. */
-#define PF_SIG_DIED SIGUSR1
+#define PF_SIG_DIED (SIGRTMIN + 2) /* real-time: notices sent close together are all queued (SIGUSR1 kept one) */
 /* The notice's value: rank | what << 24. FINAL (0, the only one before
  * restarts existed): gone for good. RESTARTING: gone, the launcher starts it
- * again (wait for it). BACK: restarted, a new incarnation is connecting. */
-enum { PF_DEATH_FINAL = 0, PF_DEATH_RESTARTING = 1, PF_DEATH_BACK = 2 };
+ * again (wait for it). BACK: restarted, a new incarnation is connecting.
+ * DONE: exited cleanly (a restarted sender does not wait for its ack). */
+enum { PF_DEATH_FINAL = 0, PF_DEATH_RESTARTING = 1, PF_DEATH_BACK = 2, PF_DEATH_DONE = 3 };
 #define PF_NOTICE(rank, what) ((int)(rank) | ((what) << 24))
 
 /* Run the instance to completion. Returns the process exit code. */
