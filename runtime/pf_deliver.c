@@ -3,6 +3,7 @@
 #include "pf_deliver.h"
 
 #include "pf_error.h"
+#include "pf_hash.h"
 #include "pf_transport.h"
 
 #include <stdlib.h>
@@ -71,7 +72,11 @@ uint64_t pf_deliver_key(const pf_msg *m)
     h = fnv(h, &m->epoch, sizeof m->epoch);
     h = fnv(h, &idx, sizeof idx);
     h = fnv(h, &f, sizeof f);
-    return fnv(h, m->id, strlen(m->id));
+    h = fnv(h, m->id, strlen(m->id));
+    /* and the content checksum: a live bed whose sequence restarts after a
+     * reconnect reuses (record, window) with other samples, which is no duplicate */
+    uint64_t c = m->kind == PF_MSG_WINDOW ? pf_msg_hash(m) : 0;
+    return fnv(h, &c, sizeof c);
 }
 
 int pf_deliver_stamp(pf_msg *m, uint64_t seq)

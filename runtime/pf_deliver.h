@@ -45,7 +45,8 @@ int pf_pending_pop_front(pf_pending_list *l, pf_pending *out);
 void pf_pending_free(pf_pending_list *l); /* destroys the copies */
 
 /* The identity of a window for duplicate detection: a 64-bit hash of
- * (kind, epoch, record id, window index, pair flags). */
+ * (kind, epoch, record id, window index, pair flags) and its content checksum
+ * (pf_msg_hash): a redelivered window is bit-identical to its first copy. */
 uint64_t pf_deliver_key(const pf_msg *m);
 /* Append the DELIVERY section (u64 [1] = seq). */
 int pf_deliver_stamp(pf_msg *m, uint64_t seq);
