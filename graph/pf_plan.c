@@ -57,7 +57,7 @@ static const pf_sender *plan_senders(const pf_graph *g, int node, const char *po
         for (int r = 0; r < g->nodes[e->from].replicas && k < n; r++, k++) {
             char id[PF_WIRE_MAX_ID];
             pf_node_route_id(id, sizeof id, g->nodes[e->from].name, r, e->from_port);
-            s[k] = (pf_sender){strdup(id), pf_graph_rank(g, e->from, r)};
+            s[k] = (pf_sender){strdup(id), pf_graph_rank(g, e->from, r), pf_graph_protected(g, e->from)};
         }
     }
     return s;
@@ -121,6 +121,7 @@ int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *
         op->feedback = e->feedback;
         op->hwm = e->hwm;
         op->acked = pf_graph_edge_acked(g, j);
+        op->redeliverable = pf_graph_protected(g, e->to);
         op->n_peers = to->replicas;
         for (int r = 0; r < to->replicas; r++) {
             const char *to_host = pf_graph_instance_host(g, e->to, r);

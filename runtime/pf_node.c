@@ -309,8 +309,8 @@ static void apply_deaths(pf_node *n)
                 sd->restarting = what == PF_DEATH_RESTARTING;
                 if (sd->restarting) continue;
                 n->eos_seen[i]++; /* its end-of-stream will never come */
-                /* on an acked port its unacknowledged windows come again through another replica */
-                if (!ip->acked) n->upstream_interrupted = 1;
+                /* on an acked port a protected node's unacknowledged windows come again through another replica */
+                if (!ip->acked || !ip->senders[k].redeliverable) n->upstream_interrupted = 1;
             }
         for (int e = 0; e < n->inst->n_out; e++)
             for (int p = 0; p < n->inst->out[e].n_peers; p++) {
@@ -333,7 +333,8 @@ static void apply_deaths(pf_node *n)
                 if (oe->dead[p] && !(oe->restarting[p] && what == PF_DEATH_FINAL)) continue;
                 if (!oe->dead[p]) {
                     if (n->inst->out[e].acked) peer_died(n, e, p);
-                    else {
+                    if (n->inst->out[e].acked && !n->inst->out[e].redeliverable) n->downstream_lost = 1;
+                    if (!n->inst->out[e].acked) {
                         n->downstream_lost = 1;
                         pf_warn("edge to %s: replica %d died: sending it nothing more", n->inst->out[e].to, p);
                     }
@@ -1086,6 +1087,7 @@ static int run_inputs(pf_node *n)
         if (!in->in[i].acked) continue;
         for (int k = 0; k < in->in[i].eos_expected; k++) {
             const char *id = in->in[i].senders[k].id;
+            if (!in->in[i].senders[k].redeliverable) continue; /* its death interrupted the stream already */
             size_t nl = strcspn(id, ".");
             int ended = 0;
             for (int j = 0; j < in->in[i].eos_expected; j++)

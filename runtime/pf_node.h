@@ -63,6 +63,7 @@ typedef struct pf_kind {
 typedef struct {
     const char *id;           /* "node.replica/out_port" (pf_node_route_id) */
     int rank;                 /* instance rank in the graph (launcher's death notice) */
+    int redeliverable;        /* a replica of a protected node: what it held comes again through another */
 } pf_sender;
 
 typedef struct {
@@ -86,6 +87,7 @@ typedef struct {
     int peer_rank[PF_MAX_PEERS]; /* instance rank of each downstream replica */
     int feedback;             /* a feedback edge: no end-of-stream is sent on it */
     int acked;                /* acknowledged delivery: keep each window until acked, redeliver a dead peer's */
+    int redeliverable;        /* the downstream node is protected: a dead replica's windows go to another */
 } pf_out_plan;
 
 typedef struct {
