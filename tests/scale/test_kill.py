@@ -81,9 +81,11 @@ def kill_run(cmds, kills, rng, timeout=120):
     t0, done = time.time(), []
     for _ in range(kills):
         time.sleep(rng.uniform(0.3, 1.2))
-        reps = replicas_of(pids, "aug")
-        if not reps or any(p.poll() is not None for p in procs):
+        if any(p.poll() is not None for p in procs):
             break
+        reps = replicas_of(pids, "aug")
+        if not reps:  # between a death and its restart: try again a moment later
+            continue
         r = rng.choice(sorted(reps))
         os.kill(reps[r], signal.SIGKILL)
         done.append("%.1f s aug.%d" % (time.time() - t0, r))
