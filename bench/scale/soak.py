@@ -203,6 +203,13 @@ def main():
     short = len(samples) - long_lived
     print("(%d shorter-lived processes not judged: relay incarnations between kills)" % short)
 
+    with open(os.path.join(tmp, "rss.csv"), "w") as f:  # every sample, for a closer look
+        f.write("process,t_s,rss_kb\n")
+        for k in sorted(samples):
+            for t, r in samples[k]:
+                f.write("%s,%.1f,%d\n" % (k, t, r))
+    print("samples: %s/rss.csv" % tmp)
+
     c = summary_counters(err)
     live, mon, arch = c.get("live.0", {}), c.get("monitor.0", {}), c.get("archive.0", {})
     restarts = len(re.findall(r"restarted node 'relay'", err))
