@@ -152,6 +152,11 @@ pf_dedupe *pf_dedupe_create(int n_senders, int ring, int keep_retired)
         return NULL;
     }
     memset(d->bucket, 0xff, nb * sizeof *d->bucket);
+    /* touch the whole pool now: a retired sender's fresh ring would otherwise
+     * grow the resident memory later, which a soak cannot tell from a leak */
+    memset(d->key, 0, slots * sizeof *d->key);
+    memset(d->next, 0xff, slots * sizeof *d->next);
+    memset(d->used, 0, slots);
     for (int s = 0; s < n_senders; s++) d->active[s] = s;
     for (int r = d->n_rings - 1; r >= n_senders; r--) d->free_rings[d->n_free++] = r;
     return d;

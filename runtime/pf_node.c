@@ -428,7 +428,7 @@ static int pump_acks(pf_node *n)
             pf_msg *m = NULL;
             int rc;
             while (oe->socks[p] && (rc = pf_wire_recv(oe->socks[p], &m, ZMQ_DONTWAIT, NULL)) != PF_EAGAIN) {
-                if (rc == PF_EINTR) break;
+                if (rc != PF_OK && rc != PF_EFORMAT) break; /* interrupted, or the socket is closing */
                 if (m && m->kind == PF_MSG_CONTROL && !strcmp(m->id, "eos-ack")) oe->eos_acked[p] = 1;
                 else if (m && m->kind == PF_MSG_CONTROL && !strcmp(m->id, "ack") && op->acked) {
                     pf_pending x;

@@ -185,7 +185,8 @@ def main():
     ok = True
 
     print("\nmemory (RSS) per process, sampled every %.0f s; flat = growth over the second half < 2 MB and < 5%%" % a.sample_every)
-    print("%-28s %8s %9s %9s %9s %10s  %s" % ("process[pid]", "lived s", "RSS MB@10%", "@50%", "end MB", "MB/h 2nd½", "verdict"))
+    print("%-28s %8s %9s %9s %9s %15s %10s  %s" % ("process[pid]", "lived s", "RSS MB@10%", "@50%", "end MB", "2nd½ min-max",
+                                                  "MB/h 2nd½", "verdict"))
     long_lived = 0
     for k in sorted(samples):
         s = samples[k]
@@ -198,8 +199,9 @@ def main():
         growth = (half[-1][1] - half[0][1]) / 1024.0
         flat = growth < 2.0 and growth < 0.05 * max(at(0.5), 1.0)
         ok &= flat
-        print("%-28s %8.0f %9.1f %9.1f %9.1f %10.2f  %s" % (k, life, at(0.1), at(0.5), s[-1][1] / 1024.0,
-                                                           slope_mb_per_h(half), "flat" if flat else "GROWS %.1f MB" % growth))
+        lo, hi = min(r for _, r in half) / 1024.0, max(r for _, r in half) / 1024.0
+        print("%-28s %8.0f %9.1f %9.1f %9.1f %7.1f-%-7.1f %10.2f  %s" % (k, life, at(0.1), at(0.5), s[-1][1] / 1024.0, lo, hi,
+                                                                   slope_mb_per_h(half), "flat" if flat else "GROWS %.1f MB" % growth))
     short = len(samples) - long_lived
     print("(%d shorter-lived processes not judged: relay incarnations between kills)" % short)
 
