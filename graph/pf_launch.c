@@ -31,7 +31,8 @@ typedef struct {
     uint64_t last_status_ns;   /* when its last status arrived (start time before the first) */
     int producing;             /* a source that was not blocked since its previous status */
     int restarts, restart_pending; /* restart = N: restarts done; waiting for restart_at */
-    uint64_t restart_at;
+    int streak;                /* restarts in a row, each within a minute of the previous start (back-off) */
+    uint64_t restart_at, started_ns;
 } child_t;
 
 static volatile sig_atomic_t g_interrupt;
@@ -400,6 +401,7 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
     for (int i = 0; i < nk; i++) {
         kids[i].last_status_ns = t_start;
         kids[i].pid = spawn(exe, g, &kids[i], ipc_dir, status_ep, opts->resume);
+        kids[i].started_ns = pf_now_ns();
         if (kids[i].pid < 0) {
             pf_error("fork failed: %s", strerror(errno));
             kids[i].exited = 1;
@@ -436,6 +438,7 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
                 continue;
             }
             running++;
+            c->started_ns = pf_now_ns();
             replay_deaths(total, c->pid);
             c->exited = 1; /* the new process is told about itself by nobody */
             notify(kids, nk, pres, rank, PF_DEATH_BACK, 0);
@@ -489,8 +492,11 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
                 else snprintf(how, sizeof how, "was killed by signal %d", WTERMSIG(status));
                 if (!bad) notify(kids, nk, pres, rank, PF_DEATH_DONE, 0);
                 if (bad && prot && !stopping && c->restarts < g->nodes[c->node].restart && !upstream_done(g, c->node)) {
-                    /* back-off doubles from 0.5 s up to 8 s: a crash loop does not spin */
-                    double wait_s = 0.5 * (double)(1u << (c->restarts < 4 ? c->restarts : 4));
+                    /* back-off doubles from 0.5 s up to 8 s: a crash loop does not spin; an
+                     * instance that ran for a minute starts again from 0.5 s */
+                    if (pf_now_ns() - c->started_ns > 60000000000ull) c->streak = 0;
+                    double wait_s = 0.5 * (double)(1u << (c->streak < 4 ? c->streak : 4));
+                    c->streak++;
                     c->restarts++;
                     c->restart_pending = 1;
                     c->restart_at = pf_now_ns() + (uint64_t)(wait_s * 1e9);
