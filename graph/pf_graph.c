@@ -228,6 +228,15 @@ static void load_nodes(pf_graph *g, config_t *cfg, pf_diag *dg)
                 pf_diag_add(dg, "%s:%d: node '%s': replicas must be an integer in [1, %d]", file, config_setting_source_line(rep), name, PF_MAX_PEERS);
             else gn->replicas = (int)r;
         }
+        config_setting_t *rs = config_setting_get_member(s, "restart");
+        if (rs) {
+            int rt = config_setting_type(rs);
+            long long r = (rt == CONFIG_TYPE_INT || rt == CONFIG_TYPE_INT64) ? config_setting_get_int64(rs) : -1;
+            gn->restart_line = config_setting_source_line(rs);
+            if (r < 0 || r > 1000)
+                pf_diag_add(dg, "%s:%d: node '%s': restart must be an integer in [0, 1000]", file, gn->restart_line, name);
+            else gn->restart = (int)r;
+        }
         const char *host = get_str(s, "host");
         if (host) {
             gn->host = strdup(host);
@@ -242,7 +251,8 @@ static void load_nodes(pf_graph *g, config_t *cfg, pf_diag *dg)
         for (int m = 0; m < nm; m++) {
             config_setting_t *v = config_setting_get_elem(s, (unsigned)m);
             const char *key = config_setting_name(v);
-            if (!strcmp(key, "name") || !strcmp(key, "kind") || !strcmp(key, "replicas") || !strcmp(key, "host")) continue;
+            if (!strcmp(key, "name") || !strcmp(key, "kind") || !strcmp(key, "replicas") || !strcmp(key, "host") ||
+                !strcmp(key, "restart")) continue;
             const pf_param_spec *ps = gn->kind->params;
             while (ps && ps->name && strcmp(ps->name, key)) ps++;
             if (!ps || !ps->name) {

@@ -16,6 +16,7 @@ typedef struct {
     pf_params *params;
     int n_rhosts;                 /* host = [...]: replica r runs on rhosts[r % n_rhosts] */
     char **rhosts;
+    int restart, restart_line;    /* restart = N: the launcher restarts a failed instance N times (pf_reliable.c) */
 } pf_gnode;
 
 typedef struct {
@@ -64,6 +65,14 @@ int pf_graph_rank(const pf_graph *g, int node, int replica);
 /* Host a node runs on ("" when the graph declares no hosts); with a host
  * list, its first host: pf_graph_instance_host() places each replica. */
 const char *pf_graph_node_host(const pf_graph *g, int node);
+
+/* Acknowledged delivery (pf_reliable.c): a node is protected when its kind is
+ * per-window and it has replicas or `restart`; the data edges into and out of
+ * a protected node are acknowledged; an instance of it may die without
+ * failing the graph while another replica, or a restart, takes its work. */
+int pf_graph_protected(const pf_graph *g, int node);
+int pf_graph_edge_acked(const pf_graph *g, int edge);
+void pf_graph_check_reliable(const pf_graph *g, pf_diag *diag);
 
 /* Plan one instance. ipc_dir NULL = the graph's; strings live in the plan
  * until pf_graph_plan_free. */

@@ -44,6 +44,7 @@ void pf_graph_check(const pf_graph *g, pf_diag *dg)
         if (n_in > PF_MAX_PORTS || n_out > PF_MAX_EDGES)
             pf_diag_add(dg, "%s:%d: node '%s': too many connections (%d inputs, %d output edges; limits %d, %d)", file, n->line, n->name, n_in, n_out, PF_MAX_PORTS, PF_MAX_EDGES);
     }
+    pf_graph_check_reliable(g, dg);
     /* a port takes either data or feedback (gradient) edges: their ends differ */
     for (int j = 0; j < g->n_edges; j++)
         for (int k = 0; k < j; k++) {

@@ -30,6 +30,9 @@ typedef struct {
     int n_custom, have_status;
     uint64_t last_status_ns;   /* when its last status arrived (start time before the first) */
     int producing;             /* a source that was not blocked since its previous status */
+    int restarts, restart_pending; /* restart = N: restarts done; waiting for restart_at */
+    int streak;                /* restarts in a row, each within a minute of the previous start (back-off) */
+    uint64_t restart_at, started_ns;
 } child_t;
 
 static volatile sig_atomic_t g_interrupt;
@@ -42,8 +45,17 @@ static pid_t spawn(const char *exe, const pf_graph *g, const child_t *c, const c
     char rep[16];
     snprintf(rep, sizeof rep, "%d", c->replica);
     pid_t parent = getpid();
+    /* death notices stay queued until the node's handler is installed (pf_node_run
+     * unblocks them): one sent right after the fork would otherwise kill it */
+    sigset_t usr, old;
+    sigemptyset(&usr);
+    sigaddset(&usr, PF_SIG_DIED);
+    sigprocmask(SIG_BLOCK, &usr, &old);
     pid_t pid = fork();
-    if (pid != 0) return pid;
+    if (pid != 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return pid;
+    }
     /* child: die with the launcher, whatever kills it, so nothing is orphaned */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent) _exit(1);
@@ -140,8 +152,11 @@ static void status_line(const pf_graph *g, child_t *kids, int nk, double dt, int
         if (!reps) continue;
         double bp = 100.0 * (double)blocked / (dt * 1e9 * reps);
         char label[80];
+        int restarts = 0;
+        for (int i = 0; i < nk; i++) restarts += kids[i].node == n ? kids[i].restarts : 0;
         if (reps > 1) snprintf(label, sizeof label, "%s x%d", g->nodes[n].name, reps);
         else snprintf(label, sizeof label, "%s", g->nodes[n].name);
+        if (restarts) snprintf(label + strlen(label), sizeof label - strlen(label), " (%d restart%s)", restarts, restarts > 1 ? "s" : "");
         len += snprintf(line + len, sizeof line - (size_t)len, "%s%s: %.0f win/s %.1f MB/s bp %.0f%%", len ? " | " : "",
                         label, (double)msgs / dt, (double)bytes / dt / 1e6, bp > 100 ? 100 : bp);
         /* a training node reports gauges: step, steps_total, loss_e6, win_s_e3 (and epoch) */
@@ -178,6 +193,10 @@ static void status_line(const pf_graph *g, child_t *kids, int nk, double dt, int
             len += snprintf(line + len, sizeof line - (size_t)len, "]");
             if (!c->step_t0 && step) { c->step_t0 = now; c->step0 = step; }
         }
+        for (int i = 0; i < nk && len < (int)sizeof line - 100; i++)
+            if (kids[i].node == n && kids[i].restart_pending)
+                len += snprintf(line + len, sizeof line - (size_t)len, " [%s.%d RESTARTING in %.1f s]", g->nodes[n].name, kids[i].replica,
+                                kids[i].restart_at > now ? (double)(kids[i].restart_at - now) / 1e9 : 0.0);
         /* a live instance that stopped reporting (SIGSTOP, a hung kernel call) stalls its edges */
         for (int i = 0; i < nk && len < (int)sizeof line - 100; i++)
             if (kids[i].node == n && !kids[i].exited && now - kids[i].last_status_ns > SILENT_NS)
@@ -221,6 +240,10 @@ static void summary(const pf_graph *g, child_t *kids, int nk, double secs)
                 if (v != INT64_MIN) fprintf(stderr, " %.*s=%.4g", (int)(nl - 3), c->custom[k], (double)v / 1e6);
             } else fprintf(stderr, " %s=%llu", c->custom[k], (unsigned long long)c->cnt[PF_CNT_N + k]);
         }
+        /* acknowledged delivery: windows sent again after a replica died, second copies dropped */
+        if (c->cnt[PF_CNT_REDELIVERED]) fprintf(stderr, " redelivered=%llu", (unsigned long long)c->cnt[PF_CNT_REDELIVERED]);
+        if (c->cnt[PF_CNT_DUPLICATES]) fprintf(stderr, " duplicates=%llu", (unsigned long long)c->cnt[PF_CNT_DUPLICATES]);
+        if (c->restarts) fprintf(stderr, " restarts=%d", c->restarts);
         fprintf(stderr, "\n");
     }
     fprintf(stderr, "ran %.2f s\n", secs);
@@ -232,13 +255,55 @@ static void signal_all(child_t *kids, int nk, int sig)
         if (!kids[i].exited) kill(kids[i].pid, sig);
 }
 
-/* Tell every survivor that instance `dead` is gone: its neighbours stop
- * waiting for it and finish cleanly (pf_node.h, PF_SIG_DIED). */
-static void notify_death(const pf_graph *g, child_t *kids, int nk, const child_t *dead)
+/* What the launcher knows of every instance of the graph (all hosts), by rank. */
+enum { INST_ALIVE = 0, INST_RESTARTING = 1, INST_GONE = 2, INST_DONE = 3 };
+static int *g_inst_state;
+static int g_any_protected; /* DONE notices matter only around restartable nodes: others are not disturbed */
+
+/* Tell every running node that instance `rank` died (or is restarting, or is
+ * back): its neighbours stop waiting for it, or redeliver what it held
+ * (pf_node.h, PF_SIG_DIED); and the launchers of neighbouring hosts. */
+static void notify(child_t *kids, int nk, pf_presence *pres, int rank, int what, int remote)
 {
-    union sigval v = {.sival_int = pf_graph_rank(g, dead->node, dead->replica)};
-    for (int i = 0; i < nk; i++)
-        if (!kids[i].exited) sigqueue(kids[i].pid, PF_SIG_DIED, v);
+    g_inst_state[rank] = what == PF_DEATH_DONE ? INST_DONE : what == PF_DEATH_BACK ? INST_ALIVE
+                       : what == PF_DEATH_RESTARTING ? INST_RESTARTING : INST_GONE;
+    union sigval v = {.sival_int = PF_NOTICE(rank, what)};
+    for (int i = 0; i < nk && (what != PF_DEATH_DONE || g_any_protected); i++)
+        if (!kids[i].exited && kids[i].pid > 0) sigqueue(kids[i].pid, PF_SIG_DIED, v);
+    if (!remote) pf_presence_announce(pres, v.sival_int);
+}
+
+/* A new process starts with every instance alive: tell it which are not. */
+static void replay_deaths(int total, pid_t pid)
+{
+    for (int r = 0; r < total; r++) {
+        if (g_inst_state[r] == INST_ALIVE || (g_inst_state[r] == INST_DONE && !g_any_protected)) continue;
+        int what = g_inst_state[r] == INST_RESTARTING ? PF_DEATH_RESTARTING : g_inst_state[r] == INST_DONE ? PF_DEATH_DONE : PF_DEATH_FINAL;
+        union sigval v = {.sival_int = PF_NOTICE(r, what)};
+        sigqueue(pid, PF_SIG_DIED, v);
+    }
+}
+
+/* Every instance feeding this node ended cleanly: everything they sent was
+ * acknowledged, so a dead instance of it held nothing, and a new one would
+ * wait for an end-of-stream nobody sends any more. */
+static int upstream_done(const pf_graph *g, int node)
+{
+    for (int j = 0; j < g->n_edges; j++) {
+        const pf_gedge *e = &g->edges[j];
+        if (e->to != node || e->feedback) continue;
+        for (int r = 0; r < g->nodes[e->from].replicas; r++)
+            if (g_inst_state[pf_graph_rank(g, e->from, r)] != INST_DONE) return 0;
+    }
+    return 1;
+}
+
+/* Another replica of this node is up or coming back: the dead one's work has a taker. */
+static int replica_left(const pf_graph *g, int node, int except)
+{
+    for (int r = 0; r < g->nodes[node].replicas; r++)
+        if (r != except && g_inst_state[pf_graph_rank(g, node, r)] != INST_GONE) return 1;
+    return 0;
 }
 
 static int any_edge(const pf_graph *g, int from, int to)
@@ -311,6 +376,9 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
     int total = 0;
     for (int n = 0; n < g->n_nodes; n++) total += g->nodes[n].replicas;
     child_t *kids = calloc((size_t)total + 1, sizeof *kids);
+    g_inst_state = calloc((size_t)total + 1, sizeof *g_inst_state);
+    g_any_protected = 0;
+    for (int n = 0; n < g->n_nodes; n++) g_any_protected |= g->nodes[n].restart > 0;
     int nk = 0;
     for (int n = 0; n < g->n_nodes; n++) {
         for (int r = 0; r < g->nodes[n].replicas; r++)
@@ -319,6 +387,7 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
     if (!nk) {
         pf_error("no node of %s is placed on host '%s'", g->path, opts->host ? opts->host : "");
         free(kids);
+        free(g_inst_state);
         zmq_close(st);
         zmq_ctx_term(ctx);
         pf_ipcdir_remove(ipc_dir);
@@ -336,6 +405,7 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
     if (opts->host && !pres) {
         pf_error("%s", pf_errmsg());
         free(kids);
+        free(g_inst_state);
         zmq_close(st);
         zmq_ctx_term(ctx);
         pf_ipcdir_remove(ipc_dir);
@@ -346,6 +416,7 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
     for (int i = 0; i < nk; i++) {
         kids[i].last_status_ns = t_start;
         kids[i].pid = spawn(exe, g, &kids[i], ipc_dir, status_ep, opts->resume);
+        kids[i].started_ns = pf_now_ns();
         if (kids[i].pid < 0) {
             pf_error("fork failed: %s", strerror(errno));
             kids[i].exited = 1;
@@ -354,13 +425,49 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
     }
     pf_info("started %d process(es) for graph %s%s%s", nk, g->name, opts->host ? " on host " : "", opts->host ? opts->host : "");
 
-    int tty = isatty(2), failed = 0, stopping = 0, running = nk, sources_stopped = 0;
+    int tty = isatty(2), failed = 0, stopping = 0, running = nk, sources_stopped = 0, restarts_pending = 0;
     char failed_what[256] = "";
     uint64_t last_line = pf_now_ns(), stop_at = 0, last_progress = last_line, progress_sum = 0, last_stall_warn = 0;
     double line_every = tty ? 1.0 : 2.0;
-    while (running > 0) {
+    while (running > 0 || restarts_pending > 0) {
         zmq_pollitem_t it = {st, 0, ZMQ_POLLIN, 0};
         zmq_poll(&it, 1, 100);
+        /* restart = N: start a failed instance again once its back-off has passed */
+        for (int i = 0; i < nk; i++) {
+            child_t *c = &kids[i];
+            if (!c->restart_pending || (!stopping && pf_now_ns() < c->restart_at)) continue;
+            c->restart_pending = 0;
+            restarts_pending--;
+            int rank = pf_graph_rank(g, c->node, c->replica);
+            if (stopping || upstream_done(g, c->node)) { notify(kids, nk, pres, rank, PF_DEATH_FINAL, 0); continue; }
+            c->exited = 0;
+            c->have_status = 0;
+            c->last_status_ns = pf_now_ns();
+            memset(c->cnt, 0, sizeof c->cnt);
+            memset(c->prev, 0, sizeof c->prev);
+            c->pid = spawn(exe, g, c, ipc_dir, status_ep, opts->resume);
+            if (c->pid < 0) {
+                pf_error("fork failed: %s", strerror(errno));
+                c->exited = 1;
+                notify(kids, nk, pres, rank, PF_DEATH_FINAL, 0);
+                continue;
+            }
+            running++;
+            c->started_ns = pf_now_ns();
+            replay_deaths(total, c->pid);
+            c->exited = 1; /* the new process is told about itself by nobody */
+            notify(kids, nk, pres, rank, PF_DEATH_BACK, 0);
+            c->exited = 0;
+            if (tty && !opts->quiet) fprintf(stderr, "\n");
+            pf_info("restarted node '%s' replica %d (pid %d, restart %d of %d)", g->nodes[c->node].name, c->replica, (int)c->pid,
+                    c->restarts, g->nodes[c->node].restart);
+        }
+        /* death notices from the launchers of other hosts */
+        int notice;
+        while (pf_presence_take_notice(pres, &notice)) {
+            int rank = notice & 0xffffff, what = (notice >> 24) & 0x7f;
+            if (rank < total && what <= PF_DEATH_DONE) notify(kids, nk, pres, rank, what, 1);
+        }
         pf_msg *m;
         while (pf_wire_recv(st, &m, ZMQ_DONTWAIT, NULL) == PF_OK) { take_status(kids, nk, g, m); pf_msg_destroy(m); }
         /* a node that needs no more input (a trainer at its step count): end the
@@ -394,7 +501,35 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
                 c->status = status;
                 running--;
                 int bad = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-                if (bad) notify_death(g, kids, nk, c);
+                int rank = pf_graph_rank(g, c->node, c->replica), prot = pf_graph_protected(g, c->node);
+                char how[64];
+                if (WIFEXITED(status)) snprintf(how, sizeof how, "failed (exit code %d)", WEXITSTATUS(status));
+                else snprintf(how, sizeof how, "was killed by signal %d", WTERMSIG(status));
+                if (!bad) notify(kids, nk, pres, rank, PF_DEATH_DONE, 0);
+                if (bad && prot && !stopping && c->restarts < g->nodes[c->node].restart && !upstream_done(g, c->node)) {
+                    /* back-off doubles from 0.5 s up to 8 s: a crash loop does not spin; an
+                     * instance that ran for a minute starts again from 0.5 s */
+                    if (pf_now_ns() - c->started_ns > 60000000000ull) c->streak = 0;
+                    double wait_s = 0.5 * (double)(1u << (c->streak < 4 ? c->streak : 4));
+                    c->streak++;
+                    c->restarts++;
+                    c->restart_pending = 1;
+                    c->restart_at = pf_now_ns() + (uint64_t)(wait_s * 1e9);
+                    restarts_pending++;
+                    notify(kids, nk, pres, rank, PF_DEATH_RESTARTING, 0);
+                    if (tty && !opts->quiet) fprintf(stderr, "\n");
+                    pf_warn("node '%s' replica %d %s: restarting it in %.1f s (restart %d of %d); its unacknowledged windows go to the other replicas",
+                            g->nodes[c->node].name, c->replica, how, wait_s, c->restarts, g->nodes[c->node].restart);
+                    continue;
+                }
+                if (bad) notify(kids, nk, pres, rank, PF_DEATH_FINAL, 0);
+                if (bad && prot && !stopping && (replica_left(g, c->node, c->replica) || upstream_done(g, c->node))) {
+                    if (tty && !opts->quiet) fprintf(stderr, "\n");
+                    pf_warn("node '%s' replica %d %s%s: its unacknowledged windows go to the other replicas", g->nodes[c->node].name,
+                            c->replica, how, upstream_done(g, c->node) ? " after its upstream ended (nothing to redo)"
+                                             : g->nodes[c->node].restart ? " and has no restart left" : "");
+                    continue;
+                }
                 if (bad && !failed && !(stopping && !failed_what[0] && WIFSIGNALED(status))) {
                     failed = 1;
                     if (WIFEXITED(status))
@@ -465,6 +600,8 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
     pf_ipcdir_remove(ipc_dir);
     pf_presence_destroy(pres);
     free(kids);
+    free(g_inst_state);
+    g_inst_state = NULL;
     if (failed) { pf_error("graph %s failed: %s", g->name, failed_what); return 1; }
     if (g_interrupt) { pf_info("graph %s stopped by request", g->name); return 130; }
     return 0;

@@ -57,7 +57,7 @@ static const pf_sender *plan_senders(const pf_graph *g, int node, const char *po
         for (int r = 0; r < g->nodes[e->from].replicas && k < n; r++, k++) {
             char id[PF_WIRE_MAX_ID];
             pf_node_route_id(id, sizeof id, g->nodes[e->from].name, r, e->from_port);
-            s[k] = (pf_sender){strdup(id), pf_graph_rank(g, e->from, r)};
+            s[k] = (pf_sender){strdup(id), pf_graph_rank(g, e->from, r), pf_graph_protected(g, e->from)};
         }
     }
     return s;
@@ -86,7 +86,7 @@ int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *
     out->status_endpoint = status_endpoint ? strdup(status_endpoint) : NULL;
     for (const pf_port_spec *p = n->kind->ports; p && p->name; p++) {
         if (p->dir != PF_PORT_IN) continue;
-        int eos = 0, local = 0, remote = 0, hwm = 0, feedback = 0;
+        int eos = 0, local = 0, remote = 0, hwm = 0, feedback = 0, acked = 0;
         for (int j = 0; j < g->n_edges; j++) {
             const pf_gedge *e = &g->edges[j];
             if (e->to != ni || strcmp(e->to_port, p->name)) continue;
@@ -95,6 +95,7 @@ int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *
             for (int u = 0; u < g->nodes[e->from].replicas; u++)
                 if (!strcmp(pf_graph_instance_host(g, e->from, u), my_host)) local = 1; else remote = 1;
             if (e->hwm > hwm) hwm = e->hwm;
+            acked |= pf_graph_edge_acked(g, j);
         }
         if (!eos) continue;
         pf_in_plan *ip = &out->in[out->n_in++];
@@ -103,6 +104,7 @@ int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *
         ip->hwm = hwm;
         ip->senders = plan_senders(g, ni, p->name, eos);
         ip->feedback = feedback;
+        ip->acked = acked;
         if (local) ip->bind[ip->n_bind++] = ipc_ep(dir, n->name, replica, p->name);
         if (remote) ip->bind[ip->n_bind++] = tcp_ep(host_addr(g, my_host), tcp_port(g, ni, replica, p->name));
     }
@@ -118,6 +120,8 @@ int pf_graph_plan(const pf_graph *g, const char *node, int replica, const char *
         op->policy = e->policy;
         op->feedback = e->feedback;
         op->hwm = e->hwm;
+        op->acked = pf_graph_edge_acked(g, j);
+        op->redeliverable = pf_graph_protected(g, e->to);
         op->n_peers = to->replicas;
         for (int r = 0; r < to->replicas; r++) {
             const char *to_host = pf_graph_instance_host(g, e->to, r);

@@ -18,6 +18,7 @@ struct pf_presence {
     int n_peers;
     struct { int host; char ep[300]; void *dealer; int up; } peer[64];
     uint64_t last_hello;
+    int notice[256], n_notice; /* death notices from other hosts, not yet taken */
 };
 
 int pf_presence_port(const pf_graph *g, int host_index)
@@ -108,7 +109,15 @@ int pf_presence_poll(pf_presence *p)
         zmq_msg_init(&id);
         if (zmq_msg_recv(&id, p->router, ZMQ_DONTWAIT) < 0) { zmq_msg_close(&id); break; }
         int n = zmq_recv(p->router, buf, sizeof buf - 1, ZMQ_DONTWAIT);
-        if (n > 6 && !strncmp(buf, "hello ", 6)) {
+        if (n > 7 && n < (int)sizeof buf - 1 && !strncmp(buf, "notice ", 7)) {
+            /* only peers admitted by ZAP reach this socket (CURVE keys of the graph's hosts) */
+            buf[n] = 0;
+            char *end;
+            long v = strtol(buf + 7, &end, 10);
+            if (*end == 0 && v >= 0 && v <= 0x7fffffff && p->n_notice < (int)(sizeof p->notice / sizeof *p->notice))
+                p->notice[p->n_notice++] = (int)v;
+        }
+        else if (n > 6 && !strncmp(buf, "hello ", 6)) {
             int len = snprintf(buf, sizeof buf, "here %s", p->host);
             zmq_msg_send(&id, p->router, ZMQ_SNDMORE | ZMQ_DONTWAIT);
             zmq_send(p->router, buf, (size_t)len, ZMQ_DONTWAIT);
@@ -156,4 +165,21 @@ void pf_presence_destroy(pf_presence *p)
     pf_security_destroy(p->sec);
     pf_gsec_plan_free(p->plan);
     free(p);
+}
+
+void pf_presence_announce(pf_presence *p, int notice)
+{
+    if (!p) return;
+    char buf[64];
+    int len = snprintf(buf, sizeof buf, "notice %d", notice);
+    for (int i = 0; i < p->n_peers; i++) zmq_send(p->peer[i].dealer, buf, (size_t)len, ZMQ_DONTWAIT);
+}
+
+int pf_presence_take_notice(pf_presence *p, int *notice)
+{
+    if (!p || !p->n_notice) return 0;
+    *notice = p->notice[0];
+    memmove(p->notice, p->notice + 1, (size_t)(p->n_notice - 1) * sizeof *p->notice);
+    p->n_notice--;
+    return 1;
 }

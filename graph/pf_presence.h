@@ -23,6 +23,11 @@ int pf_presence_poll(pf_presence *p);
 void pf_presence_missing(const pf_presence *p, char *buf, size_t cap);
 int pf_presence_peers(const pf_presence *p);
 void pf_presence_destroy(pf_presence *p);
+/* Death notices across hosts (pf_node.h, PF_NOTICE values): tell the
+ * neighbouring hosts' launchers, which pass them to their nodes; and take
+ * the next one that arrived (1), or 0. */
+void pf_presence_announce(pf_presence *p, int notice);
+int pf_presence_take_notice(pf_presence *p, int *notice);
 /* Port of host index h's presence socket. */
 int pf_presence_port(const pf_graph *g, int host_index);
 

@@ -1,5 +1,6 @@
 #include "pf_node.h"
 
+#include "pf_deliver.h"
 #include "pf_error.h"
 #include "pf_guard.h"
 #include "pf_log.h"
@@ -20,12 +21,23 @@
 
 #define STATUS_PERIOD_NS 500000000ull
 #define POLL_MS 100
+/* Duplicate detection on acked ports: keys remembered per sender, and rings
+ * of dead senders kept. A duplicate arrives within a replica's credit (hwm)
+ * of windows after the original, far inside these. */
+#define PF_DEDUPE_RING 4096
+#define PF_DEDUPE_RETIRED 16
 
 struct out_edge {
     void *socks[PF_MAX_PEERS];
     uint64_t sent[PF_MAX_PEERS];
     int dead[PF_MAX_PEERS];   /* the launcher said this replica died: send it nothing more */
     int cursor;
+    /* acknowledged delivery (pf_deliver.h) */
+    int restarting[PF_MAX_PEERS];     /* dead, but the launcher starts it again: wait for it */
+    int eos_sent[PF_MAX_PEERS], eos_acked[PF_MAX_PEERS];
+    pf_pending_list pend[PF_MAX_PEERS]; /* acked edges: sent to that replica, not yet acknowledged */
+    pf_pending_list resend;           /* a dead replica's windows, for the next replica with credit */
+    uint64_t seq;                     /* last sequence number sent on this edge */
 };
 
 /* What one expected upstream instance sent on an input port. */
@@ -33,6 +45,7 @@ struct in_sender {
     uint64_t got;       /* data messages received from it */
     uint64_t announced; /* the count its end-of-stream announced */
     int eos, dead;      /* its end-of-stream arrived / it died (launcher's notice) */
+    int restarting;     /* dead, and the launcher restarts it: its end-of-stream will come */
 };
 
 struct pf_node {
@@ -51,6 +64,8 @@ struct pf_node {
     int deaths_seen;          /* death notices applied so far */
     struct in_sender *snd[PF_MAX_PORTS];
     struct out_edge out[PF_MAX_EDGES];
+    pf_dedupe *dd[PF_MAX_PORTS]; /* acked input ports: recently received windows */
+    pf_token *cur_token;         /* the acked input process() is working on */
     void *status_sock;
     uint64_t last_status_ns, start_ns;
     uint64_t cnt[PF_CNT_N];
@@ -86,8 +101,8 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
     (void)uc;
     if (sig == PF_SIG_DIED) {
         /* only the launcher (our parent) speaks for the graph */
-        if (si->si_code == SI_QUEUE && si->si_pid == g_parent && g_n_dead < MAX_DEATHS) {
-            g_dead_rank[g_n_dead] = si->si_value.sival_int;
+        if (si->si_code == SI_QUEUE && si->si_pid == g_parent) { /* a ring: the loops keep up with it */
+            g_dead_rank[g_n_dead % MAX_DEATHS] = si->si_value.sival_int;
             g_n_dead = g_n_dead + 1;
         }
         return;
@@ -236,27 +251,260 @@ void pf_node_heartbeat(pf_node *n) { status_tick(n); }
 
 /* --- death notices ------------------------------------------------------------ */
 
+static int open_peer(pf_node *n, int e, int p);
+
+/* A replica on an acked edge died: what it held goes to the others (or to
+ * its next incarnation), over a fresh socket, so nothing queued for the dead
+ * one can reach its successor twice. */
+static void peer_died(pf_node *n, int e, int p)
+{
+    struct out_edge *oe = &n->out[e];
+    pf_pending x;
+    int moved = 0;
+    while (pf_pending_pop_front(&oe->pend[p], &x)) {
+        if (pf_pending_push(&oe->resend, x)) { pf_msg_destroy(x.copy); continue; }
+        moved++;
+    }
+    int zero = 0;
+    zmq_setsockopt(oe->socks[p], ZMQ_LINGER, &zero, sizeof zero);
+    zmq_close(oe->socks[p]);
+    oe->socks[p] = NULL;
+    if (open_peer(n, e, p)) pf_warn("edge to %s: reconnecting to replica %d: %s", n->inst->out[e].to, p, pf_errmsg());
+    pf_warn("edge to %s: replica %d died: %d unacknowledged window(s) go to the other replicas", n->inst->out[e].to, p, moved);
+}
+
 static void apply_deaths(pf_node *n)
 {
     while (n->deaths_seen < g_n_dead) {
-        int rank = g_dead_rank[n->deaths_seen++];
+        int v = g_dead_rank[n->deaths_seen++ % MAX_DEATHS];
+        int rank = v & 0xffffff, what = (v >> 24) & 0x7f;
         for (int i = 0; i < n->inst->n_in; i++)
             for (int k = 0; k < n->inst->in[i].eos_expected; k++) {
                 struct in_sender *sd = &n->snd[i][k];
-                if (n->inst->in[i].senders[k].rank != rank || sd->eos || sd->dead) continue;
+                const pf_in_plan *ip = &n->inst->in[i];
+                if (ip->senders[k].rank != rank || what == PF_DEATH_DONE) continue;
+                if (what == PF_DEATH_BACK) {
+                    if (!sd->restarting) continue;
+                    if (sd->eos) { /* it had ended, then died: its new incarnation ends again */
+                        sd->eos = 0;
+                        n->eos_seen[i]--;
+                        n->eos_counted[i] -= sd->announced;
+                        sd->announced = 0;
+                    }
+                    sd->dead = sd->restarting = 0;
+                    sd->got = 0; /* a new connection: its end-of-stream counts from here */
+                    pf_info("port '%s': upstream %s restarted", ip->port, ip->senders[k].id);
+                    continue;
+                }
+                if (sd->eos) { sd->restarting = what == PF_DEATH_RESTARTING; continue; }
+                if (sd->dead && !(sd->restarting && what == PF_DEATH_FINAL)) continue;
+                if (!sd->dead) {
+                    pf_dedupe_retire(n->dd[i], k);
+                    pf_warn("port '%s': upstream %s died%s (%llu messages arrived from it)", ip->port, ip->senders[k].id,
+                            what == PF_DEATH_RESTARTING ? ", restarting: waiting for its new incarnation"
+                                                        : ": not waiting for its end-of-stream",
+                            (unsigned long long)sd->got);
+                }
                 sd->dead = 1;
+                sd->restarting = what == PF_DEATH_RESTARTING;
+                if (sd->restarting) continue;
                 n->eos_seen[i]++; /* its end-of-stream will never come */
-                n->upstream_interrupted = 1;
-                pf_warn("port '%s': upstream %s died: not waiting for its end-of-stream (%llu messages arrived from it)",
-                        n->inst->in[i].port, n->inst->in[i].senders[k].id, (unsigned long long)sd->got);
+                /* on an acked port a protected node's unacknowledged windows come again through another replica */
+                if (!ip->acked || !ip->senders[k].redeliverable) n->upstream_interrupted = 1;
             }
         for (int e = 0; e < n->inst->n_out; e++)
             for (int p = 0; p < n->inst->out[e].n_peers; p++) {
-                if (n->inst->out[e].peer_rank[p] != rank || n->out[e].dead[p]) continue;
-                n->out[e].dead[p] = 1;
-                n->downstream_lost = 1;
-                pf_warn("edge to %s: replica %d died: sending it nothing more", n->inst->out[e].to, p);
+                struct out_edge *oe = &n->out[e];
+                if (n->inst->out[e].peer_rank[p] != rank) continue;
+                if (what == PF_DEATH_DONE) { /* it ended after our end-of-stream: it acknowledges nothing more */
+                    if (oe->pend[p].n && n->inst->out[e].acked) peer_died(n, e, p);
+                    oe->dead[p] = 1;
+                    oe->restarting[p] = 0;
+                    continue;
+                }
+                if (what == PF_DEATH_BACK) {
+                    if (!oe->dead[p] || !oe->restarting[p]) continue;
+                    oe->dead[p] = oe->restarting[p] = 0;
+                    oe->sent[p] = 0;
+                    oe->eos_sent[p] = oe->eos_acked[p] = 0;
+                    pf_info("edge to %s: replica %d restarted", n->inst->out[e].to, p);
+                    continue;
+                }
+                if (oe->dead[p] && !(oe->restarting[p] && what == PF_DEATH_FINAL)) continue;
+                if (!oe->dead[p]) {
+                    if (n->inst->out[e].acked) peer_died(n, e, p);
+                    if (n->inst->out[e].acked && !n->inst->out[e].redeliverable) n->downstream_lost = 1;
+                    if (!n->inst->out[e].acked) {
+                        n->downstream_lost = 1;
+                        pf_warn("edge to %s: replica %d died: sending it nothing more", n->inst->out[e].to, p);
+                    }
+                }
+                oe->dead[p] = 1;
+                oe->restarting[p] = what == PF_DEATH_RESTARTING;
             }
+    }
+}
+
+/* --- acknowledged delivery ----------------------------------------------------- */
+
+/* An input is acknowledged upstream once process() returned and everything
+ * it caused downstream was acknowledged: processed and forwarded. */
+static void token_settle(pf_node *n, pf_token *t)
+{
+    if (!t->done || t->pending > 0) return;
+    if (!n->snd[t->port][t->sender].dead)
+        pf_deliver_ack(n->in_socks[t->port], n->inst->in[t->port].senders[t->sender].id, t->seq);
+    free(t);
+}
+
+static void release(pf_node *n, pf_pending *x)
+{
+    pf_msg_destroy(x->copy);
+    if (x->parent) {
+        x->parent->pending--;
+        token_settle(n, x->parent);
+    }
+}
+
+static size_t msg_bytes(const pf_msg *m);
+
+/* Non-blocking: send m (stamped) to the next live replica of acked edge e with
+ * credit, keeping `copy` until it is acknowledged. 1 sent, 0 nobody can take
+ * it (m untouched), -1 error in *err (m consumed, copy still the caller's). */
+static int try_send_acked(pf_node *n, int e, pf_msg *m, pf_msg *copy, pf_token *parent, int *err)
+{
+    const pf_out_plan *op = &n->inst->out[e];
+    struct out_edge *oe = &n->out[e];
+    int credit = op->hwm > 0 ? op->hwm : 32;
+    size_t bytes = msg_bytes(m);
+    *err = PF_OK;
+    for (int k = 0; k < op->n_peers; k++) {
+        int p = (oe->cursor + k) % op->n_peers;
+        if (oe->dead[p] || oe->pend[p].n >= credit) continue;
+        uint64_t seq = oe->seq + 1;
+        if ((*err = pf_deliver_stamp(m, seq))) { pf_msg_destroy(m); return -1; }
+        int rc = pf_wire_send(oe->socks[p], m, ZMQ_DONTWAIT);
+        if (rc == PF_EAGAIN) { pf_msg_remove(m, PF_SEC_DELIVERY); continue; }
+        if (rc) { *err = rc; return -1; }
+        oe->seq = seq;
+        if ((*err = pf_pending_push(&oe->pend[p], (pf_pending){seq, copy, parent}))) return -1;
+        if (parent) parent->pending++;
+        oe->sent[p]++;
+        oe->cursor = p + 1;
+        n->cnt[PF_CNT_MSGS_OUT]++;
+        n->cnt[PF_CNT_BYTES_OUT] += bytes;
+        return 1;
+    }
+    return 0;
+}
+
+/* Redeliver what dead replicas held, as far as credit allows. */
+static int flush_resend(pf_node *n, int e)
+{
+    struct out_edge *oe = &n->out[e];
+    while (oe->resend.n) {
+        pf_pending *x = &oe->resend.v[0];
+        pf_msg *m = pf_msg_clone(x->copy);
+        if (!m) return pf_err(PF_ENOMEM, "redelivering a window: out of memory");
+        int err, sent = try_send_acked(n, e, m, x->copy, x->parent, &err);
+        if (sent < 0) return err;
+        if (!sent) { pf_msg_destroy(m); return PF_OK; }
+        pf_pending gone;
+        pf_pending_pop_front(&oe->resend, &gone); /* its copy lives on in the new replica's list */
+        n->cnt[PF_CNT_REDELIVERED]++;
+    }
+    return PF_OK;
+}
+
+/* Read acknowledgements (and end-of-stream acks) from every data edge's
+ * replicas, never blocking; then redeliver what can be. */
+static int pump_acks(pf_node *n)
+{
+    for (int e = 0; e < n->inst->n_out; e++) {
+        const pf_out_plan *op = &n->inst->out[e];
+        struct out_edge *oe = &n->out[e];
+        if (op->feedback) continue;
+        for (int p = 0; p < op->n_peers; p++) {
+            pf_msg *m = NULL;
+            int rc;
+            while (oe->socks[p] && (rc = pf_wire_recv(oe->socks[p], &m, ZMQ_DONTWAIT, NULL)) != PF_EAGAIN) {
+                if (rc != PF_OK && rc != PF_EFORMAT) break; /* interrupted, or the socket is closing */
+                if (m && m->kind == PF_MSG_CONTROL && !strcmp(m->id, "eos-ack")) oe->eos_acked[p] = 1;
+                else if (m && m->kind == PF_MSG_CONTROL && !strcmp(m->id, "ack") && op->acked) {
+                    pf_pending x;
+                    if (pf_pending_take(&oe->pend[p], m->count, &x)) release(n, &x);
+                }
+                pf_msg_destroy(m);
+                m = NULL;
+            }
+        }
+        if (op->acked && oe->resend.n) {
+            int rc = flush_resend(n, e);
+            if (rc) return rc;
+        }
+    }
+    return PF_OK;
+}
+
+/* Poll items for every data edge's replica sockets (acks arrive there). */
+static int ack_items(pf_node *n, zmq_pollitem_t *items, int cap)
+{
+    int ni = 0;
+    for (int e = 0; e < n->inst->n_out; e++)
+        for (int p = 0; p < n->inst->out[e].n_peers && ni < cap; p++)
+            if (!n->inst->out[e].feedback && n->inst->out[e].acked && n->out[e].socks[p])
+                items[ni++] = (zmq_pollitem_t){n->out[e].socks[p], 0, ZMQ_POLLIN, 0};
+    return ni;
+}
+
+static int any_restarting(const pf_node *n, int e)
+{
+    for (int p = 0; p < n->inst->out[e].n_peers; p++)
+        if (n->out[e].dead[p] && n->out[e].restarting[p]) return 1;
+    return 0;
+}
+
+/* Send on an acked edge: blocks while no replica has credit (backpressure). */
+static int send_acked(pf_node *n, int e, pf_msg *m)
+{
+    const pf_out_plan *op = &n->inst->out[e];
+    struct out_edge *oe = &n->out[e];
+    pf_token *parent = n->cur_token;
+    pf_msg *copy = pf_msg_clone(m);
+    if (!copy) { pf_msg_destroy(m); return pf_err(PF_ENOMEM, "keeping a window until acknowledged: out of memory"); }
+    uint64_t t0 = pf_now_ns(), stop_seen = 0;
+    for (;;) {
+        apply_deaths(n);
+        int rc = pump_acks(n);
+        if (rc) { pf_msg_destroy(m); pf_msg_destroy(copy); return rc; }
+        int err = PF_OK, sent = oe->resend.n ? 0 : try_send_acked(n, e, m, copy, parent, &err); /* redeliveries go first */
+        if (sent < 0) { pf_msg_destroy(copy); return err; }
+        if (sent) {
+            n->cnt[PF_CNT_BLOCKED_NS] += pf_now_ns() - t0;
+            return PF_OK;
+        }
+        int alive = 0;
+        for (int p = 0; p < op->n_peers; p++) alive += !oe->dead[p];
+        if (!alive && !any_restarting(n, e)) { /* every replica of the edge died for good: the graph is being stopped */
+            pf_msg_destroy(m);
+            pf_msg_destroy(copy);
+            n->cnt[PF_CNT_DROPPED]++;
+            return PF_OK;
+        }
+        zmq_pollitem_t items[PF_MAX_EDGES * 4];
+        int ni = ack_items(n, items, (int)(sizeof items / sizeof *items));
+        if (zmq_poll(items, ni, POLL_MS) < 0 && zmq_errno() != EINTR)
+            return pf_err(PF_EIO, "poll on edge to %s: %s", op->to, zmq_strerror(zmq_errno()));
+        uint64_t now = pf_now_ns();
+        n->cnt[PF_CNT_BLOCKED_NS] += now - t0;
+        t0 = now;
+        status_tick(n);
+        if (g_stop && !stop_seen) stop_seen = now;
+        if (stop_seen && now - stop_seen > (uint64_t)(n->inst->drain_timeout * 1e9)) {
+            pf_msg_destroy(m);
+            pf_msg_destroy(copy);
+            return pf_err(PF_EINTR, "edge to %s: downstream acknowledged nothing for %.1f s after the stop request", op->to, n->inst->drain_timeout);
+        }
     }
 }
 
@@ -273,6 +521,7 @@ static int send_edge(pf_node *n, int e, pf_msg *m, int force_block)
 {
     const pf_out_plan *op = &n->inst->out[e];
     struct out_edge *oe = &n->out[e];
+    if (op->acked) return send_acked(n, e, m);
     size_t bytes = msg_bytes(m);
     int np = op->n_peers;
     apply_deaths(n);
@@ -362,42 +611,58 @@ int pf_node_send(pf_node *n, const char *port, pf_msg *m)
 /* ZeroMQ's linger does not guarantee delivery when the receiver is at its
  * high-water mark (unsent data is dropped when the socket's pipe closes), so
  * an instance exits only once every downstream instance has acknowledged its
- * end-of-stream: then nothing it sent can still be in flight. */
-static int wait_eos_acks(pf_node *n)
+ * end-of-stream: then nothing it sent can still be in flight. On an acked
+ * edge the end-of-stream waits until every window was acknowledged (what a
+ * replica dying now held is redelivered first), and a replica being
+ * restarted gets it when its new incarnation is up. */
+static int send_eos(pf_node *n, int interrupted)
 {
-    zmq_pollitem_t items[PF_MAX_EDGES * 4];
-    int owner_e[PF_MAX_EDGES * 4], owner_p[PF_MAX_EDGES * 4], ni = 0, pending = 0;
-    int acked[PF_MAX_EDGES][PF_MAX_PEERS];
-    memset(acked, 0, sizeof acked);
-    for (int e = 0; e < n->inst->n_out; e++)
-        if (!n->inst->out[e].feedback) pending += n->inst->out[e].n_peers;
+    char id[PF_WIRE_MAX_ID];
+    snprintf(id, sizeof id, "%s.%d", n->inst->node, n->inst->replica);
+    n->phase = PF_STATE_ENDING;
     uint64_t stop_seen = 0, t0 = pf_now_ns(), next_warn = t0 + 30000000000ull;
-    while (pending > 0) {
+    for (;;) {
         apply_deaths(n);
-        ni = 0;
-        for (int e = 0; e < n->inst->n_out; e++)
-            for (int p = 0; p < n->inst->out[e].n_peers && ni < (int)(sizeof items / sizeof *items); p++) {
-                if (n->inst->out[e].feedback) continue; /* no end-of-stream on gradient edges */
-                if (!acked[e][p] && n->out[e].dead[p]) { acked[e][p] = 1; pending--; } /* it will never answer */
-                if (acked[e][p]) continue;
-                items[ni] = (zmq_pollitem_t){n->out[e].socks[p], 0, ZMQ_POLLIN, 0};
-                owner_e[ni] = e;
-                owner_p[ni++] = p;
-            }
-        if (!ni) break;
-        int r = zmq_poll(items, ni, POLL_MS);
-        if (r < 0 && zmq_errno() != EINTR) return pf_err(PF_EIO, "poll for end-of-stream acks: %s", zmq_strerror(zmq_errno()));
-        for (int i = 0; r > 0 && i < ni; i++) {
-            if (!(items[i].revents & ZMQ_POLLIN)) continue;
-            pf_msg *m = NULL;
-            while (pf_wire_recv(items[i].socket, &m, ZMQ_DONTWAIT, NULL) != PF_EAGAIN) {
-                if (m && m->kind == PF_MSG_CONTROL && !strcmp(m->id, "eos-ack") && !acked[owner_e[i]][owner_p[i]]) {
-                    acked[owner_e[i]][owner_p[i]] = 1;
-                    pending--;
+        int rc = pump_acks(n);
+        if (rc) return rc;
+        int waiting = 0, ni = 0;
+        zmq_pollitem_t items[PF_MAX_EDGES * 4];
+        int owner_e[PF_MAX_EDGES * 4], owner_p[PF_MAX_EDGES * 4];
+        for (int e = 0; e < n->inst->n_out; e++) {
+            const pf_out_plan *op = &n->inst->out[e];
+            struct out_edge *oe = &n->out[e];
+            if (op->feedback) continue; /* the stage protocol is request/response: nothing to end */
+            int drained = !op->acked || !oe->resend.n;
+            for (int p = 0; p < op->n_peers && drained; p++) drained = !oe->pend[p].n;
+            for (int p = 0; p < op->n_peers; p++) {
+                if (oe->dead[p]) { waiting += oe->restarting[p]; continue; }
+                if (!drained) { waiting++; continue; }
+                if (!oe->eos_sent[p]) {
+                    pf_msg *m = pf_msg_create(PF_MSG_EOS, id);
+                    if (!m) return PF_ENOMEM;
+                    m->count = oe->sent[p]; /* lets the receiver prove nothing was lost */
+                    m->flags = interrupted ? PF_FLAG_INTERRUPTED : 0;
+                    rc = pf_wire_send(oe->socks[p], m, ZMQ_DONTWAIT); /* never dropped: retried until it goes */
+                    if (rc == PF_EAGAIN) pf_msg_destroy(m);
+                    else if (rc) return pf_err_context(rc, "sending end-of-stream to %s", op->to);
+                    else oe->eos_sent[p] = 1;
                 }
-                pf_msg_destroy(m);
-                m = NULL;
+                if (oe->eos_acked[p]) continue;
+                waiting++;
+                if (ni < (int)(sizeof items / sizeof *items)) {
+                    items[ni] = (zmq_pollitem_t){oe->socks[p], 0, (short)(ZMQ_POLLIN | (oe->eos_sent[p] ? 0 : ZMQ_POLLOUT)), 0};
+                    owner_e[ni] = e;
+                    owner_p[ni++] = p;
+                }
             }
+        }
+        if (!waiting) return PF_OK;
+        if (ni) {
+            if (zmq_poll(items, ni, POLL_MS) < 0 && zmq_errno() != EINTR)
+                return pf_err(PF_EIO, "poll for end-of-stream acks: %s", zmq_strerror(zmq_errno()));
+        } else {
+            struct timespec ts = {0, POLL_MS * 1000000L}; /* waiting for a restart */
+            nanosleep(&ts, NULL);
         }
         status_tick(n);
         uint64_t now = pf_now_ns();
@@ -407,60 +672,15 @@ static int wait_eos_acks(pf_node *n)
             for (int i = 0; i < ni; i++)
                 pf_warn("still waiting, %.0f s after end-of-stream, for %s (replica %d) to acknowledge it",
                         (double)(now - t0) / 1e9, n->inst->out[owner_e[i]].to, owner_p[i]);
+            if (!ni) pf_warn("still waiting, %.0f s after end-of-stream, for a replica being restarted", (double)(now - t0) / 1e9);
             next_warn = now + 30000000000ull;
         }
         if (g_stop && !stop_seen) stop_seen = now;
         if (stop_seen && now - stop_seen > (uint64_t)(n->inst->drain_timeout * 1e9)) {
-            pf_warn("%d downstream instance(s) did not acknowledge end-of-stream within %.1f s of the stop request", pending, n->inst->drain_timeout);
+            pf_warn("%d downstream instance(s) did not acknowledge end-of-stream within %.1f s of the stop request", waiting, n->inst->drain_timeout);
             return PF_OK;
         }
     }
-    return PF_OK;
-}
-
-/* Send to one particular peer (end-of-stream). Blocks under backpressure,
- * but once a stop was requested only for drain_timeout: a peer that takes
- * nothing by then is gone. */
-static int send_to_peer(pf_node *n, int e, int p, pf_msg *m, const char *to)
-{
-    uint64_t stop_seen = 0;
-    void *sock = n->out[e].socks[p];
-    for (;;) {
-        apply_deaths(n);
-        if (n->out[e].dead[p]) { pf_msg_destroy(m); return PF_OK; }
-        int rc = pf_wire_send(sock, m, ZMQ_DONTWAIT);
-        if (rc != PF_EAGAIN) return rc;
-        zmq_pollitem_t it = {sock, 0, ZMQ_POLLOUT, 0};
-        zmq_poll(&it, 1, POLL_MS);
-        status_tick(n);
-        uint64_t now = pf_now_ns();
-        if (g_stop && !stop_seen) stop_seen = now;
-        if (stop_seen && now - stop_seen > (uint64_t)(n->inst->drain_timeout * 1e9)) {
-            pf_msg_destroy(m);
-            pf_warn("edge to %s: could not deliver end-of-stream within %.1f s of the stop request", to, n->inst->drain_timeout);
-            return PF_OK;
-        }
-    }
-}
-
-static int send_eos(pf_node *n, int interrupted)
-{
-    char id[PF_WIRE_MAX_ID];
-    snprintf(id, sizeof id, "%s.%d", n->inst->node, n->inst->replica);
-    n->phase = PF_STATE_ENDING;
-    for (int e = 0; e < n->inst->n_out; e++) {
-        if (n->inst->out[e].feedback) continue; /* the stage protocol is request/response: nothing to end */
-        for (int p = 0; p < n->inst->out[e].n_peers; p++) {
-            if (n->out[e].dead[p]) continue;
-            pf_msg *m = pf_msg_create(PF_MSG_EOS, id);
-            if (!m) return PF_ENOMEM;
-            m->count = n->out[e].sent[p]; /* lets the receiver prove nothing was lost */
-            m->flags = interrupted ? PF_FLAG_INTERRUPTED : 0;
-            int rc = send_to_peer(n, e, p, m, n->inst->out[e].to); /* never dropped */
-            if (rc) return pf_err_context(rc, "sending end-of-stream to %s", n->inst->out[e].to);
-        }
-    }
-    return wait_eos_acks(n);
 }
 
 /* --- setup ----------------------------------------------------------------- */
@@ -486,6 +706,27 @@ static void set_max_frame(void *s, const pf_instance *in)
     zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
 }
 
+/* The DEALER socket to replica p of output edge e (again, after that replica died). */
+static int open_peer(pf_node *n, int e, int p)
+{
+    const pf_instance *in = n->inst;
+    const pf_out_plan *op = &in->out[e];
+    /* DEALER, not PUSH: one peer each, and it hears the end-of-stream ack */
+    void *s = zmq_socket(n->ctx, ZMQ_DEALER);
+    n->out[e].socks[p] = s;
+    if (!s) return pf_err(PF_EIO, "edge to %s: socket: %s", op->to, zmq_strerror(zmq_errno()));
+    int hwm = op->hwm > 0 ? op->hwm : 32;
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    set_max_frame(s, in);
+    /* who we are, as the receiver's plan knows us: only these ids may send there */
+    char rid[PF_WIRE_MAX_ID];
+    pf_node_route_id(rid, sizeof rid, in->node, in->replica, op->port);
+    zmq_setsockopt(s, ZMQ_ROUTING_ID, rid, strlen(rid));
+    if (pf_security_connect(n->sec, s, op->connect[p]))
+        return pf_err_context(PF_EIO, "edge to %s", op->to);
+    return PF_OK;
+}
+
 static int setup(pf_node *n)
 {
     const pf_instance *in = n->inst;
@@ -496,8 +737,12 @@ static int setup(pf_node *n)
         /* ROUTER, not PULL: it can acknowledge each upstream's end-of-stream */
         void *s = zmq_socket(n->ctx, ZMQ_ROUTER);
         n->in_socks[i] = s; /* recorded first: teardown must close it even if binding fails */
-        int hwm = in->in[i].hwm > 0 ? in->in[i].hwm : 32;
+        int hwm = in->in[i].hwm > 0 ? in->in[i].hwm : 32, unlimited = 0;
         zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+        /* acks back are bounded by the senders' credit: never drop one at a high-water mark */
+        if (in->in[i].acked) zmq_setsockopt(s, ZMQ_SNDHWM, &unlimited, sizeof unlimited);
+        if (in->in[i].acked && !(n->dd[i] = pf_dedupe_create(in->in[i].eos_expected, PF_DEDUPE_RING, PF_DEDUPE_RETIRED)))
+            return pf_err(PF_ENOMEM, "input port '%s': out of memory", in->in[i].port);
         set_max_frame(s, in);
         n->snd[i] = calloc((size_t)(in->in[i].eos_expected > 0 ? in->in[i].eos_expected : 1), sizeof *n->snd[i]);
         if (!n->snd[i]) return pf_err(PF_ENOMEM, "input port '%s': out of memory", in->in[i].port);
@@ -507,20 +752,8 @@ static int setup(pf_node *n)
     }
     for (int e = 0; e < in->n_out; e++) {
         const pf_out_plan *op = &in->out[e];
-        for (int p = 0; p < op->n_peers; p++) {
-            /* DEALER, not PUSH: one peer each, and it hears the end-of-stream ack */
-            void *s = zmq_socket(n->ctx, ZMQ_DEALER);
-            n->out[e].socks[p] = s;
-            int hwm = op->hwm > 0 ? op->hwm : 32;
-            zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
-            set_max_frame(s, in);
-            /* who we are, as the receiver's plan knows us: only these ids may send there */
-            char rid[PF_WIRE_MAX_ID];
-            pf_node_route_id(rid, sizeof rid, in->node, in->replica, op->port);
-            zmq_setsockopt(s, ZMQ_ROUTING_ID, rid, strlen(rid));
-            if (pf_security_connect(n->sec, s, op->connect[p]))
-                return pf_err_context(PF_EIO, "edge to %s", op->to);
-        }
+        for (int p = 0; p < op->n_peers; p++)
+            if (open_peer(n, e, p)) return PF_EIO;
     }
     if (in->status_endpoint && *in->status_endpoint) {
         n->status_sock = zmq_socket(n->ctx, ZMQ_PUSH);
@@ -575,7 +808,11 @@ static void teardown(pf_node *n, int failed)
         }
     if (n->status_sock) zmq_close(n->status_sock);
     pf_security_destroy(n->sec); /* terminates the context */
-    for (int i = 0; i < n->inst->n_in; i++) free(n->snd[i]);
+    for (int i = 0; i < n->inst->n_in; i++) { free(n->snd[i]); pf_dedupe_destroy(n->dd[i]); }
+    for (int e = 0; e < n->inst->n_out; e++) {
+        for (int p = 0; p < n->inst->out[e].n_peers; p++) pf_pending_free(&n->out[e].pend[p]);
+        pf_pending_free(&n->out[e].resend);
+    }
 }
 
 /* --- the loops --------------------------------------------------------------- */
@@ -586,6 +823,8 @@ static int run_source(pf_node *n, void *state)
         int rc = n->kind->produce(n, state);
         if (rc < 0) return rc;
         if (rc == 1) break;
+        apply_deaths(n);
+        if ((rc = pump_acks(n))) return rc;
         status_tick(n);
     }
     return PF_OK;
@@ -622,6 +861,8 @@ static int find_sender(const pf_in_plan *ip, const pf_msg *m)
     }
     return -1;
 }
+
+static int consume(pf_node *n, const pf_in_plan *ip, const char *sid, pf_msg *m);
 
 static int handle_message(pf_node *n, int port, pf_msg *m, size_t bytes)
 {
@@ -661,6 +902,11 @@ static int handle_message(pf_node *n, int port, pf_msg *m, size_t bytes)
         log_malformed(n, ip->port);
         return PF_OK;
     }
+    if (sd->dead && !sd->eos && ip->acked) {
+        /* still queued from a replica that died: never acknowledged, so its sender redelivers it */
+        pf_debug("port '%s': dropped a window still queued from %s, which died", ip->port, sid);
+        return PF_OK;
+    }
     if (sd->eos || sd->dead) {
         pf_err(PF_EFORMAT, "data message from %s after its end-of-stream", sid);
         log_malformed(n, ip->port);
@@ -670,6 +916,34 @@ static int handle_message(pf_node *n, int port, pf_msg *m, size_t bytes)
     n->cnt[PF_CNT_BYTES_IN] += bytes;
     n->got[port]++;
     sd->got++; /* the sender counted it, whatever its kind */
+    if (!ip->acked) return consume(n, ip, sid, m);
+    uint64_t seq;
+    if (!pf_deliver_strip(m, &seq)) {
+        pf_err(PF_EFORMAT, "message from %s on an acknowledged edge without a delivery number", sid);
+        log_malformed(n, ip->port);
+        return PF_OK;
+    }
+    if (pf_dedupe_check(n->dd[port], k, pf_deliver_key(m))) {
+        /* a redelivered window that arrived before: acknowledged, not processed again */
+        n->cnt[PF_CNT_DUPLICATES]++;
+        pf_debug("port '%s': duplicate of window '%s' #%llu (epoch %u) from %s dropped", ip->port, m->id,
+                 (unsigned long long)m->window_index, m->epoch, sid);
+        return pf_deliver_ack(n->in_socks[port], sid, seq);
+    }
+    pf_token *t = calloc(1, sizeof *t);
+    if (!t) return pf_err(PF_ENOMEM, "port '%s': out of memory", ip->port);
+    *t = (pf_token){.port = port, .sender = k, .seq = seq};
+    n->cur_token = t; /* what process() sends is acknowledged before this input is */
+    int rc = consume(n, ip, sid, m);
+    n->cur_token = NULL;
+    t->done = 1;
+    token_settle(n, t);
+    return rc;
+}
+
+/* A data message from an expected sender: checked, then process(). */
+static int consume(pf_node *n, const pf_in_plan *ip, const char *sid, pf_msg *m)
+{
     int want = PF_MSG_WINDOW;
     for (const pf_port_spec *ps = n->kind->ports; ps && ps->name; ps++)
         if (ps->dir == PF_PORT_IN && !strcmp(ps->name, ip->port)) want = ps->msg;
@@ -789,7 +1063,7 @@ static int run_inputs(pf_node *n)
 {
     const pf_instance *in = n->inst;
     /* feedback ports are read by the node itself (pf_node_recv): not polled here */
-    zmq_pollitem_t items[PF_MAX_PORTS];
+    zmq_pollitem_t items[PF_MAX_PORTS + PF_MAX_EDGES * 4];
     int port_of[PF_MAX_PORTS], np = 0;
     for (int i = 0; i < in->n_in; i++)
         if (!in->in[i].feedback) {
@@ -797,6 +1071,7 @@ static int run_inputs(pf_node *n)
             items[np++] = (zmq_pollitem_t){n->in_socks[i], 0, ZMQ_POLLIN, 0};
         }
     uint64_t stop_at = 0;
+    int rc0;
     while (!all_ended(n)) {
         if (g_stop && !stop_at) {
             stop_at = pf_now_ns();
@@ -808,10 +1083,13 @@ static int run_inputs(pf_node *n)
         }
         apply_deaths(n);
         if (all_ended(n)) break;
-        int r = zmq_poll(items, np, POLL_MS);
+        /* acks from downstream wake us too (the sockets change when a replica dies) */
+        int na = ack_items(n, items + np, PF_MAX_EDGES * 4);
+        int r = zmq_poll(items, np + na, POLL_MS), perr = r < 0 ? zmq_errno() : 0;
+        if ((rc0 = pump_acks(n))) return rc0;
         if (r < 0) {
-            if (zmq_errno() == EINTR) continue;
-            return pf_err(PF_EIO, "poll: %s", zmq_strerror(zmq_errno()));
+            if (perr == EINTR) continue;
+            return pf_err(PF_EIO, "poll: %s", zmq_strerror(perr));
         }
         if (r == 0 && n->kind->idle) {
             int rc = n->kind->idle(n, n->state);
@@ -828,12 +1106,29 @@ static int run_inputs(pf_node *n)
                 if (rc == PF_EAGAIN || rc == PF_EINTR) break;
                 if (rc == PF_EFORMAT) { log_malformed(n, in->in[i].port); continue; }
                 if (rc) return rc;
+                apply_deaths(n); /* a window from a replica known dead is not taken */
                 rc = handle_message(n, i, m, bytes);
                 pf_msg_destroy(m);
                 if (rc) return rc;
             }
         }
         status_tick(n);
+    }
+    /* On an acked port a dead replica's windows come through another replica of
+     * its node; when no replica of that node ended properly, they are lost. */
+    for (int i = 0; i < in->n_in; i++) {
+        if (!in->in[i].acked) continue;
+        for (int k = 0; k < in->in[i].eos_expected; k++) {
+            const char *id = in->in[i].senders[k].id;
+            if (!in->in[i].senders[k].redeliverable) continue; /* its death interrupted the stream already */
+            size_t nl = strcspn(id, ".");
+            int ended = 0;
+            for (int j = 0; j < in->in[i].eos_expected; j++)
+                if (!strncmp(in->in[i].senders[j].id, id, nl) && in->in[i].senders[j].id[nl] == '.') ended |= n->snd[i][j].eos;
+            if (ended || n->upstream_interrupted) continue;
+            n->upstream_interrupted = 1;
+            pf_warn("port '%s': every replica of %.*s died: what they held is lost", in->in[i].port, (int)nl, id);
+        }
     }
     /* Per sender: what its end-of-stream announced against what arrived from it. */
     for (int i = 0; i < in->n_in; i++) {
@@ -873,6 +1168,11 @@ int pf_node_run(const pf_instance *inst)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(PF_SIG_DIED, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* the launcher blocks death notices until here (a restarted instance gets them at once) */
+    sigset_t usr;
+    sigemptyset(&usr);
+    sigaddset(&usr, PF_SIG_DIED);
+    sigprocmask(SIG_UNBLOCK, &usr, NULL);
 
     int rc = setup(n), created = 0, interrupted = 0;
     if (rc == PF_OK) {

@@ -49,6 +49,8 @@ typedef struct pf_kind {
     void (*destroy)(void *state);
     int (*idle)(pf_node *node, void *state); /* optional: no input for a poll period (e.g. flush a file) */
     int (*check)(const pf_params *params);   /* optional, for `check`/`run`: files and folders exist (pf_err) */
+    int per_window; /* each output depends only on the window being processed: a window a dead replica
+                     * held can be redelivered to another one (acknowledged delivery, pf_deliver.h) */
 } pf_kind;
 
 /* --- the plan of one instance, filled by graph/ --------------------------- */
@@ -61,6 +63,7 @@ typedef struct pf_kind {
 typedef struct {
     const char *id;           /* "node.replica/out_port" (pf_node_route_id) */
     int rank;                 /* instance rank in the graph (launcher's death notice) */
+    int redeliverable;        /* a replica of a protected node: what it held comes again through another */
 } pf_sender;
 
 typedef struct {
@@ -71,6 +74,7 @@ typedef struct {
     int hwm;
     const pf_sender *senders; /* eos_expected entries */
     int feedback;             /* fed by feedback edges (gradients): no end-of-stream, read with pf_node_recv */
+    int acked;                /* acknowledged delivery (pf_deliver.h): ack each window, drop duplicates */
 } pf_in_plan;
 
 typedef struct {
@@ -82,6 +86,8 @@ typedef struct {
     const char *connect[PF_MAX_PEERS];
     int peer_rank[PF_MAX_PEERS]; /* instance rank of each downstream replica */
     int feedback;             /* a feedback edge: no end-of-stream is sent on it */
+    int acked;                /* acknowledged delivery: keep each window until acked, redeliver a dead peer's */
+    int redeliverable;        /* the downstream node is protected: a dead replica's windows go to another */
 } pf_out_plan;
 
 typedef struct {
@@ -107,10 +113,16 @@ typedef struct {
  * ids their plan lists. */
 void pf_node_route_id(char *buf, size_t cap, const char *node, int replica, const char *port);
 
-/* The launcher's death notice: SIGUSR1 queued (sigqueue) with the rank of
+/* The launcher's death notice: a real-time signal queued (sigqueue) with the rank of
  * an instance that died. Upstream of it, a node stops sending to it; downstream,
  * it stops waiting for its end-of-stream and finishes with `interrupted`. */
-#define PF_SIG_DIED SIGUSR1
+#define PF_SIG_DIED (SIGRTMIN + 2) /* real-time: notices sent close together are all queued (SIGUSR1 kept one) */
+/* The notice's value: rank | what << 24. FINAL (0, the only one before
+ * restarts existed): gone for good. RESTARTING: gone, the launcher starts it
+ * again (wait for it). BACK: restarted, a new incarnation is connecting.
+ * DONE: exited cleanly (a restarted sender does not wait for its ack). */
+enum { PF_DEATH_FINAL = 0, PF_DEATH_RESTARTING = 1, PF_DEATH_BACK = 2, PF_DEATH_DONE = 3 };
+#define PF_NOTICE(rank, what) ((int)(rank) | ((what) << 24))
 
 /* Run the instance to completion. Returns the process exit code. */
 int pf_node_run(const pf_instance *inst);
@@ -170,7 +182,10 @@ int pf_node_input_connected(const pf_node *n, const char *port);
 enum {
     PF_CNT_MSGS_IN, PF_CNT_BYTES_IN, PF_CNT_MSGS_OUT, PF_CNT_BYTES_OUT,
     PF_CNT_DROPPED, PF_CNT_MALFORMED, PF_CNT_BLOCKED_NS, PF_CNT_UPTIME_NS,
-    PF_CNT_STATE, PF_CNT_LOST, PF_CNT_N
+    PF_CNT_STATE, PF_CNT_LOST,
+    PF_CNT_REDELIVERED, /* windows sent again to another replica after the one holding them died */
+    PF_CNT_DUPLICATES,  /* windows received twice (a redelivery), dropped and acknowledged */
+    PF_CNT_N
 };
 enum { PF_STATE_RUNNING = 0, PF_STATE_DONE = 1, PF_STATE_FAILED = 2, PF_STATE_INTERRUPTED = 3,
        PF_STATE_ENDING = 4, /* sent end-of-stream, waiting for downstream to acknowledge it */

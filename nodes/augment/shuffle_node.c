@@ -216,4 +216,5 @@ const pf_kind pf_kind_shuffle = {
     .create = shuffle_create,
     .process = shuffle_process,
     .destroy = shuffle_destroy,
+    .per_window = 1,
 };

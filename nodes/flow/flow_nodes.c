@@ -56,6 +56,7 @@ const pf_kind pf_kind_passthrough = {
     .create = pass_create,
     .process = pass_process,
     .destroy = free,
+    .per_window = 1,
 };
 
 static const pf_port_spec discard_ports[] = {

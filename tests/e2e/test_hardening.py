@@ -155,28 +155,29 @@ def test_forged_eos_and_window(tmp, ref):
 
 
 def test_kill_replica(tmp, ref):
-    """Defect 2: kill -9 of one replica: the sink is told and keeps every window it received."""
+    """Defect 2: kill -9 of one replica. The replicated passthrough is a per-window kind, so its
+    edges are acknowledged (docs/protocol.md): the windows it held go to the other replicas,
+    the graph completes and the sink has every window exactly once (tests/scale/test_kill.py
+    kills many more, with restarts)."""
     out = os.path.join(tmp, "kill.h5")
     cfg = cfg_chain(tmp, "kill", out, mid_extra="replicas = 3; delay_ms = 30.0;", top="drain_timeout = 3.0;")
     p = subprocess.Popen([EXE, "run", cfg], stderr=subprocess.PIPE, text=True)
     time.sleep(1.0)
     victim = node_pid(cfg, "p", 1)
     check(victim is not None, "found replica p.1")
-    t0 = time.time()
     if victim:
         os.kill(victim, signal.SIGKILL)
     code = wait(p)
     err = p.stderr.read()
-    check(code == 1 and "node 'p' replica 1 was killed by signal 9" in err, "launcher names the dead replica (exit %d)" % code)
-    check(time.time() - t0 < 5, "the graph stops promptly (%.1f s)" % (time.time() - t0))
-    check(not os.path.exists(out) and os.path.exists(out + ".partial"), "output kept as .partial only")
-    if os.path.exists(out + ".partial"):
-        got, attrs = windows(out + ".partial")
+    check(code == 0 and "node 'p' replica 1 was killed by signal 9" in err and "go to the other replicas" in err,
+          "launcher names the dead replica and carries on (exit %d)" % code)
+    check(os.path.exists(out), "output complete")
+    if os.path.exists(out):
+        got, attrs = windows(out)
         row = summary_row(err, "sink.0")
-        received = int(row[1]) if row else -1
-        check(attrs["complete"] == 0 and 0 < len(got) == received, "incomplete, with every window the sink received (%d of %d)" % (len(got), received))
+        check(attrs["complete"] == 1 and len(got) == len(ref), "every window arrived (%d of %d)" % (len(got), len(ref)))
         check(all(k in ref and np.array_equal(got[k], ref[k]) for k in got), "stored windows are intact")
-        check(row is not None and row[-1].startswith("interrupted") or "interrupted" in (row or []), "sink finished cleanly as interrupted: %s" % row)
+        check(row is not None and "done" in row, "sink finished as done: %s" % row)
     check("upstream p.1/out died" in err, "the sink was told which upstream died:\n" + err[-800:])
 
 
