@@ -292,8 +292,8 @@ static int fill_slot(pf_node *n, pf_batcher *b, int s, const pf_msg *m)
         memcpy(slot_row(b, s, 1), vok ? v->data : x, sizeof(float) * cnt);
         memcpy(slot_row(b, s, 2), aok ? a->data : x, sizeof(float) * cnt);
         fl |= (vok ? PF_ROW_VIEW : 0) | (aok ? PF_ROW_ADJ : 0);
-        if (!vok) pf_node_count(n, "no_view", 1);
-        if (!aok) pf_node_count(n, "no_adjacent", 1);
+        if (!vok && b->count_missing) pf_node_count(n, "no_view", 1);
+        if (!aok && b->count_missing) pf_node_count(n, "no_adjacent", 1);
     }
     const pf_section *f = pf_msg_find_const(m, PF_SEC_FEATURES);
     float *fd = b->feat + (size_t)s * PF_FEAT_MAX;
@@ -302,7 +302,7 @@ static int fill_slot(pf_node *n, pf_batcher *b, int s, const pf_msg *m)
         b->F = (int)f->dims[0];
         memcpy(fd, f->data, sizeof(float) * b->F);
         fl |= PF_ROW_FEAT;
-    } else pf_node_count(n, "no_features", 1);
+    } else if (b->count_missing) pf_node_count(n, "no_features", 1);
     const pf_section *r = pf_msg_find_const(m, PF_SEC_RPEAKS);
     uint8_t *pk = b->peaks + (size_t)s * b->T;
     memset(pk, 0, (size_t)b->T);
@@ -314,7 +314,7 @@ static int fill_slot(pf_node *n, pf_batcher *b, int s, const pf_msg *m)
         for (int64_t t = c - hw < 0 ? 0 : c - hw; t <= c + hw && t < b->T; t++) pk[t] = 1;
     }
     if (np) fl |= PF_ROW_PEAKS;
-    else pf_node_count(n, "no_peaks", 1);
+    else if (b->count_missing) pf_node_count(n, "no_peaks", 1);
     b->flags[s] = fl;
     uint64_t h = 1469598103934665603ull; /* FNV-1a of the record id */
     for (const char *c = m->id; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;

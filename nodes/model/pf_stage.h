@@ -171,6 +171,7 @@ typedef struct {
     int n;             /* windows held */
     uint32_t epoch;    /* of the last window taken */
     int64_t skip;      /* resume: windows still to pass over (already trained on) */
+    int count_missing; /* count windows without features / R-peaks / view / neighbour (the objective needs them) */
 } pf_batcher;
 int pf_batcher_init(pf_batcher *b, int B, int M, int C, int T, int rows, double peak_ms);
 /* Take one window; *full = 1 once a whole step is held (then b->n = 0 for the

@@ -226,6 +226,7 @@ static int trainer_create(pf_node *n, void **state)
         t->dspec = malloc(sizeof(float) * (size_t)rows * t->B * t->R * t->T);
         t->zeros = calloc((size_t)rows * t->B * t->R * (t->T / t->tc.patch), sizeof(float));
         if (!t->dspec || !t->zeros || (rc = pf_batcher_init(&t->in, t->B, t->M, C, t->T, rows, t->obj.peak_ms))) return rc ? rc : PF_ENOMEM;
+        t->in.count_missing = t->obj.w_con > 0 || t->obj.w_peak > 0;
         t->has_val = pf_node_input_connected(n, "val");
         t->val_every = (int)pf_params_int(p, "val_every");
         int vw = (int)pf_params_int(p, "val_windows");

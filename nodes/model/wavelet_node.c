@@ -71,6 +71,7 @@ static int wavelet_create(pf_node *n, void **state)
     s->w = pf_stage_build_wavelet(&s->st, &s->wc, s->rows * s->B, s->T, s->seed, pf_node_resume_dir(n));
     if (!s->w) return pf_err_context(PF_EINVAL, "wavelet stage");
     if ((rc = pf_batcher_init(&s->in, s->B, s->M, s->C, s->T, s->rows, s->obj.peak_ms))) return rc;
+    s->in.count_missing = s->obj.w_con > 0 || s->obj.w_peak > 0;
     s->has_val = pf_node_input_connected(n, "val");
     s->val_every = (int)pf_params_int(p, "val_every");
     int vw = (int)pf_params_int(p, "val_windows");
