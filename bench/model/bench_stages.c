@@ -71,7 +71,7 @@ int main(int argc, char **argv)
         flags[b] = PF_ROW_FEAT | PF_ROW_PEAKS | PF_ROW_VIEW | PF_ROW_ADJ;
         for (int t = 200; t < T; t += 400) for (int k = -20; k <= 20; k++) peaks[(size_t)b * T + t + k] = 1;
     }
-    pf_aux a = {B, rows, o.w_masked > 0, F, x, feat, peaks, flags};
+    pf_aux a = {B, rows, o.w_masked > 0, F, x, feat, peaks, flags, NULL, 0};
     float *dz = malloc(sizeof(float) * (size_t)RB * N * tc.dim), *dt = malloc(sizeof(float) * (size_t)RB * N * tc.patch);
     float *dspec = malloc(sizeof(float) * (size_t)RB * R * T), *zeros = calloc((size_t)RB * N, sizeof(float));
     int n = warm + steps;

@@ -157,3 +157,17 @@ int pf_beats_list(pf_record *r, pf_beat **out, size_t *n, int *detected)
     *n = na;
     return PF_OK;
 }
+
+size_t pf_beats_thin(pf_beat *b, size_t n, int keep_n, int cap)
+{
+    size_t seen[PF_AAMI_CLASSES + 1] = {0}, stride[PF_AAMI_CLASSES + 1], k = 0;
+    for (size_t i = 0; i < n; i++) seen[b[i].cls + 1]++; /* slot 0: detected beats (no class) */
+    for (int c = 0; c <= PF_AAMI_CLASSES; c++) {
+        stride[c] = cap > 0 && seen[c] > (size_t)cap ? (seen[c] + (size_t)cap - 1) / (size_t)cap : 1;
+        if (c == PF_AAMI_N + 1 && keep_n > 1 && stride[c] < (size_t)keep_n) stride[c] = (size_t)keep_n;
+        seen[c] = 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (seen[b[i].cls + 1]++ % stride[b[i].cls + 1] == 0) b[k++] = b[i];
+    return k;
+}

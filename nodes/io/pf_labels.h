@@ -57,5 +57,9 @@ typedef struct {
  * has any, else R-peaks detected over all leads (pf_rpeak). *out is malloc'd;
  * *detected (may be NULL) says which. */
 int pf_beats_list(pf_record *r, pf_beat **out, size_t *n, int *detected);
+/* Thinning a record's beats in place, spread over the record: every stride-th beat of
+ * each class so that at most about `cap` per class remain (0 = no cap), and of class N
+ * at least every keep_n-th. Returns the beats kept. */
+size_t pf_beats_thin(pf_beat *b, size_t n, int keep_n, int cap);
 
 #endif

@@ -39,6 +39,8 @@ static const pf_param_spec reader_params[] = {
     {"realtime", PF_P_BOOL, "false", 0, 0, NULL, "emit windows at the records' own pace (live-monitoring simulation)"},
     {"per_record", PF_P_INT, "0", 0, 1e12, NULL, "emit only the first N windows of each record (0 = all): a small held-out set, e.g. a validation branch"},
     {"around", PF_P_STRING, "windows", 0, 0, "windows|beats", "windows every hop, or one window centred on every beat (reference annotations, else detected R-peaks) labelled with its AAMI class"},
+    {"keep_n", PF_P_INT, "1", 1, 1000000, NULL, "around = beats: keep every keep_n-th N beat (thinning the majority class, spread over the record)"},
+    {"cap", PF_P_INT, "0", 0, 1000000000, NULL, "around = beats: at most about this many beats per record and class, spread over the record (0 = all)"},
     {"paced", PF_P_STRING, "exclude", 0, 0, "exclude|keep", "around = beats: leave out the paced MIT-BIH records 102 104 107 217 (AAMI EC57), or keep them"},
     {"dx_labels", PF_P_BOOL, "false", 0, 0, NULL, "label every window with the CinC 2021 scored diagnoses of its header's # Dx: line (LABELS f32 [26])"},
     {"max_windows", PF_P_INT, "20000000", 1, 1e12, NULL, "refuse sources that plan more windows than this (the plan takes 32 bytes per window)"},
@@ -73,6 +75,7 @@ typedef struct {
     unit_t *units, *order;
     int64_t nunits, pos;
     int epoch, epochs, shuffle, interleave, pairs, pad, pad_edge, realtime, skip_missing, absent_missing, beats, keep_paced, dx;
+    int keep_n, cap;
     int64_t window, hop;
     double rate;
     char annotator[64];
@@ -228,7 +231,9 @@ static int scan_beats(pf_node *n, reader_t *r, int i, int64_t *w)
     }
     if (s->nbeats > k) pf_node_count(n, "beats_at_edge", s->nbeats - k);
     if (detected) pf_node_count(n, "records_detected_beats", 1);
-    s->nbeats = k;
+    size_t kt = pf_beats_thin(s->beats, k, r->keep_n, r->cap);
+    if (kt < k) pf_node_count(n, "beats_thinned", k - kt);
+    s->nbeats = k = kt;
     *w = (int64_t)k;
     return PF_OK;
 }
@@ -391,6 +396,8 @@ static int reader_create(pf_node *n, void **state)
     r->skip_missing = !strcmp(pf_params_string(p, "missing_lead"), "skip");
     r->beats = !strcmp(pf_params_string(p, "around"), "beats");
     r->keep_paced = !strcmp(pf_params_string(p, "paced"), "keep");
+    r->keep_n = (int)pf_params_int(p, "keep_n");
+    r->cap = (int)pf_params_int(p, "cap");
     r->dx = pf_params_bool(p, "dx_labels");
     if (r->beats && r->pairs) return pf_err(PF_EINVAL, "reader: around = \"beats\" and pairs = true do not combine");
     r->absent_missing = !strcmp(pf_params_string(p, "missing_lead"), "absent");

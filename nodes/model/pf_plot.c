@@ -17,6 +17,8 @@ static const struct { const char *col, *title; } panels[] = {
     {"loss_global", "global reconstruction (MSE)"},
     {"loss_peak", "peak-aware reconstruction (MSE)"},
     {"rank_acc", "ranking accuracy (positives above all negatives of their anchor)"},
+    {"accuracy", "classification accuracy"},
+    {"macro_f1", "macro-F1"},
 };
 enum { N_PANELS = sizeof panels / sizeof panels[0] };
 

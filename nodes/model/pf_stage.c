@@ -6,8 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "pf_chead.h"
 #include "pf_ckpt.h"
+#include "pf_embed.h"
+#include "pf_log.h"
 #include "pf_error.h"
 #include "pf_rhead.h"
 #include "pf_rng.h"
@@ -55,7 +59,7 @@ int pf_step_opt_unpack(const double *v, pf_step_opt *o)
 {
     for (int i = 0; i < PF_STEP_OPT_N; i++)
         if (!isfinite(v[i])) return pf_err(PF_EFORMAT, "optimiser settings: value %d is not finite", i);
-    if (v[6] < 0 || v[7] < 1 || v[7] > 1e6 || v[8] < 0 || v[8] > 3)
+    if (v[6] < 0 || v[7] < 1 || v[7] > 1e6 || v[8] < 0 || v[8] > 7)
         return pf_err(PF_EFORMAT, "optimiser settings: step %g, accum %g, flags %g out of range", v[6], v[7], v[8]);
     *o = (pf_step_opt){v[0], v[1], v[2], v[3], v[4], v[5], (int64_t)v[6], (int)v[7], (int)v[8]};
     return PF_OK;
@@ -156,6 +160,36 @@ int pf_ckpt_manifest_read(const char *dir, int64_t *step, int64_t *windows, int 
     return PF_OK;
 }
 
+int pf_ckpt_mark_best(const char *dir, int64_t step, int64_t windows, int epoch)
+{
+    /* DIR/best is a checkpoint directory of its own: its manifest and a link to the step */
+    char best[4200], link[4300], target[64];
+    snprintf(best, sizeof best, "%s/best", dir);
+    int rc = mkdir_p(best);
+    if (rc) return rc;
+    snprintf(target, sizeof target, "../step-%08lld", (long long)step);
+    snprintf(link, sizeof link, "%s/step-%08lld", best, (long long)step);
+    remove(link);
+    if (symlink(target, link)) return pf_err(PF_EIO, "cannot link %s -> %s: %s", link, target, strerror(errno));
+    return pf_ckpt_manifest_write(best, step, windows, epoch);
+}
+
+/* Fine-tuning from a checkpoint: its wavelet and transformer parameters
+ * (not its optimiser or heads); an encoder of another shape is refused with
+ * both shapes named. */
+int pf_stage_init_encoder(const char *dir, const pf_tfm_cfg *tc, pf_stage *wst, pf_stage *tst)
+{
+    int D, depth, P, rc = pf_embed_ckpt_shape(dir, &D, &depth, &P);
+    if (rc) return pf_err_context(rc, "init_from");
+    if (D != tc->dim || depth != tc->depth || P != tc->patch)
+        return pf_err(PF_EFORMAT, "init_from %s holds an encoder of D = %d, depth %d, patch %d; preset '%s' is D = %d, depth %d, patch %d",
+                      dir, D, depth, P, tc->name, tc->dim, tc->depth, tc->patch);
+    if (wst && (rc = pf_stage_load_params(wst, dir))) return rc;
+    if (tst && (rc = pf_stage_load_params(tst, dir))) return rc;
+    pf_info("encoder initialised from %s", dir);
+    return PF_OK;
+}
+
 int pf_stage_load(pf_stage *s, const char *dir, int64_t *windows)
 {
     int64_t step, w;
@@ -216,7 +250,22 @@ int pf_stage_objective(const pf_params *p, pf_objective *o)
 {
     const char *name = pf_params_string(p, "objective");
     memset(o, 0, sizeof *o);
-    o->preset = !strcmp(name, "physioclr") ? PF_OBJ_PHYSIOCLR : !strcmp(name, "hybrid") ? PF_OBJ_HYBRID : PF_OBJ_PHYSIOWAVE;
+    o->preset = !strcmp(name, "physioclr") ? PF_OBJ_PHYSIOCLR : !strcmp(name, "hybrid") ? PF_OBJ_HYBRID
+              : !strcmp(name, "classify") ? PF_OBJ_CLASSIFY : PF_OBJ_PHYSIOWAVE;
+    o->peak_ms = pf_params_double(p, "peak_ms");
+    o->rows = 1;
+    if (o->preset == PF_OBJ_CLASSIFY) { /* model.md 5: the head's loss only; nothing masked */
+        o->classify = 1;
+        o->K = (int)pf_params_int(p, "classes");
+        o->multi = !strcmp(pf_params_string(p, "loss"), "bce");
+        o->freeze = pf_params_bool(p, "freeze_encoder");
+        snprintf(o->init_from, sizeof o->init_from, "%s", pf_params_string(p, "init_from"));
+        if (o->K < 2 && !(o->multi && o->K == 1))
+            return pf_err(PF_EINVAL, "objective 'classify' needs classes = K (%d given): the number of label classes", o->K);
+        return PF_OK;
+    }
+    if (pf_params_string(p, "init_from")[0] || pf_params_bool(p, "freeze_encoder"))
+        return pf_err(PF_EINVAL, "objective '%s': init_from and freeze_encoder belong to objective 'classify' (a pretraining continues with run --resume)", name);
     /* model.md 4D: L = gamma L_masked + L_contrastive + alpha L_global + beta L_peak */
     static const double preset_w[3][4] = {{1, 0, 0, 0}, {0, 1, 0.2, 0.1}, {1, 1, 0.2, 0.1}};
     static const char *const wname[4] = {"w_masked", "w_contrastive", "w_global", "w_peak"};
@@ -227,7 +276,6 @@ int pf_stage_objective(const pf_params *p, pf_objective *o)
     }
     if (o->w_masked + o->w_con + o->w_global + o->w_peak <= 0)
         return pf_err(PF_EINVAL, "objective '%s': every loss weight is 0", name);
-    o->peak_ms = pf_params_double(p, "peak_ms");
     o->rows = o->w_con > 0 ? 3 : 1;
     return PF_OK;
 }
@@ -249,6 +297,53 @@ int pf_batcher_init(pf_batcher *b, int B, int M, int C, int T, int rows, double 
         return pf_err(PF_ENOMEM, "batch of %d x %d windows of %d x %d: out of memory", M, B, C, T);
     }
     return PF_OK;
+}
+
+int pf_batcher_labels(pf_batcher *b, int K, int multi)
+{
+    b->K = K;
+    b->multi = multi;
+    free(b->lab);
+    b->lab = calloc((size_t)b->M * b->B * (multi ? K : 1), sizeof(float));
+    return b->lab ? PF_OK : pf_err(PF_ENOMEM, "labels of %d x %d windows: out of memory", b->M, b->B);
+}
+
+/* The window's LABELS into lab (1 or K values); 1 if valid, 0 if rejected (counted), < 0 on error. */
+static int take_label(pf_node *n, const pf_batcher *b, const pf_msg *m, float *lab)
+{
+    const pf_section *l = pf_msg_find_const(m, PF_SEC_LABELS);
+    int rc;
+    if (!l) {
+        rc = pf_node_reject(n, "no_label", m, "no LABELS section (set the reader's around = beats, dx_labels, or an HDF5 set with labels)");
+        return rc ? rc : 0;
+    }
+    if (!b->multi) {
+        if (l->dtype != PF_DT_I64 || l->dims[0] != 1) {
+            rc = pf_node_reject(n, "label", m, "LABELS is %s [%u], loss ce takes one class id (i64 [1]); multi-label targets need loss = bce",
+                                l->dtype == PF_DT_I64 ? "i64" : "f32", l->dims[0]);
+            return rc ? rc : 0;
+        }
+        int64_t c = *(const int64_t *)l->data;
+        if (c < 0 || c >= b->K) {
+            rc = pf_node_reject(n, "label", m, "class %lld outside the %d classes", (long long)c, b->K);
+            return rc ? rc : 0;
+        }
+        lab[0] = (float)c;
+        return 1;
+    }
+    if (l->dtype != PF_DT_F32 || l->dims[0] != (uint32_t)b->K) {
+        rc = pf_node_reject(n, "label", m, "LABELS is %s [%u], loss bce takes %d targets (f32 [%d])", l->dtype == PF_DT_I64 ? "i64" : "f32",
+                            l->dims[0], b->K, b->K);
+        return rc ? rc : 0;
+    }
+    const float *y = l->data;
+    for (int k = 0; k < b->K; k++)
+        if (!(y[k] >= 0 && y[k] <= 1)) {
+            rc = pf_node_reject(n, "label", m, "target %d is %g, not in [0, 1]", k, y[k]);
+            return rc ? rc : 0;
+        }
+    memcpy(lab, y, sizeof(float) * b->K);
+    return 1;
 }
 
 float *pf_batcher_micro(const pf_batcher *b, int micro) { return b->x + (size_t)micro * b->rows * b->B * b->C * b->T; }
@@ -275,6 +370,10 @@ static int fill_slot(pf_node *n, pf_batcher *b, int s, const pf_msg *m)
     }
     const float *x = pf_msg_find_const(m, PF_SEC_SAMPLES)->data;
     size_t cnt = (size_t)b->C * b->T;
+    if (b->lab) {
+        int rc = take_label(n, b, m, b->lab + (size_t)s * (b->multi ? b->K : 1));
+        if (rc <= 0) return rc;
+    }
     for (size_t i = 0; i < cnt; i++)
         if (!isfinite(x[i])) {
             int rc = pf_node_reject(n, "nonfinite", m, "lead %zu sample %zu is %g", i / b->T, i % b->T, x[i]);
@@ -356,6 +455,10 @@ void pf_batcher_copy_slot(pf_batcher *dst, int ds, const pf_batcher *src, int ss
     memcpy(dst->peaks + (size_t)ds * dst->T, src->peaks + (size_t)ss * src->T, (size_t)src->T);
     dst->flags[ds] = src->flags[ss];
     dst->key[ds] = src->key[ss];
+    if (src->lab && dst->lab) {
+        size_t w = src->multi ? (size_t)src->K : 1;
+        memcpy(dst->lab + ds * w, src->lab + ss * w, sizeof(float) * w);
+    }
     if (!dst->F) dst->F = src->F;
 }
 
@@ -364,6 +467,7 @@ void pf_batcher_sort(pf_batcher *b)
     /* insertion sort through a scratch slot: the validation set is small and sorted once */
     pf_batcher tmp;
     if (b->n < 2 || pf_batcher_init(&tmp, 1, 1, b->C, b->T, b->rows, b->peak_ms)) return;
+    if (b->lab && pf_batcher_labels(&tmp, b->K, b->multi)) { pf_batcher_free(&tmp); return; }
     for (int i = 1; i < b->n; i++) {
         int j = i;
         while (j > 0 && b->key[j - 1] > b->key[i]) j--;
@@ -377,7 +481,7 @@ void pf_batcher_sort(pf_batcher *b)
 
 void pf_batcher_free(pf_batcher *b)
 {
-    free(b->x); free(b->feat); free(b->peaks); free(b->flags); free(b->key);
+    free(b->x); free(b->feat); free(b->peaks); free(b->flags); free(b->key); free(b->lab);
     memset(b, 0, sizeof *b);
 }
 
@@ -396,6 +500,10 @@ int pf_batcher_add_aux(pf_msg *m, const pf_batcher *b, int micro, int masked)
     if (!rc) rc = pf_tmsg_add(m, "peaks", PF_DT_U8, 2, dp, b->peaks + s0 * b->T);
     if (!rc) rc = pf_tmsg_add(m, "feat", PF_DT_F32, 2, df, f);
     if (!rc) rc = pf_tmsg_add(m, "flags", PF_DT_U8, 1, &B, b->flags + s0);
+    if (!rc && b->lab) {
+        uint32_t dl[2] = {B, (uint32_t)(b->multi ? b->K : 1)};
+        rc = pf_tmsg_add(m, "labels", PF_DT_F32, 2, dl, b->lab + s0 * dl[1]);
+    }
     free(f);
     return rc;
 }
@@ -416,13 +524,21 @@ int pf_aux_get(const pf_msg *m, int C, int T, pf_aux *a)
     const pf_section *g = f ? pf_tmsg_get(m, "flags", PF_DT_U8, 1, &B) : NULL;
     if (!g) return PF_EFORMAT;
     a->x = x->data; a->peaks = p->data; a->feat = f->data; a->flags = g->data;
+    a->lab = NULL; a->lab_w = 0;
+    for (int i = 0; i + 1 < m->n_sections; i++) /* optional: only a classify run's first stage sends them */
+        if (m->sec[i].type == PF_SEC_NAME && m->sec[i].bytes == 6 && !memcmp(m->sec[i].data, "labels", 6)) {
+            const pf_section *l = pf_tmsg_get(m, "labels", PF_DT_F32, 2, (uint32_t[]){B, 0});
+            if (!l) return PF_EFORMAT;
+            a->lab = l->data;
+            a->lab_w = (int)l->dims[1];
+        }
     return PF_OK;
 }
 
 int pf_aux_forward(pf_msg *dst, const pf_msg *src)
 {
-    static const char *const names[] = {"layout", "x", "peaks", "feat", "flags"};
-    for (int k = 0; k < 5; k++) {
+    static const char *const names[] = {"layout", "x", "peaks", "feat", "flags", "labels"};
+    for (int k = 0; k < 6; k++) {
         size_t len = strlen(names[k]);
         int found = 0;
         for (int i = 0; i + 1 < src->n_sections && !found; i++) {
@@ -432,6 +548,7 @@ int pf_aux_forward(pf_msg *dst, const pf_msg *src)
             if (rc) return rc;
             found = 1;
         }
+        if (!found && k == 5) break; /* labels are optional */
         if (!found) return pf_err(PF_EFORMAT, "message '%s' #%llu: no tensor '%s'", src->id, (unsigned long long)src->window_index, names[k]);
     }
     return PF_OK;
@@ -496,4 +613,28 @@ int pf_stage_build_head(pf_stage *st, const pf_tfm_cfg *c, int max_N, int max_S,
     *masked = h;
     *signal = sh;
     return PF_OK;
+}
+
+struct pf_chead *pf_stage_build_chead(pf_stage *st, const struct pf_chead_cfg *c, int max_B, int max_T, uint64_t seed,
+                                      const char *resume_dir)
+{
+    if (stage_begin(st, "head")) return NULL;
+    pf_chead *h = pf_chead_create(c, st->p, max_B, max_T);
+    if (!h || pf_pstore_finalize(st->p)) { pf_chead_destroy(h); return NULL; }
+    pf_rng r;
+    pf_rng_seed(&r, pf_rng_key(seed, 0x696e6974ull, PF_SITE_HEAD, 2));
+    pf_chead_init(h, st->p, &r);
+    if (stage_end(st, resume_dir)) { pf_chead_destroy(h); return NULL; }
+    return h;
+}
+
+int pf_stage_load_params(pf_stage *s, const char *dir)
+{
+    int64_t step, win;
+    int rc = pf_ckpt_manifest_read(dir, &step, &win, NULL);
+    if (rc) return pf_err_context(rc, "init_from %s", dir);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/step-%08lld/%s.h5", dir, (long long)step, s->role);
+    rc = pf_ckpt_load(path, s->p, NULL, NULL);
+    return rc ? pf_err_context(rc, "init_from %s (the %s stage)", dir, s->role) : PF_OK;
 }

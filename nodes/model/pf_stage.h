@@ -70,12 +70,34 @@
  * stages carry. Wavelet and trainer both declare it (the wavelet stage
  * batches views and neighbours only when the contrastive term needs them). */
 #define PF_STAGE_OBJECTIVE_PARAMS                                                                                     \
-    {"objective", PF_P_STRING, "physiowave", 0, 0, "physiowave|physioclr|hybrid", "preset of the loss weights and optimiser (model.md 4D): masked only | contrastive + global + peak | all"}, \
+    {"objective", PF_P_STRING, "physiowave", 0, 0, "physiowave|physioclr|hybrid|classify", "preset of the loss weights and optimiser (model.md 4D): masked only | contrastive + global + peak | all; classify = fine-tuning or probing on LABELS (model.md 5)"}, \
     {"w_masked", PF_P_DOUBLE, "-1", -1, 1e6, NULL, "gamma, weight of the masked reconstruction (-1 = the objective's: 1 or 0)"}, \
     {"w_contrastive", PF_P_DOUBLE, "-1", -1, 1e6, NULL, "weight of the feature-guided contrastive loss (-1 = the objective's: 0 or 1)"}, \
     {"w_global", PF_P_DOUBLE, "-1", -1, 1e6, NULL, "alpha, weight of the global signal reconstruction (-1 = the objective's: 0 or 0.2)"}, \
     {"w_peak", PF_P_DOUBLE, "-1", -1, 1e6, NULL, "beta, weight of the peak-aware reconstruction (-1 = the objective's: 0 or 0.1)"}, \
     {"peak_ms", PF_P_DOUBLE, "40", 1, 1000, NULL, "the peak-aware term covers +- this many ms around every R-peak"}
+
+/* Fine-tuning (objective classify): declared by every stage kind, set alike on
+ * all (the first stage checks the labels, each stage loads its own part of
+ * init_from, a frozen stage neither differentiates nor updates). */
+#define PF_STAGE_LABEL_PARAMS                                                                                         \
+    {"classes", PF_P_INT, "0", 0, 64, NULL, "classify: classes K (loss ce: LABELS class id in [0, K); bce: LABELS f32 [K] targets in [0, 1])"}, \
+    {"loss", PF_P_STRING, "ce", 0, 0, "ce|bce", "classify: cross-entropy over K classes, or multi-label binary cross-entropy"}, \
+    {"init_from", PF_P_STRING, "", 0, 0, NULL, "classify: checkpoint directory (pretraining or fine-tuning) whose wavelet and transformer parameters start the run (\"\" = random initialisation)"}, \
+    {"freeze_encoder", PF_P_BOOL, "false", 0, 0, NULL, "classify: train the head only (wavelet and transformer in eval mode, never updated)"}
+/* The classification head and its training (trainer only; model.md 5, pf_chead). */
+#define PF_STAGE_CLASSIFY_PARAMS                                                                                      \
+    {"pooling", PF_P_STRING, "mean", 0, 0, "mean|max|first|last", "classify: pooling of the encoded tokens"},       \
+    {"head", PF_P_STRING, "mlp", 0, 0, "mlp|linear", "classify: LayerNorm, Linear D->head_hidden, GELU, dropout, Linear; or one Linear (a true linear probe)"}, \
+    {"head_hidden", PF_P_INT, "1024", 1, 65536, NULL, "classify: hidden width of the mlp head"},                   \
+    {"head_dropout", PF_P_DOUBLE, "0.1", 0, 0.9, NULL, "classify: dropout of the mlp head"},                         \
+    {"label_smoothing", PF_P_DOUBLE, "0.1", 0, 0.99, NULL, "classify, ce: label smoothing"},                        \
+    {"class_weights", PF_P_NUMLIST, "", 0, 256, NULL, "classify, ce: K class weights of the loss (empty = none)"}, \
+    {"pos_weights", PF_P_NUMLIST, "", 0, 256, NULL, "classify, bce: K positive weights (empty = none)"},         \
+    {"class_names", PF_P_STRLIST, "", 0, 256, NULL, "classify: names of the K classes in the metrics (empty = 0..K-1)"}, \
+    {"patience", PF_P_INT, "0", 0, 1000000, NULL, "classify: stop after this many validation passes without a better macro-F1 (0 = never); the best is checkpointed in checkpoint_dir/best"}, \
+    {"evaluate", PF_P_BOOL, "false", 0, 0, NULL, "classify, fused: no training; score every window of port windows with the model of init_from (encoder and head), print the metrics, write val_json"}, \
+    {"val_json", PF_P_STRING, "", 0, 0, NULL, "classify: the best validation pass's metrics as JSON (accuracy, macro-F1, per class, AUROC, confusion)"}
 
 #define PF_STAGE_VAL_PARAMS                                                                                           \
     {"val_every", PF_P_INT, "0", 0, 1000000000, NULL, "with a validation branch (port val): evaluate before the first step, every N steps and after the last (0 = after the last only)"}, \
@@ -86,8 +108,10 @@ typedef struct {
     double w_masked, w_con, w_global, w_peak;
     double peak_ms;
     int rows;                            /* rows per window through the stages: 1, or 3 with the contrastive term */
+    int classify, K, multi, freeze;      /* objective classify: K classes, bce, freeze_encoder */
+    char init_from[1024];
 } pf_objective;
-enum { PF_OBJ_PHYSIOWAVE = 0, PF_OBJ_PHYSIOCLR = 1, PF_OBJ_HYBRID = 2 };
+enum { PF_OBJ_PHYSIOWAVE = 0, PF_OBJ_PHYSIOCLR = 1, PF_OBJ_HYBRID = 2, PF_OBJ_CLASSIFY = 3 };
 int pf_stage_objective(const pf_params *p, pf_objective *o);
 
 int pf_stage_wavelet_cfg(const pf_params *p, pf_wavelet_cfg *c);
@@ -136,6 +160,15 @@ int pf_stage_load(pf_stage *s, const char *dir, int64_t *windows);
 int pf_ckpt_manifest_write(const char *dir, int64_t step, int64_t windows, int epoch);
 int pf_ckpt_manifest_read(const char *dir, int64_t *step, int64_t *windows, int *epoch);
 void pf_stage_free(pf_stage *s);
+/* Parameters only (no optimiser, no data position) of ROLE.h5 from a
+ * checkpoint directory (its manifest's step): the start of a fine-tuning. A
+ * tensor of another shape is refused naming both shapes. */
+int pf_stage_load_params(pf_stage *s, const char *dir);
+/* init_from: the encoder shape checked first (both named), then the wavelet and
+ * transformer stages' parameters (either may be NULL: a split stage loads its own). */
+int pf_stage_init_encoder(const char *dir, const pf_tfm_cfg *tc, pf_stage *wst, pf_stage *tst);
+/* DIR/best: a checkpoint directory naming step (a link to DIR/step-N), for the best validation pass. */
+int pf_ckpt_mark_best(const char *dir, int64_t step, int64_t windows, int epoch);
 
 /* ---- building a stage: parameters registered, initialised from the seed
  * (the same keys split or fused), or loaded from resume_dir's latest checkpoint ---- */
@@ -148,6 +181,11 @@ struct pf_tstage *pf_stage_build_tfm(pf_stage *st, const pf_tfm_cfg *c, const pf
  * model.md 4C (max_S > 0 lead patches), both in the "head" stage; either may be NULL. */
 int pf_stage_build_head(pf_stage *st, const pf_tfm_cfg *c, int max_N, int max_S, struct pf_rhead **masked,
                         struct pf_rhead **signal, uint64_t seed, const char *resume_dir);
+/* The classification head (objective classify) as the "head" stage. */
+struct pf_chead;
+struct pf_chead_cfg;
+struct pf_chead *pf_stage_build_chead(pf_stage *st, const struct pf_chead_cfg *c, int max_B, int max_T, uint64_t seed,
+                                      const char *resume_dir);
 
 /* ---- the first stage's input: windows gathered into micro-batches ----
  * A window occupies slot s (micro-batch s / B, position p = s % B). Its rows
@@ -172,8 +210,13 @@ typedef struct {
     uint32_t epoch;    /* of the last window taken */
     int64_t skip;      /* resume: windows still to pass over (already trained on) */
     int count_missing; /* count windows without features / R-peaks / view / neighbour (the objective needs them) */
+    int K, multi;      /* labels kept (pf_batcher_labels): class id (K classes) or K targets (multi) */
+    float *lab;        /* [M * B, multi ? K : 1] */
 } pf_batcher;
 int pf_batcher_init(pf_batcher *b, int B, int M, int C, int T, int rows, double peak_ms);
+/* Keep every window's LABELS too (objective classify): a window without a
+ * valid label is rejected (counted, logged with record, window and value). */
+int pf_batcher_labels(pf_batcher *b, int K, int multi);
 /* Take one window; *full = 1 once a whole step is held (then b->n = 0 for the
  * next). A window of another shape or with non-finite samples is rejected
  * (counted, logged with record and window) and never enters a batch. */
@@ -194,6 +237,8 @@ typedef struct {
     int B, rows, masked, F;
     const float *x, *feat;
     const uint8_t *peaks, *flags;
+    const float *lab;   /* "labels" [B, 1 or K] when the first stage keeps labels, else NULL */
+    int lab_w;
 } pf_aux;
 int pf_aux_get(const pf_msg *m, int C, int T, pf_aux *a);
 /* Copy the aux tensors of src into dst (the transformer passes them on). */

@@ -15,7 +15,9 @@
  *
  * Fused (port `windows`): the same stage objects in this one process, the
  * same arithmetic in the same order, so the losses are identical. */
+#include "pf_embed.h"
 #include "pf_error.h"
+#include "pf_finetune.h"
 #include "pf_log.h"
 #include "pf_node.h"
 #include "pf_objective.h"
@@ -37,6 +39,8 @@ static const pf_param_spec trainer_params[] = {
     PF_STAGE_BATCH_PARAMS,
     PF_STAGE_WAVELET_PARAMS,
     PF_STAGE_OBJECTIVE_PARAMS,
+    PF_STAGE_LABEL_PARAMS,
+    PF_STAGE_CLASSIFY_PARAMS,
     PF_STAGE_VAL_PARAMS,
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
@@ -75,6 +79,10 @@ typedef struct {
     pf_featstats *fs;
     pf_objective_run *run;
     pf_rhead *sig;
+    pf_finetune *ft;        /* objective classify: the head, labels, validation scores */
+    int stop_next;          /* early stopping: the next step is the last */
+    int evaluate;           /* classify: score the windows with init_from's model, no training */
+    double train_acc, val_acc, val_f1;
     double lr, beta2, eps, wd;
     char plot[1024];
     term_acc acc, vacc;
@@ -135,7 +143,7 @@ static int open_metrics(trainer_t *t, int64_t keep_upto)
     if (!t->mf) { free(kept); return pf_err(PF_EIO, "trainer: cannot write metrics %s: %s", t->metrics, strerror(errno)); }
     if (kept && klen) fwrite(kept, 1, klen, t->mf);
     else fprintf(t->mf, "step,epoch,split,lr,loss,loss_masked,loss_contrastive,loss_global,loss_peak,rank_acc,grad_norm,"
-                        "windows_per_s,skipped_steps,no_features,no_peaks,no_negative\n");
+                        "windows_per_s,skipped_steps,no_features,no_peaks,no_negative,accuracy,macro_f1\n");
     free(kept);
     fflush(t->mf);
     return PF_OK;
@@ -146,6 +154,12 @@ static int build_objective(pf_node *n, trainer_t *t, int B, int C, int T, int R,
 {
     int TP = T / t->tc.patch, N = R * TP;
     t->B = B; t->C = C; t->T = T; t->R = R; t->rows = rows; t->N = B * N;
+    if (t->obj.classify) {
+        t->ft = pf_finetune_create(pf_node_params(n), &t->obj, t->tc.dim, B, N, &t->hst, t->seed, pf_node_resume_dir(n));
+        t->dz = malloc(sizeof(float) * (size_t)B * N * t->tc.dim);
+        if (!t->ft) return pf_err_context(PF_EINVAL, "trainer");
+        return t->dz ? PF_OK : pf_err(PF_ENOMEM, "trainer: out of memory");
+    }
     int rc = pf_stage_build_head(&t->hst, &t->tc, t->obj.w_masked > 0 ? B * N : 0,
                                  t->obj.w_global > 0 || t->obj.w_peak > 0 ? B * C * TP : 0, &t->head, &t->sig, t->seed,
                                  pf_node_resume_dir(n));
@@ -155,6 +169,7 @@ static int build_objective(pf_node *n, trainer_t *t, int B, int C, int T, int R,
     t->dtarget = malloc(sizeof(float) * (size_t)rows * B * N * t->tc.patch);
     return t->run && t->dz && t->dtarget ? PF_OK : pf_err(PF_ENOMEM, "trainer: out of memory");
 }
+
 
 static int trainer_create(pf_node *n, void **state)
 {
@@ -175,7 +190,9 @@ static int trainer_create(pf_node *n, void **state)
     if (!rc) rc = pf_stage_objective(p, &t->obj);
     if (rc) return rc;
     /* each paper's optimiser unless set (model.md 4, Optimiser); the hybrid keeps PhysioWave's */
-    static const double opt_preset[3][4] = {{2e-5, 0.95, 1e-8, 1e-3}, {5e-5, 0.98, 1e-6, 0.01}, {2e-5, 0.95, 1e-8, 1e-3}};
+    /* classify: PhysioWave's fine-tuning (lr 2e-4 of its ECG script, AdamW's default betas, wd 1e-3) */
+    static const double opt_preset[4][4] = {{2e-5, 0.95, 1e-8, 1e-3}, {5e-5, 0.98, 1e-6, 0.01}, {2e-5, 0.95, 1e-8, 1e-3},
+                                            {2e-4, 0.999, 1e-8, 1e-3}};
     const double *op = opt_preset[t->obj.preset];
     double v;
     t->lr = (v = pf_params_double(p, "lr")) >= 0 ? v : op[0];
@@ -207,7 +224,10 @@ static int trainer_create(pf_node *n, void **state)
         strncat(t->plot, ".png", sizeof t->plot - strlen(t->plot) - 1);
     }
     /* fused when windows come in: this process runs every stage */
+    t->val_every = (int)pf_params_int(p, "val_every");
     t->fused = pf_node_input_connected(n, "windows");
+    if (pf_params_bool(p, "evaluate") && (!t->obj.classify || !t->fused))
+        return pf_err(PF_EINVAL, "trainer: evaluate = true needs objective = \"classify\" and the windows on port 'windows' (fused)");
     if (t->fused == pf_node_input_connected(n, "in"))
         return pf_err(PF_EINVAL, "trainer: connect exactly one of 'in' (split stages) and 'windows' (fused)");
     if (t->fused) {
@@ -222,15 +242,22 @@ static int trainer_create(pf_node *n, void **state)
         t->w = pf_stage_build_wavelet(&t->wst, &t->wc, rows * t->B, t->T, t->seed, rd);
         t->ts = t->w ? pf_stage_build_tfm(&t->tst, &t->tc, &t->mc, rows * t->B, t->R * (t->T / t->tc.patch), t->seed, rd) : NULL;
         if (!t->ts) return pf_err_context(PF_EINVAL, "trainer (fused) stages");
+        if (t->obj.init_from[0] && !rd && (rc = pf_stage_init_encoder(t->obj.init_from, &t->tc, &t->wst, &t->tst))) return rc;
         if ((rc = build_objective(n, t, t->B, C, t->T, t->R, rows))) return rc;
         t->dspec = malloc(sizeof(float) * (size_t)rows * t->B * t->R * t->T);
         t->zeros = calloc((size_t)rows * t->B * t->R * (t->T / t->tc.patch), sizeof(float));
         if (!t->dspec || !t->zeros || (rc = pf_batcher_init(&t->in, t->B, t->M, C, t->T, rows, t->obj.peak_ms))) return rc ? rc : PF_ENOMEM;
         t->in.count_missing = t->obj.w_con > 0 || t->obj.w_peak > 0;
         t->has_val = pf_node_input_connected(n, "val");
-        t->val_every = (int)pf_params_int(p, "val_every");
         int vw = (int)pf_params_int(p, "val_windows");
         if (t->has_val && (rc = pf_batcher_init(&t->val, t->B, (vw + t->B - 1) / t->B, C, t->T, rows, t->obj.peak_ms))) return rc;
+        if (t->obj.classify && (rc = pf_batcher_labels(&t->in, t->obj.K, t->obj.multi))) return rc;
+        if ((t->evaluate = t->obj.classify && pf_params_bool(p, "evaluate"))) {
+            if (!t->obj.init_from[0]) return pf_err(PF_EINVAL, "trainer: evaluate = true scores a fine-tuned model: set init_from to its checkpoint directory");
+            if ((rc = pf_stage_load_params(&t->hst, t->obj.init_from))) return rc;
+            pf_finetune_val_begin(t->ft);
+        }
+        if (t->obj.classify && t->has_val && (rc = pf_batcher_labels(&t->val, t->obj.K, t->obj.multi))) return rc;
     }
     int64_t keep = -1;
     if (pf_node_resume_dir(n)) {
@@ -261,8 +288,10 @@ static pf_step_opt step_opt(pf_node *n, const trainer_t *t, int64_t step)
 static int flags_of(const trainer_t *t, int64_t step)
 {
     int f = 0;
-    if (step + 1 >= t->steps) f |= PF_STEP_FINAL;
+    if (step + 1 >= t->steps || t->stop_next) f |= PF_STEP_FINAL;
     if (t->ckpt_dir[0] && ((f & PF_STEP_FINAL) || (t->every > 0 && (step + 1) % t->every == 0))) f |= PF_STEP_CKPT;
+    /* classify: every validated step is checkpointed, so that the best one can be named (DIR/best) */
+    if (t->ckpt_dir[0] && t->obj.classify && t->val_every > 0 && (step + 1) % t->val_every == 0) f |= PF_STEP_CKPT;
     return f;
 }
 
@@ -278,7 +307,11 @@ static void write_row(trainer_t *t, int64_t step, uint32_t epoch, const char *sp
     put_num(t->mf, a->rank_n ? (double)a->rank_ok / a->rank_n : NAN);
     put_num(t->mf, norm);
     put_num(t->mf, wps);
-    fprintf(t->mf, ",%d,%d,%d,%d\n", t->bad_run, a->no_feat, a->no_peaks, a->no_neg);
+    fprintf(t->mf, ",%d,%d,%d,%d", t->bad_run, a->no_feat, a->no_peaks, a->no_neg);
+    int val = !strcmp(split, "val");
+    put_num(t->mf, val ? t->val_acc : t->train_acc);
+    put_num(t->mf, val ? t->val_f1 : NAN);
+    fputc('\n', t->mf);
     fflush(t->mf);
 }
 
@@ -298,6 +331,7 @@ static int step_done(pf_node *n, trainer_t *t, double total, uint32_t epoch, int
     double wps = (double)t->B * t->M / ((double)(now - t->t_step) / 1e9);
     t->t_step = now;
     double norm = sqrt(total) / t->M;
+    t->train_acc = t->ft ? pf_finetune_train_acc(t->ft) : NAN;
     if (applied) t->bad_run = 0;
     else {
         t->bad_run++;
@@ -305,7 +339,10 @@ static int step_done(pf_node *n, trainer_t *t, double total, uint32_t epoch, int
         pf_warn("step %lld: non-finite loss or gradient (loss %g, norm %g): skipped, parameters unchanged", (long long)step + 1, loss, norm);
     }
     write_row(t, step, epoch, "train", &t->acc, norm, wps);
-    if (step == 0 || (step + 1) % 10 == 0 || (flags & PF_STEP_FINAL))
+    if (t->ft && (step == 0 || (step + 1) % 10 == 0 || (flags & PF_STEP_FINAL)))
+        pf_info("step %lld/%lld epoch %u: loss %.6f, accuracy %.3f, grad norm %.4f, lr %.3g, %.1f windows/s", (long long)step + 1,
+                (long long)t->steps, epoch, loss, t->train_acc, norm, (double)pf_lr_at(&t->sched, step), wps);
+    else if (step == 0 || (step + 1) % 10 == 0 || (flags & PF_STEP_FINAL))
         pf_info("step %lld/%lld epoch %u: loss %.6f (masked %.4g, contrastive %.4g, global %.4g, peak %.4g), grad norm %.4f, lr %.3g, %.1f windows/s",
                 (long long)step + 1, (long long)t->steps, epoch, loss, acc_mean(&t->acc, TERM_MASKED), acc_mean(&t->acc, TERM_CON),
                 acc_mean(&t->acc, TERM_GLOBAL), acc_mean(&t->acc, TERM_PEAK), norm, (double)pf_lr_at(&t->sched, step), wps);
@@ -337,6 +374,7 @@ static int step_done(pf_node *n, trainer_t *t, double total, uint32_t epoch, int
     if (flags & PF_STEP_VAL) { /* its validation pass follows: the end waits for it */
         t->val_step = step;
         memset(&t->vacc, 0, sizeof t->vacc);
+        if (t->ft) pf_finetune_val_begin(t->ft);
         if (flags & PF_STEP_FINAL) { t->pending_done = 1; return PF_OK; }
     }
     if (flags & PF_STEP_FINAL) {
@@ -348,12 +386,37 @@ static int step_done(pf_node *n, trainer_t *t, double total, uint32_t epoch, int
 }
 
 /* One validation micro-batch's terms; after the last, the row. */
+/* classify: score the pass; name the best checkpoint; early stopping. */
+static int val_scored(pf_node *n, trainer_t *t)
+{
+    pf_cls_metrics m;
+    int improved = 0, rc = pf_finetune_val_end(t->ft, &m, &improved);
+    if (rc) return rc;
+    t->val_acc = m.accuracy;
+    t->val_f1 = m.macro_f1;
+    gauge(n, "val_f1_e6", m.macro_f1);
+    pf_info("validation after step %lld: loss %.6f, accuracy %.4f, macro-F1 %.4f, macro AUROC %.4f (%zu windows)%s", (long long)t->val_step + 1,
+            acc_mean(&t->vacc, TERM_TOTAL), m.accuracy, m.macro_f1, m.macro_auroc, m.n, improved ? ": the best so far" : "");
+    if (improved && t->val_step >= 0 && t->ckpt_dir[0] && t->saved_step == t->val_step &&
+        (rc = pf_ckpt_mark_best(t->ckpt_dir, t->val_step, t->windows, (int)t->in.epoch)))
+        return rc;
+    int pat = pf_finetune_patience(t->ft);
+    if (!improved && pat > 0 && pf_finetune_since_best(t->ft) >= pat && !t->stop_next && !t->pending_done) {
+        t->stop_next = 1;
+        pf_info("early stopping: %d validation passes without a better macro-F1 than %.4f; the next step is the last", pat,
+                pf_finetune_best_f1(t->ft));
+    }
+    return PF_OK;
+}
+
 static int val_micro(pf_node *n, trainer_t *t, const pf_obj_terms *o, int last)
 {
     acc_add(&t->vacc, o);
     if (!last) return PF_OK;
+    int rc = t->ft ? val_scored(n, t) : PF_OK;
+    if (rc) return rc;
     write_row(t, t->val_step, t->in.epoch, "val", &t->vacc, NAN, NAN);
-    pf_info("validation after step %lld: loss %.6f (masked %.4g, contrastive %.4g, global %.4g, peak %.4g), ranking accuracy %.3f (%d anchor-positive pairs)",
+    if (!t->ft) pf_info("validation after step %lld: loss %.6f (masked %.4g, contrastive %.4g, global %.4g, peak %.4g), ranking accuracy %.3f (%d anchor-positive pairs)",
             (long long)t->val_step + 1, acc_mean(&t->vacc, TERM_TOTAL), acc_mean(&t->vacc, TERM_MASKED), acc_mean(&t->vacc, TERM_CON),
             acc_mean(&t->vacc, TERM_GLOBAL), acc_mean(&t->vacc, TERM_PEAK),
             t->vacc.rank_n ? (double)t->vacc.rank_ok / t->vacc.rank_n : NAN, t->vacc.rank_n);
@@ -369,11 +432,31 @@ static int val_micro(pf_node *n, trainer_t *t, const pf_obj_terms *o, int last)
 
 /* ---- fused ---- */
 
+/* classify: one micro-batch through the stages and the head; a frozen encoder
+ * runs in eval mode and is not differentiated. */
+static int fused_classify(trainer_t *t, const pf_batcher *bt, int mi, int B, int64_t step, int train, pf_obj_terms *o)
+{
+    int F = t->R, TP = t->T / t->tc.patch, enc = train && !t->obj.freeze;
+    memset(o, 0, sizeof *o);
+    o->masked = o->con = o->global = o->peak = NAN;
+    const float *lab = bt->lab + (size_t)mi * t->B * (bt->multi ? bt->K : 1);
+    int rc = pf_wavelet_forward(t->w, t->wst.p, pf_batcher_micro(bt, mi), B, enc, pf_stage_key(t->seed, step, mi, PF_SITE_WAVELET));
+    if (!rc) rc = pf_tstage_forward(t->ts, t->tst.p, pf_wavelet_output(t->w), B, F, TP, t->zeros, enc, 0,
+                                    pf_stage_key(t->seed, step, mi, PF_SITE_ENCODER));
+    float loss = NAN;
+    if (!rc) rc = pf_finetune_micro(t->ft, t->hst.p, pf_tstage_encoded(t->ts), B, F * TP, lab, train,
+                                    pf_stage_key(t->seed, step, mi, PF_SITE_HEAD), &loss, enc ? t->dz : NULL);
+    o->total = loss;
+    if (!rc && enc) rc = pf_tstage_backward(t->ts, t->tst.p, t->dz, NULL, t->dspec);
+    if (!rc && enc) rc = pf_wavelet_backward(t->w, t->wst.p, t->dspec, NULL);
+    return rc;
+}
+
 /* Forward (and, training, backward) of one micro-batch through every stage in this process. */
 static int fused_micro(trainer_t *t, const pf_batcher *bt, int mi, int64_t step, int train, pf_obj_terms *o)
 {
     int F = t->R, TP = t->T / t->tc.patch, RB = t->rows * t->B;
-    pf_aux a = {t->B, t->rows, t->obj.w_masked > 0, bt->F, NULL, NULL, NULL, NULL};
+    pf_aux a = {t->B, t->rows, t->obj.w_masked > 0, bt->F, NULL, NULL, NULL, NULL, NULL, 0};
     size_t s0 = (size_t)mi * t->B;
     float *feat = malloc(sizeof(float) * t->B * (bt->F ? bt->F : 1));
     if (!feat) return PF_ENOMEM;
@@ -382,6 +465,10 @@ static int fused_micro(trainer_t *t, const pf_batcher *bt, int mi, int64_t step,
     a.feat = feat;
     a.peaks = bt->peaks + s0 * t->T;
     a.flags = bt->flags + s0;
+    if (t->ft) {
+        free(feat);
+        return fused_classify(t, bt, mi, t->B, step, train, o);
+    }
     uint64_t mkey = train ? pf_stage_key(t->seed, step, mi, PF_SITE_MASK) : pf_stage_key(t->seed, 0, mi, PF_SITE_VAL);
     pf_tstage_set_mask_rows(t->ts, t->B); /* the anchors only, as the transformer node */
     int rc = pf_wavelet_forward(t->w, t->wst.p, a.x, RB, train, pf_stage_key(t->seed, step, mi, PF_SITE_WAVELET));
@@ -431,14 +518,17 @@ static int fused_step(pf_node *n, trainer_t *t)
         pf_node_heartbeat(n);
     }
     sq_h = isfinite(t->acc.sum[TERM_TOTAL]) ? pf_grad_sqnorm(t->hst.p) : NAN;
-    sq_t = pf_grad_sqnorm(t->tst.p);
-    sq_w = pf_grad_sqnorm(t->wst.p);
+    int frozen = t->obj.freeze; /* no gradient, no update (AdamW's decay would still move them) */
+    sq_t = frozen ? 0 : pf_grad_sqnorm(t->tst.p);
+    sq_w = frozen ? 0 : pf_grad_sqnorm(t->wst.p);
     double total = pf_stage_total_sq(sq_h, sq_t, sq_w);
     pf_step_opt o = step_opt(n, t, t->step);
     o.flags = flags_of(t, t->step);
-    int applied = pf_stage_update(&t->wst, &o, total);
-    pf_stage_update(&t->tst, &o, total);
-    pf_stage_update(&t->hst, &o, total);
+    int applied = pf_stage_update(&t->hst, &o, total);
+    if (!frozen) {
+        pf_stage_update(&t->wst, &o, total);
+        pf_stage_update(&t->tst, &o, total);
+    }
     int val = t->has_val && ((o.flags & PF_STEP_FINAL) || (t->val_every > 0 && (t->step + 1) % t->val_every == 0));
     rc = step_done(n, t, total, t->in.epoch, o.flags | (val ? PF_STEP_VAL : 0), applied);
     if (rc < 0 || !val) return rc;
@@ -462,6 +552,10 @@ static int split_micro(pf_node *n, trainer_t *t, const pf_msg *m, const int64_t 
     pf_aux a;
     if ((rc = pf_aux_get(m, C, T, &a))) return rc;
     if ((uint32_t)(a.rows * a.B) != RB) return pf_err(PF_EFORMAT, "trainer: %u encoded rows, layout says %d x %d", RB, a.rows, a.B);
+    int lw = t->obj.multi ? t->obj.K : 1;
+    if (t->obj.classify && (!a.lab || a.lab_w != lw))
+        return pf_err(PF_EFORMAT, "trainer: the first stage sends %s, objective classify takes %d per window: set objective = \"classify\", "
+                      "classes and loss on the wavelet node as here", a.lab ? "labels of another width" : "no labels", lw);
     if (a.rows != t->obj.rows)
         return pf_err(PF_EFORMAT, "trainer: the first stage sends %d row(s) per window, objective '%s' needs %d: set the same "
                       "objective on the wavelet node", a.rows, t->obj.preset == PF_OBJ_PHYSIOWAVE ? "physiowave" : t->obj.preset == PF_OBJ_PHYSIOCLR ? "physioclr" : "hybrid", t->obj.rows);
@@ -469,7 +563,7 @@ static int split_micro(pf_node *n, trainer_t *t, const pf_msg *m, const int64_t 
         return pf_err(PF_EFORMAT, "trainer: the first stage %s the tokens, the objective's masked weight is %g: set the same objective on the wavelet node",
                       a.masked ? "masks" : "does not mask", t->obj.w_masked);
     if (train && !t->M) t->M = (int)meta[2];
-    if (!t->run) {
+    if (!t->run && !t->ft) {
         if ((rc = build_objective(n, t, a.B, C, T, (int)L / (T / t->tc.patch), a.rows))) return rc;
     }
     if (a.B != t->B || (int)(RB * L) != t->rows * t->N / 1 || (train && meta[2] != t->M))
@@ -480,20 +574,34 @@ static int split_micro(pf_node *n, trainer_t *t, const pf_msg *m, const int64_t 
     const pf_section *mk = tg ? pf_tmsg_get(m, "mask", PF_DT_F32, 2, dm) : NULL;
     if (!mk) return PF_EFORMAT;
     pf_obj_terms o;
+    float closs = NAN;
+    if (t->ft) {
+        memset(&o, 0, sizeof o);
+        o.masked = o.con = o.global = o.peak = NAN;
+    }
     if (!train) { /* a validation micro-batch: forward only */
         if (meta[0] != t->val_step) return pf_err(PF_EFORMAT, "trainer: validation of step %lld while expecting step %lld", (long long)meta[0], (long long)t->val_step);
-        rc = pf_objective_step(t->run, t->hst.p, z->data, tg->data, mk->data, &a, 0, 0, 0, &o, NULL, NULL);
+        if (t->ft) {
+            rc = pf_finetune_micro(t->ft, t->hst.p, z->data, a.B, (int)L, a.lab, 0, 0, &closs, NULL);
+            o.total = closs;
+        } else rc = pf_objective_step(t->run, t->hst.p, z->data, tg->data, mk->data, &a, 0, 0, 0, &o, NULL, NULL);
         return rc ? rc : val_micro(n, t, &o, meta[1] == meta[2] - 1);
     }
     if (meta[0] != t->step) return pf_err(PF_EFORMAT, "trainer: micro-batch of step %lld while at step %lld", (long long)meta[0], (long long)t->step);
-    rc = pf_objective_step(t->run, t->hst.p, z->data, tg->data, mk->data, &a, 1, pf_stage_key(t->seed, meta[0], (int)meta[1], PF_SITE_HEAD),
-                           pf_stage_key(t->seed, meta[0], (int)meta[1], PF_SITE_SIGNAL), &o, t->dz, t->detach ? NULL : t->dtarget);
+    if (t->ft) { /* a frozen encoder gets zeros back (its stages neither differentiate nor update) */
+        rc = pf_finetune_micro(t->ft, t->hst.p, z->data, a.B, (int)L, a.lab, 1, pf_stage_key(t->seed, meta[0], (int)meta[1], PF_SITE_HEAD),
+                               &closs, t->obj.freeze ? NULL : t->dz);
+        if (t->obj.freeze) memset(t->dz, 0, sizeof(float) * RB * L * D);
+        o.total = closs;
+    } else
+        rc = pf_objective_step(t->run, t->hst.p, z->data, tg->data, mk->data, &a, 1, pf_stage_key(t->seed, meta[0], (int)meta[1], PF_SITE_HEAD),
+                               pf_stage_key(t->seed, meta[0], (int)meta[1], PF_SITE_SIGNAL), &o, t->dz, t->detach ? NULL : t->dtarget);
     if (rc) return rc;
     acc_add(&t->acc, &o);
     pf_msg *g = pf_msg_create(PF_MSG_TENSOR, "grad");
     uint32_t four = 4, dz[3] = {RB, L, D};
     if (!g || pf_tmsg_add(g, "meta", PF_DT_I64, 1, &four, meta) || pf_tmsg_add(g, "dz", PF_DT_F32, 3, dz, t->dz) ||
-        (!t->detach && pf_tmsg_add(g, "dtarget", PF_DT_F32, 3, dt, t->dtarget))) {
+        (!t->detach && !t->ft && pf_tmsg_add(g, "dtarget", PF_DT_F32, 3, dt, t->dtarget))) {
         pf_msg_destroy(g);
         return PF_ENOMEM;
     }
@@ -512,6 +620,41 @@ static int split_micro(pf_node *n, trainer_t *t, const pf_msg *m, const int64_t 
     return pf_node_send(n, "back", g);
 }
 
+/* evaluate: the first `count` windows held, forward only, into the pass's scores. */
+static int evaluate_held(pf_node *n, trainer_t *t, int count)
+{
+    for (int mi = 0; mi * t->B < count; mi++) {
+        int B = count - mi * t->B < t->B ? count - mi * t->B : t->B, rc;
+        pf_obj_terms o;
+        if ((rc = fused_classify(t, &t->in, mi, B, 0, 0, &o))) return pf_err_context(rc, "evaluating micro-batch %d", mi);
+        acc_add(&t->vacc, &o);
+        pf_node_count(n, "evaluated", (uint64_t)B);
+        pf_node_heartbeat(n);
+    }
+    return PF_OK;
+}
+
+/* evaluate: the metrics of every window, as a table in the log and as JSON. */
+static int evaluate_end(pf_node *n, trainer_t *t)
+{
+    int rc = evaluate_held(n, t, t->in.n);
+    pf_cls_metrics m;
+    int improved;
+    if (!rc) rc = pf_finetune_val_end(t->ft, &m, &improved);
+    if (rc) return rc;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return pf_err(PF_ENOMEM, "trainer: out of memory");
+    pf_cls_print(&m, f);
+    fclose(f);
+    pf_info("evaluated %zu windows with %s (loss %.6f):", m.n, t->obj.init_from, acc_mean(&t->vacc, TERM_TOTAL));
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) pf_info("%s", line);
+    free(buf);
+    gauge(n, "val_f1_e6", m.macro_f1);
+    return PF_OK;
+}
+
 static int trainer_process(pf_node *n, void *state, const char *port, pf_msg *m)
 {
     trainer_t *t = state;
@@ -522,6 +665,7 @@ static int trainer_process(pf_node *n, void *state, const char *port, pf_msg *m)
         }
         if (pf_node_stopping(n)) return PF_DONE; /* Ctrl-C: finish() checkpoints the last step taken */
         int full = 0, rc = pf_batcher_take(n, &t->in, m, &full);
+        if (t->evaluate) return rc || !full ? rc : evaluate_held(n, t, t->M * t->B);
         return rc || !full ? rc : fused_step(n, t);
     }
     uint32_t four = 4;
@@ -532,7 +676,7 @@ static int trainer_process(pf_node *n, void *state, const char *port, pf_msg *m)
     if (!tot) return pf_node_reject(n, "protocol", m, "%s", pf_errmsg());
     const double *tv = tot->data;
     if (!strcmp(m->id, "end")) { /* the stream ended before the step count: checkpoint what was taken */
-        if (!t->run || t->saved_step == (int64_t)((const int64_t *)meta->data)[0]) return PF_OK;
+        if ((!t->run && !t->ft) || t->saved_step == (int64_t)((const int64_t *)meta->data)[0]) return PF_OK;
         int64_t step = ((const int64_t *)meta->data)[0];
         int rc = pf_stage_save(&t->hst, t->ckpt_dir, step, (int64_t)tv[1]);
         if (!rc) rc = pf_ckpt_manifest_write(t->ckpt_dir, step, (int64_t)tv[1], (int)tv[2]);
@@ -543,7 +687,7 @@ static int trainer_process(pf_node *n, void *state, const char *port, pf_msg *m)
         return rc;
     }
     if (strcmp(m->id, "step")) return pf_node_reject(n, "protocol", m, "unknown stage message '%s'", m->id);
-    if (((const int64_t *)meta->data)[0] != t->step || !t->run)
+    if (((const int64_t *)meta->data)[0] != t->step || (!t->run && !t->ft))
         return pf_err(PF_EFORMAT, "trainer: update of step %lld while at step %lld", (long long)((const int64_t *)meta->data)[0], (long long)t->step);
     pf_step_opt o = step_opt(n, t, t->step);
     o.flags = (int)tv[3];
@@ -555,6 +699,7 @@ static int trainer_process(pf_node *n, void *state, const char *port, pf_msg *m)
 static int trainer_finish(pf_node *n, void *state, int interrupted)
 {
     trainer_t *t = state;
+    if (t->evaluate) return interrupted ? PF_OK : evaluate_end(n, t);
     if (t->fused && t->step > 0 && t->saved_step != t->step - 1 && t->ckpt_dir[0]) {
         /* the stream ended before the step count */
         int64_t step = t->step - 1;
@@ -583,6 +728,7 @@ static void trainer_destroy(void *state)
     if (t->mf) fclose(t->mf);
     pf_rhead_destroy(t->head);
     pf_rhead_destroy(t->sig);
+    pf_finetune_destroy(t->ft);
     pf_objective_destroy(t->run);
     pf_featstats_destroy(t->fs);
     pf_batcher_free(&t->val);

@@ -19,6 +19,7 @@
 
 static const pf_param_spec transformer_params[] = {
     PF_STAGE_TRANSFORMER_PARAMS,
+    PF_STAGE_LABEL_PARAMS,
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -42,6 +43,8 @@ typedef struct {
     pf_step_opt opt;     /* from the last gradient of the current step */
     char ckpt_dir[1024];
     int64_t saved_step;
+    int freeze;          /* freeze_encoder: eval mode, no gradient, no update */
+    char init_from[1024];
     uint64_t wait_ns;    /* waiting for the trainer's gradients */
 } tnode;
 
@@ -52,6 +55,8 @@ static int transformer_create(pf_node *n, void **state)
     *state = s;
     s->seed = pf_node_seed(n);
     s->saved_step = -1;
+    s->freeze = pf_params_bool(pf_node_params(n), "freeze_encoder");
+    snprintf(s->init_from, sizeof s->init_from, "%s", pf_params_string(pf_node_params(n), "init_from"));
     return pf_stage_tfm_cfg(pf_node_params(n), &s->tc, &s->mc);
 }
 
@@ -64,6 +69,9 @@ static int build(pf_node *n, tnode *s, int B, int R, int T)
     s->dspec = malloc(sizeof(float) * (size_t)B * R * T);
     s->nomask = calloc((size_t)B * R * (T / s->tc.patch), sizeof(float));
     if (!s->ts || !s->dspec || !s->nomask) return pf_err_context(PF_EINVAL, "transformer stage (%s, %d x %d tokens)", s->tc.name, B, R * (T / s->tc.patch));
+    int rc;
+    if (s->init_from[0] && !pf_node_resume_dir(n) && (rc = pf_stage_init_encoder(s->init_from, &s->tc, NULL, &s->st))) return rc;
+    if (s->freeze) memset(s->dspec, 0, sizeof(float) * (size_t)B * R * T); /* what a frozen stage sends back */
     pf_info("transformer stage: preset %s (D %d, %d layers, %d heads), %d tokens per window, %zu parameters%s", s->tc.name,
             s->tc.dim, s->tc.depth, s->tc.heads, R * (T / s->tc.patch), s->st.p->n_params,
             pf_node_resume_dir(n) ? ", resumed" : "");
@@ -86,7 +94,7 @@ static int micro_batch(pf_node *n, tnode *s, const pf_msg *m, const int64_t *met
     /* masks on the anchors only: their views and neighbours are the clean targets of the contrast */
     pf_tstage_set_mask_rows(s->ts, (int)((const int64_t *)lay->data)[0]);
     /* validation: no dropout, and the same masks at every evaluation */
-    rc = pf_tstage_forward(s->ts, s->st.p, sp->data, B, F, TP, masked ? NULL : s->nomask, !val,
+    rc = pf_tstage_forward(s->ts, s->st.p, sp->data, B, F, TP, masked ? NULL : s->nomask, !val && !s->freeze,
                            val ? pf_stage_key(s->seed, 0, (int)micro, PF_SITE_VAL) : pf_stage_key(s->seed, step, (int)micro, PF_SITE_MASK),
                            pf_stage_key(s->seed, step, (int)micro, PF_SITE_ENCODER));
     if (rc) return rc;
@@ -124,7 +132,7 @@ static int micro_batch(pf_node *n, tnode *s, const pf_msg *m, const int64_t *met
     const pf_section *gt = NULL;
     for (int i = 0; i + 1 < g->n_sections; i++) /* the target's gradient is there unless detached */
         if (g->sec[i].type == PF_SEC_NAME && g->sec[i].bytes == 7 && !memcmp(g->sec[i].data, "dtarget", 7)) gt = pf_tmsg_get(g, "dtarget", PF_DT_F32, 3, dt);
-    rc = pf_tstage_backward(s->ts, s->st.p, gz->data, gt ? gt->data : NULL, s->dspec);
+    rc = s->freeze ? PF_OK : pf_tstage_backward(s->ts, s->st.p, gz->data, gt ? gt->data : NULL, s->dspec);
     pf_msg *b = rc ? NULL : pf_msg_create(PF_MSG_TENSOR, "grad");
     uint32_t ds[3] = {(uint32_t)B, (uint32_t)R, (uint32_t)T};
     if (!rc && (!b || pf_tmsg_add(b, "meta", PF_DT_I64, 1, &four, meta) || pf_tmsg_add(b, "dspec", PF_DT_F32, 3, ds, s->dspec)))
@@ -137,7 +145,7 @@ static int micro_batch(pf_node *n, tnode *s, const pf_msg *m, const int64_t *met
         rc = !cd ? PF_EFORMAT : pf_step_opt_unpack(o8->data, &s->opt);
         if (!rc) {
             snprintf(s->ckpt_dir, sizeof s->ckpt_dir, "%.*s", (int)cd->bytes, (const char *)cd->data);
-            double v[2] = {((const double *)sq->data)[0], pf_grad_sqnorm(s->st.p)};
+            double v[2] = {((const double *)sq->data)[0], s->freeze ? 0 : pf_grad_sqnorm(s->st.p)};
             uint32_t two = 2, nc = (uint32_t)cd->bytes;
             if (pf_tmsg_add(b, "opt", PF_DT_F64, 1, (uint32_t[]){PF_STEP_OPT_N}, o8->data) ||
                 pf_tmsg_add(b, "sq", PF_DT_F64, 1, &two, v) || pf_tmsg_add(b, "ckpt_dir", PF_DT_U8, 1, &nc, cd->data))
@@ -161,7 +169,7 @@ static int transformer_process(pf_node *n, void *state, const char *port, pf_msg
     if (!tot) return pf_node_reject(n, "protocol", m, "%s", pf_errmsg());
     const double *tv = tot->data;
     int64_t step = ((const int64_t *)meta->data)[0];
-    if (!strcmp(m->id, "step") && s->ts && !pf_stage_update(&s->st, &s->opt, tv[0])) pf_node_count(n, "skipped_steps", 1);
+    if (!strcmp(m->id, "step") && s->ts && !s->freeze && !pf_stage_update(&s->st, &s->opt, tv[0])) pf_node_count(n, "skipped_steps", 1);
     if (((int)tv[3] & PF_STEP_CKPT) && s->ts && s->ckpt_dir[0] && s->saved_step != step) {
         int rc = pf_stage_save(&s->st, s->ckpt_dir, step, (int64_t)tv[1]);
         if (rc) return rc;

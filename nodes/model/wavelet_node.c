@@ -20,6 +20,7 @@ static const pf_param_spec wavelet_params[] = {
     PF_STAGE_BATCH_PARAMS,
     PF_STAGE_WAVELET_PARAMS,
     PF_STAGE_OBJECTIVE_PARAMS,
+    PF_STAGE_LABEL_PARAMS,
     PF_STAGE_VAL_PARAMS,
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
@@ -70,12 +71,15 @@ static int wavelet_create(pf_node *n, void **state)
     s->R = (s->wc.levels + 1) * s->C;
     s->w = pf_stage_build_wavelet(&s->st, &s->wc, s->rows * s->B, s->T, s->seed, pf_node_resume_dir(n));
     if (!s->w) return pf_err_context(PF_EINVAL, "wavelet stage");
+    if (s->obj.init_from[0] && !pf_node_resume_dir(n) && (rc = pf_stage_load_params(&s->st, s->obj.init_from))) return rc;
     if ((rc = pf_batcher_init(&s->in, s->B, s->M, s->C, s->T, s->rows, s->obj.peak_ms))) return rc;
     s->in.count_missing = s->obj.w_con > 0 || s->obj.w_peak > 0;
     s->has_val = pf_node_input_connected(n, "val");
     s->val_every = (int)pf_params_int(p, "val_every");
     int vw = (int)pf_params_int(p, "val_windows");
     if (s->has_val && (rc = pf_batcher_init(&s->val, s->B, (vw + s->B - 1) / s->B, s->C, s->T, s->rows, s->obj.peak_ms))) return rc;
+    if (s->obj.classify && (rc = pf_batcher_labels(&s->in, s->obj.K, s->obj.multi))) return rc;
+    if (s->obj.classify && s->has_val && (rc = pf_batcher_labels(&s->val, s->obj.K, s->obj.multi))) return rc;
     if (pf_node_resume_dir(n)) {
         int64_t st, w;
         if ((rc = pf_ckpt_manifest_read(pf_node_resume_dir(n), &st, &w, NULL))) return rc;
@@ -105,7 +109,7 @@ static pf_msg *tensor_msg(const char *id, int64_t step, int micro, int M, int B,
 
 static int forward(wstage *s, int micro)
 {
-    int rc = pf_wavelet_forward(s->w, s->st.p, pf_batcher_micro(&s->in, micro), s->rows * s->B, 1,
+    int rc = pf_wavelet_forward(s->w, s->st.p, pf_batcher_micro(&s->in, micro), s->rows * s->B, !s->obj.freeze,
                                 pf_stage_key(s->seed, s->step, micro, PF_SITE_WAVELET));
     s->held = rc ? -1 : micro;
     return rc;
@@ -179,8 +183,9 @@ static int run_step(pf_node *n, wstage *s)
             pf_msg_destroy(g);
             return pf_err_context(PF_EFORMAT, "stage protocol");
         }
-        if (s->held != mi && (rc = forward(s, mi))) { pf_msg_destroy(g); return rc; }
-        rc = pf_wavelet_backward(s->w, s->st.p, ds->data, NULL);
+        /* a frozen front-end (freeze_encoder) takes no gradient */
+        if (!s->obj.freeze && s->held != mi && (rc = forward(s, mi))) { pf_msg_destroy(g); return rc; }
+        if (!s->obj.freeze) rc = pf_wavelet_backward(s->w, s->st.p, ds->data, NULL);
         if (!rc && mi == s->M - 1) {
             const pf_section *o = pf_tmsg_get(g, "opt", PF_DT_F64, 1, (uint32_t[]){PF_STEP_OPT_N});
             const pf_section *sq = o ? pf_tmsg_get(g, "sq", PF_DT_F64, 1, (uint32_t[]){2}) : NULL;
@@ -194,8 +199,8 @@ static int run_step(pf_node *n, wstage *s)
         pf_msg_destroy(g);
         if (rc) return pf_err_context(rc, "wavelet backward, step %lld micro-batch %d", (long long)s->step, mi);
     }
-    double total = pf_stage_total_sq(sq_later[0], sq_later[1], pf_grad_sqnorm(s->st.p));
-    if (!pf_stage_update(&s->st, &opt, total)) pf_node_count(n, "skipped_steps", 1);
+    double total = pf_stage_total_sq(sq_later[0], sq_later[1], s->obj.freeze ? 0 : pf_grad_sqnorm(s->st.p));
+    if (!s->obj.freeze && !pf_stage_update(&s->st, &opt, total)) pf_node_count(n, "skipped_steps", 1);
     s->windows += (int64_t)s->M * s->B;
     if (opt.flags & PF_STEP_CKPT) {
         int rc = pf_stage_save(&s->st, s->ckpt_dir, s->step, s->windows);

@@ -70,7 +70,7 @@ static void run_mode(const char *mode)
     fs.mean = calloc(F, sizeof(double)); fs.std = calloc(F, sizeof(double)); fs.components = calloc((size_t)K * F, sizeof(double));
     for (int i = 0; i < F; i++) { fs.mean[i] = mean[i]; fs.std[i] = std[i]; }
     for (int i = 0; i < K * F; i++) fs.components[i] = comp[i];
-    pf_objective o = {PF_OBJ_HYBRID, 1, 1, 0.2, 0.1, 40, 3};
+    pf_objective o = {PF_OBJ_HYBRID, 1, 1, 0.2, 0.1, 40, 3, 0, 0, 0, 0, ""};
     pf_contrast_cfg cc = {(float)attr(".", "tau"), (float)attr(".", "delta"), strcmp(mode, "supcon") ? PF_CONTRAST_PHYSIOCLR : PF_CONTRAST_SUPCON};
     pf_objective_run *run = pf_objective_create(&o, &cc, &fs, mh, sh, B, C, R, TP, P, D);
     float *z = rd("z", (size_t)3 * B * N * D), *tg = rd("target", (size_t)3 * B * N * P), *mk = rd("mask", (size_t)3 * B * N);
@@ -78,7 +78,7 @@ static void run_mode(const char *mode)
     uint8_t *pk = malloc((size_t)B * T), *fl = malloc(B);
     for (int i = 0; i < B * T; i++) pk[i] = (uint8_t)pkf[i];
     for (int i = 0; i < B; i++) fl[i] = (uint8_t)flf[i];
-    pf_aux a = {B, 3, 1, F, x, feat, pk, fl};
+    pf_aux a = {B, 3, 1, F, x, feat, pk, fl, NULL, 0};
     float *dz = t_alloc((size_t)3 * B * N * D), *dt = t_alloc((size_t)3 * B * N * P);
     pf_obj_terms t;
     int rc = pf_objective_step(run, hst.p, z, tg, mk, &a, 1, 0, 0, &t, dz, dt);
