@@ -747,7 +747,7 @@ static void trainer_destroy(void *state)
 
 const pf_kind pf_kind_trainer = {
     .name = "trainer",
-    .doc = "model stage 3: the objective (masked / contrastive / global / peak-aware, any mix), AdamW schedule, metrics, validation, checkpoints (or every stage, fused)",
+    .doc = "model stage 3: the objective (masked / contrastive / global / peak-aware, any mix, or classify: fine-tuning), AdamW schedule, metrics, validation, checkpoints (or every stage, fused)",
     .params = trainer_params,
     .ports = trainer_ports,
     .create = trainer_create,
