@@ -3,7 +3,7 @@
 #include <string.h>
 
 extern const pf_kind pf_kind_synth, pf_kind_reader, pf_kind_sink, pf_kind_passthrough, pf_kind_discard, pf_kind_repeat,
-    pf_kind_shuffle, pf_kind_filter, pf_kind_rpeak, pf_kind_delineate, pf_kind_wavelet, pf_kind_transformer, pf_kind_trainer,
+    pf_kind_shuffle, pf_kind_filter, pf_kind_rpeak, pf_kind_delineate, pf_kind_wavelet, pf_kind_transformer, pf_kind_trainer, pf_kind_embed,
     pf_kind_live, pf_kind_monitor, pf_kind_dashboard;
 
 const pf_kind *const pf_kinds[] = {
@@ -20,6 +20,7 @@ const pf_kind *const pf_kinds[] = {
     &pf_kind_wavelet,     /* model: stage 1, learnable wavelet front-end */
     &pf_kind_transformer, /* model: stage 2, patch tokens, masking, encoder */
     &pf_kind_trainer,     /* model: stage 3, head, loss, optimiser schedule, checkpoints (or all stages fused) */
+    &pf_kind_embed,       /* model: embedding export (encoder of a checkpoint -> embedding file) */
     &pf_kind_live,        /* monitor: bedside stream receiver (many beds, one endpoint) */
     &pf_kind_monitor,     /* monitor: per-bed heart rate, rhythm, quality and alarms */
     &pf_kind_dashboard,   /* monitor: live web page of the beds (libmicrohttpd, Server-Sent Events) */

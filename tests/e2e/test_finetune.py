@@ -11,6 +11,8 @@ beat-centred, AAMI-labelled windows of the shared MIT-BIH records.
    encoder and head: JSON with as many rows as windows, identical twice;
 4. early stopping: with lr 0 nothing improves after the first pass, the run ends
    after patience + 1 steps instead of `steps`;
+6. the embed node (graph form of `physioflow embed`): one vector per beat with its
+   AAMI label, record and beat sample, written only when complete, read by probe;
 5. bad labels: classes = 3 rejects (counts, names) the beats of class 3 and 4, and
    trains on the rest; a split graph whose wavelet stage is not told `classify`
    fails naming the setting.
@@ -166,5 +168,27 @@ cn, _, _ = write("nolabels", True, steps=1, wextra='objective = "physiowave";')
 rn = run(cn)
 check(rn.returncode != 0 and "no labels" in rn.stderr and "wavelet" in rn.stderr,
       "a split graph whose first stage sends no labels fails naming the setting: " + rn.stderr[-600:])
+
+# 6. the embed node
+eg = os.path.join(TMP, "embed.cfg")
+eo = os.path.join(TMP, "emb.h5")
+with open(eg, "w") as f:
+    f.write('name = "ft-embed";\nseed = 5;\nnodes = (\n'
+            '  { name = "reader"; kind = "reader"; root = "%s"; records = ["203", "208"]; around = "beats"; cap = 8; window = 1152; },\n'
+            '  { name = "filter"; kind = "filter"; band = "bandpass"; f_lo = 0.5; f_hi = 40.0; resample = 500; normalize = "zscore"; },\n'
+            '  { name = "embed"; kind = "embed"; checkpoint = "%s/best"; out = "%s"; leads = 2; window = 1600; gate_heads = 2; batch = 6; }\n);\n'
+            'edges = ( { from = "reader"; to = "filter"; }, { from = "filter"; to = "embed"; } );\n' % (ROOT, ckf, eo))
+r6 = subprocess.run([EXE, "run", eg], capture_output=True, text=True, timeout=600)
+check(r6.returncode == 0 and os.path.exists(eo) and not os.path.exists(eo + ".partial"), "embed node wrote its file: " + r6.stderr[-800:])
+sent = [l for l in r6.stdout.splitlines() + r6.stderr.splitlines() if l.startswith("reader.0")]
+nwin = int(sent[0].split()[2]) if sent else -1
+if os.path.exists(eo):
+    with h5py.File(eo, "r") as f:
+        e, lab, rec, smp = f["embeddings"][:], f["labels"][:], [x.decode() if isinstance(x, bytes) else x for x in f["record"][:]], f["sample"][:]
+    check(e.shape == (nwin, 128) and np.isfinite(e).all(), "one finite 128-vector per window: %s for %d" % (e.shape, nwin))
+    check(set(lab.tolist()) <= {0, 1, 2, 3, 4} and len(set(lab.tolist())) >= 3, "AAMI labels kept: %s" % sorted(set(lab.tolist())))
+    check(set(rec) == {"203", "208"} and (smp > 0).all(), "records and beat samples kept")
+    rp = subprocess.run([EXE, "probe", eo, eo], capture_output=True, text=True, timeout=300)
+    check(rp.returncode == 0 and "macro-F1" in rp.stdout, "probe reads the embed node's file: " + rp.stderr[-400:])
 
 sys.exit(finish())
