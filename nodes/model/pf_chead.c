@@ -11,6 +11,8 @@ struct pf_chead {
     pf_chead_cfg cfg;
     int max_B, max_T, D, K, H;
     int n_w, n_b, f1_w, f1_b, f2_w, f2_b; /* mlp: norm, fc1, fc2; linear: fc2 is cls.fc */
+    int st_i;                             /* cls.pool_stats (standardize) */
+    double *mean, *m2, count;             /* running statistics of the pooled features */
     pf_arena *arena;
     float *pooled, *ln, *ln_mean, *ln_rstd, *h1, *g1, *logits, *probs, *dlogits, *dg1, *dh1, *dln, *dpooled;
     int *argmax, *labels;
@@ -101,6 +103,13 @@ pf_chead *pf_chead_create(const pf_chead_cfg *cfg, pf_pstore *p, int max_B, int 
         bad |= (h->f2_w = pf_pstore_add(p, "cls.fc.weight", 2, (int[]){K, D})) < 0;
         bad |= (h->f2_b = pf_pstore_add(p, "cls.fc.bias", 1, &K)) < 0;
     }
+    if (cfg->standardize) {
+        int n = 2 * D + 1;
+        bad |= (h->st_i = pf_pstore_add(p, "cls.pool_stats", 1, &n)) < 0;
+        h->mean = calloc((size_t)D, sizeof(double));
+        h->m2 = calloc((size_t)D, sizeof(double));
+        bad |= !h->mean || !h->m2;
+    }
     if (bad) {
         pf_err_context(PF_EINVAL, "classification head: registering parameters");
         pf_chead_destroy(h);
@@ -119,6 +128,7 @@ void pf_chead_init(pf_chead *h, pf_pstore *p, pf_rng *r)
         pf_init_linear(p, h->f1_w, h->f1_b, r);
     }
     pf_init_linear(p, h->f2_w, h->f2_b, r);
+    pf_chead_stats_put(h, p); /* no samples yet: mean 0, M2 0, count 0 */
 }
 
 /* ---- weighted, smoothed cross-entropy (PyTorch's formula for mean reduction):
@@ -163,6 +173,29 @@ static void wce_backward(float *dlogits, const float *probs, const int *y, const
     }
 }
 
+/* The running standard deviation (population), floored: a constant feature is not blown up. */
+static float stats_std(const pf_chead *h, int d)
+{
+    double v = h->count > 0 ? h->m2[d] / h->count : 1.0;
+    return (float)sqrt(v > 1e-12 ? v : 1e-12) + 1e-6f;
+}
+
+void pf_chead_stats_put(const pf_chead *h, pf_pstore *p)
+{
+    if (!h->cfg.standardize) return;
+    float *s = pf_pstore_data(p, h->st_i);
+    for (int d = 0; d < h->D; d++) { s[d] = (float)h->mean[d]; s[h->D + d] = (float)h->m2[d]; }
+    s[2 * h->D] = (float)h->count;
+}
+
+void pf_chead_stats_get(pf_chead *h, pf_pstore *p)
+{
+    if (!h->cfg.standardize) return;
+    const float *s = pf_pstore_data(p, h->st_i);
+    for (int d = 0; d < h->D; d++) { h->mean[d] = s[d]; h->m2[d] = s[h->D + d]; }
+    h->count = s[2 * h->D];
+}
+
 int pf_chead_forward(pf_chead *h, pf_pstore *p, const float *z, int B, int T, const int *labels,
                      const float *targets, int train, uint64_t key, float *loss)
 {
@@ -180,6 +213,21 @@ int pf_chead_forward(pf_chead *h, pf_pstore *p, const float *z, int B, int T, co
         for (int b = 0; b < B; b++) memcpy(h->pooled + (size_t)b * D, z + ((size_t)b * T + t) * D, sizeof(float) * D);
         break;
     }
+    }
+    if (h->cfg.standardize) {
+        // running statistics (this batch included when training), then (x - mean) / std in place
+        for (int b = 0; train && b < B; b++) {
+            h->count += 1;
+            for (int d = 0; d < D; d++) {
+                double x = h->pooled[(size_t)b * D + d], dm = x - h->mean[d];
+                h->mean[d] += dm / h->count;
+                h->m2[d] += dm * (x - h->mean[d]);
+            }
+        }
+        for (int d = 0; d < D; d++) {
+            float m = (float)h->mean[d], is = 1.0f / stats_std(h, d);
+            for (int b = 0; b < B; b++) h->pooled[(size_t)b * D + d] = (h->pooled[(size_t)b * D + d] - m) * is;
+        }
     }
     if (h->cfg.head == PF_CHEAD_MLP) {
         // LN [B, D] -> fc1 [B, H] -> GELU -> Drop -> fc2 [B, K]
@@ -242,6 +290,11 @@ int pf_chead_backward(pf_chead *h, pf_pstore *p, float *dz)
                            pf_pstore_data(p, h->f2_w), B, D, K);
     }
     if (!dz) return PF_OK;
+    if (h->cfg.standardize) /* the statistics are constants of the step */
+        for (int d = 0; d < D; d++) {
+            float is = 1.0f / stats_std(h, d);
+            for (int b = 0; b < B; b++) h->dpooled[(size_t)b * D + d] *= is;
+        }
     // dpooled [B, D] -> dz (=) [B, T, D]
     memset(dz, 0, sizeof(float) * (size_t)B * T * D);
     switch (h->cfg.pool) {
@@ -266,5 +319,7 @@ void pf_chead_destroy(pf_chead *h)
 {
     if (!h) return;
     pf_arena_destroy(h->arena);
+    free(h->mean);
+    free(h->m2);
     free(h);
 }

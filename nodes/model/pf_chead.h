@@ -40,6 +40,8 @@ typedef struct pf_chead_cfg {
     float class_weight[PF_CHEAD_MAX_CLASSES];
     int has_pos_weight;   /* bce: pos_weight [K] applies */
     float pos_weight[PF_CHEAD_MAX_CLASSES];
+    int standardize;      /* 0 (model.md); 1: pooled features minus their running mean, over their
+                             running standard deviation, per dimension, before the head */
 } pf_chead_cfg;
 
 /* model.md section 5: mean pooling, mlp, hidden 1024, dropout 0.1, ce with smoothing 0.1. */
@@ -59,6 +61,13 @@ void pf_chead_init(pf_chead *h, pf_pstore *p, pf_rng *r);
 // NULL for inference (then *loss is not written). Dropout masks from key when train = 1.
 int pf_chead_forward(pf_chead *h, pf_pstore *p, const float *z, int B, int T, const int *labels,
                      const float *targets, int train, uint64_t key, float *loss);
+/* standardize = 1: the statistics (Welford over every training sample so far, updated by
+ * each training forward before it standardises; fixed otherwise) live in the head and are
+ * mirrored in the tensor cls.pool_stats [2D + 1] = (mean, M2, count) of the stage's store so
+ * that checkpoints carry them. They are not trained: after an optimiser update (which would
+ * decay them) pf_chead_stats_put restores the tensor; after a load pf_chead_stats_get reads it. */
+void pf_chead_stats_put(const pf_chead *h, pf_pstore *p);
+void pf_chead_stats_get(pf_chead *h, pf_pstore *p);
 // d loss = 1 -> dz (=) [B, T, D] (may be NULL: a frozen encoder needs none); parameter
 // gradients accumulate.
 int pf_chead_backward(pf_chead *h, pf_pstore *p, float *dz);

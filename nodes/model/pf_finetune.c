@@ -56,6 +56,7 @@ pf_finetune *pf_finetune_create(const pf_params *p, const pf_objective *o, int D
     c.hidden = (int)pf_params_int(p, "head_hidden");
     c.dropout = (float)pf_params_double(p, "head_dropout");
     c.smoothing = o->multi ? 0 : (float)pf_params_double(p, "label_smoothing");
+    c.standardize = !strcmp(pf_params_string(p, "pool_norm"), "running");
     if (!rc) rc = numlist(p, "class_weights", o->K, c.class_weight);
     if (rc > 0) {
         c.has_class_weight = 1;
@@ -77,6 +78,7 @@ pf_finetune *pf_finetune_create(const pf_params *p, const pf_objective *o, int D
     if (!rc && !f->ids) rc = pf_err(PF_ENOMEM, "trainer: out of memory");
     if (!rc && !(f->head = pf_stage_build_chead(hst, &c, max_B, max_T, seed, resume_dir))) rc = pf_err_context(PF_EINVAL, "classification head");
     if (rc) { pf_finetune_destroy(f); return NULL; }
+    pf_chead_stats_get(f->head, hst->p); /* a resumed run's statistics */
     return f;
 }
 
@@ -117,6 +119,9 @@ int pf_finetune_micro(pf_finetune *f, pf_pstore *p, const float *z, int B, int T
     f->vn += B;
     return PF_OK;
 }
+
+void pf_finetune_after_update(pf_finetune *f, pf_pstore *p) { pf_chead_stats_put(f->head, p); }
+void pf_finetune_after_load(pf_finetune *f, pf_pstore *p) { pf_chead_stats_get(f->head, p); }
 
 double pf_finetune_train_acc(pf_finetune *f)
 {

@@ -21,6 +21,10 @@ pf_finetune *pf_finetune_create(const pf_params *p, const pf_objective *o, int D
 // Not training: the probabilities join the validation pass begun last.
 int pf_finetune_micro(pf_finetune *f, pf_pstore *p, const float *z, int B, int T, const float *lab, int train,
                       uint64_t key, float *loss, float *dz);
+/* After the head stage's optimiser update, and after its parameters were loaded: the
+ * running statistics of pool_norm = "running" (not trained) kept, or taken from the load. */
+void pf_finetune_after_update(pf_finetune *f, pf_pstore *p);
+void pf_finetune_after_load(pf_finetune *f, pf_pstore *p);
 /* Training accuracy of the micro-batches since the last call (NaN if none); resets. */
 double pf_finetune_train_acc(pf_finetune *f);
 void pf_finetune_val_begin(pf_finetune *f);

@@ -89,6 +89,7 @@
 #define PF_STAGE_CLASSIFY_PARAMS                                                                                      \
     {"pooling", PF_P_STRING, "mean", 0, 0, "mean|max|first|last", "classify: pooling of the encoded tokens"},       \
     {"head", PF_P_STRING, "mlp", 0, 0, "mlp|linear", "classify: LayerNorm, Linear D->head_hidden, GELU, dropout, Linear; or one Linear (a true linear probe)"}, \
+    {"pool_norm", PF_P_STRING, "none", 0, 0, "none|running", "classify: before the head, the pooled features as they are (model.md) or minus their running mean over their running standard deviation (not trained; kept in the checkpoint)"}, \
     {"head_hidden", PF_P_INT, "1024", 1, 65536, NULL, "classify: hidden width of the mlp head"},                   \
     {"head_dropout", PF_P_DOUBLE, "0.1", 0, 0.9, NULL, "classify: dropout of the mlp head"},                         \
     {"label_smoothing", PF_P_DOUBLE, "0.1", 0, 0.99, NULL, "classify, ce: label smoothing"},                        \

@@ -255,6 +255,7 @@ static int trainer_create(pf_node *n, void **state)
         if ((t->evaluate = t->obj.classify && pf_params_bool(p, "evaluate"))) {
             if (!t->obj.init_from[0]) return pf_err(PF_EINVAL, "trainer: evaluate = true scores a fine-tuned model: set init_from to its checkpoint directory");
             if ((rc = pf_stage_load_params(&t->hst, t->obj.init_from))) return rc;
+            pf_finetune_after_load(t->ft, t->hst.p);
             pf_finetune_val_begin(t->ft);
         }
         if (t->obj.classify && t->has_val && (rc = pf_batcher_labels(&t->val, t->obj.K, t->obj.multi))) return rc;
@@ -525,6 +526,7 @@ static int fused_step(pf_node *n, trainer_t *t)
     pf_step_opt o = step_opt(n, t, t->step);
     o.flags = flags_of(t, t->step);
     int applied = pf_stage_update(&t->hst, &o, total);
+    if (t->ft) pf_finetune_after_update(t->ft, t->hst.p);
     if (!frozen) {
         pf_stage_update(&t->wst, &o, total);
         pf_stage_update(&t->tst, &o, total);
@@ -693,6 +695,7 @@ static int trainer_process(pf_node *n, void *state, const char *port, pf_msg *m)
     o.flags = (int)tv[3];
     t->in.epoch = (uint32_t)tv[2];
     int applied = pf_stage_update(&t->hst, &o, tv[0]);
+    if (t->ft) pf_finetune_after_update(t->ft, t->hst.p);
     return step_done(n, t, tv[0], (uint32_t)tv[2], o.flags, applied);
 }
 

@@ -3,7 +3,8 @@ beat-centred, AAMI-labelled windows of the shared MIT-BIH records.
 
 1. split (wavelet -> transformer -> trainer) and fused give identical per-step
    losses, accuracies and validation macro-F1 (bit for bit), validation included;
-   the best validated step is named by CHECKPOINT/best;
+   the best validated step is named by CHECKPOINT/best; the running statistics of
+   pool_norm = "running" travel in the head's checkpoint;
 2. init_from a checkpoint + freeze_encoder: the encoder's parameters stay exactly
    those of the checkpoint, the head moves; init_from with another preset is
    refused naming both shapes;
@@ -47,7 +48,7 @@ READ = ('  { name = "reader"; kind = "reader"; root = "%s"; records = ["208", "2
 LAB = 'objective = "classify"; classes = %d; loss = "ce";'
 STAGE = 'leads = 2; window = 1600; batch = 4; accum = 2; gate_heads = 2; val_every = 2; val_windows = 16;'
 TRAIN = ('preset = "%s"; steps = %d; lr = %s; warmup_steps = 1; class_names = %s; class_weights = %s; label_smoothing = 0.1;'
-         ' head = "mlp"; pooling = "mean"; metrics = "%s"; checkpoint_dir = "%s"; %s')
+         ' head = "mlp"; pooling = "mean"; pool_norm = "running"; metrics = "%s"; checkpoint_dir = "%s"; %s')
 NAMES5, W5 = '["N", "S", "V", "F", "Q"]', '[0.3, 3.0, 0.9, 4.0, 1.0]'
 
 
@@ -110,6 +111,10 @@ check(os.path.exists(best), "the best validated step is named in %s" % best)
 if os.path.exists(best):
     step = [int(l.split("=")[1]) for l in open(best) if l.startswith("step")][0]
     check(os.path.exists(os.path.join(ckf, "best", "step-%08d" % step, "transformer.h5")), "best links its step")
+hs = params(os.path.join(ckf, "step-00000003", "head.h5")) if os.path.isdir(os.path.join(ckf, "step-00000003")) else {}
+st = hs.get("cls.pool_stats", np.zeros(1))
+check(st.shape == (257,) and st[-1] == 32 and np.all(st[128:256] >= 0),
+      "pool_norm running: statistics of the 32 windows trained on kept in the checkpoint (count %s)" % st[-1:])
 
 # 2. init_from + freeze_encoder (split: each stage loads and freezes its own part)
 ci, mi, cki = write("frozen", True, steps=2, extra='init_from = "%s"; freeze_encoder = true;' % ckf)
