@@ -18,3 +18,20 @@ def finish():
     print("%d passed, %d failed" % (_count["passed"], _count["failed"]))
     sys.stdout.flush()
     return 1 if _count["failed"] else 0
+
+
+def metrics_rows(path):
+    """A trainer's metrics CSV as dicts, without the one timing column (windows_per_s):
+    what split and fused, or resumed and uninterrupted runs must agree on."""
+    import csv
+    import os
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [{k: v for k, v in r.items() if k != "windows_per_s"} for r in csv.DictReader(f)]
+
+
+def run_graph(exe, cfg, *args, timeout=600):
+    """`physioflow run CFG --quiet ARGS`, output captured."""
+    import subprocess
+    return subprocess.run([exe, "run", cfg, "--quiet"] + list(args), capture_output=True, text=True, timeout=timeout)

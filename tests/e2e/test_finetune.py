@@ -18,7 +18,6 @@ beat-centred, AAMI-labelled windows of the shared MIT-BIH records.
    trains on the rest; a split graph whose wavelet stage is not told `classify`
    fails naming the setting.
 Skipped without ../shared/data/mitdb."""
-import csv
 import json
 import os
 import subprocess
@@ -26,7 +25,7 @@ import sys
 
 EXE = os.path.abspath(sys.argv[1])
 sys.path.insert(0, os.path.dirname(__file__))
-from pftest import check, finish  # noqa: E402
+from pftest import check, finish, metrics_rows, run_graph  # noqa: E402
 
 DATA = os.environ.get("PF_SHARED_DATA", "")
 if not os.path.isdir(os.path.join(DATA, "mitdb")):
@@ -77,15 +76,11 @@ def write(name, split, classes=5, steps=4, lr="2e-4", extra="", wextra="", prese
     return cfg, metrics, ck
 
 
-def rows(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [{k: v for k, v in r.items() if k != "windows_per_s"} for r in csv.DictReader(f)]
+rows = metrics_rows
 
 
 def run(cfg, *args, timeout=600):
-    return subprocess.run([EXE, "run", cfg, "--quiet"] + list(args), capture_output=True, text=True, timeout=timeout)
+    return run_graph(EXE, cfg, *args, timeout=timeout)
 
 
 def params(path):

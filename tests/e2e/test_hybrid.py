@@ -14,14 +14,13 @@
 5. the trainer drew the curves (PNG); `physioflow plot` draws them again and
    refuses a file that is not a trainer's metrics, naming it;
 6. a wavelet stage left on another objective is named by the trainer."""
-import csv
 import os
 import subprocess
 import sys
 
 EXE = os.path.abspath(sys.argv[1])
 sys.path.insert(0, os.path.dirname(__file__))
-from pftest import check, finish  # noqa: E402
+from pftest import check, finish, metrics_rows, run_graph  # noqa: E402
 
 TMP = "/tmp/pf-hybrid-%d" % os.getpid()
 os.makedirs(TMP, exist_ok=True)
@@ -61,15 +60,11 @@ def write(name, split, objective="hybrid", train_extra="", stats=STATS, wavelet_
     return cfg, metrics, ck
 
 
-def rows(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [{k: v for k, v in r.items() if k != "windows_per_s"} for r in csv.DictReader(f)]
+rows = metrics_rows
 
 
 def run(cfg, *args, timeout=600):
-    return subprocess.run([EXE, "run", cfg, "--quiet"] + list(args), capture_output=True, text=True, timeout=timeout)
+    return run_graph(EXE, cfg, *args, timeout=timeout)
 
 
 # 1. feature statistics from a training graph; refusals

@@ -11,7 +11,6 @@ gradients back over feedback edges) on synthetic ECG, small enough for the suite
 4. a stage that fails stops the graph, naming it;
 5. the shipped MIT-BIH configs (split and fused) on real records, 3 steps: identical
    losses (skipped without ../shared/data)."""
-import csv
 import os
 import signal
 import subprocess
@@ -20,7 +19,7 @@ import time
 
 EXE = os.path.abspath(sys.argv[1])
 sys.path.insert(0, os.path.dirname(__file__))
-from pftest import check, finish  # noqa: E402
+from pftest import check, finish, metrics_rows, run_graph  # noqa: E402
 
 TMP = "/tmp/pf-pretrain-%d" % os.getpid()
 os.makedirs(TMP, exist_ok=True)
@@ -53,15 +52,11 @@ def write(name, split, extra=""):
     return cfg, metrics, ck
 
 
-def rows(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [{k: v for k, v in r.items() if k != "windows_per_s"} for r in csv.DictReader(f)]
+rows = metrics_rows
 
 
 def run(cfg, *args, timeout=600):
-    return subprocess.run([EXE, "run", cfg, "--quiet"] + list(args), capture_output=True, text=True, timeout=timeout)
+    return run_graph(EXE, cfg, *args, timeout=timeout)
 
 
 # 1. split vs fused
