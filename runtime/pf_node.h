@@ -147,6 +147,8 @@ int pf_node_recv(pf_node *n, const char *port, pf_msg **out);
 int pf_node_drain(pf_node *n, const char *port);
 const pf_params *pf_node_params(const pf_node *n);
 const char *pf_node_name(const pf_node *n);
+/* The launcher's status socket (NULL when run alone); its statuses are re-published at "<it>.pub". */
+const char *pf_node_status_endpoint(const pf_node *n);
 int pf_node_replica(const pf_node *n);
 int pf_node_replicas(const pf_node *n);
 uint64_t pf_node_seed(const pf_node *n);
