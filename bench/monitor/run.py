@@ -12,9 +12,10 @@ import json, os, re, signal, socket, statistics, subprocess, sys, tempfile, time
 
 build = sys.argv[1]
 steps = [int(a) for a in sys.argv[2:]] or [100, 250, 500, 1000, 2000, 3000, 5000]
-phys, sim = f"{build}/graph/physioflow", f"{build}/examples/bedside_sim"
+phys, sim = f"{build}/cli/physioflow", f"{build}/examples/bedside_sim"
 DUR = 30
 CHUNK_MS = os.environ.get("CHUNK_MS", "40")  # bedside chunk length; per-message costs scale with 1000 / CHUNK_MS
+BATCH = os.environ.get("BATCH", "64")  # live: chunks per message to the monitor (1 = one message per chunk)
 
 def step(n):
     tmp = tempfile.mkdtemp(prefix="pf-benchmon-")
@@ -22,7 +23,7 @@ def step(n):
     cfg = f"{tmp}/g.cfg"
     open(cfg, "w").write(f'''name = "benchmon{n}";
 nodes = (
-  {{ name = "live"; kind = "live"; endpoint = "tcp://127.0.0.1:{port}"; exit_idle_s = 2.0; silent_s = 10.0; }},
+  {{ name = "live"; kind = "live"; endpoint = "tcp://127.0.0.1:{port}"; exit_idle_s = 2.0; silent_s = 10.0; batch = {BATCH}; }},
   {{ name = "monitor"; kind = "monitor"; events = "{tmp}/ev.jsonl"; }}
 );
 edges = ( {{ from = "live"; to = "monitor"; policy = "drop"; hwm = 100000; }} );
