@@ -63,9 +63,9 @@ static long detect(const float *x, long n, long w0, double fs, int pulse, int ab
     pf_rpeak *d = pf_rpeak_create(&c);
     if (!d) return -1;
     size_t got = 0, more = 0;
-    long *pk = malloc(sizeof(long) * (size_t)(n / (0.2 * fs) + 16));
-    if (!pk || pf_rpeak_process(d, x, (size_t)n, pk, (size_t)(n / (0.2 * fs) + 8), &got) ||
-        pf_rpeak_flush(d, pk + got, 8, &more)) { pf_rpeak_destroy(d); free(pk); return -1; }
+    size_t pcap = (size_t)(n / (0.2 * fs)) + 8, extra = 256; /* the flush decides what the look-ahead still holds */
+    long *pk = malloc(sizeof(long) * (pcap + extra));
+    if (!pk || pf_rpeak_process(d, x, (size_t)n, pk, pcap, &got) || pf_rpeak_flush(d, pk + got, extra, &more)) { pf_rpeak_destroy(d); free(pk); return -1; }
     pf_rpeak_destroy(d);
     got += more;
     /* amplitude of each detection */
@@ -155,7 +155,7 @@ int pf_alarmcheck_run(int type, const float *x, int n_leads, const char *names, 
             c->ksqi = s2 > 0 ? (double)(n - w0) * s4 / (s2 * s2) : 0;
         }
         long nb = detect(raw, n, w0, fs, pulse, abp, filt, gd, bt, cap);
-        if (nb < 0) { rc = pf_err(PF_ENOMEM, "alarm check: out of memory"); break; }
+        if (nb < 0) { rc = pf_err(PF_EINVAL, "alarm check: signal %d (%s): beat detection failed: %s", l, c->name, pf_errmsg()); break; }
         double mean = sum / (double)(n - w0);
         c->good = 1;
         if (bad_blocks) { c->good = 0; c->why = "flat or invalid (lead-off)"; }
