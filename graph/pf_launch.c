@@ -124,6 +124,27 @@ static int take_status(child_t *kids, int nk, const pf_graph *g, pf_msg *m)
     return node >= 0;
 }
 
+/* Every 2 s, the last status of each node that has ended: a subscriber that joined late
+ * (ZeroMQ PUB/SUB drops what came before it connected) still learns about nodes that
+ * finished early. Rebuilt from what take_status kept. */
+static void republish_ended(void *pub, const pf_graph *g, const child_t *kids, int nk)
+{
+    for (int i = 0; pub && i < nk; i++) {
+        const child_t *c = &kids[i];
+        if (!c->have_status || !c->exited) continue;
+        char names[64 + PF_MAX_CUSTOM_COUNTERS * 33];
+        int len = snprintf(names, sizeof names, "%s\n", g->nodes[c->node].name);
+        for (int k = 0; k < c->n_custom && len < (int)sizeof names - 34; k++)
+            len += snprintf(names + len, sizeof names - (size_t)len, "%s%s", k ? "," : "", c->custom[k]);
+        uint32_t dn = (uint32_t)len, dv = (uint32_t)(PF_CNT_N + c->n_custom);
+        pf_msg *m = pf_msg_create(PF_MSG_CONTROL, "status");
+        if (!m) return;
+        m->count = (uint64_t)c->replica;
+        if (pf_msg_add(m, PF_SEC_NAME, PF_DT_U8, 1, &dn, names) || pf_msg_add(m, PF_SEC_COUNTERS, PF_DT_U64, 1, &dv, c->cnt)) { pf_msg_destroy(m); continue; }
+        if (pf_wire_send(pub, m, ZMQ_DONTWAIT) == PF_EAGAIN) pf_msg_destroy(m);
+    }
+}
+
 /* A validated status goes on to the status.pub socket (in-graph observers such as
  * the dashboard); otherwise, or when nobody listens, it ends here. */
 static void pass_status(void *pub, int valid, pf_msg *m)
@@ -445,7 +466,7 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
 
     int tty = isatty(2), failed = 0, stopping = 0, running = nk, sources_stopped = 0, restarts_pending = 0;
     char failed_what[256] = "";
-    uint64_t last_line = pf_now_ns(), stop_at = 0, last_progress = last_line, progress_sum = 0, last_stall_warn = 0;
+    uint64_t last_line = pf_now_ns(), last_republish = last_line, stop_at = 0, last_progress = last_line, progress_sum = 0, last_stall_warn = 0;
     double line_every = tty ? 1.0 : 2.0;
     while (running > 0 || restarts_pending > 0) {
         zmq_pollitem_t it = {st, 0, ZMQ_POLLIN, 0};
@@ -600,6 +621,7 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
             report_stall(g, kids, nk, (double)(now - last_progress) / 1e9);
             last_stall_warn = now;
         }
+        if (now - last_republish > 2000000000ull) { republish_ended(pub, g, kids, nk); last_republish = now; }
         if (!opts->quiet && (double)(now - last_line) / 1e9 >= line_every && running > 0) {
             status_line(g, kids, nk, (double)(now - last_line) / 1e9, tty);
             last_line = now;
