@@ -10,11 +10,16 @@
  *     records). S = 16 s by default: the challenge puts the alarm's onset within
  *     the 10 s before it sounds, plus the 4-6 s a condition takes to complete.
  *     Score (TP+TN)/(TP+TN+FP+5 FN) per alarm type and overall.
+ *     --method detect: the streaming monitor's own alarms, as above; verify: the
+ *     record's alarm checked against every signal over the same interval
+ *     (pf_alarmcheck, data up to the alarm, or 30 s after it); both (default):
+ *     raised when either raises it.
  *   monitor replay RECORD [--until S]   every event of one record, for inspection
  *   monitor truth --truth TRUTH.csv --events EVENTS.jsonl [--tolerance S]
  *     the simulator's injected events against the monitor's: sensitivity,
  *     positive predictivity and time to alarm per type.
  */
+#include "pf_alarmcheck.h"
 #include "pf_bedmon.h"
 #include "pf_error.h"
 #include "pf_record.h"
@@ -27,7 +32,7 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: physioflow monitor accuracy --data DIR [--window S] [RECORD...]\n"
+    fprintf(stderr, "usage: physioflow monitor accuracy --data DIR [--method detect|verify|both] [--window S] [--verbose] [RECORD...]\n"
                     "       physioflow monitor replay RECORD_PATH [--until S]\n"
                     "       physioflow monitor truth --truth TRUTH.csv --events EVENTS.jsonl [--tolerance S]\n");
     return 2;
@@ -95,6 +100,40 @@ static int run_record(const char *path, double until_s, spans *sp, int verbose)
     return rc;
 }
 
+/* Verification (--method verify): the record's samples from `hist` s before the
+ * interval [alarm - win, until) through pf_alarmcheck; 1 raise / 0 suppress / <0 error. */
+static int verify_record(const char *path, int type, double win, double hist, double until_s, int verbose)
+{
+    pf_record *r = pf_record_open(path, NULL);
+    if (!r) return -1;
+    int nl = pf_record_nleads(r);
+    double fs = pf_record_rate(r);
+    char names[512] = "";
+    for (int i = 0; i < nl; i++) {
+        if (i) strncat(names, ",", sizeof names - strlen(names) - 1);
+        strncat(names, pf_record_lead(r, i), sizeof names - strlen(names) - 1);
+    }
+    int64_t alarm = (int64_t)llround(300 * fs), end = (int64_t)llround(until_s * fs), len = pf_record_length(r);
+    if (end > len) end = len;
+    int64_t a = alarm - (int64_t)llround((win + hist) * fs);
+    if (a < 0) a = 0;
+    long n = (long)(end - a), w0 = (long)(alarm - (int64_t)llround(win * fs) - a);
+    if (w0 < 0) w0 = 0;
+    float *x = malloc(sizeof(float) * (size_t)n * nl);
+    pf_alarmcheck v;
+    int rc = x ? pf_record_read(r, a, n, NULL, nl, x) : PF_ENOMEM;
+    if (!rc) rc = pf_alarmcheck_run(type, x, nl, names, n, w0, fs, &v);
+    free(x);
+    pf_record_close(r);
+    if (rc) { pf_err_context(rc, "%s", path); return -1; }
+    if (verbose)
+        for (int i = 0; i < v.nch; i++)
+            printf("    %-6s %-5s %-12s beats %3d  gap %5.1f s  rate %6.1f..%6.1f  kSQI %5.1f  %s\n", v.ch[i].name, v.ch[i].good ? "good" : "poor",
+                   v.ch[i].verdict == PF_VERDICT_SUPPORTS ? "supports" : v.ch[i].verdict == PF_VERDICT_CONTRADICTS ? "contradicts" : "-",
+                   v.ch[i].beats, v.ch[i].max_gap_s, v.ch[i].min_rate, v.ch[i].max_rate, v.ch[i].ksqi, v.ch[i].why ? v.ch[i].why : "");
+    return v.raise;
+}
+
 static int active_in(const spans *a, int64_t lo, int64_t hi)
 {
     for (int i = 0; i < a->n; i++)
@@ -108,12 +147,21 @@ static double score(conf c) { double d = c.tp + c.tn + c.fp + 5.0 * c.fn; return
 static int cmd_accuracy(int argc, char **argv)
 {
     const char *dir = NULL;
-    double win = 16;
+    double win = 16, hist = 30;
+    int method = 2, verbose = 0; /* 0 detect, 1 verify, 2 both */
     const char *only[512];
     int nonly = 0;
     for (int i = 3; i < argc; i++) {
         if (!strcmp(argv[i], "--data") && i + 1 < argc) dir = argv[++i];
         else if (!strcmp(argv[i], "--window") && i + 1 < argc) win = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--method") && i + 1 < argc) {
+            const char *mth = argv[++i];
+            if (!strcmp(mth, "detect")) method = 0;
+            else if (!strcmp(mth, "verify")) method = 1;
+            else if (!strcmp(mth, "both")) method = 2;
+            else { fprintf(stderr, "physioflow monitor: --method '%s': expected detect, verify or both\n", mth); return 2; }
+        }
+        else if (!strcmp(argv[i], "--verbose")) verbose = 1;
         else if (argv[i][0] == '-') { fprintf(stderr, "physioflow monitor: unknown option '%s'\n", argv[i]); return usage(); }
         else if (nonly < 512) only[nonly++] = argv[i];
     }
@@ -143,14 +191,26 @@ static int cmd_accuracy(int argc, char **argv)
             if (k == nonly) continue;
         }
         snprintf(path, sizeof path, "%s/%s", dir, rec);
-        spans sp[PF_ALARM_N];
-        if (run_record(path, 330.0, sp, 0)) { fprintf(stderr, "physioflow monitor: %s\n", pf_errmsg()); fclose(f); return 1; }
-        const double fs = 250; /* every challenge record (checked by the reader's rate below) */
-        pf_record *r = pf_record_open(path, NULL);
-        double rfs = r ? pf_record_rate(r) : fs;
-        pf_record_close(r);
-        int64_t alarm = (int64_t)(300 * rfs), lo = alarm - (int64_t)(win * rfs);
-        int a_rt = active_in(&sp[t], lo, alarm), a_re = active_in(&sp[t], lo, alarm + (int64_t)(30 * rfs));
+        int a_rt = 0, a_re = 0;
+        if (method >= 1) {
+            if (verbose) printf("%s %s %s, real time:\n", rec, type, truth ? "true" : "false");
+            a_rt = verify_record(path, t, win, hist, 300.0, verbose);
+            if (verbose && a_rt >= 0) printf("  retrospective:\n");
+            a_re = a_rt < 0 ? -1 : verify_record(path, t, win, hist, 330.0, verbose);
+            if (a_rt < 0 || a_re < 0) { fprintf(stderr, "physioflow monitor: %s\n", pf_errmsg()); fclose(f); return 1; }
+        }
+        if (method != 1) {
+            spans sp[PF_ALARM_N];
+            if (run_record(path, 330.0, sp, 0)) { fprintf(stderr, "physioflow monitor: %s\n", pf_errmsg()); fclose(f); return 1; }
+            pf_record *r = pf_record_open(path, NULL);
+            double rfs = r ? pf_record_rate(r) : 250;
+            pf_record_close(r);
+            int64_t alarm = (int64_t)(300 * rfs), lo = alarm - (int64_t)(win * rfs);
+            /* both: raised when either the streaming monitor saw the condition or
+             * the verification could not refute it (missing a true alarm costs 5) */
+            a_rt |= active_in(&sp[t], lo, alarm);
+            a_re |= active_in(&sp[t], lo, alarm + (int64_t)(30 * rfs));
+        }
         conf *c1 = &rt[t], *c2 = &re[t];
         if (truth) { a_rt ? c1->tp++ : c1->fn++; a_re ? c2->tp++ : c2->fn++; }
         else { a_rt ? c1->fp++ : c1->tn++; a_re ? c2->fp++ : c2->tn++; }
@@ -158,7 +218,7 @@ static int cmd_accuracy(int argc, char **argv)
         nrec++;
     }
     fclose(f);
-    printf("\n%d records; score = (TP+TN)/(TP+TN+FP+5 FN), window %.0f s before the alarm\n", nrec, win);
+    printf("\n%d records, method %s; score = (TP+TN)/(TP+TN+FP+5 FN), window %.0f s before the alarm\n", nrec, method == 0 ? "detect" : method == 1 ? "verify" : "both", win);
     printf("%-12s | %4s %4s %4s %4s %7s | %4s %4s %4s %4s %7s\n", "alarm", "TP", "FP", "TN", "FN", "rt", "TP", "FP", "TN", "FN", "retro");
     conf T1 = {0}, T2 = {0};
     for (int t = PF_ALARM_ASYSTOLE; t <= PF_ALARM_VFIB; t++) {

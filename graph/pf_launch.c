@@ -79,7 +79,7 @@ static pid_t spawn(const char *exe, const pf_graph *g, const child_t *c, const c
 
 /* A status message is validated like data: a forged or broken one is
  * ignored (and said so, a few times), never read past its sections. */
-static void take_status(child_t *kids, int nk, const pf_graph *g, pf_msg *m)
+static int take_status(child_t *kids, int nk, const pf_graph *g, pf_msg *m)
 {
     static int warned;
     const pf_section *names = pf_msg_find_const(m, PF_SEC_NAME), *vals = pf_msg_find_const(m, PF_SEC_COUNTERS);
@@ -91,14 +91,14 @@ static void take_status(child_t *kids, int nk, const pf_graph *g, pf_msg *m)
     else if (!memchr(names->data, '\n', names->bytes)) bad = "NAME section without node name";
     if (bad) {
         if (warned++ < 5) pf_warn("ignored a status message: %s", bad);
-        return;
+        return 0;
     }
     char buf[512];
     size_t len = names->bytes < sizeof buf - 1 ? names->bytes : sizeof buf - 1;
     memcpy(buf, names->data, len);
     buf[len] = 0;
     char *nl = strchr(buf, '\n');
-    if (!nl) return;
+    if (!nl) return 0;
     *nl = 0;
     int node = pf_graph_find(g, buf);
     for (int i = 0; i < nk; i++) {
@@ -108,7 +108,7 @@ static void take_status(child_t *kids, int nk, const pf_graph *g, pf_msg *m)
         if (nv > PF_CNT_N + PF_MAX_CUSTOM_COUNTERS) nv = PF_CNT_N + PF_MAX_CUSTOM_COUNTERS;
         if (((const uint64_t *)vals->data)[PF_CNT_STATE] > PF_STATE_BUSY) {
             if (warned++ < 5) pf_warn("ignored a status message from %s.%d: unknown state", g->nodes[node].name, c->replica);
-            return;
+            return 0;
         }
         uint64_t was_blocked = c->cnt[PF_CNT_BLOCKED_NS];
         memcpy(c->cnt, vals->data, nv * sizeof(uint64_t));
@@ -121,6 +121,35 @@ static void take_status(child_t *kids, int nk, const pf_graph *g, pf_msg *m)
             snprintf(c->custom[c->n_custom++], sizeof c->custom[0], "%s", t);
         c->have_status = 1;
     }
+    return node >= 0;
+}
+
+/* Every 2 s, the last status of each node that has ended: a subscriber that joined late
+ * (ZeroMQ PUB/SUB drops what came before it connected) still learns about nodes that
+ * finished early. Rebuilt from what take_status kept. */
+static void republish_ended(void *pub, const pf_graph *g, const child_t *kids, int nk)
+{
+    for (int i = 0; pub && i < nk; i++) {
+        const child_t *c = &kids[i];
+        if (!c->have_status || !c->exited) continue;
+        char names[64 + PF_MAX_CUSTOM_COUNTERS * 33];
+        int len = snprintf(names, sizeof names, "%s\n", g->nodes[c->node].name);
+        for (int k = 0; k < c->n_custom && len < (int)sizeof names - 34; k++)
+            len += snprintf(names + len, sizeof names - (size_t)len, "%s%s", k ? "," : "", c->custom[k]);
+        uint32_t dn = (uint32_t)len, dv = (uint32_t)(PF_CNT_N + c->n_custom);
+        pf_msg *m = pf_msg_create(PF_MSG_CONTROL, "status");
+        if (!m) return;
+        m->count = (uint64_t)c->replica;
+        if (pf_msg_add(m, PF_SEC_NAME, PF_DT_U8, 1, &dn, names) || pf_msg_add(m, PF_SEC_COUNTERS, PF_DT_U64, 1, &dv, c->cnt)) { pf_msg_destroy(m); continue; }
+        if (pf_wire_send(pub, m, ZMQ_DONTWAIT) == PF_EAGAIN) pf_msg_destroy(m);
+    }
+}
+
+/* A validated status goes on to the status.pub socket (in-graph observers such as
+ * the dashboard); otherwise, or when nobody listens, it ends here. */
+static void pass_status(void *pub, int valid, pf_msg *m)
+{
+    if (!pub || !valid || pf_wire_send(pub, m, ZMQ_DONTWAIT) == PF_EAGAIN) pf_msg_destroy(m);
 }
 
 static int is_source(const pf_graph *g, int node)
@@ -411,6 +440,16 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
         pf_ipcdir_remove(ipc_dir);
         return 1;
     }
+    /* the nodes' statuses, re-published (after validation) for in-graph observers:
+     * the dashboard draws the node counters and the trainer's loss curves from them */
+    char pub_ep[620];
+    snprintf(pub_ep, sizeof pub_ep, "%s.pub", status_ep);
+    void *pub = zmq_socket(ctx, ZMQ_PUB);
+    if (pub && zmq_bind(pub, pub_ep)) {
+        pf_warn("cannot bind %s (%s): node statuses are not re-published", pub_ep, zmq_strerror(zmq_errno()));
+        zmq_close(pub);
+        pub = NULL;
+    }
     int pres_up = 0;
     uint64_t t_start = pf_now_ns();
     for (int i = 0; i < nk; i++) {
@@ -427,7 +466,7 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
 
     int tty = isatty(2), failed = 0, stopping = 0, running = nk, sources_stopped = 0, restarts_pending = 0;
     char failed_what[256] = "";
-    uint64_t last_line = pf_now_ns(), stop_at = 0, last_progress = last_line, progress_sum = 0, last_stall_warn = 0;
+    uint64_t last_line = pf_now_ns(), last_republish = last_line, stop_at = 0, last_progress = last_line, progress_sum = 0, last_stall_warn = 0;
     double line_every = tty ? 1.0 : 2.0;
     while (running > 0 || restarts_pending > 0) {
         zmq_pollitem_t it = {st, 0, ZMQ_POLLIN, 0};
@@ -469,7 +508,7 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
             if (rank < total && what <= PF_DEATH_DONE) notify(kids, nk, pres, rank, what, 1);
         }
         pf_msg *m;
-        while (pf_wire_recv(st, &m, ZMQ_DONTWAIT, NULL) == PF_OK) { take_status(kids, nk, g, m); pf_msg_destroy(m); }
+        while (pf_wire_recv(st, &m, ZMQ_DONTWAIT, NULL) == PF_OK) pass_status(pub, take_status(kids, nk, g, m), m);
         /* a node that needs no more input (a trainer at its step count): end the
          * stream at its start, so every node drains and finishes cleanly */
         for (int i = 0; i < nk && !sources_stopped; i++) {
@@ -582,6 +621,7 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
             report_stall(g, kids, nk, (double)(now - last_progress) / 1e9);
             last_stall_warn = now;
         }
+        if (now - last_republish > 2000000000ull) { republish_ended(pub, g, kids, nk); last_republish = now; }
         if (!opts->quiet && (double)(now - last_line) / 1e9 >= line_every && running > 0) {
             status_line(g, kids, nk, (double)(now - last_line) / 1e9, tty);
             last_line = now;
@@ -590,12 +630,13 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
     if (tty && !opts->quiet) fprintf(stderr, "\n");
     /* final statuses may still be queued */
     pf_msg *m;
-    while (pf_wire_recv(st, &m, ZMQ_DONTWAIT, NULL) == PF_OK) { take_status(kids, nk, g, m); pf_msg_destroy(m); }
+    while (pf_wire_recv(st, &m, ZMQ_DONTWAIT, NULL) == PF_OK) pass_status(pub, take_status(kids, nk, g, m), m);
     double secs = (double)(pf_now_ns() - t_start) / 1e9;
     if (!opts->quiet || failed) summary(g, kids, nk, secs);
     int linger = 0;
     zmq_setsockopt(st, ZMQ_LINGER, &linger, sizeof linger);
     zmq_close(st);
+    if (pub) { zmq_setsockopt(pub, ZMQ_LINGER, &linger, sizeof linger); zmq_close(pub); }
     zmq_ctx_term(ctx);
     pf_ipcdir_remove(ipc_dir);
     pf_presence_destroy(pres);

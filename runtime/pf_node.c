@@ -128,6 +128,7 @@ uint64_t pf_now_ns(void)
 
 const pf_params *pf_node_params(const pf_node *n) { return n->inst->params; }
 const char *pf_node_name(const pf_node *n) { return n->inst->node; }
+const char *pf_node_status_endpoint(const pf_node *n) { return n->inst->status_endpoint; }
 int pf_node_replica(const pf_node *n) { return n->inst->replica; }
 int pf_node_replicas(const pf_node *n) { return n->inst->replicas; }
 uint64_t pf_node_seed(const pf_node *n) { return n->inst->seed; }

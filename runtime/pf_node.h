@@ -147,6 +147,8 @@ int pf_node_recv(pf_node *n, const char *port, pf_msg **out);
 int pf_node_drain(pf_node *n, const char *port);
 const pf_params *pf_node_params(const pf_node *n);
 const char *pf_node_name(const pf_node *n);
+/* The launcher's status socket (NULL when run alone); its statuses are re-published at "<it>.pub". */
+const char *pf_node_status_endpoint(const pf_node *n);
 int pf_node_replica(const pf_node *n);
 int pf_node_replicas(const pf_node *n);
 uint64_t pf_node_seed(const pf_node *n);
@@ -191,7 +193,7 @@ enum { PF_STATE_RUNNING = 0, PF_STATE_DONE = 1, PF_STATE_FAILED = 2, PF_STATE_IN
        PF_STATE_ENDING = 4, /* sent end-of-stream, waiting for downstream to acknowledge it */
        PF_STATE_INPUT_DONE = 5, /* needs no more input (PF_DONE): the launcher stops the sources */
        PF_STATE_BUSY = 6 /* running, inside one long process() call (a training step): not stalled */ };
-#define PF_MAX_CUSTOM_COUNTERS 8
+#define PF_MAX_CUSTOM_COUNTERS 16 /* the trainer reports 10 (step, losses per term, validation loss, speed) */
 
 /* --- in-process nodes, for fuzzing and tests --------------------------------
  * A node without sockets: pf_node_send discards (the port is still checked).

@@ -9,6 +9,7 @@
  * appears in a URL or an access log). */
 #include "dashboard_page.h"
 #include "pf_bedmon.h"
+#include "pf_graphstat.h"
 #include "pf_live.h"
 
 #include "pf_error.h"
@@ -71,9 +72,10 @@ typedef struct {
     int need_token;
     dev_t_ ev[ECAP]; int64_t evn;
     uint64_t windows;
+    pf_graphstat *gs;            /* the graph's node counters and loss curves */
 } dash_t;
 
-typedef struct { dash_t *D; int64_t *cur; int64_t evcur; uint64_t next_ns; char *buf; size_t len, off; } conn_t;
+typedef struct { dash_t *D; int64_t *cur; int64_t evcur; uint64_t next_ns; char *buf; size_t len, off; pf_graphstat_cursor gcur; } conn_t;
 
 static dbed_t *bed_slot(dash_t *D, uint32_t id)
 {
@@ -163,7 +165,9 @@ static void build_frame(conn_t *k)
     }
     k->evcur = D->evn;
     pthread_mutex_unlock(&D->mu);
-    PUT("]}\n\n");
+    char *gj = D->gs ? pf_graphstat_json(D->gs, &k->gcur) : NULL;
+    PUT("]%s%s}\n\n", gj ? "," : "", gj ? gj : "");
+    free(gj);
 #undef PUT
     free(k->buf);
     k->buf = s; k->len = len; k->off = 0;
@@ -262,6 +266,12 @@ static int dash_create(pf_node *n, void **state)
         if (!((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '-' || *q == '_'))
             return pf_err(PF_EINVAL, "dashboard: token may hold letters, digits, '-' and '_' only (it goes into a cookie)");
     snprintf(D->token, sizeof D->token, "%s", tok);
+    /* the launcher re-publishes every node's status next to its status socket */
+    const char *se = pf_node_status_endpoint(n);
+    char pub[640];
+    snprintf(pub, sizeof pub, "%s.pub", se ? se : "");
+    D->gs = pf_graphstat_create(se && *se ? pub : NULL);
+    if (!D->gs) return pf_err(PF_ENOMEM, "dashboard: out of memory");
     struct sockaddr_in sa = {0};
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
@@ -338,6 +348,7 @@ static void dash_destroy(void *state)
     dash_t *D = state;
     if (!D) return;
     if (D->d) MHD_stop_daemon(D->d);
+    pf_graphstat_destroy(D->gs);
     pthread_mutex_destroy(&D->mu);
     free(D->beds); free(D->order);
     free(D);
@@ -345,7 +356,7 @@ static void dash_destroy(void *state)
 
 const pf_kind pf_kind_dashboard = {
     .name = "dashboard",
-    .doc = "live web page of every bed (waveforms, R-peaks, HR, alarms with ack/silence, gaps, counters) over Server-Sent Events",
+    .doc = "live web page of every bed (waveforms, R-peaks, HR, alarms with ack/silence, gaps, counters), the graph's node counters and loss curves, over Server-Sent Events",
     .params = dash_params,
     .ports = dash_ports,
     .create = dash_create,

@@ -1,6 +1,8 @@
 /* The dashboard's single page (served at /): a grid of beds fed by Server-Sent
  * Events from /events. Kept as one C string so the node is one self-contained
- * binary. Gaps arrive as null samples and are drawn as breaks in the trace. */
+ * binary. Gaps arrive as null samples and are drawn as breaks in the trace.
+ * Above the beds: the graph's node counters and, when it trains, its loss curves
+ * (pf_graphstat: one point per step, per *_e6 gauge). */
 static const char dashboard_page[] =
 "<!doctype html><html><head><meta charset='utf-8'><title>physioflow central station</title><style>\n"
 "body{background:#111;color:#ddd;font:13px sans-serif;margin:8px}h1{font-size:16px;margin:4px 0}\n"
@@ -11,7 +13,25 @@ static const char dashboard_page[] =
 ".tech{background:#c80}.cnt{color:#888;font-size:11px}canvas{width:100%;height:70px;background:#000}button{font-size:11px}\n"
 "#events{font:11px monospace;max-height:160px;overflow:auto;background:#000;padding:4px;margin-top:6px}\n"
 "</style></head><body><h1>physioflow central station <span id='summary' class='cnt'></span></h1>\n"
-"<div id='counters' class='cnt'></div><div id='grid'></div><div id='events'></div><script>\n"
+"<div id='counters' class='cnt'></div><div id='graph' style='display:none'><div id='nodes' class='cnt'></div>\n"
+"<div id='train' style='display:none'><canvas id='loss' width='900' height='180' style='height:180px;max-width:900px'></canvas><div id='losslegend' class='cnt'></div></div></div>\n"
+"<div id='grid'></div><div id='events'></div><script>\n"
+"const curves={};const COL=['#4af','#fa4','#f6a','#4fa','#af4','#a7f','#ff4','#4ff'];\n"
+"function fmt(v){return typeof v==='number'&&!Number.isInteger(v)?v.toPrecision(4):v}\n"
+"function graph(m){if(!m.nodes)return;document.getElementById('graph').style.display=m.nodes.length?'':'none';\n"
+" document.getElementById('nodes').innerHTML=m.nodes.slice().sort((a,b)=>a.n<b.n?-1:1).map(d=>\"<span class='node' data-node='\"+d.n+\"'><b>\"+d.n+'</b> '+d.st+' in '+d.in+' out '+d.out+\n"
+"  (d.drop?' dropped '+d.drop:'')+Object.entries(d.c).filter(([k,v])=>v!==null).map(([k,v])=>' '+k+' '+fmt(v)).join('')+'</span>').join(' | ');\n"
+" for(const c of m.curves){if(c.reset||!curves[c.name])curves[c.name]=[];for(const p of c.p)curves[c.name].push(p)}\n"
+" const names=Object.keys(curves).sort((a,b)=>a.endsWith(' loss')-b.endsWith(' loss'));if(names.length){document.getElementById('train').style.display='';drawLoss(names)}}\n"
+"function drawLoss(names){const cv=document.getElementById('loss'),x=cv.getContext('2d'),W=cv.width,H=cv.height,L=54,B=16;x.clearRect(0,0,W,H);\n"
+" let s0=Infinity,s1=-Infinity,v0=Infinity,v1=-Infinity;for(const n of names)for(const [s,v] of curves[n]){s0=Math.min(s0,s);s1=Math.max(s1,s);v0=Math.min(v0,v);v1=Math.max(v1,v)}\n"
+" if(s1<=s0)s1=s0+1;if(v1<=v0){v1+=0.5*Math.abs(v1)+1e-6;v0-=0.5*Math.abs(v0)+1e-6}\n"
+" x.strokeStyle='#555';x.lineWidth=1;x.strokeRect(L,2,W-L-2,H-B-4);x.fillStyle='#aaa';x.font='11px sans-serif';\n"
+" x.fillText(v1.toPrecision(3),2,12);x.fillText(v0.toPrecision(3),2,H-B-2);x.fillText('step '+s0,L,H-3);x.fillText('step '+s1,W-70,H-3);\n"
+" let leg='';names.forEach((n,i)=>{const c=COL[i%COL.length],P=curves[n];x.strokeStyle=c;x.fillStyle=c;x.lineWidth=1.5;x.beginPath();\n"
+"  P.forEach(([s,v],j)=>{const px=L+2+(s-s0)/(s1-s0)*(W-L-8),py=5+(v1-v)/(v1-v0)*(H-B-12);if(j)x.lineTo(px,py);else x.moveTo(px,py);x.fillRect(px-2,py-2,4,4)});\n"
+"  x.stroke();leg+=\"<span class='series' data-name='\"+n+\"' data-points='\"+P.length+\"' style='color:\"+c+\"'>\"+n+' ('+P.length+' points, last '+fmt(P[P.length-1][1])+')</span> '});\n"
+" document.getElementById('losslegend').innerHTML=leg}\n"
 "const N=['','asystole','brady','tachy','vtach','vfib','irregular','lead_off','poor_signal'];\n"
 "const TECH={7:1,8:1};const beds={};let FS=125;\n"
 "function tile(id){let b=beds[id];if(b)return b;const d=document.createElement('div');d.className='bed';d.id='bed-'+id;\n"
@@ -26,7 +46,7 @@ static const char dashboard_page[] =
 " for(let i=s;i<w.length;i++){const px=(i-s)*W/n;if(w[i]===null){pen=false;continue}const py=H-4-(w[i]-mn)/(mx-mn)*(H-8);\n"
 "  if(pen)x.lineTo(px,py);else x.moveTo(px,py);pen=true}x.stroke();x.fillStyle='#fd0';\n"
 " for(const r of b.r){const i=r-b.x0;if(i>=s&&i<w.length)x.fillRect((i-s)*W/n-1,0,3,6)}}\n"
-"function update(m){FS=m.fs;document.getElementById('summary').textContent=m.nbeds+' beds, '+m.windows+' chunks';\n"
+"function update(m){graph(m);FS=m.fs;document.getElementById('summary').textContent=m.nbeds+' beds, '+m.windows+' chunks';\n"
 " const t=m.total;document.getElementById('counters').textContent='station counters: gaps '+t[0]+', duplicates '+t[1]+', reordered '+t[2]+\n"
 "  ', bad '+t[3]+', reconnects '+t[4]+', dropped at live '+t[5]+', dropped at monitor '+t[6]+', flood '+t[7]+', monitor windows '+m.windows;\n"
 " for(const u of m.beds){const b=tile(u.id);if(b.w.length==0)b.x0=u.x;const end=b.x0+b.w.length;\n"

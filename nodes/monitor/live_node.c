@@ -9,6 +9,7 @@
  * the others. Each DATA chunk becomes one WINDOW (id "bed-N"). */
 #include "pf_bedside.h"
 #include "pf_live.h"
+#include "pf_livebatch.h"
 
 #include "pf_error.h"
 #include "pf_log.h"
@@ -29,6 +30,7 @@ static const pf_param_spec live_params[] = {
     {"max_rate", PF_P_DOUBLE, "4", 0, 1e6, NULL, "per-bed budget in multiples of its real-time sample rate (2 s burst); excess chunks are dropped as a flood; 0 = off"},
     {"exit_idle_s", PF_P_DOUBLE, "0", 0, 3600, NULL, "end the stream once every bed has left (BYE or silent) for this long; 0 = run until stopped"},
     {"hwm", PF_P_INT, "100000", 100, 10000000, NULL, "receive high-water mark of the bed socket, messages"},
+    {"batch", PF_P_INT, "1", 1, 4096, NULL, "chunks per message on out: 1 = a window per chunk; more = the chunks of one receive burst, up to this many, in one message (pf_livebatch.h)"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -61,7 +63,24 @@ typedef struct {
     double silent_s, max_rate, exit_idle_s;
     uint64_t last_scan_ns, idle_since_ns, garbage;
     int16_t *raw;            /* aligned copy of a chunk's samples */
+    int batch;               /* chunks per message (1: a window each) */
+    pf_livebatch *lb;
+    bed_t **lbeds;           /* the beds of the batch's chunks, for their drop counts */
 } live_t;
+
+/* Send the gathered chunks as one message; a drop counts against every bed in it. */
+static int flush_batch(live_t *L, pf_node *n)
+{
+    int k = L->lb ? pf_livebatch_count(L->lb) : 0;
+    if (!k) return PF_OK;
+    pf_msg *w = pf_livebatch_take(L->lb);
+    if (!w) return PF_ENOMEM;
+    uint64_t before = pf_node_dropped(n);
+    int rc = pf_node_send(n, "out", w);
+    if (pf_node_dropped(n) > before)
+        for (int i = 0; i < k; i++) L->lbeds[i]->c[PF_LM_DROPS]++;
+    return rc;
+}
 
 static int64_t wall_us(void)
 {
@@ -105,6 +124,9 @@ static int live_create(pf_node *n, void **state)
     L->silent_s = pf_params_double(p, "silent_s");
     L->max_rate = pf_params_double(p, "max_rate");
     L->exit_idle_s = pf_params_double(p, "exit_idle_s");
+    L->batch = (int)pf_params_int(p, "batch");
+    if (L->batch > 1 && (!(L->lb = pf_livebatch_create()) || !(L->lbeds = calloc((size_t)L->batch, sizeof *L->lbeds))))
+        return pf_err(PF_ENOMEM, "live: out of memory for batches of %d", L->batch);
     for (L->cap = 16; L->cap < 2 * L->max_beds; L->cap *= 2) {}
     L->beds = calloc(L->cap, sizeof *L->beds);
     L->raw = malloc(sizeof(int16_t) * PF_BS_MAX_LEADS * PF_BS_MAX_SAMPLES);
@@ -241,20 +263,6 @@ static int handle_data(live_t *L, pf_node *n, bed_t *b, const pf_bs_msg *m, uint
     b->end_timeline = b->base + (int64_t)b->next_sample;
     b->end_t_us = m->t_us + (int64_t)llround((double)m->n_samples * 1e6 / m->fs);
 
-    char id[32];
-    snprintf(id, sizeof id, "bed-%u", b->bed);
-    int nl = m->n_leads, ns = m->n_samples;
-    pf_msg *w = pf_msg_window_create(id, m->seq, b->base + (int64_t)m->sample, m->fs, (uint32_t)nl, (uint32_t)ns);
-    if (!w) return pf_err(PF_ENOMEM, "live: out of memory");
-    float *x = pf_msg_samples(w), inv = 1.0f / m->gain;
-    /* ZeroMQ may hand over the frame at any address: copy to aligned memory before reading int16 */
-    int16_t *raw = L->raw;
-    memcpy(raw, m->samples, sizeof(int16_t) * (size_t)nl * ns);
-    for (int t = 0; t < ns; t++)
-        for (int l = 0; l < nl; l++) {
-            int16_t v = raw[t * nl + l];
-            x[(size_t)l * ns + t] = v == PF_BS_INVALID ? NAN : (float)v * inv;
-        }
     b->c[PF_LM_BED] = b->bed;
     b->c[PF_LM_SESSION] = b->session;
     b->c[PF_LM_SEQ] = (int64_t)m->seq;
@@ -263,6 +271,30 @@ static int handle_data(live_t *L, pf_node *n, bed_t *b, const pf_bs_msg *m, uint
     b->c[PF_LM_FLAGS] = flags;
     b->c[PF_LM_GAP] = gap;
     b->c[PF_LM_LEAD_OFF] = m->lead_off;
+    char id[32];
+    snprintf(id, sizeof id, "bed-%u", b->bed);
+    int nl = m->n_leads, ns = m->n_samples;
+    pf_msg *w = NULL;
+    float *x;
+    if (L->batch > 1) {
+        x = pf_livebatch_add(L->lb, b->c, b->base + (int64_t)m->sample, m->seq, m->fs, nl, ns, b->names);
+        if (!x) return PF_ENOMEM;
+        L->lbeds[pf_livebatch_count(L->lb) - 1] = b;
+    } else {
+        w = pf_msg_window_create(id, m->seq, b->base + (int64_t)m->sample, m->fs, (uint32_t)nl, (uint32_t)ns);
+        if (!w) return pf_err(PF_ENOMEM, "live: out of memory");
+        x = pf_msg_samples(w);
+    }
+    float inv = 1.0f / m->gain;
+    /* ZeroMQ may hand over the frame at any address: copy to aligned memory before reading int16 */
+    int16_t *raw = L->raw;
+    memcpy(raw, m->samples, sizeof(int16_t) * (size_t)nl * ns);
+    for (int t = 0; t < ns; t++)
+        for (int l = 0; l < nl; l++) {
+            int16_t v = raw[t * nl + l];
+            x[(size_t)l * ns + t] = v == PF_BS_INVALID ? NAN : (float)v * inv;
+        }
+    if (!w) return pf_livebatch_count(L->lb) >= L->batch ? flush_batch(L, n) : PF_OK;
     uint32_t dims[1] = {PF_LM_N};
     int rc = pf_msg_add(w, PF_SEC_LIVE_META, PF_DT_I64, 1, dims, b->c);
     if (!rc && b->names[0]) {
@@ -356,6 +388,8 @@ static int live_produce(pf_node *n, void *state)
         }
         if (rc) return rc;
     }
+    int frc = flush_batch(L, n); /* a burst's chunks leave together, never held past it */
+    if (frc) return frc;
     if (now - L->last_scan_ns > 500000000ull) { scan_silent(L, n, now); L->last_scan_ns = now; }
     if (L->n_active > 0 || !L->n_beds) L->idle_since_ns = now;
     if (L->exit_idle_s > 0 && L->n_beds && now - L->idle_since_ns > (uint64_t)(L->exit_idle_s * 1e9)) {
@@ -373,6 +407,8 @@ static void live_destroy(void *state)
     if (L->ctx) zmq_ctx_term(L->ctx);
     free(L->beds);
     free(L->raw);
+    pf_livebatch_destroy(L->lb);
+    free(L->lbeds);
     free(L);
 }
 

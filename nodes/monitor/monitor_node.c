@@ -9,6 +9,7 @@
  * dashboard). */
 #include "pf_bedmon.h"
 #include "pf_live.h"
+#include "pf_livebatch.h"
 
 #include "pf_error.h"
 #include "pf_log.h"
@@ -66,6 +67,7 @@ typedef struct {
     pf_bedmon_event buf[256];
     int64_t pk[512];
     size_t bytes;
+    pf_livechunk *chunks; int ncap; /* the chunks of the message in hand */
 } mon_t;
 
 static int64_t wall_us(void)
@@ -134,44 +136,36 @@ static void json_event(mon_t *M, const int64_t *e, double fs)
     fprintf(M->jf, "}\n");
 }
 
-static int mon_process(pf_node *n, void *state, const char *port, pf_msg *msg)
+/* One bed's chunk (a whole message, or a row of a live batch). */
+static int mon_chunk(pf_node *n, mon_t *M, const pf_livechunk *c, const char *id)
 {
-    mon_t *M = state;
-    const pf_section *ms = pf_msg_find_const(msg, PF_SEC_LIVE_META);
-    if (!ms || ms->dtype != PF_DT_I64 || pf_section_count(ms) < PF_LM_N) {
-        pf_node_count(n, "rejected", 1);
-        pf_warn("window '%s': no LIVE_META section (monitor takes chunks from a `live` node); dropped", msg->id);
-        return PF_OK;
-    }
     int64_t meta[PF_LM_N];
-    memcpy(meta, ms->data, sizeof meta);
+    memcpy(meta, c->meta, sizeof meta);
     mbed_t *b = find(M, (uint32_t)meta[PF_LM_BED]);
     if (!b) { pf_node_count(n, "rejected", 1); return PF_OK; }
-    const pf_section *ln = pf_msg_find_const(msg, PF_SEC_LEAD_NAMES);
     char names[512] = "";
-    if (ln && ln->bytes < sizeof names) { memcpy(names, ln->data, ln->bytes); names[ln->bytes] = 0; }
-    int fresh = !b->m || b->fs != msg->sample_rate || b->n_leads != (int)msg->n_leads || strcmp(b->names, names);
+    if (c->names && (size_t)c->names_len < sizeof names) { memcpy(names, c->names, (size_t)c->names_len); names[c->names_len] = 0; }
+    int fresh = !b->m || b->fs != c->fs || b->n_leads != c->n_leads || strcmp(b->names, names);
     if (fresh) {
         pf_bedmon_destroy(b->m);
-        pf_bedmon_cfg c;
-        pf_bedmon_cfg_default(&c, msg->sample_rate, (int)msg->n_leads);
-        c.lead_names = names[0] ? names : NULL;
-        c.max_detect_leads = M->detect_leads;
-        c.use_pulse = M->use_pulse;
-        b->m = pf_bedmon_create(&c);
+        pf_bedmon_cfg bc;
+        pf_bedmon_cfg_default(&bc, c->fs, c->n_leads);
+        bc.lead_names = names[0] ? names : NULL;
+        bc.max_detect_leads = M->detect_leads;
+        bc.use_pulse = M->use_pulse;
+        b->m = pf_bedmon_create(&bc);
         if (!b->m) {
             pf_node_count(n, "rejected", 1);
             bed_warn(b, pf_errmsg());
             return PF_OK;
         }
-        b->fs = msg->sample_rate;
-        b->n_leads = (int)msg->n_leads;
+        b->fs = c->fs;
+        b->n_leads = c->n_leads;
         snprintf(b->names, sizeof b->names, "%s", names);
         if (!M->bytes) M->bytes = pf_bedmon_bytes(b->m);
     }
-    const pf_section *ss = pf_msg_find_const(msg, PF_SEC_SAMPLES);
     int nev = 0, np = 0;
-    int rc = pf_bedmon_process(b->m, ss->data, (int)msg->n_samples, msg->start_sample, (uint32_t)meta[PF_LM_LEAD_OFF], M->buf, 256, &nev, M->pk, 512, &np);
+    int rc = pf_bedmon_process(b->m, c->x, c->n, c->start, (uint32_t)meta[PF_LM_LEAD_OFF], M->buf, 256, &nev, M->pk, 512, &np);
     if (rc) {
         pf_node_count(n, "rejected", 1);
         bed_warn(b, pf_errmsg());
@@ -181,7 +175,7 @@ static int mon_process(pf_node *n, void *state, const char *port, pf_msg *msg)
     int64_t *evrows = nev ? malloc(sizeof(int64_t) * PF_EV_N * (size_t)nev) : NULL;
     for (int i = 0; i < nev; i++) {
         const pf_bedmon_event *e = &M->buf[i];
-        int64_t acq = meta[PF_LM_T_US] + (int64_t)llround((double)(e->sample - msg->start_sample) * 1e6 / msg->sample_rate);
+        int64_t acq = meta[PF_LM_T_US] + (int64_t)llround((double)(e->sample - c->start) * 1e6 / c->fs);
         int64_t *r = evrows ? evrows + (size_t)i * PF_EV_N : NULL, row[PF_EV_N];
         row[PF_EV_BED] = b->bed;
         row[PF_EV_TYPE] = e->type;
@@ -192,7 +186,7 @@ static int mon_process(pf_node *n, void *state, const char *port, pf_msg *msg)
         row[PF_EV_EMIT_US] = now;
         row[PF_EV_PIPE_US] = now - meta[PF_LM_RECV_US];
         if (r) memcpy(r, row, sizeof row);
-        json_event(M, row, msg->sample_rate);
+        json_event(M, row, c->fs);
         pf_node_count(n, e->onset ? "alarms" : "cleared", 1);
         if (M->nev == M->evcap) {
             size_t c = M->evcap ? 2 * M->evcap : 256;
@@ -210,9 +204,9 @@ static int mon_process(pf_node *n, void *state, const char *port, pf_msg *msg)
     double st[PF_ST_N];
     pf_bedmon_state(b->m, st);
     st[PF_ST_OUT_DROPS] = (double)b->drops;
-    pf_msg *o = pf_msg_window_create(msg->id, msg->window_index, msg->start_sample, msg->sample_rate, 1, msg->n_samples);
+    pf_msg *o = pf_msg_window_create(id, c->seq, c->start, c->fs, 1, (uint32_t)c->n);
     if (!o) { free(evrows); return pf_err(PF_ENOMEM, "monitor: out of memory"); }
-    memcpy(pf_msg_samples(o), ss->data, sizeof(float) * msg->n_samples); /* lead 0 */
+    memcpy(pf_msg_samples(o), c->x, sizeof(float) * (size_t)c->n); /* lead 0 */
     uint32_t d1[1] = {(uint32_t)np}, d2[2] = {(uint32_t)nev, PF_EV_N}, d3[1] = {PF_ST_N}, d4[1] = {PF_LM_N};
     rc = pf_msg_add(o, PF_SEC_MON_STATE, PF_DT_F64, 1, d3, st);
     if (!rc) rc = pf_msg_add(o, PF_SEC_LIVE_META, PF_DT_I64, 1, d4, meta);
@@ -224,6 +218,31 @@ static int mon_process(pf_node *n, void *state, const char *port, pf_msg *msg)
     rc = pf_node_send(n, "out", o);
     if (pf_node_dropped(n) > before) b->drops++;
     return rc;
+}
+
+static int mon_process(pf_node *n, void *state, const char *port, pf_msg *msg)
+{
+    mon_t *M = state;
+    int k = 0;
+    if (M->ncap < 1) { M->ncap = 4096; M->chunks = malloc(sizeof *M->chunks * (size_t)M->ncap); if (!M->chunks) return pf_err(PF_ENOMEM, "monitor: out of memory"); }
+    if (pf_livebatch_read(msg, M->chunks, M->ncap, &k)) {
+        pf_node_count(n, "rejected", 1);
+        pf_warn("%s; dropped", pf_errmsg());
+        return PF_OK;
+    }
+    if (!k) {
+        pf_node_count(n, "rejected", 1);
+        pf_warn("window '%s': no LIVE_META or LIVE_BATCH section (monitor takes chunks from a `live` node); dropped", msg->id);
+        return PF_OK;
+    }
+    int batch = pf_msg_find_const(msg, PF_SEC_LIVE_BATCH) != NULL;
+    for (int i = 0; i < k; i++) {
+        char id[32];
+        if (batch) snprintf(id, sizeof id, "bed-%u", (unsigned)M->chunks[i].meta[PF_LM_BED]);
+        int rc = mon_chunk(n, M, &M->chunks[i], batch ? id : msg->id);
+        if (rc) return rc;
+    }
+    return PF_OK;
 }
 
 static int cmp_d(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }
@@ -282,7 +301,7 @@ static void mon_destroy(void *state)
     if (!M) return;
     for (size_t i = 0; i < M->cap && M->beds; i++) pf_bedmon_destroy(M->beds[i].m);
     if (M->jf) fclose(M->jf);
-    free(M->beds); free(M->ev); free(M->lat);
+    free(M->beds); free(M->ev); free(M->lat); free(M->chunks);
     free(M);
 }
 

@@ -6,6 +6,7 @@ only; bed 20, which dies without BYE). Bed 0 suffers a lost chunk, a duplicate, 
 mid-stream and a reconnect; bed 1 floods at 10x its rate for 2 s; bed 2 is clean. Every fault
 is counted (never zero-filled), the graph keeps running, and the clean bed is untouched: its
 chunks all arrive and it raises no alarm. The HDF5 event log has the documented columns.
+PF_LIVE_BATCH=N runs live with batch = N (many beds' chunks per message; default 1).
 Usage: test_live.py PHYSIOFLOW BEDSIDE_SIM"""
 import json, os, re, shutil, socket, subprocess, sys, tempfile
 import h5py
@@ -16,7 +17,7 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.clos
 cfg = os.path.join(tmp, "live.cfg")
 open(cfg, "w").write(f'''name = "livefaults";
 nodes = (
-  {{ name = "live"; kind = "live"; endpoint = "tcp://127.0.0.1:{port}"; exit_idle_s = 1.5; }},
+  {{ name = "live"; kind = "live"; endpoint = "tcp://127.0.0.1:{port}"; exit_idle_s = 1.5; batch = {os.environ.get("PF_LIVE_BATCH", "1")}; }},
   {{ name = "monitor"; kind = "monitor"; events = "{tmp}/events.jsonl"; log = "{tmp}/events.h5"; }}
 );
 edges = ( {{ from = "live"; to = "monitor"; hwm = 10000; }} );

@@ -3,6 +3,7 @@
 2015 records replayed as four beds by bedside_sim (int16 over the bedside protocol, 40 ms
 chunks, 20x real time) -> live -> monitor, against `physioflow monitor replay` of the same
 records (float samples, one process). Same alarm onsets, same types, within 0.1 s.
+PF_LIVE_BATCH=N runs live with batch = N (many beds' chunks per message; default 1).
 Usage: test_replay_graph.py PHYSIOFLOW BEDSIDE_SIM"""
 import json, os, re, shutil, socket, subprocess, sys, tempfile
 
@@ -17,7 +18,7 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.clos
 cfg = os.path.join(tmp, "g.cfg")
 open(cfg, "w").write(f'''name = "replaygraph";
 nodes = (
-  {{ name = "live"; kind = "live"; endpoint = "tcp://127.0.0.1:{port}"; exit_idle_s = 1.5; max_rate = 0.0; }},
+  {{ name = "live"; kind = "live"; endpoint = "tcp://127.0.0.1:{port}"; exit_idle_s = 1.5; max_rate = 0.0; batch = {os.environ.get("PF_LIVE_BATCH", "1")}; }},
   {{ name = "monitor"; kind = "monitor"; events = "{tmp}/ev.jsonl"; }}
 );
 edges = ( {{ from = "live"; to = "monitor"; hwm = 100000; }} );
@@ -30,6 +31,12 @@ try:
     if r.returncode: g.send_signal(__import__("signal").SIGINT)  # no bed will come: stop the station
     out, _ = g.communicate(timeout=60)
     if r.returncode or g.returncode: fails.append(f"sim {r.returncode} / graph {g.returncode}: {r.stderr[-500:]} {out[-1500:]}")
+    if int(os.environ.get("PF_LIVE_BATCH", "1")) > 1:  # the chunks really travelled in batches
+        sent = re.search(r"(\d+) chunks sent", r.stderr)
+        lv = next((l.split() for l in out.splitlines() if l.startswith("live.0")), [])
+        if not sent or len(lv) < 3 or not int(lv[2]) < int(sent.group(1)):
+            fails.append(f"batch: live sent {lv[2] if len(lv) > 2 else '?'} messages for {sent.group(1) if sent else '?'} chunks")
+        else: print(f"batched: {sent.group(1)} chunks in {lv[2]} messages")
     got = {}
     for l in open(f"{tmp}/ev.jsonl"):
         e = json.loads(l)
