@@ -379,7 +379,7 @@ static int step_done(pf_node *n, trainer_t *t, double total, uint32_t epoch, int
         if (flags & PF_STEP_FINAL) { t->pending_done = 1; return PF_OK; }
     }
     if (flags & PF_STEP_FINAL) {
-        pf_info("trained %lld steps: loss %.6f -> %.6f; checkpoint %s, metrics %s", (long long)t->steps, t->first_loss,
+        pf_info("trained %lld steps: loss %.6f -> %.6f; checkpoint %s, metrics %s", (long long)t->step, t->first_loss,
                 t->last_loss, t->ckpt_dir[0] ? t->ckpt_dir : "(none)", t->metrics[0] ? t->metrics : "(none)");
         return PF_DONE;
     }
@@ -424,7 +424,7 @@ static int val_micro(pf_node *n, trainer_t *t, const pf_obj_terms *o, int last)
     gauge(n, "val_loss_e6", acc_mean(&t->vacc, TERM_TOTAL));
     if (t->pending_done) {
         t->pending_done = 0;
-        pf_info("trained %lld steps: loss %.6f -> %.6f; checkpoint %s, metrics %s", (long long)t->steps, t->first_loss,
+        pf_info("trained %lld steps: loss %.6f -> %.6f; checkpoint %s, metrics %s", (long long)t->step, t->first_loss,
                 t->last_loss, t->ckpt_dir[0] ? t->ckpt_dir : "(none)", t->metrics[0] ? t->metrics : "(none)");
         return PF_DONE;
     }
