@@ -62,6 +62,9 @@ static pid_t spawn(const char *exe, const pf_graph *g, const child_t *c, const c
     /* own process group: a terminal Ctrl-C reaches only the launcher, which
      * asks each node once to drain (a second signal makes a node quit at once) */
     setpgid(0, 0);
+    char inc[16]; /* its restarts so far: tags its messages (runtime/pf_deliver.h) */
+    snprintf(inc, sizeof inc, "%d", c->restarts);
+    setenv("PF_INCARNATION", inc, 1);
     /* the node loads the graph as the launcher did: same file, same overrides */
     char **argv = calloc(14 + 2 * (size_t)g->n_set, sizeof *argv);
     if (!argv) _exit(127);

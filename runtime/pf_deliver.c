@@ -95,6 +95,14 @@ int pf_deliver_strip(pf_msg *m, uint64_t *seq)
     return 1;
 }
 
+int pf_deliver_peek(const pf_msg *m, uint64_t *seq)
+{
+    const pf_section *s = pf_msg_find_const(m, PF_SEC_DELIVERY);
+    if (!s || s->dtype != PF_DT_U64 || s->bytes != sizeof(uint64_t)) return 0;
+    memcpy(seq, s->data, sizeof *seq);
+    return 1;
+}
+
 int pf_deliver_ack(void *router, const char *peer_id, uint64_t seq)
 {
     pf_msg *ack = pf_msg_create(PF_MSG_CONTROL, "ack");

@@ -46,6 +46,8 @@ struct in_sender {
     uint64_t announced; /* the count its end-of-stream announced */
     int eos, dead;      /* its end-of-stream arrived / it died (launcher's notice) */
     int restarting;     /* dead, and the launcher restarts it: its end-of-stream will come */
+    uint32_t inc;       /* its incarnation we take messages from (pf_deliver.h) */
+    int back_seen;      /* the launcher said it restarted; nothing came from the new incarnation yet */
 };
 
 struct pf_node {
@@ -95,6 +97,7 @@ static pid_t g_parent;
 #define MAX_DEATHS 256
 static volatile sig_atomic_t g_dead_rank[MAX_DEATHS];
 static volatile sig_atomic_t g_n_dead;
+static uint32_t g_incarnation; /* restarts of this instance before it (launcher's PF_INCARNATION) */
 
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
@@ -292,6 +295,7 @@ static void apply_deaths(pf_node *n)
                         sd->announced = 0;
                     }
                     sd->dead = sd->restarting = 0;
+                    sd->back_seen = 1; /* what still comes from its previous incarnation is dropped */
                     sd->got = 0; /* a new connection: its end-of-stream counts from here */
                     pf_info("port '%s': upstream %s restarted", ip->port, ip->senders[k].id);
                     continue;
@@ -641,6 +645,7 @@ static int send_eos(pf_node *n, int interrupted)
                     pf_msg *m = pf_msg_create(PF_MSG_EOS, id);
                     if (!m) return PF_ENOMEM;
                     m->count = oe->sent[p]; /* lets the receiver prove nothing was lost */
+                    m->epoch = g_incarnation; /* tells it from an end-of-stream of our previous life */
                     m->flags = interrupted ? PF_FLAG_INTERRUPTED : 0;
                     rc = pf_wire_send(oe->socks[p], m, ZMQ_DONTWAIT); /* never dropped: retried until it goes */
                     if (rc == PF_EAGAIN) pf_msg_destroy(m);
@@ -752,6 +757,7 @@ static int setup(pf_node *n)
     }
     for (int e = 0; e < in->n_out; e++) {
         const pf_out_plan *op = &in->out[e];
+        n->out[e].seq = (uint64_t)g_incarnation << PF_DELIVER_INC_SHIFT;
         for (int p = 0; p < op->n_peers; p++)
             if (open_peer(n, e, p)) return PF_EIO;
     }
@@ -864,6 +870,46 @@ static int find_sender(const pf_in_plan *ip, const pf_msg *m)
 
 static int consume(pf_node *n, const pf_in_plan *ip, const char *sid, pf_msg *m);
 
+/* On an acked port: 1 if m comes from a previous incarnation of its sender
+ * (dropped: never acknowledged, so what it held is redelivered). A message
+ * from a newer incarnation means that sender restarted, even if the
+ * launcher's notices (relayed across hosts) have not arrived yet: without
+ * this its end-of-stream would be refused as late and both sides would wait. */
+static int incarnation_check(pf_node *n, int port, int k, const pf_msg *m)
+{
+    const pf_in_plan *ip = &n->inst->in[port];
+    struct in_sender *sd = &n->snd[port][k];
+    uint64_t seq;
+    uint32_t tag;
+    if (m->kind == PF_MSG_EOS) tag = m->epoch;
+    else if (pf_deliver_peek(m, &seq)) tag = PF_DELIVER_INCARNATION(seq);
+    else return 0; /* refused later as malformed */
+    if (tag < sd->inc || (sd->back_seen && tag == sd->inc)) {
+        pf_debug("port '%s': dropped a message from %s's incarnation %u (it restarted)", ip->port, ip->senders[k].id, tag);
+        return 1;
+    }
+    if (tag == sd->inc) return sd->dead; /* still queued from the life that died (its end-of-stream too) */
+    if (!sd->dead) { /* the launcher said it is back, or we started after its restart */
+        sd->inc = tag;
+        sd->back_seen = 0;
+        return 0;
+    }
+    if (!sd->restarting) return 1; /* gone for good: the launcher ended its stream */
+    if (sd->eos) {
+        sd->eos = 0;
+        n->eos_seen[port]--;
+        n->eos_counted[port] -= sd->announced;
+        sd->announced = 0;
+    }
+    sd->dead = sd->restarting = 0;
+    sd->got = 0;
+    sd->inc = tag;
+    sd->back_seen = 0;
+    pf_info("port '%s': upstream %s restarted (incarnation %u: its data came before the launcher's notice)", ip->port,
+            ip->senders[k].id, tag);
+    return 0;
+}
+
 static int handle_message(pf_node *n, int port, pf_msg *m, size_t bytes)
 {
     const pf_in_plan *ip = &n->inst->in[port];
@@ -878,6 +924,7 @@ static int handle_message(pf_node *n, int port, pf_msg *m, size_t bytes)
     }
     struct in_sender *sd = &n->snd[port][k];
     const char *sid = ip->senders[k].id;
+    if (ip->acked && incarnation_check(n, port, k, m)) return PF_OK;
     if (m->kind == PF_MSG_EOS) {
         size_t inst_len = strcspn(sid, "/");
         if (sd->eos || sd->dead || strlen(m->id) != inst_len || memcmp(m->id, sid, inst_len)) {
@@ -1160,6 +1207,8 @@ int pf_node_run(const pf_instance *inst)
     n->start_ns = pf_now_ns();
 
     g_parent = getppid();
+    const char *inc = getenv("PF_INCARNATION");
+    g_incarnation = inc ? (uint32_t)strtoul(inc, NULL, 10) & 0xffff : 0;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_signal;
