@@ -309,6 +309,42 @@ static int replica_left(const pf_graph *g, int node, int except)
     return 0;
 }
 
+/* A neighbouring host fell silent (pf_presence_dead): its launcher and nodes
+ * are gone with it. Its instances that had not ended die for good here (no
+ * restart on a dead host): survivors redeliver what they held. 1 and a
+ * message naming host and node when a node of it has no instance left
+ * elsewhere, or is not protected (what it held is lost): the graph fails. */
+static int host_died(const pf_graph *g, child_t *kids, int nk, pf_presence *pres, int h, char *why, size_t cap)
+{
+    const char *host = g->hosts[h].name;
+    int fatal = 0;
+    for (int n = 0; n < g->n_nodes; n++) {
+        int hit = 0;
+        for (int r = 0; r < g->nodes[n].replicas; r++) {
+            int rank = pf_graph_rank(g, n, r);
+            if (strcmp(pf_graph_instance_host(g, n, r), host) || g_inst_state[rank] == INST_DONE || g_inst_state[rank] == INST_GONE) continue;
+            hit = 1;
+            notify(kids, nk, pres, rank, PF_DEATH_FINAL, 1); /* each neighbour of the host judges it itself */
+        }
+        if (!hit) continue;
+        int left = 0, ended = 1;
+        for (int r = 0; r < g->nodes[n].replicas; r++) {
+            int st = g_inst_state[pf_graph_rank(g, n, r)];
+            left |= st == INST_ALIVE || st == INST_RESTARTING;
+            ended &= st == INST_DONE;
+        }
+        pf_warn("host '%s': node '%s' died with it%s", host, g->nodes[n].name,
+                pf_graph_protected(g, n) && left ? ": its unacknowledged windows go to the other replicas" : "");
+        if (!fatal && !ended && (!left || !pf_graph_protected(g, n))) {
+            fatal = 1;
+            snprintf(why, cap, "host '%s' sent no heartbeat for %.1f s (heartbeat_timeout): node '%s' %s", host, g->heartbeat_timeout,
+                     g->nodes[n].name, left ? "was not replicated with acknowledged delivery: what it held is lost"
+                                             : "has no instance left on the other hosts");
+        }
+    }
+    return fatal;
+}
+
 static int any_edge(const pf_graph *g, int from, int to)
 {
     for (int j = 0; j < g->n_edges; j++)
@@ -470,6 +506,21 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
         while (pf_presence_take_notice(pres, &notice)) {
             int rank = notice & 0xffffff, what = (notice >> 24) & 0x7f;
             if (rank < total && what <= PF_DEATH_DONE) notify(kids, nk, pres, rank, what, 1);
+        }
+        /* whole-host death: a neighbouring launcher fell silent */
+        for (int h; (h = pf_presence_dead(pres)) >= 0;) {
+            if (tty && !opts->quiet) fprintf(stderr, "\n");
+            pf_warn("host '%s' (%s) sent no heartbeat for %.1f s (heartbeat_timeout): its launcher and nodes are taken as dead",
+                    g->hosts[h].name, g->hosts[h].addr, g->heartbeat_timeout);
+            char why[256];
+            if (host_died(g, kids, nk, pres, h, why, sizeof why) && !failed && !stopping) {
+                failed = 1;
+                snprintf(failed_what, sizeof failed_what, "%s", why);
+                pf_error("%s; stopping the graph", failed_what);
+                stopping = 1;
+                stop_at = pf_now_ns();
+                signal_all(kids, nk, SIGTERM);
+            }
         }
         pf_msg *m;
         while (pf_wire_recv(st, &m, ZMQ_DONTWAIT, NULL) == PF_OK) { take_status(kids, nk, g, m); pf_msg_destroy(m); }
