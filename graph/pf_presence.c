@@ -125,10 +125,17 @@ int pf_presence_poll(pf_presence *p)
             for (int i = 0; i < p->n_peers; i++)
                 if (!strcmp(p->g->hosts[p->peer[i].host].name, who)) {
                     p->peer[i].heard = pf_now_ns();
+                    p->peer[i].up = 1; /* its launcher runs, even if our hello was not answered yet */
                     if (buf[1] == 'y' && !p->peer[i].gone) p->peer[i].gone = 1;
                 }
         }
         else if (n > 6 && !strncmp(buf, "hello ", 6)) {
+            buf[n < (int)sizeof buf - 1 ? n : (int)sizeof buf - 1] = 0;
+            for (int i = 0; i < p->n_peers; i++)
+                if (!strcmp(p->g->hosts[p->peer[i].host].name, buf + 6)) { /* its launcher runs: heard from */
+                    p->peer[i].heard = pf_now_ns();
+                    p->peer[i].up = 1;
+                }
             int len = snprintf(buf, sizeof buf, "here %s", p->host);
             zmq_msg_send(&id, p->router, ZMQ_SNDMORE | ZMQ_DONTWAIT);
             zmq_send(p->router, buf, (size_t)len, ZMQ_DONTWAIT);

@@ -63,6 +63,12 @@ int pf_deliver_peek(const pf_msg *m, uint64_t *seq);
 #define PF_DELIVER_INCARNATION(seq) ((uint32_t)((seq) >> PF_DELIVER_INC_SHIFT))
 /* On a ROUTER socket: CONTROL "ack" (count = seq) to the sender with this routing id. */
 int pf_deliver_ack(void *router, const char *peer_id, uint64_t seq);
+/* Several at once: CONTROL "acks" (count = n) with an ACKS section u64 [n].
+ * A receiver batches its acks (pf_node.c): one message per PF_ACK_BATCH
+ * windows, or fewer right before it waits for anything, so a sender at
+ * its credit never waits on an ack held back in a batch. */
+#define PF_ACK_BATCH 16
+int pf_deliver_acks(void *router, const char *peer_id, const uint64_t *seq, int n);
 
 /* Recently received keys, one ring per sender; the ring of a sender that
  * died is kept (a redelivered copy of what it forwarded can still come

@@ -48,6 +48,8 @@ struct in_sender {
     int restarting;     /* dead, and the launcher restarts it: its end-of-stream will come */
     uint32_t inc;       /* its incarnation we take messages from (pf_deliver.h) */
     int back_seen;      /* the launcher said it restarted; nothing came from the new incarnation yet */
+    uint64_t ackq[PF_ACK_BATCH]; /* settled windows not yet acknowledged to it (one message per batch) */
+    int nack;
 };
 
 struct pf_node {
@@ -310,6 +312,7 @@ static void apply_deaths(pf_node *n)
                             (unsigned long long)sd->got);
                 }
                 sd->dead = 1;
+                sd->nack = 0; /* acks for a dead incarnation: its windows come again anyway */
                 sd->restarting = what == PF_DEATH_RESTARTING;
                 if (sd->restarting) continue;
                 n->eos_seen[i]++; /* its end-of-stream will never come */
@@ -353,11 +356,34 @@ static void apply_deaths(pf_node *n)
 
 /* An input is acknowledged upstream once process() returned and everything
  * it caused downstream was acknowledged: processed and forwarded. */
+static void flush_sender_acks(pf_node *n, int port, int k)
+{
+    struct in_sender *sd = &n->snd[port][k];
+    if (sd->nack && !sd->dead) pf_deliver_acks(n->in_socks[port], n->inst->in[port].senders[k].id, sd->ackq, sd->nack);
+    sd->nack = 0;
+}
+
+static void queue_ack(pf_node *n, int port, int k, uint64_t seq)
+{
+    struct in_sender *sd = &n->snd[port][k];
+    if (sd->dead) return;
+    sd->ackq[sd->nack++] = seq;
+    if (sd->nack == PF_ACK_BATCH) flush_sender_acks(n, port, k);
+}
+
+/* Before every wait: what was settled goes upstream now (credit). */
+static void flush_acks(pf_node *n)
+{
+    for (int i = 0; i < n->inst->n_in; i++)
+        if (n->inst->in[i].acked && n->snd[i]) /* NULL: setup failed before this port */
+            for (int k = 0; k < n->inst->in[i].eos_expected; k++)
+                if (n->snd[i][k].nack) flush_sender_acks(n, i, k);
+}
+
 static void token_settle(pf_node *n, pf_token *t)
 {
     if (!t->done || t->pending > 0) return;
-    if (!n->snd[t->port][t->sender].dead)
-        pf_deliver_ack(n->in_socks[t->port], n->inst->in[t->port].senders[t->sender].id, t->seq);
+    queue_ack(n, t->port, t->sender, t->seq);
     free(t);
 }
 
@@ -438,6 +464,16 @@ static int pump_acks(pf_node *n)
                     pf_pending x;
                     if (pf_pending_take(&oe->pend[p], m->count, &x)) release(n, &x);
                 }
+                else if (m && m->kind == PF_MSG_CONTROL && !strcmp(m->id, "acks") && op->acked) {
+                    const pf_section *a = pf_msg_find_const(m, PF_SEC_ACKS);
+                    pf_pending x;
+                    if (a && a->dtype == PF_DT_U64 && a->ndim == 1)
+                        for (size_t i = 0; i < a->bytes / sizeof(uint64_t); i++) {
+                            uint64_t seq;
+                            memcpy(&seq, (const char *)a->data + i * sizeof seq, sizeof seq);
+                            if (pf_pending_take(&oe->pend[p], seq, &x)) release(n, &x);
+                        }
+                }
                 pf_msg_destroy(m);
                 m = NULL;
             }
@@ -497,6 +533,7 @@ static int send_acked(pf_node *n, int e, pf_msg *m)
         }
         zmq_pollitem_t items[PF_MAX_EDGES * 4];
         int ni = ack_items(n, items, (int)(sizeof items / sizeof *items));
+        flush_acks(n);
         if (zmq_poll(items, ni, POLL_MS) < 0 && zmq_errno() != EINTR)
             return pf_err(PF_EIO, "poll on edge to %s: %s", op->to, zmq_strerror(zmq_errno()));
         uint64_t now = pf_now_ns();
@@ -562,6 +599,7 @@ static int send_edge(pf_node *n, int e, pf_msg *m, int force_block)
             n->cnt[PF_CNT_DROPPED]++;
             return PF_OK;
         }
+        flush_acks(n);
         int r = zmq_poll(items, np, POLL_MS);
         if (r < 0 && zmq_errno() != EINTR) return pf_err(PF_EIO, "poll on edge to %s: %s", op->to, zmq_strerror(zmq_errno()));
         for (int p = 0; r > 0 && p < np; p++) {
@@ -663,9 +701,11 @@ static int send_eos(pf_node *n, int interrupted)
         }
         if (!waiting) return PF_OK;
         if (ni) {
+            flush_acks(n);
             if (zmq_poll(items, ni, POLL_MS) < 0 && zmq_errno() != EINTR)
                 return pf_err(PF_EIO, "poll for end-of-stream acks: %s", zmq_strerror(zmq_errno()));
         } else {
+            flush_acks(n);
             struct timespec ts = {0, POLL_MS * 1000000L}; /* waiting for a restart */
             nanosleep(&ts, NULL);
         }
@@ -801,6 +841,7 @@ static void teardown(pf_node *n, int failed)
      * peer that is gone. Inputs: a short linger lets the last ack leave. */
     int zero = 0, ack_linger = 2000;
     (void)failed;
+    flush_acks(n);
     for (int i = 0; i < n->inst->n_in; i++) {
         if (!n->in_socks[i]) continue;
         zmq_setsockopt(n->in_socks[i], ZMQ_LINGER, &ack_linger, sizeof ack_linger);
@@ -975,7 +1016,8 @@ static int handle_message(pf_node *n, int port, pf_msg *m, size_t bytes)
         n->cnt[PF_CNT_DUPLICATES]++;
         pf_debug("port '%s': duplicate of window '%s' #%llu (epoch %u) from %s dropped", ip->port, m->id,
                  (unsigned long long)m->window_index, m->epoch, sid);
-        return pf_deliver_ack(n->in_socks[port], sid, seq);
+        queue_ack(n, port, k, seq);
+        return PF_OK;
     }
     pf_token *t = calloc(1, sizeof *t);
     if (!t) return pf_err(PF_ENOMEM, "port '%s': out of memory", ip->port);
@@ -1040,6 +1082,7 @@ int pf_node_recv(pf_node *n, const char *port, pf_msg **out)
         int rc = pf_wire_recv_routed(n->in_socks[i], &m, ZMQ_DONTWAIT, &bytes);
         if (rc == PF_EAGAIN || rc == PF_EINTR) {
             zmq_pollitem_t it = {n->in_socks[i], 0, ZMQ_POLLIN, 0};
+            flush_acks(n);
             zmq_poll(&it, 1, POLL_MS);
             status_tick(n);
             continue;
@@ -1083,6 +1126,7 @@ int pf_node_drain(pf_node *n, const char *port)
         int rc = pf_wire_recv_routed(n->in_socks[i], &m, ZMQ_DONTWAIT, &bytes);
         if (rc == PF_EAGAIN || rc == PF_EINTR) {
             zmq_pollitem_t it = {n->in_socks[i], 0, ZMQ_POLLIN, 0};
+            flush_acks(n);
             zmq_poll(&it, 1, POLL_MS);
             status_tick(n);
             continue;
@@ -1132,6 +1176,7 @@ static int run_inputs(pf_node *n)
         if (all_ended(n)) break;
         /* acks from downstream wake us too (the sockets change when a replica dies) */
         int na = ack_items(n, items + np, PF_MAX_EDGES * 4);
+        flush_acks(n);
         int r = zmq_poll(items, np + na, POLL_MS), perr = r < 0 ? zmq_errno() : 0;
         if ((rc0 = pump_acks(n))) return rc0;
         if (r < 0) {
