@@ -504,6 +504,16 @@ static int any_restarting(const pf_node *n, int e)
     return 0;
 }
 
+/* A live replica of acked edge e has room for a window now. */
+static int has_credit(const pf_node *n, int e)
+{
+    const pf_out_plan *op = &n->inst->out[e];
+    int credit = op->hwm > 0 ? op->hwm : 32;
+    for (int p = 0; p < op->n_peers; p++)
+        if (!n->out[e].dead[p] && n->out[e].pend[p].n < credit) return 1;
+    return 0;
+}
+
 /* Send on an acked edge: blocks while no replica has credit (backpressure). */
 static int send_acked(pf_node *n, int e, pf_msg *m)
 {
@@ -513,9 +523,11 @@ static int send_acked(pf_node *n, int e, pf_msg *m)
     pf_msg *copy = pf_msg_clone(m);
     if (!copy) { pf_msg_destroy(m); return pf_err(PF_ENOMEM, "keeping a window until acknowledged: out of memory"); }
     uint64_t t0 = pf_now_ns(), stop_seen = 0;
-    for (;;) {
+    for (int round = 0;; round++) {
         apply_deaths(n);
-        int rc = pump_acks(n);
+        /* acks are read when a replica is short of credit (not per window: each read is a
+         * trip through ZeroMQ's command queue); whoever waits reads them before it sleeps */
+        int rc = round || oe->resend.n || !has_credit(n, e) ? pump_acks(n) : PF_OK;
         if (rc) { pf_msg_destroy(m); pf_msg_destroy(copy); return rc; }
         int err = PF_OK, sent = oe->resend.n ? 0 : try_send_acked(n, e, m, copy, parent, &err); /* redeliveries go first */
         if (sent < 0) { pf_msg_destroy(copy); return err; }
