@@ -31,6 +31,7 @@ typedef struct {
     uint64_t last_status_ns;   /* when its last status arrived (start time before the first) */
     int producing;             /* a source that was not blocked since its previous status */
     int restarts, restart_pending; /* restart = N: restarts done; waiting for restart_at */
+    int fenced;                /* another host took it as dead (heartbeat): killed here, never restarted */
     int streak;                /* restarts in a row, each within a minute of the previous start (back-off) */
     uint64_t restart_at, started_ns;
 } child_t;
@@ -324,7 +325,9 @@ static int host_died(const pf_graph *g, child_t *kids, int nk, pf_presence *pres
             int rank = pf_graph_rank(g, n, r);
             if (strcmp(pf_graph_instance_host(g, n, r), host) || g_inst_state[rank] == INST_DONE || g_inst_state[rank] == INST_GONE) continue;
             hit = 1;
-            notify(kids, nk, pres, rank, PF_DEATH_FINAL, 1); /* each neighbour of the host judges it itself */
+            /* passed on to the other neighbours too: every host takes the same instances as
+             * dead, and a host that was only slow stops them (fencing, below) */
+            notify(kids, nk, pres, rank, PF_DEATH_FINAL, 0);
         }
         if (!hit) continue;
         int left = 0, ended = 1;
@@ -505,7 +508,22 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
         int notice;
         while (pf_presence_take_notice(pres, &notice)) {
             int rank = notice & 0xffffff, what = (notice >> 24) & 0x7f;
-            if (rank < total && what <= PF_DEATH_DONE) notify(kids, nk, pres, rank, what, 1);
+            if (rank >= total || what > PF_DEATH_DONE) continue;
+            for (int i = 0; i < nk && what == PF_DEATH_FINAL; i++) {
+                child_t *c = &kids[i];
+                if (pf_graph_rank(g, c->node, c->replica) != rank || c->exited || c->fenced) continue;
+                /* only a neighbour that took this host as dead speaks of our instances: the
+                 * others redeliver what it holds, so it must not deliver it too */
+                c->fenced = 1;
+                kill(c->pid, SIGKILL);
+                if (tty && !opts->quiet) fprintf(stderr, "\n");
+                pf_warn("node '%s' replica %d was taken as dead by a neighbouring host (no heartbeat from this host for %.1f s, "
+                        "heartbeat_timeout): stopped here, its windows go to the replicas elsewhere", g->nodes[c->node].name,
+                        c->replica, g->heartbeat_timeout);
+            }
+            /* a death is final: passed on once (flooding stops where it is known), so that
+             * hosts that see each other but not the dead one still agree */
+            notify(kids, nk, pres, rank, what, !(what == PF_DEATH_FINAL && g_inst_state[rank] != INST_GONE));
         }
         /* whole-host death: a neighbouring launcher fell silent */
         for (int h; (h = pf_presence_dead(pres)) >= 0;) {
@@ -559,6 +577,14 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
                 char how[64];
                 if (WIFEXITED(status)) snprintf(how, sizeof how, "failed (exit code %d)", WEXITSTATUS(status));
                 else snprintf(how, sizeof how, "was killed by signal %d", WTERMSIG(status));
+                if (c->fenced) { /* already dead to every host: no notice, no restart */
+                    if (!failed) {
+                        failed = 1;
+                        snprintf(failed_what, sizeof failed_what, "node '%s' replica %d was taken as dead by a neighbouring host "
+                                 "(heartbeat_timeout %.1f s) and stopped", g->nodes[c->node].name, c->replica, g->heartbeat_timeout);
+                    }
+                    continue;
+                }
                 if (!bad) notify(kids, nk, pres, rank, PF_DEATH_DONE, 0);
                 if (bad && prot && !stopping && c->restarts < g->nodes[c->node].restart && !upstream_done(g, c->node)) {
                     /* back-off doubles from 0.5 s up to 8 s: a crash loop does not spin; an

@@ -217,7 +217,8 @@ void pf_presence_announce(pf_presence *p, int notice)
     if (!p) return;
     char buf[64];
     int len = snprintf(buf, sizeof buf, "notice %d", notice);
-    for (int i = 0; i < p->n_peers; i++) zmq_send(p->peer[i].dealer, buf, (size_t)len, ZMQ_DONTWAIT);
+    for (int i = 0; i < p->n_peers; i++) /* not to a host taken as dead: queued, it would arrive after a partition healed */
+        if (!p->peer[i].gone) zmq_send(p->peer[i].dealer, buf, (size_t)len, ZMQ_DONTWAIT);
 }
 
 int pf_presence_take_notice(pf_presence *p, int *notice)

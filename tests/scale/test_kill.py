@@ -164,9 +164,15 @@ def host_death(H, ref, rng, victim, how):
     from netns import sh
     label = "%s-%s" % (how, victim)
     write(label + ".cfg", graph(label, os.path.join(os.getcwd(), label + ".h5"), 4, 2, H.addr))
-    procs = {h: subprocess.Popen(H.cmd(h, [EXE, "run", label + ".cfg", "--host", h]), stderr=subprocess.PIPE, text=True)
+    logs = {h: open("%s.%s.log" % (label, h), "w+") for h in ("c", "b", "a")}
+    procs = {h: subprocess.Popen(H.cmd(h, [EXE, "run", label + ".cfg", "--host", h]), stderr=logs[h], text=True)
              for h in ("c", "b", "a")}
-    time.sleep(rng.uniform(1.2, 2.0))
+    # mid-epoch: every launcher has heard from its neighbours (a host killed before
+    # that is one that never came up: host_timeout's case), then a random moment
+    t0 = time.time()
+    while time.time() - t0 < 60 and not all("neighbouring host(s) are up" in open(f.name).read() for f in logs.values()):
+        time.sleep(0.05)
+    time.sleep(rng.uniform(0.2, 1.0))
     mid = all(p.poll() is None for p in procs.values())
     t_death = time.time()
     if how == "kill":  # the launcher first (it would restart what dies), then everything else there
@@ -183,10 +189,15 @@ def host_death(H, ref, rng, victim, how):
     codes, errs, t_end = {}, {}, t_death
     for h, p in procs.items():
         try:
-            errs[h] = p.communicate(timeout=90)[1]
+            p.wait(timeout=90)
+            hung = ""
         except subprocess.TimeoutExpired:
             p.kill()
-            errs[h] = p.communicate()[1] + "\n(launcher hung: killed by the test)"
+            p.wait()
+            hung = "\n(launcher hung: killed by the test)"
+        logs[h].seek(0)
+        errs[h] = logs[h].read() + hung
+        logs[h].close()
         codes[h] = p.returncode
         if h != victim or how == "cut":
             t_end = max(t_end, time.time())
