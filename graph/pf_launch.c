@@ -323,8 +323,9 @@ static int host_died(const pf_graph *g, child_t *kids, int nk, pf_presence *pres
         int hit = 0;
         for (int r = 0; r < g->nodes[n].replicas; r++) {
             int rank = pf_graph_rank(g, n, r);
-            if (strcmp(pf_graph_instance_host(g, n, r), host) || g_inst_state[rank] == INST_DONE || g_inst_state[rank] == INST_GONE) continue;
-            hit = 1;
+            if (strcmp(pf_graph_instance_host(g, n, r), host) || g_inst_state[rank] == INST_DONE) continue;
+            hit = 1; /* judged even when another host's notices came first (GONE already) */
+            if (g_inst_state[rank] == INST_GONE) continue;
             /* passed on to the other neighbours too: every host takes the same instances as
              * dead, and a host that was only slow stops them (fencing, below) */
             notify(kids, nk, pres, rank, PF_DEATH_FINAL, 0);

@@ -18,7 +18,7 @@ struct pf_presence {
     int n_peers;
     /* heard: when its launcher last spoke (hello, here, beat); gone: 1 it said bye, 2 declared dead */
     struct { int host; char ep[300]; void *dealer; int up, gone; uint64_t heard; } peer[64];
-    uint64_t last_hello, last_beat;
+    uint64_t last_hello, last_beat, last_poll;
     int notice[256], n_notice; /* death notices from other hosts, not yet taken */
 };
 
@@ -103,6 +103,13 @@ int pf_presence_poll(pf_presence *p)
 {
     if (!p->n_peers) return 0;
     char buf[128];
+    /* we were not scheduled for a while (a loaded machine): what the neighbours sent
+     * meanwhile may still sit in the kernel; silence measured across our own stall
+     * is no evidence of their death */
+    uint64_t t = pf_now_ns();
+    if (p->last_poll && t - p->last_poll > p->g->heartbeat_timeout * 1e9 / 4)
+        for (int i = 0; i < p->n_peers; i++) p->peer[i].heard = t;
+    p->last_poll = t;
     pf_security_tick(p->sec);
     /* hellos from others: answer with our name */
     for (;;) {
@@ -184,6 +191,7 @@ void pf_presence_missing(const pf_presence *p, char *buf, size_t cap)
 int pf_presence_dead(pf_presence *p)
 {
     if (!p || p->g->heartbeat_timeout <= 0) return -1;
+    pf_presence_poll(p); /* judge on what has arrived by now */
     uint64_t now = pf_now_ns();
     for (int i = 0; i < p->n_peers; i++)
         if (p->peer[i].up && !p->peer[i].gone && now - p->peer[i].heard > (uint64_t)(p->g->heartbeat_timeout * 1e9)) {

@@ -40,7 +40,7 @@ nodes = (%(nodes)s);
 edges = ( { from = "src"; to = "aug"; }, { from = "aug"; to = "sink"; } );
 """
 HOSTS = """base_port = 6300;
-heartbeat_timeout = 2;
+heartbeat_timeout = 3;
 hosts = {
   a = { address = "%(a)s"; cert = "keys/a.cert"; };
   b = { address = "%(b)s"; cert = "keys/b.cert"; };
@@ -217,7 +217,7 @@ def host_survived(H, ref, rng, how):
     got, dup = read_windows(label + ".h5") if os.path.exists(label + ".h5") else ({}, 0)
     redelivered, dropped = counter(errs["a"], "src", "redelivered"), counter(errs["c"], "sink", "duplicates")
     print("host b %s mid-epoch: windows expected %d, arrived %d (%d twice in the file), duplicates dropped %d, redelivered %d; "
-          "the graph ended %.1f s after the death (heartbeat_timeout 2 s)" % ("killed -9" if how == "kill" else "cut off",
+          "the graph ended %.1f s after the death (heartbeat_timeout 3 s)" % ("killed -9" if how == "kill" else "cut off",
                                                                              len(ref), len(got), dup, dropped, redelivered, secs))
     check(codes["a"] == 0 and codes["c"] == 0, "%s: hosts a and c finish (exit %s %s): %s" % (label, codes["a"], codes["c"],
                                                                                             (errs["a"] + errs["c"])[-1500:]))
@@ -234,7 +234,7 @@ def host_fatal(H, ref, rng):
     label, codes, errs, secs = host_death(H, ref, rng, "a", "kill")
     print("host a killed -9 mid-epoch: hosts b and c exit %s %s, %.1f s after the death" % (codes["b"], codes["c"], secs))
     for h in "bc":
-        check(codes[h] == 1 and re.search(r"graph %s failed: host 'a' sent no heartbeat for 2.0 s \(heartbeat_timeout\): node 'src' "
+        check(codes[h] == 1 and re.search(r"graph %s failed: host 'a' sent no heartbeat for 3.0 s \(heartbeat_timeout\): node 'src' "
                                           r"has no instance left" % label, errs[h]),
               "%s: host %s fails naming host a and node src (exit %s): %s" % (label, h, codes[h], errs[h][-800:]))
     check(secs < 20, "%s: promptly (%.1f s)" % (label, secs))
@@ -254,6 +254,10 @@ def multihost(tmp, rng):
         r = subprocess.run([EXE, "run", "ref.cfg", "--quiet"], capture_output=True, text=True, timeout=120)
         check(r.returncode == 0, "undisturbed run on one host: " + r.stderr[-500:])
         ref, _ = read_windows("ref.h5")
+        write("hb.cfg", graph("hb", os.path.join(tmp, "hb.h5"), 4, 2, H.addr).replace("heartbeat_timeout = 3;", "heartbeat_timeout = 0.5;"))
+        r = subprocess.run([EXE, "check", "hb.cfg"], capture_output=True, text=True)
+        check(r.returncode != 0 and "hb.cfg:4: heartbeat_timeout must be 0" in r.stderr,
+              "check refuses a heartbeat_timeout under a second, naming the line: " + r.stderr[-300:])
         write("mh.cfg", graph("mh", os.path.join(tmp, "mh.h5"), 4, 2, H.addr))
         cmds = [H.cmd(h, [EXE, "run", "mh.cfg", "--host", h]) for h in ("c", "b", "a")]
         codes, err, kills = kill_run(cmds, 4, rng, timeout=180)
