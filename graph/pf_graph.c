@@ -468,7 +468,8 @@ pf_graph *pf_graph_load(const char *path, const pf_graph_opts *opts, pf_diag *dg
     /* top-level keys we don't know are mistakes too */
     config_setting_t *root = config_root_setting(&cfg);
     static const char *known[] = {"name", "seed", "base_port", "drain_timeout", "max_frame_mb", "stall_warn", "ipc_dir", "hosts",
-                                  "default_host", "nodes", "edges", "cert", "insecure", "host_timeout", NULL};
+                                  "default_host", "nodes", "edges", "cert", "insecure", "host_timeout",
+                                  "heartbeat_timeout", NULL};
     for (int i = 0; i < config_setting_length(root); i++) {
         config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
         int ok = 0;

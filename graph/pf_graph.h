@@ -40,6 +40,7 @@ typedef struct pf_graph {
     char *cert;                   /* graph-wide certificate; security settings: pf_graph_security.c */
     int cert_line, insecure, insecure_line, hosts_line;
     double host_timeout;
+    double heartbeat_timeout; /* seconds of silence before a neighbouring host is dead (0: never) */
     int n_nodes, n_edges, n_hosts;
     pf_gnode *nodes;
     pf_gedge *edges;

@@ -81,6 +81,7 @@ void pf_gsec_host_group(pf_graph *g, config_setting_t *h, pf_diag *dg)
 void pf_gsec_load(pf_graph *g, config_t *cfg, pf_diag *dg)
 {
     g->host_timeout = 60.0;
+    g->heartbeat_timeout = 3.0;
     config_setting_t *s;
     if ((s = config_lookup(cfg, "cert"))) {
         g->cert_line = config_setting_source_line(s);
@@ -98,6 +99,16 @@ void pf_gsec_load(pf_graph *g, config_t *cfg, pf_diag *dg)
                  : (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) ? (double)config_setting_get_int64(s) : -1;
         if (!(v > 0 && v <= 86400)) pf_diag_add(dg, "%s:%d: host_timeout must be a number of seconds in (0, 86400]", g->path, config_setting_source_line(s));
         else g->host_timeout = v;
+    }
+    if ((s = config_lookup(cfg, "heartbeat_timeout"))) {
+        int t = config_setting_type(s);
+        double v = t == CONFIG_TYPE_FLOAT ? config_setting_get_float(s)
+                 : (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) ? (double)config_setting_get_int64(s) : -1;
+        /* under a second, a busy machine's scheduling hiccup would read as a dead host */
+        if (!(v == 0 || (v >= 1 && v <= 3600)))
+            pf_diag_add(dg, "%s:%d: heartbeat_timeout must be 0 (never declare a host dead) or seconds in [1, 3600]", g->path,
+                        config_setting_source_line(s));
+        else g->heartbeat_timeout = v;
     }
     if ((s = config_lookup(cfg, "hosts"))) g->hosts_line = config_setting_source_line(s);
 }

@@ -31,6 +31,7 @@ typedef struct {
     uint64_t last_status_ns;   /* when its last status arrived (start time before the first) */
     int producing;             /* a source that was not blocked since its previous status */
     int restarts, restart_pending; /* restart = N: restarts done; waiting for restart_at */
+    int fenced;                /* another host took it as dead (heartbeat): killed here, never restarted */
     int streak;                /* restarts in a row, each within a minute of the previous start (back-off) */
     uint64_t restart_at, started_ns;
 } child_t;
@@ -62,6 +63,9 @@ static pid_t spawn(const char *exe, const pf_graph *g, const child_t *c, const c
     /* own process group: a terminal Ctrl-C reaches only the launcher, which
      * asks each node once to drain (a second signal makes a node quit at once) */
     setpgid(0, 0);
+    char inc[16]; /* its restarts so far: tags its messages (runtime/pf_deliver.h) */
+    snprintf(inc, sizeof inc, "%d", c->restarts);
+    setenv("PF_INCARNATION", inc, 1);
     /* the node loads the graph as the launcher did: same file, same overrides */
     char **argv = calloc(14 + 2 * (size_t)g->n_set, sizeof *argv);
     if (!argv) _exit(127);
@@ -335,6 +339,45 @@ static int replica_left(const pf_graph *g, int node, int except)
     return 0;
 }
 
+/* A neighbouring host fell silent (pf_presence_dead): its launcher and nodes
+ * are gone with it. Its instances that had not ended die for good here (no
+ * restart on a dead host): survivors redeliver what they held. 1 and a
+ * message naming host and node when a node of it has no instance left
+ * elsewhere, or is not protected (what it held is lost): the graph fails. */
+static int host_died(const pf_graph *g, child_t *kids, int nk, pf_presence *pres, int h, char *why, size_t cap)
+{
+    const char *host = g->hosts[h].name;
+    int fatal = 0;
+    for (int n = 0; n < g->n_nodes; n++) {
+        int hit = 0;
+        for (int r = 0; r < g->nodes[n].replicas; r++) {
+            int rank = pf_graph_rank(g, n, r);
+            if (strcmp(pf_graph_instance_host(g, n, r), host) || g_inst_state[rank] == INST_DONE) continue;
+            hit = 1; /* judged even when another host's notices came first (GONE already) */
+            if (g_inst_state[rank] == INST_GONE) continue;
+            /* passed on to the other neighbours too: every host takes the same instances as
+             * dead, and a host that was only slow stops them (fencing, below) */
+            notify(kids, nk, pres, rank, PF_DEATH_FINAL, 0);
+        }
+        if (!hit) continue;
+        int left = 0, ended = 1;
+        for (int r = 0; r < g->nodes[n].replicas; r++) {
+            int st = g_inst_state[pf_graph_rank(g, n, r)];
+            left |= st == INST_ALIVE || st == INST_RESTARTING;
+            ended &= st == INST_DONE;
+        }
+        pf_warn("host '%s': node '%s' died with it%s", host, g->nodes[n].name,
+                pf_graph_protected(g, n) && left ? ": its unacknowledged windows go to the other replicas" : "");
+        if (!fatal && !ended && (!left || !pf_graph_protected(g, n))) {
+            fatal = 1;
+            snprintf(why, cap, "host '%s' sent no heartbeat for %.1f s (heartbeat_timeout): node '%s' %s", host, g->heartbeat_timeout,
+                     g->nodes[n].name, left ? "was not replicated with acknowledged delivery: what it held is lost"
+                                             : "has no instance left on the other hosts");
+        }
+    }
+    return fatal;
+}
+
 static int any_edge(const pf_graph *g, int from, int to)
 {
     for (int j = 0; j < g->n_edges; j++)
@@ -505,7 +548,37 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
         int notice;
         while (pf_presence_take_notice(pres, &notice)) {
             int rank = notice & 0xffffff, what = (notice >> 24) & 0x7f;
-            if (rank < total && what <= PF_DEATH_DONE) notify(kids, nk, pres, rank, what, 1);
+            if (rank >= total || what > PF_DEATH_DONE) continue;
+            for (int i = 0; i < nk && what == PF_DEATH_FINAL; i++) {
+                child_t *c = &kids[i];
+                if (pf_graph_rank(g, c->node, c->replica) != rank || c->exited || c->fenced) continue;
+                /* only a neighbour that took this host as dead speaks of our instances: the
+                 * others redeliver what it holds, so it must not deliver it too */
+                c->fenced = 1;
+                kill(c->pid, SIGKILL);
+                if (tty && !opts->quiet) fprintf(stderr, "\n");
+                pf_warn("node '%s' replica %d was taken as dead by a neighbouring host (no heartbeat from this host for %.1f s, "
+                        "heartbeat_timeout): stopped here, its windows go to the replicas elsewhere", g->nodes[c->node].name,
+                        c->replica, g->heartbeat_timeout);
+            }
+            /* a death is final: passed on once (flooding stops where it is known), so that
+             * hosts that see each other but not the dead one still agree */
+            notify(kids, nk, pres, rank, what, !(what == PF_DEATH_FINAL && g_inst_state[rank] != INST_GONE));
+        }
+        /* whole-host death: a neighbouring launcher fell silent */
+        for (int h; (h = pf_presence_dead(pres)) >= 0;) {
+            if (tty && !opts->quiet) fprintf(stderr, "\n");
+            pf_warn("host '%s' (%s) sent no heartbeat for %.1f s (heartbeat_timeout): its launcher and nodes are taken as dead",
+                    g->hosts[h].name, g->hosts[h].addr, g->heartbeat_timeout);
+            char why[256];
+            if (host_died(g, kids, nk, pres, h, why, sizeof why) && !failed && !stopping) {
+                failed = 1;
+                snprintf(failed_what, sizeof failed_what, "%s", why);
+                pf_error("%s; stopping the graph", failed_what);
+                stopping = 1;
+                stop_at = pf_now_ns();
+                signal_all(kids, nk, SIGTERM);
+            }
         }
         pf_msg *m;
         while (pf_wire_recv(st, &m, ZMQ_DONTWAIT, NULL) == PF_OK) pass_status(pub, take_status(kids, nk, g, m), m);
@@ -544,6 +617,14 @@ int pf_launch(const pf_graph *g, const pf_launch_opts *opts)
                 char how[64];
                 if (WIFEXITED(status)) snprintf(how, sizeof how, "failed (exit code %d)", WEXITSTATUS(status));
                 else snprintf(how, sizeof how, "was killed by signal %d", WTERMSIG(status));
+                if (c->fenced) { /* already dead to every host: no notice, no restart */
+                    if (!failed) {
+                        failed = 1;
+                        snprintf(failed_what, sizeof failed_what, "node '%s' replica %d was taken as dead by a neighbouring host "
+                                 "(heartbeat_timeout %.1f s) and stopped", g->nodes[c->node].name, c->replica, g->heartbeat_timeout);
+                    }
+                    continue;
+                }
                 if (!bad) notify(kids, nk, pres, rank, PF_DEATH_DONE, 0);
                 if (bad && prot && !stopping && c->restarts < g->nodes[c->node].restart && !upstream_done(g, c->node)) {
                     /* back-off doubles from 0.5 s up to 8 s: a crash loop does not spin; an

@@ -16,8 +16,9 @@ struct pf_presence {
     pf_sec_plan *plan;
     void *router;
     int n_peers;
-    struct { int host; char ep[300]; void *dealer; int up; } peer[64];
-    uint64_t last_hello;
+    /* heard: when its launcher last spoke (hello, here, beat); gone: 1 it said bye, 2 declared dead */
+    struct { int host; char ep[300]; void *dealer; int up, gone; uint64_t heard; } peer[64];
+    uint64_t last_hello, last_beat, last_poll;
     int notice[256], n_notice; /* death notices from other hosts, not yet taken */
 };
 
@@ -102,6 +103,13 @@ int pf_presence_poll(pf_presence *p)
 {
     if (!p->n_peers) return 0;
     char buf[128];
+    /* we were not scheduled for a while (a loaded machine): what the neighbours sent
+     * meanwhile may still sit in the kernel; silence measured across our own stall
+     * is no evidence of their death */
+    uint64_t t = pf_now_ns();
+    if (p->last_poll && t - p->last_poll > p->g->heartbeat_timeout * 1e9 / 4)
+        for (int i = 0; i < p->n_peers; i++) p->peer[i].heard = t;
+    p->last_poll = t;
     pf_security_tick(p->sec);
     /* hellos from others: answer with our name */
     for (;;) {
@@ -117,7 +125,24 @@ int pf_presence_poll(pf_presence *p)
             if (*end == 0 && v >= 0 && v <= 0x7fffffff && p->n_notice < (int)(sizeof p->notice / sizeof *p->notice))
                 p->notice[p->n_notice++] = (int)v;
         }
+        else if (n > 5 && n < (int)sizeof buf - 1 && (!strncmp(buf, "beat ", 5) || !strncmp(buf, "bye ", 4))) {
+            /* the heartbeat of a neighbouring launcher, or its farewell after a clean exit */
+            buf[n] = 0;
+            const char *who = buf + (buf[1] == 'e' ? 5 : 4);
+            for (int i = 0; i < p->n_peers; i++)
+                if (!strcmp(p->g->hosts[p->peer[i].host].name, who)) {
+                    p->peer[i].heard = pf_now_ns();
+                    p->peer[i].up = 1; /* its launcher runs, even if our hello was not answered yet */
+                    if (buf[1] == 'y' && !p->peer[i].gone) p->peer[i].gone = 1;
+                }
+        }
         else if (n > 6 && !strncmp(buf, "hello ", 6)) {
+            buf[n < (int)sizeof buf - 1 ? n : (int)sizeof buf - 1] = 0;
+            for (int i = 0; i < p->n_peers; i++)
+                if (!strcmp(p->g->hosts[p->peer[i].host].name, buf + 6)) { /* its launcher runs: heard from */
+                    p->peer[i].heard = pf_now_ns();
+                    p->peer[i].up = 1;
+                }
             int len = snprintf(buf, sizeof buf, "here %s", p->host);
             zmq_msg_send(&id, p->router, ZMQ_SNDMORE | ZMQ_DONTWAIT);
             zmq_send(p->router, buf, (size_t)len, ZMQ_DONTWAIT);
@@ -133,6 +158,7 @@ int pf_presence_poll(pf_presence *p)
             buf[n < (int)sizeof buf - 1 ? n : (int)sizeof buf - 1] = 0;
             if (!strncmp(buf, "here ", 5) && !strcmp(buf + 5, p->g->hosts[p->peer[i].host].name) && !p->peer[i].up) {
                 p->peer[i].up = 1;
+                p->peer[i].heard = pf_now_ns();
                 pf_debug("host '%s' is up", buf + 5);
             }
         }
@@ -144,6 +170,12 @@ int pf_presence_poll(pf_presence *p)
         }
     }
     if (resend) p->last_hello = now;
+    /* our heartbeat, to every neighbour (pf_presence_dead): a few per timeout */
+    if (p->g->heartbeat_timeout > 0 && now - p->last_beat > p->g->heartbeat_timeout * 1e9 / 6) {
+        int len = snprintf(buf, sizeof buf, "beat %s", p->host);
+        for (int i = 0; i < p->n_peers; i++) zmq_send(p->peer[i].dealer, buf, (size_t)len, ZMQ_DONTWAIT);
+        p->last_beat = now;
+    }
     return missing;
 }
 
@@ -156,11 +188,32 @@ void pf_presence_missing(const pf_presence *p, char *buf, size_t cap)
             len += (size_t)snprintf(buf + len, cap - len, "%s'%s' (%s)", len ? ", " : "", p->g->hosts[p->peer[i].host].name, p->peer[i].ep);
 }
 
+int pf_presence_dead(pf_presence *p)
+{
+    if (!p || p->g->heartbeat_timeout <= 0) return -1;
+    pf_presence_poll(p); /* judge on what has arrived by now */
+    uint64_t now = pf_now_ns();
+    for (int i = 0; i < p->n_peers; i++)
+        if (p->peer[i].up && !p->peer[i].gone && now - p->peer[i].heard > (uint64_t)(p->g->heartbeat_timeout * 1e9)) {
+            p->peer[i].gone = 2;
+            return p->peer[i].host;
+        }
+    return -1;
+}
+
 void pf_presence_destroy(pf_presence *p)
 {
     if (!p) return;
-    for (int i = 0; i < p->n_peers; i++)
-        if (p->peer[i].dealer) zmq_close(p->peer[i].dealer);
+    char buf[128];
+    int len = snprintf(buf, sizeof buf, "bye %s", p->host);
+    /* a clean exit is no death: say so, and let the last notices (DONE) go out */
+    int linger = 1000;
+    for (int i = 0; i < p->n_peers; i++) {
+        if (!p->peer[i].dealer) continue;
+        if (p->router) zmq_send(p->peer[i].dealer, buf, (size_t)len, ZMQ_DONTWAIT);
+        zmq_setsockopt(p->peer[i].dealer, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close(p->peer[i].dealer);
+    }
     if (p->router) zmq_close(p->router);
     pf_security_destroy(p->sec);
     pf_gsec_plan_free(p->plan);
@@ -172,7 +225,8 @@ void pf_presence_announce(pf_presence *p, int notice)
     if (!p) return;
     char buf[64];
     int len = snprintf(buf, sizeof buf, "notice %d", notice);
-    for (int i = 0; i < p->n_peers; i++) zmq_send(p->peer[i].dealer, buf, (size_t)len, ZMQ_DONTWAIT);
+    for (int i = 0; i < p->n_peers; i++) /* not to a host taken as dead: queued, it would arrive after a partition healed */
+        if (!p->peer[i].gone) zmq_send(p->peer[i].dealer, buf, (size_t)len, ZMQ_DONTWAIT);
 }
 
 int pf_presence_take_notice(pf_presence *p, int *notice)

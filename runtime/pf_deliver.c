@@ -95,6 +95,14 @@ int pf_deliver_strip(pf_msg *m, uint64_t *seq)
     return 1;
 }
 
+int pf_deliver_peek(const pf_msg *m, uint64_t *seq)
+{
+    const pf_section *s = pf_msg_find_const(m, PF_SEC_DELIVERY);
+    if (!s || s->dtype != PF_DT_U64 || s->bytes != sizeof(uint64_t)) return 0;
+    memcpy(seq, s->data, sizeof *seq);
+    return 1;
+}
+
 int pf_deliver_ack(void *router, const char *peer_id, uint64_t seq)
 {
     pf_msg *ack = pf_msg_create(PF_MSG_CONTROL, "ack");
@@ -225,4 +233,21 @@ void pf_dedupe_destroy(pf_dedupe *d)
     free(d->free_rings);
     free(d->bucket);
     free(d);
+}
+
+int pf_deliver_acks(void *router, const char *peer_id, const uint64_t *seq, int n)
+{
+    if (n == 1) return pf_deliver_ack(router, peer_id, seq[0]);
+    pf_msg *ack = pf_msg_create(PF_MSG_CONTROL, "acks");
+    if (!ack) return PF_ENOMEM;
+    ack->count = (uint64_t)n;
+    uint32_t dims[1] = {(uint32_t)n};
+    if (pf_msg_add(ack, PF_SEC_ACKS, PF_DT_U64, 1, dims, seq) != PF_OK) { pf_msg_destroy(ack); return PF_ENOMEM; }
+    if (zmq_send(router, peer_id, strlen(peer_id), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        pf_msg_destroy(ack);
+        return PF_OK;
+    }
+    int rc = pf_wire_send(router, ack, ZMQ_DONTWAIT);
+    if (rc == PF_EAGAIN) pf_msg_destroy(ack);
+    return rc == PF_EAGAIN ? PF_OK : rc;
 }

@@ -52,8 +52,23 @@ uint64_t pf_deliver_key(const pf_msg *m);
 int pf_deliver_stamp(pf_msg *m, uint64_t seq);
 /* Remove the DELIVERY section: 1 and *seq if it was there, else 0. */
 int pf_deliver_strip(pf_msg *m, uint64_t *seq);
+/* The same without removing it. */
+int pf_deliver_peek(const pf_msg *m, uint64_t *seq);
+/* A sender's sequence numbers start at its incarnation (restarts so far,
+ * PF_INCARNATION from the launcher) << 48, and its end-of-stream carries the
+ * incarnation in `epoch`: a receiver tells a restarted replica's first
+ * messages from ones still queued from its previous life without waiting
+ * for the launcher's notice (which crosses hosts later than the data). */
+#define PF_DELIVER_INC_SHIFT 48
+#define PF_DELIVER_INCARNATION(seq) ((uint32_t)((seq) >> PF_DELIVER_INC_SHIFT))
 /* On a ROUTER socket: CONTROL "ack" (count = seq) to the sender with this routing id. */
 int pf_deliver_ack(void *router, const char *peer_id, uint64_t seq);
+/* Several at once: CONTROL "acks" (count = n) with an ACKS section u64 [n].
+ * A receiver batches its acks (pf_node.c): one message per PF_ACK_BATCH
+ * windows, or fewer right before it waits for anything, so a sender at
+ * its credit never waits on an ack held back in a batch. */
+#define PF_ACK_BATCH 16
+int pf_deliver_acks(void *router, const char *peer_id, const uint64_t *seq, int n);
 
 /* Recently received keys, one ring per sender; the ring of a sender that
  * died is kept (a redelivered copy of what it forwarded can still come

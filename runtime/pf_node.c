@@ -46,6 +46,10 @@ struct in_sender {
     uint64_t announced; /* the count its end-of-stream announced */
     int eos, dead;      /* its end-of-stream arrived / it died (launcher's notice) */
     int restarting;     /* dead, and the launcher restarts it: its end-of-stream will come */
+    uint32_t inc;       /* its incarnation we take messages from (pf_deliver.h) */
+    int back_seen;      /* the launcher said it restarted; nothing came from the new incarnation yet */
+    uint64_t ackq[PF_ACK_BATCH]; /* settled windows not yet acknowledged to it (one message per batch) */
+    int nack;
 };
 
 struct pf_node {
@@ -69,6 +73,9 @@ struct pf_node {
     void *status_sock;
     uint64_t last_status_ns, start_ns;
     uint64_t cnt[PF_CNT_N];
+    void *grave[16];          /* sockets of dead peers, closed GRAVE_NS later (peer_died) */
+    uint64_t grave_at[16];
+    int n_grave;
     int n_custom;
     char custom_name[PF_MAX_CUSTOM_COUNTERS][32];
     uint64_t custom[PF_MAX_CUSTOM_COUNTERS];
@@ -91,10 +98,12 @@ struct pf_node {
 
 static volatile sig_atomic_t g_stop;
 static pid_t g_parent;
+#define GRAVE_NS 200000000ull
 /* Death notices (ranks), appended by the signal handler, applied by the loops. */
 #define MAX_DEATHS 256
 static volatile sig_atomic_t g_dead_rank[MAX_DEATHS];
 static volatile sig_atomic_t g_n_dead;
+static uint32_t g_incarnation; /* restarts of this instance before it (launcher's PF_INCARNATION) */
 
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
@@ -242,8 +251,11 @@ static void *busy_loop(void *arg)
     return NULL;
 }
 
+static void reap_graves(pf_node *n, int all);
+
 static void status_tick(pf_node *n)
 {
+    if (n->n_grave) reap_graves(n, 0);
     pf_security_tick(n->sec);
     if (n->status_sock && pf_now_ns() - n->last_status_ns >= STATUS_PERIOD_NS) send_status(n, n->phase);
 }
@@ -257,6 +269,17 @@ static int open_peer(pf_node *n, int e, int p);
 /* A replica on an acked edge died: what it held goes to the others (or to
  * its next incarnation), over a fresh socket, so nothing queued for the dead
  * one can reach its successor twice. */
+static void reap_graves(pf_node *n, int all)
+{
+    int k = 0;
+    uint64_t now = pf_now_ns();
+    for (int i = 0; i < n->n_grave; i++) {
+        if (all || now - n->grave_at[i] > GRAVE_NS) zmq_close(n->grave[i]);
+        else { n->grave[k] = n->grave[i]; n->grave_at[k++] = n->grave_at[i]; }
+    }
+    n->n_grave = k;
+}
+
 static void peer_died(pf_node *n, int e, int p)
 {
     struct out_edge *oe = &n->out[e];
@@ -268,7 +291,13 @@ static void peer_died(pf_node *n, int e, int p)
     }
     int zero = 0;
     zmq_setsockopt(oe->socks[p], ZMQ_LINGER, &zero, sizeof zero);
-    zmq_close(oe->socks[p]);
+    /* closed a moment later (reap_graves): closing it while libzmq's I/O thread still
+     * handles the dead peer's connection reset can abort in libzmq 4.3.4
+     * (session_base.cpp:260, a half-sent multipart message; seen in the soak). Not
+     * read or written meanwhile; its successor binds after the restart back-off (>= 0.5 s). */
+    if (n->n_grave == (int)(sizeof n->grave / sizeof *n->grave)) reap_graves(n, 1);
+    n->grave[n->n_grave] = oe->socks[p];
+    n->grave_at[n->n_grave++] = pf_now_ns();
     oe->socks[p] = NULL;
     if (open_peer(n, e, p)) pf_warn("edge to %s: reconnecting to replica %d: %s", n->inst->out[e].to, p, pf_errmsg());
     pf_warn("edge to %s: replica %d died: %d unacknowledged window(s) go to the other replicas", n->inst->out[e].to, p, moved);
@@ -293,6 +322,7 @@ static void apply_deaths(pf_node *n)
                         sd->announced = 0;
                     }
                     sd->dead = sd->restarting = 0;
+                    sd->back_seen = 1; /* what still comes from its previous incarnation is dropped */
                     sd->got = 0; /* a new connection: its end-of-stream counts from here */
                     pf_info("port '%s': upstream %s restarted", ip->port, ip->senders[k].id);
                     continue;
@@ -307,6 +337,7 @@ static void apply_deaths(pf_node *n)
                             (unsigned long long)sd->got);
                 }
                 sd->dead = 1;
+                sd->nack = 0; /* acks for a dead incarnation: its windows come again anyway */
                 sd->restarting = what == PF_DEATH_RESTARTING;
                 if (sd->restarting) continue;
                 n->eos_seen[i]++; /* its end-of-stream will never come */
@@ -350,11 +381,34 @@ static void apply_deaths(pf_node *n)
 
 /* An input is acknowledged upstream once process() returned and everything
  * it caused downstream was acknowledged: processed and forwarded. */
+static void flush_sender_acks(pf_node *n, int port, int k)
+{
+    struct in_sender *sd = &n->snd[port][k];
+    if (sd->nack && !sd->dead) pf_deliver_acks(n->in_socks[port], n->inst->in[port].senders[k].id, sd->ackq, sd->nack);
+    sd->nack = 0;
+}
+
+static void queue_ack(pf_node *n, int port, int k, uint64_t seq)
+{
+    struct in_sender *sd = &n->snd[port][k];
+    if (sd->dead) return;
+    sd->ackq[sd->nack++] = seq;
+    if (sd->nack == PF_ACK_BATCH) flush_sender_acks(n, port, k);
+}
+
+/* Before every wait: what was settled goes upstream now (credit). */
+static void flush_acks(pf_node *n)
+{
+    for (int i = 0; i < n->inst->n_in; i++)
+        if (n->inst->in[i].acked && n->snd[i]) /* NULL: setup failed before this port */
+            for (int k = 0; k < n->inst->in[i].eos_expected; k++)
+                if (n->snd[i][k].nack) flush_sender_acks(n, i, k);
+}
+
 static void token_settle(pf_node *n, pf_token *t)
 {
     if (!t->done || t->pending > 0) return;
-    if (!n->snd[t->port][t->sender].dead)
-        pf_deliver_ack(n->in_socks[t->port], n->inst->in[t->port].senders[t->sender].id, t->seq);
+    queue_ack(n, t->port, t->sender, t->seq);
     free(t);
 }
 
@@ -435,6 +489,16 @@ static int pump_acks(pf_node *n)
                     pf_pending x;
                     if (pf_pending_take(&oe->pend[p], m->count, &x)) release(n, &x);
                 }
+                else if (m && m->kind == PF_MSG_CONTROL && !strcmp(m->id, "acks") && op->acked) {
+                    const pf_section *a = pf_msg_find_const(m, PF_SEC_ACKS);
+                    pf_pending x;
+                    if (a && a->dtype == PF_DT_U64 && a->ndim == 1)
+                        for (size_t i = 0; i < a->bytes / sizeof(uint64_t); i++) {
+                            uint64_t seq;
+                            memcpy(&seq, (const char *)a->data + i * sizeof seq, sizeof seq);
+                            if (pf_pending_take(&oe->pend[p], seq, &x)) release(n, &x);
+                        }
+                }
                 pf_msg_destroy(m);
                 m = NULL;
             }
@@ -465,6 +529,16 @@ static int any_restarting(const pf_node *n, int e)
     return 0;
 }
 
+/* A live replica of acked edge e has room for a window now. */
+static int has_credit(const pf_node *n, int e)
+{
+    const pf_out_plan *op = &n->inst->out[e];
+    int credit = op->hwm > 0 ? op->hwm : 32;
+    for (int p = 0; p < op->n_peers; p++)
+        if (!n->out[e].dead[p] && n->out[e].pend[p].n < credit) return 1;
+    return 0;
+}
+
 /* Send on an acked edge: blocks while no replica has credit (backpressure). */
 static int send_acked(pf_node *n, int e, pf_msg *m)
 {
@@ -474,9 +548,11 @@ static int send_acked(pf_node *n, int e, pf_msg *m)
     pf_msg *copy = pf_msg_clone(m);
     if (!copy) { pf_msg_destroy(m); return pf_err(PF_ENOMEM, "keeping a window until acknowledged: out of memory"); }
     uint64_t t0 = pf_now_ns(), stop_seen = 0;
-    for (;;) {
+    for (int round = 0;; round++) {
         apply_deaths(n);
-        int rc = pump_acks(n);
+        /* acks are read when a replica is short of credit (not per window: each read is a
+         * trip through ZeroMQ's command queue); whoever waits reads them before it sleeps */
+        int rc = round || oe->resend.n || !has_credit(n, e) ? pump_acks(n) : PF_OK;
         if (rc) { pf_msg_destroy(m); pf_msg_destroy(copy); return rc; }
         int err = PF_OK, sent = oe->resend.n ? 0 : try_send_acked(n, e, m, copy, parent, &err); /* redeliveries go first */
         if (sent < 0) { pf_msg_destroy(copy); return err; }
@@ -494,6 +570,7 @@ static int send_acked(pf_node *n, int e, pf_msg *m)
         }
         zmq_pollitem_t items[PF_MAX_EDGES * 4];
         int ni = ack_items(n, items, (int)(sizeof items / sizeof *items));
+        flush_acks(n);
         if (zmq_poll(items, ni, POLL_MS) < 0 && zmq_errno() != EINTR)
             return pf_err(PF_EIO, "poll on edge to %s: %s", op->to, zmq_strerror(zmq_errno()));
         uint64_t now = pf_now_ns();
@@ -559,6 +636,7 @@ static int send_edge(pf_node *n, int e, pf_msg *m, int force_block)
             n->cnt[PF_CNT_DROPPED]++;
             return PF_OK;
         }
+        flush_acks(n);
         int r = zmq_poll(items, np, POLL_MS);
         if (r < 0 && zmq_errno() != EINTR) return pf_err(PF_EIO, "poll on edge to %s: %s", op->to, zmq_strerror(zmq_errno()));
         for (int p = 0; r > 0 && p < np; p++) {
@@ -642,6 +720,7 @@ static int send_eos(pf_node *n, int interrupted)
                     pf_msg *m = pf_msg_create(PF_MSG_EOS, id);
                     if (!m) return PF_ENOMEM;
                     m->count = oe->sent[p]; /* lets the receiver prove nothing was lost */
+                    m->epoch = g_incarnation; /* tells it from an end-of-stream of our previous life */
                     m->flags = interrupted ? PF_FLAG_INTERRUPTED : 0;
                     rc = pf_wire_send(oe->socks[p], m, ZMQ_DONTWAIT); /* never dropped: retried until it goes */
                     if (rc == PF_EAGAIN) pf_msg_destroy(m);
@@ -659,9 +738,11 @@ static int send_eos(pf_node *n, int interrupted)
         }
         if (!waiting) return PF_OK;
         if (ni) {
+            flush_acks(n);
             if (zmq_poll(items, ni, POLL_MS) < 0 && zmq_errno() != EINTR)
                 return pf_err(PF_EIO, "poll for end-of-stream acks: %s", zmq_strerror(zmq_errno()));
         } else {
+            flush_acks(n);
             struct timespec ts = {0, POLL_MS * 1000000L}; /* waiting for a restart */
             nanosleep(&ts, NULL);
         }
@@ -753,6 +834,7 @@ static int setup(pf_node *n)
     }
     for (int e = 0; e < in->n_out; e++) {
         const pf_out_plan *op = &in->out[e];
+        n->out[e].seq = (uint64_t)g_incarnation << PF_DELIVER_INC_SHIFT;
         for (int p = 0; p < op->n_peers; p++)
             if (open_peer(n, e, p)) return PF_EIO;
     }
@@ -796,6 +878,7 @@ static void teardown(pf_node *n, int failed)
      * peer that is gone. Inputs: a short linger lets the last ack leave. */
     int zero = 0, ack_linger = 2000;
     (void)failed;
+    flush_acks(n);
     for (int i = 0; i < n->inst->n_in; i++) {
         if (!n->in_socks[i]) continue;
         zmq_setsockopt(n->in_socks[i], ZMQ_LINGER, &ack_linger, sizeof ack_linger);
@@ -807,6 +890,7 @@ static void teardown(pf_node *n, int failed)
             zmq_setsockopt(n->out[e].socks[p], ZMQ_LINGER, &zero, sizeof zero);
             zmq_close(n->out[e].socks[p]);
         }
+    reap_graves(n, 1);
     if (n->status_sock) zmq_close(n->status_sock);
     pf_security_destroy(n->sec); /* terminates the context */
     for (int i = 0; i < n->inst->n_in; i++) { free(n->snd[i]); pf_dedupe_destroy(n->dd[i]); }
@@ -865,6 +949,46 @@ static int find_sender(const pf_in_plan *ip, const pf_msg *m)
 
 static int consume(pf_node *n, const pf_in_plan *ip, const char *sid, pf_msg *m);
 
+/* On an acked port: 1 if m comes from a previous incarnation of its sender
+ * (dropped: never acknowledged, so what it held is redelivered). A message
+ * from a newer incarnation means that sender restarted, even if the
+ * launcher's notices (relayed across hosts) have not arrived yet: without
+ * this its end-of-stream would be refused as late and both sides would wait. */
+static int incarnation_check(pf_node *n, int port, int k, const pf_msg *m)
+{
+    const pf_in_plan *ip = &n->inst->in[port];
+    struct in_sender *sd = &n->snd[port][k];
+    uint64_t seq;
+    uint32_t tag;
+    if (m->kind == PF_MSG_EOS) tag = m->epoch;
+    else if (pf_deliver_peek(m, &seq)) tag = PF_DELIVER_INCARNATION(seq);
+    else return 0; /* refused later as malformed */
+    if (tag < sd->inc || (sd->back_seen && tag == sd->inc)) {
+        pf_debug("port '%s': dropped a message from %s's incarnation %u (it restarted)", ip->port, ip->senders[k].id, tag);
+        return 1;
+    }
+    if (tag == sd->inc) return sd->dead; /* still queued from the life that died (its end-of-stream too) */
+    if (!sd->dead) { /* the launcher said it is back, or we started after its restart */
+        sd->inc = tag;
+        sd->back_seen = 0;
+        return 0;
+    }
+    if (!sd->restarting) return 1; /* gone for good: the launcher ended its stream */
+    if (sd->eos) {
+        sd->eos = 0;
+        n->eos_seen[port]--;
+        n->eos_counted[port] -= sd->announced;
+        sd->announced = 0;
+    }
+    sd->dead = sd->restarting = 0;
+    sd->got = 0;
+    sd->inc = tag;
+    sd->back_seen = 0;
+    pf_info("port '%s': upstream %s restarted (incarnation %u: its data came before the launcher's notice)", ip->port,
+            ip->senders[k].id, tag);
+    return 0;
+}
+
 static int handle_message(pf_node *n, int port, pf_msg *m, size_t bytes)
 {
     const pf_in_plan *ip = &n->inst->in[port];
@@ -879,6 +1003,7 @@ static int handle_message(pf_node *n, int port, pf_msg *m, size_t bytes)
     }
     struct in_sender *sd = &n->snd[port][k];
     const char *sid = ip->senders[k].id;
+    if (ip->acked && incarnation_check(n, port, k, m)) return PF_OK;
     if (m->kind == PF_MSG_EOS) {
         size_t inst_len = strcspn(sid, "/");
         if (sd->eos || sd->dead || strlen(m->id) != inst_len || memcmp(m->id, sid, inst_len)) {
@@ -929,7 +1054,8 @@ static int handle_message(pf_node *n, int port, pf_msg *m, size_t bytes)
         n->cnt[PF_CNT_DUPLICATES]++;
         pf_debug("port '%s': duplicate of window '%s' #%llu (epoch %u) from %s dropped", ip->port, m->id,
                  (unsigned long long)m->window_index, m->epoch, sid);
-        return pf_deliver_ack(n->in_socks[port], sid, seq);
+        queue_ack(n, port, k, seq);
+        return PF_OK;
     }
     pf_token *t = calloc(1, sizeof *t);
     if (!t) return pf_err(PF_ENOMEM, "port '%s': out of memory", ip->port);
@@ -994,6 +1120,7 @@ int pf_node_recv(pf_node *n, const char *port, pf_msg **out)
         int rc = pf_wire_recv_routed(n->in_socks[i], &m, ZMQ_DONTWAIT, &bytes);
         if (rc == PF_EAGAIN || rc == PF_EINTR) {
             zmq_pollitem_t it = {n->in_socks[i], 0, ZMQ_POLLIN, 0};
+            flush_acks(n);
             zmq_poll(&it, 1, POLL_MS);
             status_tick(n);
             continue;
@@ -1037,6 +1164,7 @@ int pf_node_drain(pf_node *n, const char *port)
         int rc = pf_wire_recv_routed(n->in_socks[i], &m, ZMQ_DONTWAIT, &bytes);
         if (rc == PF_EAGAIN || rc == PF_EINTR) {
             zmq_pollitem_t it = {n->in_socks[i], 0, ZMQ_POLLIN, 0};
+            flush_acks(n);
             zmq_poll(&it, 1, POLL_MS);
             status_tick(n);
             continue;
@@ -1086,6 +1214,7 @@ static int run_inputs(pf_node *n)
         if (all_ended(n)) break;
         /* acks from downstream wake us too (the sockets change when a replica dies) */
         int na = ack_items(n, items + np, PF_MAX_EDGES * 4);
+        flush_acks(n);
         int r = zmq_poll(items, np + na, POLL_MS), perr = r < 0 ? zmq_errno() : 0;
         if ((rc0 = pump_acks(n))) return rc0;
         if (r < 0) {
@@ -1161,6 +1290,8 @@ int pf_node_run(const pf_instance *inst)
     n->start_ns = pf_now_ns();
 
     g_parent = getppid();
+    const char *inc = getenv("PF_INCARNATION");
+    g_incarnation = inc ? (uint32_t)strtoul(inc, NULL, 10) & 0xffff : 0;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_signal;

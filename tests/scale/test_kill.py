@@ -5,7 +5,11 @@ undisturbed run. Modes:
   local      one host: shuffle x3 with restart = 3 (killed replicas come back),
              then shuffle x2 without restart (the survivor takes the dead one's work)
   multihost  three hosts as network namespaces (tests/scale/netns.py): the
-             shuffle replicas on hosts a and b are killed, the sink is on c
+             shuffle replicas on hosts a and b are killed, the sink is on c;
+             then whole hosts die mid-epoch (heartbeat_timeout): host b killed
+             -9 (launcher and nodes) or its link cut, the others finish with
+             every window once; host a (the only source) killed, the others
+             fail promptly naming host and node
 Prints the numbers: windows expected / arrived / duplicates dropped /
 redelivered / restarts."""
 import os
@@ -36,6 +40,7 @@ nodes = (%(nodes)s);
 edges = ( { from = "src"; to = "aug"; }, { from = "aug"; to = "sink"; } );
 """
 HOSTS = """base_port = 6300;
+heartbeat_timeout = 3;
 hosts = {
   a = { address = "%(a)s"; cert = "keys/a.cert"; };
   b = { address = "%(b)s"; cert = "keys/b.cert"; };
@@ -147,6 +152,95 @@ def local(tmp, rng):
     check(not os.path.exists("f.h5"), "and leaves no complete output file")
 
 
+def netns_pids(ns):
+    r = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
+    return [int(x) for x in r.stdout.split()]
+
+
+def host_death(H, ref, rng, victim, how):
+    """Host `victim` dies mid-epoch: every process in its namespace killed -9
+    ("kill"), or its link taken down ("cut"). Returns ({host: exit code},
+    {host: stderr}, seconds from the death to the last launcher's exit)."""
+    from netns import sh
+    label = "%s-%s" % (how, victim)
+    write(label + ".cfg", graph(label, os.path.join(os.getcwd(), label + ".h5"), 4, 2, H.addr))
+    logs = {h: open("%s.%s.log" % (label, h), "w+") for h in ("c", "b", "a")}
+    procs = {h: subprocess.Popen(H.cmd(h, [EXE, "run", label + ".cfg", "--host", h]), stderr=logs[h], text=True)
+             for h in ("c", "b", "a")}
+    # mid-epoch: every launcher has heard from its neighbours (a host killed before
+    # that is one that never came up: host_timeout's case), then a random moment
+    t0 = time.time()
+    while time.time() - t0 < 60 and not all("neighbouring host(s) are up" in open(f.name).read() for f in logs.values()):
+        time.sleep(0.05)
+    time.sleep(rng.uniform(0.2, 1.0))
+    mid = all(p.poll() is None for p in procs.values())
+    t_death = time.time()
+    if how == "kill":  # the launcher first (it would restart what dies), then everything else there
+        os.kill(procs[victim].pid, signal.SIGKILL)
+        for _ in range(5):
+            for pid in netns_pids(H.ns[victim]):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.05)
+    else:
+        sh("ip", "link", "set", H.veth[victim], "down")
+    codes, errs, t_end = {}, {}, t_death
+    for h, p in procs.items():
+        try:
+            p.wait(timeout=90)
+            hung = ""
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            hung = "\n(launcher hung: killed by the test)"
+        logs[h].seek(0)
+        errs[h] = logs[h].read() + hung
+        logs[h].close()
+        codes[h] = p.returncode
+        if h != victim or how == "cut":
+            t_end = max(t_end, time.time())
+    if how == "cut":
+        sh("ip", "link", "set", H.veth[victim], "up")
+    if os.environ.get("PF_KILL_LOG"):
+        with open(os.environ["PF_KILL_LOG"], "a") as f:
+            for h in errs:
+                f.write("==== %s host %s (exit %s)\n%s\n" % (label, h, codes[h], errs[h]))
+    check(mid, "%s: host %s died mid-epoch (every launcher was still running)" % (label, victim))
+    return label, codes, errs, t_end - t_death
+
+
+def host_survived(H, ref, rng, how):
+    """Host b (shuffle replicas only) dies: hosts a and c finish, every window once."""
+    label, codes, errs, secs = host_death(H, ref, rng, "b", how)
+    got, dup = read_windows(label + ".h5") if os.path.exists(label + ".h5") else ({}, 0)
+    redelivered, dropped = counter(errs["a"], "src", "redelivered"), counter(errs["c"], "sink", "duplicates")
+    print("host b %s mid-epoch: windows expected %d, arrived %d (%d twice in the file), duplicates dropped %d, redelivered %d; "
+          "the graph ended %.1f s after the death (heartbeat_timeout 3 s)" % ("killed -9" if how == "kill" else "cut off",
+                                                                             len(ref), len(got), dup, dropped, redelivered, secs))
+    check(codes["a"] == 0 and codes["c"] == 0, "%s: hosts a and c finish (exit %s %s): %s" % (label, codes["a"], codes["c"],
+                                                                                            (errs["a"] + errs["c"])[-1500:]))
+    check(all("host 'b'" in errs[h] and "sent no heartbeat" in errs[h] for h in "ac"), "%s: a and c say host b is dead" % label)
+    check(len(got) == len(ref) and dup == 0, "%s: every window arrives exactly once (%d of %d, %d duplicates)" % (label, len(got), len(ref), dup))
+    check(got == ref, "%s: every window bit-identical to the undisturbed run" % label)
+    if how == "cut":  # b alone: a and c are dead to it; the only source is on a
+        check(codes["b"] == 1 and re.search(r"failed: host '[ac]' sent no heartbeat .*: node '(src|sink)' has no instance left", errs["b"]),
+              "%s: the cut-off host fails naming host and node (exit %s): %s" % (label, codes["b"], errs["b"][-800:]))
+
+
+def host_fatal(H, ref, rng):
+    """Host a (the only source) dies: b and c fail promptly, naming host a and node src."""
+    label, codes, errs, secs = host_death(H, ref, rng, "a", "kill")
+    print("host a killed -9 mid-epoch: hosts b and c exit %s %s, %.1f s after the death" % (codes["b"], codes["c"], secs))
+    for h in "bc":
+        check(codes[h] == 1 and re.search(r"graph %s failed: host 'a' sent no heartbeat for 3.0 s \(heartbeat_timeout\): node 'src' "
+                                          r"has no instance left" % label, errs[h]),
+              "%s: host %s fails naming host a and node src (exit %s): %s" % (label, h, codes[h], errs[h][-800:]))
+    check(secs < 20, "%s: promptly (%.1f s)" % (label, secs))
+    check(not os.path.exists(label + ".h5"), "%s: no complete output file pretends otherwise" % label)
+
+
 def multihost(tmp, rng):
     from netns import Hosts
     why = Hosts.available()
@@ -160,10 +254,17 @@ def multihost(tmp, rng):
         r = subprocess.run([EXE, "run", "ref.cfg", "--quiet"], capture_output=True, text=True, timeout=120)
         check(r.returncode == 0, "undisturbed run on one host: " + r.stderr[-500:])
         ref, _ = read_windows("ref.h5")
+        write("hb.cfg", graph("hb", os.path.join(tmp, "hb.h5"), 4, 2, H.addr).replace("heartbeat_timeout = 3;", "heartbeat_timeout = 0.5;"))
+        r = subprocess.run([EXE, "check", "hb.cfg"], capture_output=True, text=True)
+        check(r.returncode != 0 and "hb.cfg:4: heartbeat_timeout must be 0" in r.stderr,
+              "check refuses a heartbeat_timeout under a second, naming the line: " + r.stderr[-300:])
         write("mh.cfg", graph("mh", os.path.join(tmp, "mh.h5"), 4, 2, H.addr))
         cmds = [H.cmd(h, [EXE, "run", "mh.cfg", "--host", h]) for h in ("c", "b", "a")]
         codes, err, kills = kill_run(cmds, 4, rng, timeout=180)
         verify("three hosts, shuffle x4 on a and b, restart = 2", ref, "mh.h5", codes, err, kills)
+        host_survived(H, ref, rng, "kill")
+        host_survived(H, ref, rng, "cut")
+        host_fatal(H, ref, rng)
     return 0
 
 
