@@ -271,7 +271,7 @@ static int trainer_create(pf_node *n, void **state)
         pf_info("resuming after step %lld of %lld", (long long)st + 1, (long long)t->steps);
     }
     if ((rc = open_metrics(t, keep))) return rc;
-    pf_node_set_counter(n, "steps_total", (uint64_t)t->steps);
+    if (!t->evaluate) pf_node_set_counter(n, "steps_total", (uint64_t)t->steps); /* evaluate counts "evaluated" */
     pf_node_set_counter(n, "step", (uint64_t)t->step);
     t->t_step = pf_now_ns();
     return PF_OK;

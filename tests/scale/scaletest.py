@@ -32,10 +32,23 @@ def read_windows(path):
         return out, dup
 
 
+def ephemeral_low():
+    """The first port the kernel hands out for outgoing connections."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port_base(n=32, addr="127.0.0.1"):
-    """A base port with n free TCP ports above it (other runs may be using some)."""
+    """A base port with n free TCP ports above it (other runs may be using some), below the
+    ephemeral range: a port in it can be taken by any outgoing connection, even by a
+    connection to itself (TCP simultaneous open) while a launcher keeps reconnecting to a
+    neighbour's presence port that is not listening yet, and the bind then fails."""
+    top = min(ephemeral_low(), 60000) - n
     for _ in range(200):
-        base = random.randrange(20000, 60000)
+        base = random.randrange(10000, top)
         socks = []
         try:
             for p in range(base, base + n):
