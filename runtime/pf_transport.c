@@ -22,8 +22,9 @@ int pf_wire_send(void *zsock, pf_msg *m, int zmq_flags)
     if (zmq_msg_send(&hdr, zsock, zmq_flags | more) < 0) {
         int e = zmq_errno();
         zmq_msg_close(&hdr);
-        if (e == EAGAIN) return PF_EAGAIN;
-        if (e == EINTR) return pf_err(PF_EINTR, "send interrupted");
+        /* EINTR: a signal (a death notice, SIGRTMIN+2) interrupted the call before the
+         * message was queued: nothing went out, the caller retries as when the queue is full */
+        if (e == EAGAIN || e == EINTR) return PF_EAGAIN;
         pf_msg_destroy(m);
         return pf_err(PF_EIO, "zmq send failed: %s", zmq_strerror(e));
     }

@@ -9,7 +9,8 @@
 /* --- ZeroMQ transport --------------------------------------------------- */
 /* Send as one multipart message. Sections are sent zero-copy: ownership of
  * owned buffers moves to ZeroMQ, which frees them after transmission.
- * zmq_flags: 0 to block, ZMQ_DONTWAIT to fail with PF_EAGAIN. On PF_EAGAIN the
+ * zmq_flags: 0 to block, ZMQ_DONTWAIT to fail with PF_EAGAIN (also when a signal
+ * interrupted the call: nothing was queued). On PF_EAGAIN the
  * message is untouched and may be re-sent; on success or other errors m is
  * consumed (destroyed). */
 int pf_wire_send(void *zsock, pf_msg *m, int zmq_flags);
