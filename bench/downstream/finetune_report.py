@@ -13,20 +13,13 @@ usage: finetune_report.py [--physioflow build/cli/physioflow] [--work out] [--re
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from report import run  # noqa: E402  (prints the command, exits naming it on failure)
+
 BEGIN, END = "<!-- finetune:begin -->", "<!-- finetune:end -->"
-
-
-def run(cmd):
-    print("+", " ".join(cmd), file=sys.stderr, flush=True)
-    t = time.time()
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode:
-        sys.exit(f"failed ({r.returncode}): {' '.join(cmd)}\n{r.stderr[-3000:]}")
-    return time.time() - t
 
 
 def main():
@@ -57,7 +50,7 @@ def main():
                     sets += ["--set", f'trainer.init_from="{ck}"']
                 if mode == "frozen":
                     sets += ["--set", "trainer.freeze_encoder=true"]
-                secs = run([a.physioflow, "run", "configs/finetune-beats.cfg", "--quiet"] + sets)
+                _, secs = run([a.physioflow, "run", "configs/finetune-beats.cfg", "--quiet"] + sets)
                 run([a.physioflow, "run", "configs/finetune-beats-test.cfg", "--quiet", "--set", f'trainer.init_from="{a.work}/{tag}/best"',
                      "--set", f'trainer.val_json="{test}"'])
             with open(test) as f:
