@@ -595,16 +595,23 @@ static size_t msg_bytes(const pf_msg *m)
     return b;
 }
 
-static int send_edge(pf_node *n, int e, pf_msg *m, int force_block)
+/* key < 0: to the next replica that takes it (load balanced); key >= 0: to replica
+ * key mod replicas (the next live one if that one died), so a key's messages all
+ * meet the same replica and its state (pf_node_send_keyed). */
+static int send_edge(pf_node *n, int e, pf_msg *m, int force_block, int64_t key)
 {
     const pf_out_plan *op = &n->inst->out[e];
     struct out_edge *oe = &n->out[e];
-    if (op->acked) return send_acked(n, e, m);
+    if (op->acked) return send_acked(n, e, m); /* balanced by credit, key or not: a dead replica's windows move on */
     size_t bytes = msg_bytes(m);
     int np = op->n_peers;
     apply_deaths(n);
+    int kp = -1; /* the keyed replica, or -1 */
+    for (int k = 0; key >= 0 && k < np && kp < 0; k++)
+        if (!oe->dead[(key + k) % np]) kp = (int)((key + k) % np);
     for (int k = 0; k < np; k++) {
-        int p = (oe->cursor + k) % np;
+        int p = kp >= 0 ? kp : (oe->cursor + k) % np;
+        if (kp >= 0 && k) break;
         if (oe->dead[p]) continue;
         int rc = pf_wire_send(oe->socks[p], m, ZMQ_DONTWAIT);
         if (rc == PF_OK) {
@@ -628,7 +635,8 @@ static int send_edge(pf_node *n, int e, pf_msg *m, int force_block)
         apply_deaths(n);
         int alive = 0;
         for (int p = 0; p < np; p++) {
-            items[p] = (zmq_pollitem_t){oe->socks[p], 0, oe->dead[p] ? 0 : ZMQ_POLLOUT, 0};
+            int want = !oe->dead[p] && (kp < 0 || p == kp || oe->dead[kp]);
+            items[p] = (zmq_pollitem_t){oe->socks[p], 0, want ? ZMQ_POLLOUT : 0, 0};
             alive += !oe->dead[p];
         }
         if (!alive) { /* every replica of the edge died: the graph is being stopped */
@@ -640,7 +648,7 @@ static int send_edge(pf_node *n, int e, pf_msg *m, int force_block)
         int r = zmq_poll(items, np, POLL_MS);
         if (r < 0 && zmq_errno() != EINTR) return pf_err(PF_EIO, "poll on edge to %s: %s", op->to, zmq_strerror(zmq_errno()));
         for (int p = 0; r > 0 && p < np; p++) {
-            if (!(items[p].revents & ZMQ_POLLOUT)) continue;
+            if (!(items[p].revents & ZMQ_POLLOUT) || !items[p].events) continue;
             int rc = pf_wire_send(oe->socks[p], m, ZMQ_DONTWAIT);
             if (rc == PF_OK) {
                 oe->sent[p]++;
@@ -665,7 +673,7 @@ static int send_edge(pf_node *n, int e, pf_msg *m, int force_block)
     }
 }
 
-int pf_node_send(pf_node *n, const char *port, pf_msg *m)
+static int send_port(pf_node *n, const char *port, pf_msg *m, int64_t key)
 {
     int edges[PF_MAX_EDGES], ne = 0;
     for (int e = 0; e < n->inst->n_out; e++)
@@ -681,10 +689,25 @@ int pf_node_send(pf_node *n, const char *port, pf_msg *m)
     for (int i = 0; i < ne; i++) {
         pf_msg *c = (i + 1 < ne) ? pf_msg_clone(m) : m;
         if (!c) { pf_msg_destroy(m); return pf_err(PF_ENOMEM, "copying a message for edge %s", n->inst->out[edges[i]].to); }
-        int rc = send_edge(n, edges[i], c, 0);
+        int rc = send_edge(n, edges[i], c, 0, key);
         if (rc) { if (c != m) pf_msg_destroy(m); return rc; }
     }
     return PF_OK;
+}
+
+int pf_node_send(pf_node *n, const char *port, pf_msg *m) { return send_port(n, port, m, -1); }
+
+int pf_node_send_keyed(pf_node *n, const char *port, pf_msg *m, uint64_t key)
+{
+    return send_port(n, port, m, (int64_t)(key & INT64_MAX));
+}
+
+int pf_node_out_replicas(const pf_node *n, const char *port)
+{
+    int r = 0;
+    for (int e = 0; e < n->inst->n_out; e++)
+        if (!strcmp(n->inst->out[e].port, port) && n->inst->out[e].n_peers > r) r = n->inst->out[e].n_peers;
+    return r;
 }
 
 /* ZeroMQ's linger does not guarantee delivery when the receiver is at its

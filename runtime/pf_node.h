@@ -161,6 +161,13 @@ int pf_node_stopping(const pf_node *n);
  * ownership of m. Blocks under backpressure (policy block) or drops and
  * counts (policy drop). */
 int pf_node_send(pf_node *n, const char *port, pf_msg *m);
+/* As pf_node_send, but within each edge the message goes to replica key mod
+ * replicas (the next live one if that one died): messages with one key meet
+ * one replica, e.g. a bed's chunks its monitor's state. Acknowledged edges
+ * ignore the key (they balance by credit and move a dead replica's windows). */
+int pf_node_send_keyed(pf_node *n, const char *port, pf_msg *m, uint64_t key);
+/* The most downstream replicas of any edge on an output port (0: unconnected). */
+int pf_node_out_replicas(const pf_node *n, const char *port);
 
 /* A window this node cannot process (a rate it cannot filter at, contents
  * that do not fit the window): counted under `reason` and as dropped, logged

@@ -5,7 +5,11 @@ time) -> live -> monitor, all on this machine, N stepped up until the station fa
 A step keeps up when nothing is dropped or refused anywhere (simulator sockets, live's
 rate budget, the live -> monitor "drop" edge), the monitor emits the injected alarms, and
 their p99 latency stays within 1 s beyond the detector's 0.5 s look-ahead (no backlog).
-BATCH (default 64) is the live node's `batch`: 1 sends a message per chunk.
+BATCH (default 64) is the live node's `batch`: 1 sends a message per chunk; BATCH_MS its
+`batch_ms` (how long a batch may wait for more chunks). GATEWAY=K: K beds per simulator
+connection, one multipart message per tick (a ward gateway; 0 = a connection per bed, up to
+512); TICK_MS: the simulator's wake-up clock. MONITORS=R: R monitor replicas, beds sharded
+by number.
 One bed in 20 gets an asystole at 8 s, so every step measures alarm latency (trigger
 sample's acquisition -> emission; p50/p99, and beyond the detector's 0.5 s look-ahead).
 Memory: the monitor process's peak RSS (VmHWM) per bed, from the difference between steps.
@@ -18,6 +22,10 @@ phys, sim = f"{build}/cli/physioflow", f"{build}/examples/bedside_sim"
 DUR = 30
 CHUNK_MS = os.environ.get("CHUNK_MS", "40")  # bedside chunk length; per-message costs scale with 1000 / CHUNK_MS
 BATCH = os.environ.get("BATCH", "64")  # live: chunks per message to the monitor (1 = one message per chunk)
+GATEWAY = int(os.environ.get("GATEWAY", "0"))  # beds per gateway connection (one multipart message per tick); 0 = a connection per bed (up to 512)
+BATCH_MS = os.environ.get("BATCH_MS", "0")
+TICK_MS = os.environ.get("TICK_MS", "0")
+MONITORS = int(os.environ.get("MONITORS", "1"))
 
 def step(n):
     tmp = tempfile.mkdtemp(prefix="pf-benchmon-")
@@ -25,8 +33,8 @@ def step(n):
     cfg = f"{tmp}/g.cfg"
     open(cfg, "w").write(f'''name = "benchmon{n}";
 nodes = (
-  {{ name = "live"; kind = "live"; endpoint = "tcp://127.0.0.1:{port}"; exit_idle_s = 2.0; silent_s = 10.0; batch = {BATCH}; }},
-  {{ name = "monitor"; kind = "monitor"; events = "{tmp}/ev.jsonl"; }}
+  {{ name = "live"; kind = "live"; endpoint = "tcp://127.0.0.1:{port}"; exit_idle_s = 2.0; silent_s = 10.0; batch = {BATCH}; batch_ms = {BATCH_MS}; }},
+  {{ name = "monitor"; kind = "monitor"; replicas = {MONITORS}; events = "{tmp}/ev.jsonl"; }}
 );
 edges = ( {{ from = "live"; to = "monitor"; policy = "drop"; hwm = 100000; }} );
 ''')
@@ -36,20 +44,22 @@ edges = ( {{ from = "live"; to = "monitor"; policy = "drop"; hwm = 100000; }} );
     for b in range(0, n, 20): evs += ["--event", f"{b}:asystole:8:6"]
     t0 = time.time()
     sm = subprocess.Popen([sim, "--endpoint", f"tcp://127.0.0.1:{port}", "--beds", str(n), "--duration", str(DUR), "--leads", "12",
-                           "--fs", "500", "--chunk-ms", CHUNK_MS, "--sockets", str(min(n, 512)), "--loop", "20"] + evs,
+                           "--fs", "500", "--chunk-ms", CHUNK_MS, "--loop", "20", "--tick-ms", TICK_MS]
+                          + (["--gateway", str(GATEWAY)] if GATEWAY else ["--sockets", str(min(n, 512))]) + evs,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    hwm = 0
-    mon_pid = None
+    hwm = {}
+    pids = []
     while sm.poll() is None:
-        if mon_pid is None:
+        if len(pids) < MONITORS:
             r = subprocess.run(["pgrep", "-f", f"node {cfg} monitor"], capture_output=True, text=True)
-            mon_pid = int(r.stdout.split()[0]) if r.stdout.strip() else None
-        if mon_pid:
+            pids = [int(x) for x in r.stdout.split()]
+        for pid in pids:
             try:
-                st = open(f"/proc/{mon_pid}/status").read()
-                hwm = max(hwm, int(re.search(r"VmHWM:\s+(\d+)", st).group(1)))
+                st = open(f"/proc/{pid}/status").read()
+                hwm[pid] = max(hwm.get(pid, 0), int(re.search(r"VmHWM:\s+(\d+)", st).group(1)))
             except (OSError, AttributeError): pass
         time.sleep(0.5)
+    hwm = sum(hwm.values())  # peak RSS of the monitor replicas together
     simerr = sm.stderr.read()
     out, _ = g.communicate(timeout=120)
     refused = int(re.search(r"\((\d+) refused", simerr).group(1)) if "refused" in simerr else -1
@@ -57,7 +67,8 @@ edges = ( {{ from = "live"; to = "monitor"; policy = "drop"; hwm = 100000; }} );
     cols = live.split()
     dropped = int(cols[5]) if len(cols) > 5 else -1
     cnt = dict((k, int(v)) for k, v in re.findall(r"(\w+)=(\d+)", live))
-    ev = [json.loads(l) for l in open(f"{tmp}/ev.jsonl")] if os.path.exists(f"{tmp}/ev.jsonl") else []
+    evf = [f"{tmp}/ev.jsonl"] if MONITORS == 1 else [f"{tmp}/ev.r{k}.jsonl" for k in range(MONITORS)]
+    ev = [json.loads(l) for f in evf if os.path.exists(f) for l in open(f)]
     lat = sorted(e["latency_ms"] for e in ev if e["type"] == "asystole" and e["state"] == "onset")
     want = len(range(0, n, 20))
     p50 = statistics.median(lat) if lat else float("nan")

@@ -1,7 +1,11 @@
 /* bedside_sim: N simulated bedside monitors streaming to a central station
  * over the bedside protocol (docs/bedside.md), the way real beds would: one
- * ZeroMQ PUSH connection per bed (or --sockets S shared ones, like a gateway),
- * a chunk every --chunk-ms, at real-time pace or --speed K times faster.
+ * ZeroMQ PUSH connection per bed (or --sockets S shared ones), a chunk every
+ * --chunk-ms, at real-time pace or --speed K times faster. --gateway K stands
+ * for a ward's network gateway: K beds share a connection, are sampled in
+ * step, and each tick's K chunks leave as one multipart message (one frame
+ * per bed message, docs/bedside.md). --tick-ms T wakes the simulator every T ms
+ * to send what fell due (fewer wake-ups; chunks leave up to T late).
  *
  * Signals: synthetic 12-lead ECG (ECGSYN, nodes/io/ecgsyn.h) or WFDB records
  * replayed (--records DIR --list a,b,c; bed i plays record i mod n, with all
@@ -59,6 +63,55 @@ typedef struct {
     int64_t chunk;     /* chunks sent */
     unsigned char *held; size_t held_len; /* swap fault: a chunk held back */
 } bed_t;
+
+/* --gateway: the frames collected for one connection in a pass, sent as one multipart message */
+typedef struct {
+    unsigned char *buf; size_t len, cap;
+    size_t *flen; int n, ndata, fcap;
+} gw_t;
+
+static void **g_sk;
+static gw_t *g_gw; /* NULL: every message leaves at once */
+static uint64_t g_sent, g_blocked;
+
+/* One bedside message on connection s; data = a DATA chunk (counted sent or refused). */
+static void emit(int s, const void *buf, size_t len, int flags, int data)
+{
+    if (!g_gw) {
+        if (zmq_send(g_sk[s], buf, len, flags) < 0) {
+            if (zmq_errno() != EAGAIN) { fprintf(stderr, "bedside_sim: send: %s\n", zmq_strerror(zmq_errno())); exit(2); }
+            g_blocked += (uint64_t)data;
+        } else g_sent += (uint64_t)data;
+        return;
+    }
+    gw_t *g = &g_gw[s];
+    if (g->len + len > g->cap) { g->cap = 2 * (g->len + len); g->buf = realloc(g->buf, g->cap); }
+    if (g->n == g->fcap) { g->fcap = g->fcap ? 2 * g->fcap : 64; g->flen = realloc(g->flen, sizeof(size_t) * (size_t)g->fcap); }
+    if (!g->buf || !g->flen) { fprintf(stderr, "bedside_sim: out of memory\n"); exit(2); }
+    memcpy(g->buf + g->len, buf, len);
+    g->len += len;
+    g->flen[g->n++] = len;
+    g->ndata += data;
+}
+
+/* Send what connection s collected; a full socket refuses the whole message (ZeroMQ
+ * takes a multipart message whole or not at all). */
+static void flush_gw(int s)
+{
+    gw_t *g = &g_gw[s];
+    size_t off = 0;
+    for (int f = 0; f < g->n; f++) {
+        int more = f + 1 < g->n ? ZMQ_SNDMORE : 0;
+        if (zmq_send(g_sk[s], g->buf + off, g->flen[f], ZMQ_DONTWAIT | more) < 0) {
+            if (zmq_errno() != EAGAIN || f) { fprintf(stderr, "bedside_sim: send: %s\n", zmq_strerror(zmq_errno())); exit(2); }
+            g_blocked += (uint64_t)g->ndata;
+            break;
+        }
+        if (!more) g_sent += (uint64_t)g->ndata;
+        off += g->flen[f];
+    }
+    g->len = 0; g->n = 0; g->ndata = 0;
+}
 
 static volatile sig_atomic_t g_stop;
 static void on_sig(int s) { (void)s; g_stop = 1; }
@@ -207,8 +260,8 @@ static const char *alarm_of(const char *type)
 int main(int argc, char **argv)
 {
     const char *endpoint = "tcp://127.0.0.1:5700", *records = NULL, *list = NULL, *truth = NULL;
-    int beds = 4, leads = 12, sockets = 0, first = 0;
-    double dur = 60, speed = 1, fs = 500, chunk_ms = 40, loop_s = 60;
+    int beds = 4, leads = 12, sockets = 0, first = 0, gateway = 0;
+    double dur = 60, speed = 1, fs = 500, chunk_ms = 40, loop_s = 60, tick_ms = 0;
     uint64_t seed = 1;
     event_t ev[MAXEV]; int nev = 0;
     fault_t fa[MAXEV]; int nfa = 0;
@@ -216,7 +269,7 @@ int main(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: bedside_sim [--endpoint tcp://127.0.0.1:5700] [--beds N] [--first-bed K] [--duration S] [--speed K]\n"
-                   "                   [--fs HZ] [--leads 1..12] [--chunk-ms MS] [--sockets S] [--loop S] [--seed N]\n"
+                   "                   [--fs HZ] [--leads 1..12] [--chunk-ms MS] [--sockets S | --gateway K] [--tick-ms MS] [--loop S] [--seed N]\n"
                    "                   [--records DIR --list a,b,c] [--event BED:TYPE:START_S:DURATION_S]... [--fault BED:AT_S:KIND]...\n"
                    "                   [--truth FILE]\n"
                    "  TYPE: asystole asystole_p brady tachy vrun vf leadoff noise\n"
@@ -236,6 +289,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--chunk-ms")) chunk_ms = atof(v);
         else if (!strcmp(a, "--loop")) loop_s = atof(v);
         else if (!strcmp(a, "--sockets")) sockets = atoi(v);
+        else if (!strcmp(a, "--gateway")) gateway = atoi(v);
+        else if (!strcmp(a, "--tick-ms")) tick_ms = atof(v);
         else if (!strcmp(a, "--seed")) seed = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--records")) records = v;
         else if (!strcmp(a, "--list")) list = v;
@@ -251,7 +306,8 @@ int main(int argc, char **argv)
             nfa++;
         } else die("unknown option '%s' (see the comment at the top of bedside_sim.c)", a);
     }
-    if (beds < 1 || leads < 1 || leads > 12 || !(speed >= 0) || !(chunk_ms >= 1)) die("bad --beds/--leads/--speed/--chunk-ms%s", "");
+    if (beds < 1 || leads < 1 || leads > 12 || !(speed >= 0) || !(chunk_ms >= 1) || gateway < 0 || !(tick_ms >= 0)) die("bad --beds/--leads/--speed/--chunk-ms/--gateway%s", "");
+    if (gateway && sockets) die("--gateway K sets the connections (one per K beds): leave out --sockets%s", "");
     rng_s ^= seed * 0x2545F4914F6CDD1Dull;
     /* bases: records, or up to 8 synthetic patients (different seeds and rates) */
     int nbase = 0;
@@ -310,8 +366,11 @@ int main(int argc, char **argv)
     int io = 2;
     zmq_ctx_set(ctx, ZMQ_IO_THREADS, io);
     zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, beds + 16);
-    int ns = sockets > 0 && sockets < beds ? sockets : beds;
+    int K = gateway > 1 ? gateway : 1, ngr = (beds + K - 1) / K;
+    int ns = gateway ? ngr : sockets > 0 && sockets < beds ? sockets : beds;
     void **sk = calloc((size_t)ns, sizeof *sk);
+    g_sk = sk;
+    if (gateway) g_gw = calloc((size_t)ns, sizeof *g_gw);
     int hwm = 1000, linger = 2000;
     for (int s = 0; s < ns; s++) {
         sk[s] = zmq_socket(ctx, ZMQ_PUSH);
@@ -320,33 +379,46 @@ int main(int argc, char **argv)
         zmq_setsockopt(sk[s], ZMQ_LINGER, &linger, sizeof linger);
         if (zmq_connect(sk[s], endpoint)) die("cannot connect to '%s'", endpoint);
     }
-    for (int i = 0; i < beds; i++) bd[i].sock = i % ns;
+    for (int i = 0; i < beds; i++) bd[i].sock = gateway ? i / K : i % ns;
     signal(SIGINT, on_sig);
     signal(SIGTERM, on_sig);
     size_t cap = PF_BS_HEADER + (size_t)chunk_n * MAXLEADS * 2 * 10 + PF_BS_MAX_INFO;
     unsigned char *buf = malloc(cap);
     int16_t *tmp = malloc(sizeof(int16_t) * (size_t)chunk_n * MAXLEADS);
     uint64_t period = speed > 0 ? (uint64_t)(chunk_ms * 1e6 / speed) : 0, t0 = now_ns();
-    int64_t t0_us = wall_us();
-    for (int i = 0; i < beds; i++) bd[i].due_ns = t0 + period * (uint64_t)i / (uint64_t)beds; /* spread the beds over a period */
-    uint64_t sent = 0, blocked = 0;
+    /* a chunk leaves once its last sample has been acquired: chunk k holds the samples
+     * acquired in [t0_us + k period, t0_us + (k+1) period) and is due at t0 + (k+1) period
+     * (plus its bed's phase), so latencies measured from acquisition times include the
+     * wait for the chunk to fill, as with a real device */
+    int64_t t0_us = wall_us() - (int64_t)(chunk_ms * 1e3 / (speed > 0 ? speed : 1));
+    uint64_t tick = (uint64_t)(tick_ms * 1e6 / (speed > 0 ? speed : 1));
+    /* the beds (a gateway's beds in step) spread over a period; gdue: a group's earliest due
+     * time, so a pass skips the groups not due without looking at each bed */
+    uint64_t *gdue = malloc(sizeof(uint64_t) * (size_t)ngr);
+    for (int i = 0; i < beds; i++) bd[i].due_ns = t0 + period * (uint64_t)(i / K) / (uint64_t)ngr;
+    for (int g = 0; g < ngr; g++) gdue[g] = bd[g * K].due_ns;
     int alive = beds;
     while (!g_stop && alive) {
         uint64_t now = now_ns(), next = UINT64_MAX;
         for (int i = 0; i < beds && !g_stop; i++) {
             bed_t *b = &bd[i];
+            if (i % K == 0) {
+                int g = i / K;
+                if (gdue[g] > now) { if (gdue[g] < next) next = gdue[g]; i += K - 1; continue; }
+                gdue[g] = UINT64_MAX; /* recomputed from its beds below */
+            }
+            uint64_t *gd = &gdue[i / K];
             if (b->gone) continue;
-            if (b->due_ns > now) { if (b->due_ns < next) next = b->due_ns; continue; }
+            if (b->due_ns > now) { if (b->due_ns < next) next = b->due_ns; if (b->due_ns < *gd) *gd = b->due_ns; continue; }
             const base_t *bs = &base[b->base];
             int64_t pos = b->chunk * chunk_n;
             double tsec = (double)pos / fs;
             int64_t end_len = records ? bs->len : total;
-            void *so = sk[b->sock];
             pf_bs_msg m = {.type = PF_BS_DATA, .bed = (uint32_t)(i + first), .session = b->session, .fs = (float)fs, .n_leads = (uint16_t)bs->leads, .gain = bs->gain};
             if (pos >= end_len) {
                 m.type = PF_BS_BYE; m.seq = b->seq++; m.t_us = t0_us + (int64_t)(tsec * 1e6 / (speed > 0 ? speed : 1)); m.sample = b->sample;
                 int len = pf_bs_encode(&m, buf, cap);
-                zmq_send(so, buf, (size_t)len, 0);
+                emit(b->sock, buf, (size_t)len, 0, 0);
                 b->gone = 1; alive--;
                 continue;
             }
@@ -359,7 +431,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "bedside_sim: bed %d at %.1f s: fault %s\n", i + first, tsec, f->kind);
                 if (!strcmp(f->kind, "reconnect")) {
                     /* a new connection and session after 2 s of silence */
-                    if (ns == beds) { zmq_close(sk[b->sock]); sk[b->sock] = zmq_socket(ctx, ZMQ_PUSH); zmq_setsockopt(sk[b->sock], ZMQ_LINGER, &linger, sizeof linger); zmq_connect(sk[b->sock], endpoint); so = sk[b->sock]; }
+                    if (ns == beds) { zmq_close(sk[b->sock]); sk[b->sock] = zmq_socket(ctx, ZMQ_PUSH); zmq_setsockopt(sk[b->sock], ZMQ_LINGER, &linger, sizeof linger); zmq_connect(sk[b->sock], endpoint); }
                     b->session++; b->seq = 0; b->sample = 0;
                     int64_t lost = (int64_t)(2.0 * fs / chunk_n);
                     b->chunk += lost;
@@ -369,17 +441,18 @@ int main(int argc, char **argv)
                 else if (!strcmp(f->kind, "dup")) dup = 1;
                 else if (!strcmp(f->kind, "swap")) swap = 1;
                 else if (!strcmp(f->kind, "flood")) b->flood_until_chunk = (int)(b->chunk + (int64_t)(2.0 * fs / chunk_n));
-                else if (!strcmp(f->kind, "garbage")) { for (int q = 0; q < 100; q++) buf[q] = (unsigned char)(urand() * 256); zmq_send(so, buf, 100, 0); }
+                else if (!strcmp(f->kind, "garbage")) { for (int q = 0; q < 100; q++) buf[q] = (unsigned char)(urand() * 256); emit(b->sock, buf, 100, 0, 0); }
                 else if (!strcmp(f->kind, "rate")) m.fs = (float)(fs * 2);
                 else die("unknown fault kind '%s' (reconnect|pause|gap|dup|swap|garbage|rate|flood)", f->kind);
             }
-            if (skip == 2) { b->due_ns += period * (uint64_t)(2.0 * fs / chunk_n); continue; }
+            if (skip == 2) { b->due_ns += period * (uint64_t)(2.0 * fs / chunk_n); if (b->due_ns < *gd) *gd = b->due_ns; continue; }
             if (b->chunk < b->paused_until_chunk) {
                 m.type = PF_BS_HEARTBEAT; m.seq = b->seq++; m.t_us = wall_us(); m.sample = b->sample;
                 int len = pf_bs_encode(&m, buf, cap);
-                zmq_send(so, buf, (size_t)len, ZMQ_DONTWAIT);
+                emit(b->sock, buf, (size_t)len, ZMQ_DONTWAIT, 0);
                 b->chunk++; b->sample += (uint64_t)chunk_n; /* samples not sent are lost: a gap follows */
                 b->due_ns += period;
+                if (b->due_ns < *gd) *gd = b->due_ns;
                 continue;
             }
             if (b->seq == 0 || b->chunk % (int64_t)(10.0 * fs / chunk_n) == 0) {
@@ -387,7 +460,7 @@ int main(int argc, char **argv)
                 in.type = PF_BS_INFO; in.seq = b->seq++; in.t_us = wall_us(); in.sample = b->sample;
                 in.info = bs->names; in.info_len = strlen(bs->names);
                 int len = pf_bs_encode(&in, buf, cap);
-                zmq_send(so, buf, (size_t)len, 0);
+                emit(b->sock, buf, (size_t)len, 0, 0);
             }
             int reps = b->chunk < b->flood_until_chunk ? 10 : 1;
             for (int rep = 0; rep < reps; rep++) {
@@ -409,29 +482,34 @@ int main(int argc, char **argv)
                 if (skip == 1) { /* lost in transit */ }
                 else if (swap && !b->held) { b->held = malloc((size_t)len); memcpy(b->held, buf, (size_t)len); b->held_len = (size_t)len; }
                 else {
-                    if (zmq_send(so, buf, (size_t)len, ZMQ_DONTWAIT) < 0) { blocked++; if (zmq_errno() != EAGAIN) die("send: %s", zmq_strerror(zmq_errno())); }
-                    else sent++;
-                    if (dup) zmq_send(so, buf, (size_t)len, ZMQ_DONTWAIT);
-                    if (b->held && !swap) { zmq_send(so, b->held, b->held_len, ZMQ_DONTWAIT); free(b->held); b->held = NULL; }
+                    emit(b->sock, buf, (size_t)len, ZMQ_DONTWAIT, 1);
+                    if (dup) emit(b->sock, buf, (size_t)len, ZMQ_DONTWAIT, 0);
+                    if (b->held && !swap) { emit(b->sock, b->held, b->held_len, ZMQ_DONTWAIT, 0); free(b->held); b->held = NULL; }
                 }
                 if (rep == 0) { b->sample += (uint64_t)n; b->chunk++; pos += n; tsec = (double)pos / fs; }
                 if (pos >= end_len) break;
             }
             b->due_ns += period;
             if (b->due_ns < next) next = b->due_ns;
+            if (b->due_ns < *gd) *gd = b->due_ns;
         }
+        for (int s = 0; g_gw && s < ns; s++) if (g_gw[s].n) flush_gw(s);
         if (speed > 0 && next != UINT64_MAX) {
+            /* --tick-ms: wake on a coarser clock and send all that fell due (fewer wake-ups and
+             * sends; each chunk leaves up to a tick late, which its latency then includes) */
+            if (tick) next = t0 + (next - t0 + tick - 1) / tick * tick;
             uint64_t n2 = now_ns();
             if (next > n2) { struct timespec ts = {(time_t)((next - n2) / 1000000000ull), (long)((next - n2) % 1000000000ull)}; nanosleep(&ts, NULL); }
         }
     }
     double secs = (double)(now_ns() - t0) / 1e9;
     fprintf(stderr, "bedside_sim: %d beds, %llu chunks sent in %.1f s (%llu refused by a full socket: the station fell behind)\n", beds,
-            (unsigned long long)sent, secs, (unsigned long long)blocked);
+            (unsigned long long)g_sent, secs, (unsigned long long)g_blocked);
     for (int s = 0; s < ns; s++) zmq_close(sk[s]);
     zmq_ctx_term(ctx);
     for (int i = 0; i < beds; i++) { free(bd[i].own); free(bd[i].off_mask); free(bd[i].held); }
     for (int k = 0; k < nbase; k++) free(base[k].sig);
-    free(bd); free(base); free(sk); free(buf); free(tmp);
+    for (int s = 0; g_gw && s < ns; s++) { free(g_gw[s].buf); free(g_gw[s].flen); }
+    free(bd); free(base); free(sk); free(buf); free(tmp); free(gdue); free(g_gw);
     return 0;
 }

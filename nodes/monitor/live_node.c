@@ -31,6 +31,7 @@ static const pf_param_spec live_params[] = {
     {"exit_idle_s", PF_P_DOUBLE, "0", 0, 3600, NULL, "end the stream once every bed has left (BYE or silent) for this long; 0 = run until stopped"},
     {"hwm", PF_P_INT, "100000", 100, 10000000, NULL, "receive high-water mark of the bed socket, messages"},
     {"batch", PF_P_INT, "1", 1, 4096, NULL, "chunks per message on out: 1 = a window per chunk; more = the chunks of one receive burst, up to this many, in one message (pf_livebatch.h)"},
+    {"batch_ms", PF_P_DOUBLE, "0", 0, 100, NULL, "with batch > 1: longest a chunk waits for others to join its message, ms; 0 = never past its receive burst (adds no latency)"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -64,22 +65,41 @@ typedef struct {
     uint64_t last_scan_ns, idle_since_ns, garbage;
     int16_t *raw;            /* aligned copy of a chunk's samples */
     int batch;               /* chunks per message (1: a window each) */
-    pf_livebatch *lb;
-    bed_t **lbeds;           /* the beds of the batch's chunks, for their drop counts */
+    uint64_t hold_ns;        /* batch_ms: how long a batch's first chunk may wait */
+    int shards;              /* downstream replicas: bed b goes to replica b mod shards */
+    struct shard {           /* a batch being gathered for one downstream replica */
+        pf_livebatch *lb;
+        bed_t **lbeds;       /* the beds of the batch's chunks, for their drop counts */
+        uint64_t first_ns;   /* when its first chunk arrived */
+    } *sh;
 } live_t;
 
-/* Send the gathered chunks as one message; a drop counts against every bed in it. */
-static int flush_batch(live_t *L, pf_node *n)
+/* Send a shard's gathered chunks as one message; a drop counts against every bed in it. */
+static int flush_shard(live_t *L, pf_node *n, int s)
 {
-    int k = L->lb ? pf_livebatch_count(L->lb) : 0;
+    struct shard *h = &L->sh[s];
+    int k = pf_livebatch_count(h->lb);
     if (!k) return PF_OK;
-    pf_msg *w = pf_livebatch_take(L->lb);
+    pf_msg *w = pf_livebatch_take(h->lb);
     if (!w) return PF_ENOMEM;
     uint64_t before = pf_node_dropped(n);
-    int rc = pf_node_send(n, "out", w);
+    int rc = pf_node_send_keyed(n, "out", w, (uint64_t)s);
     if (pf_node_dropped(n) > before)
-        for (int i = 0; i < k; i++) L->lbeds[i]->c[PF_LM_DROPS]++;
+        for (int i = 0; i < k; i++) h->lbeds[i]->c[PF_LM_DROPS]++;
     return rc;
+}
+
+/* Send every shard's batch that is full, or (all) held long enough (all = 1: every one). */
+static int flush_batches(live_t *L, pf_node *n, int all)
+{
+    uint64_t t = pf_now_ns();
+    for (int s = 0; L->sh && s < L->shards; s++) {
+        struct shard *h = &L->sh[s];
+        if (!pf_livebatch_count(h->lb) || !(all || !L->hold_ns || t - h->first_ns >= L->hold_ns)) continue;
+        int rc = flush_shard(L, n, s);
+        if (rc) return rc;
+    }
+    return PF_OK;
 }
 
 static int64_t wall_us(void)
@@ -125,8 +145,16 @@ static int live_create(pf_node *n, void **state)
     L->max_rate = pf_params_double(p, "max_rate");
     L->exit_idle_s = pf_params_double(p, "exit_idle_s");
     L->batch = (int)pf_params_int(p, "batch");
-    if (L->batch > 1 && (!(L->lb = pf_livebatch_create()) || !(L->lbeds = calloc((size_t)L->batch, sizeof *L->lbeds))))
-        return pf_err(PF_ENOMEM, "live: out of memory for batches of %d", L->batch);
+    L->hold_ns = (uint64_t)(pf_params_double(p, "batch_ms") * 1e6);
+    /* beds are sharded over the monitor replicas by number, each replica keeping its beds' state */
+    L->shards = pf_node_out_replicas(n, "out");
+    if (L->shards < 1) L->shards = 1;
+    if (L->batch > 1) {
+        if (!(L->sh = calloc((size_t)L->shards, sizeof *L->sh))) return pf_err(PF_ENOMEM, "live: out of memory");
+        for (int s = 0; s < L->shards; s++)
+            if (!(L->sh[s].lb = pf_livebatch_create()) || !(L->sh[s].lbeds = calloc((size_t)L->batch, sizeof *L->sh[s].lbeds)))
+                return pf_err(PF_ENOMEM, "live: out of memory for batches of %d", L->batch);
+    }
     for (L->cap = 16; L->cap < 2 * L->max_beds; L->cap *= 2) {}
     L->beds = calloc(L->cap, sizeof *L->beds);
     L->raw = malloc(sizeof(int16_t) * PF_BS_MAX_LEADS * PF_BS_MAX_SAMPLES);
@@ -276,10 +304,13 @@ static int handle_data(live_t *L, pf_node *n, bed_t *b, const pf_bs_msg *m, uint
     int nl = m->n_leads, ns = m->n_samples;
     pf_msg *w = NULL;
     float *x;
+    struct shard *h = NULL;
     if (L->batch > 1) {
-        x = pf_livebatch_add(L->lb, b->c, b->base + (int64_t)m->sample, m->seq, m->fs, nl, ns, b->names);
+        h = &L->sh[b->bed % (uint32_t)L->shards];
+        if (!pf_livebatch_count(h->lb)) h->first_ns = now;
+        x = pf_livebatch_add(h->lb, b->c, b->base + (int64_t)m->sample, m->seq, m->fs, nl, ns, b->names);
         if (!x) return PF_ENOMEM;
-        L->lbeds[pf_livebatch_count(L->lb) - 1] = b;
+        h->lbeds[pf_livebatch_count(h->lb) - 1] = b;
     } else {
         w = pf_msg_window_create(id, m->seq, b->base + (int64_t)m->sample, m->fs, (uint32_t)nl, (uint32_t)ns);
         if (!w) return pf_err(PF_ENOMEM, "live: out of memory");
@@ -294,7 +325,7 @@ static int handle_data(live_t *L, pf_node *n, bed_t *b, const pf_bs_msg *m, uint
             int16_t v = raw[t * nl + l];
             x[(size_t)l * ns + t] = v == PF_BS_INVALID ? NAN : (float)v * inv;
         }
-    if (!w) return pf_livebatch_count(L->lb) >= L->batch ? flush_batch(L, n) : PF_OK;
+    if (!w) return pf_livebatch_count(h->lb) >= L->batch ? flush_shard(L, n, (int)(h - L->sh)) : PF_OK;
     uint32_t dims[1] = {PF_LM_N};
     int rc = pf_msg_add(w, PF_SEC_LIVE_META, PF_DT_I64, 1, dims, b->c);
     if (!rc && b->names[0]) {
@@ -303,7 +334,7 @@ static int handle_data(live_t *L, pf_node *n, bed_t *b, const pf_bs_msg *m, uint
     }
     if (rc) { pf_msg_destroy(w); return rc; }
     uint64_t before = pf_node_dropped(n);
-    rc = pf_node_send(n, "out", w);
+    rc = pf_node_send_keyed(n, "out", w, b->bed);
     if (pf_node_dropped(n) > before) b->c[PF_LM_DROPS]++;
     return rc;
 }
@@ -369,34 +400,46 @@ static int live_produce(pf_node *n, void *state)
 {
     live_t *L = state;
     zmq_pollitem_t it = {L->sock, 0, ZMQ_POLLIN, 0};
-    int r = zmq_poll(&it, 1, 20);
+    long wait_ms = 20;
+    for (int s = 0; L->sh && s < L->shards; s++) { /* wake in time to send a held batch */
+        if (!pf_livebatch_count(L->sh[s].lb)) continue;
+        uint64_t t = pf_now_ns(), due = L->sh[s].first_ns + L->hold_ns;
+        long w = due > t ? (long)((due - t + 999999) / 1000000) : 0;
+        if (w < wait_ms) wait_ms = w;
+    }
+    int r = zmq_poll(&it, 1, wait_ms);
     if (r < 0 && zmq_errno() != EINTR) return pf_err(PF_EIO, "live: poll: %s", zmq_strerror(zmq_errno()));
     uint64_t now = pf_now_ns();
-    /* Drain a bounded burst, then let the runtime tick its status. */
-    for (int k = 0; r > 0 && k < 4096; k++) {
+    /* Drain a bounded burst of frames, then let the runtime tick its status. A message
+     * may carry several frames (a gateway's beds, docs/bedside.md): each frame is one
+     * bedside message, and a started message is read to its end. */
+    int more = 0;
+    for (int k = 0; r > 0 && (k < 4096 || more); k++) {
         zmq_msg_t msg;
         zmq_msg_init(&msg);
-        if (zmq_msg_recv(&msg, L->sock, ZMQ_DONTWAIT) < 0) { zmq_msg_close(&msg); break; }
-        int more = zmq_msg_more(&msg);
+        if (zmq_msg_recv(&msg, L->sock, more ? 0 : ZMQ_DONTWAIT) < 0) { zmq_msg_close(&msg); break; }
+        more = zmq_msg_more(&msg);
         int rc = handle(L, n, zmq_msg_data(&msg), zmq_msg_size(&msg), now);
         zmq_msg_close(&msg);
-        while (more) { /* the protocol is single-frame: discard the rest, counted once */
-            zmq_msg_init(&msg);
-            zmq_msg_recv(&msg, L->sock, 0);
-            more = zmq_msg_more(&msg);
-            zmq_msg_close(&msg);
-        }
         if (rc) return rc;
     }
-    int frc = flush_batch(L, n); /* a burst's chunks leave together, never held past it */
+    /* a burst's chunks leave together, held at most batch_ms for later ones to join them */
+    int frc = flush_batches(L, n, 0);
     if (frc) return frc;
     if (now - L->last_scan_ns > 500000000ull) { scan_silent(L, n, now); L->last_scan_ns = now; }
     if (L->n_active > 0 || !L->n_beds) L->idle_since_ns = now;
     if (L->exit_idle_s > 0 && L->n_beds && now - L->idle_since_ns > (uint64_t)(L->exit_idle_s * 1e9)) {
         pf_info("every bed has left for %.1f s: ending the stream (%zu beds seen)", L->exit_idle_s, L->n_beds);
-        return 1;
+        return 1; /* live_finish sends a held batch */
     }
     return 0;
+}
+
+/* The stream ends (every bed left, or the node is stopped): a held batch still leaves. */
+static int live_finish(pf_node *n, void *state, int interrupted)
+{
+    (void)interrupted;
+    return flush_batches(state, n, 1);
 }
 
 static void live_destroy(void *state)
@@ -407,8 +450,8 @@ static void live_destroy(void *state)
     if (L->ctx) zmq_ctx_term(L->ctx);
     free(L->beds);
     free(L->raw);
-    pf_livebatch_destroy(L->lb);
-    free(L->lbeds);
+    for (int s = 0; L->sh && s < L->shards; s++) { pf_livebatch_destroy(L->sh[s].lb); free(L->sh[s].lbeds); }
+    free(L->sh);
     free(L);
 }
 
@@ -419,5 +462,6 @@ const pf_kind pf_kind_live = {
     .ports = live_ports,
     .create = live_create,
     .produce = live_produce,
+    .finish = live_finish,
     .destroy = live_destroy,
 };

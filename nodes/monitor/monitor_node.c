@@ -68,7 +68,19 @@ typedef struct {
     int64_t pk[512];
     size_t bytes;
     pf_livechunk *chunks; int ncap; /* the chunks of the message in hand */
+    int display;                    /* `out` is connected: build the display messages */
 } mon_t;
+
+/* With replicas (beds sharded by number, `live` sends bed b to replica b mod
+ * replicas), each replica writes its own files: PATH with ".rN" before the
+ * extension (events.jsonl -> events.r1.jsonl). */
+static void replica_path(char *dst, size_t cap, const char *path, int replica, int replicas)
+{
+    const char *slash = strrchr(path, '/'), *dot = strrchr(path, '.');
+    if (replicas <= 1 || !path[0]) { snprintf(dst, cap, "%s", path); return; }
+    if (!dot || (slash && dot < slash) || dot == (slash ? slash + 1 : path)) snprintf(dst, cap, "%s.r%d", path, replica);
+    else snprintf(dst, cap, "%.*s.r%d%s", (int)(dot - path), path, replica, dot);
+}
 
 static int64_t wall_us(void)
 {
@@ -98,14 +110,17 @@ static int mon_create(pf_node *n, void **state)
     for (M->cap = 16; M->cap < 2 * M->max_beds; M->cap *= 2) {}
     M->beds = calloc(M->cap, sizeof *M->beds);
     if (!M->beds) return pf_err(PF_ENOMEM, "monitor: out of memory for %zu beds", M->max_beds);
-    const char *ev = pf_params_string(p, "events");
+    char ev[1024];
+    int rep = pf_node_replica(n), reps = pf_node_replicas(n);
+    replica_path(ev, sizeof ev, pf_params_string(p, "events"), rep, reps);
+    M->display = pf_node_out_replicas(n, "out") > 0;
     if (ev[0]) {
         mkparents(ev);
         M->jf = fopen(ev, "w");
         if (!M->jf) return pf_err(PF_EIO, "monitor: events file '%s': %s", ev, strerror(errno));
         setvbuf(M->jf, NULL, _IOLBF, 0); /* a line per event, visible at once */
     }
-    snprintf(M->log_path, sizeof M->log_path, "%s", pf_params_string(p, "log"));
+    if (pf_params_string(p, "log")[0]) replica_path(M->log_path, sizeof M->log_path, pf_params_string(p, "log"), rep, reps);
     return PF_OK;
 }
 
@@ -200,6 +215,7 @@ static int mon_chunk(pf_node *n, mon_t *M, const pf_livechunk *c, const char *id
             if (M->nlat < M->latcap) M->lat[M->nlat++] = (double)row[PF_EV_LATENCY_US] / 1e3;
         }
     }
+    if (!M->display) { free(evrows); return PF_OK; } /* nobody draws it */
     /* display message: the first detection lead, beats, state, events */
     double st[PF_ST_N];
     pf_bedmon_state(b->m, st);

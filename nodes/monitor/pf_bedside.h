@@ -1,7 +1,7 @@
 /* pf_bedside: the bedside stream protocol, version 1 (docs/bedside.md).
  *
  * What a bedside monitor (or examples/bedside_sim) sends to the central
- * station's `live` node: one ZeroMQ single-frame message per chunk of
+ * station's `live` node: one ZeroMQ frame per chunk of
  * samples (DATA), a HEARTBEAT when it has nothing to send for a while, and
  * BYE when it leaves, and INFO (lead names, comma-separated UTF-8 after the
  * header, at most 1024 bytes) first in every session and every 10 s. All integers little-endian; 64-byte header, then for
