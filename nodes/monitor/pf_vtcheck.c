@@ -11,6 +11,7 @@
 #define CORR_MAX 0.7     /* as pf_bedmon's ventricular-beat test */
 #define RUN_BEATS 5      /* the challenge's VT definition: >= 5 ventricular beats */
 #define RUN_MIN_BPM 90.0 /* 100/min less the AAMI EC13 tolerance (10 %) */
+#define PULSE_AVG 4       /* pulse rate over 4 intervals, the VT definition's 5 beats: one peak's jitter is not a rate change */
 #define PULSE_DELAY_S 0.6 /* R to peripheral pulse peak: pulse arrival ~0.2-0.4 s, PLETH peak later */
 
 static int cmp_d(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }
@@ -119,8 +120,9 @@ int pf_vtcheck_pulse_steady(const long *pl, long np, long n, long w0, double fs,
     }
     if (b <= a) return 0;
     for (long i = a + 1; i <= b; i++) {
-        double d = (double)(pl[i] - pl[i - 1]);
-        if (60.0 * fs / d >= RUN_MIN_BPM || d > max_iv) return 0;
+        long k = i - PULSE_AVG >= 0 ? i - PULSE_AVG : 0;
+        if ((double)(pl[i] - pl[i - 1]) > max_iv) return 0;
+        if (60.0 * fs * (double)(i - k) / (double)(pl[i] - pl[k]) >= RUN_MIN_BPM) return 0;
     }
     return 1;
 }

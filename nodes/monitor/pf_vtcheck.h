@@ -43,11 +43,13 @@ void pf_vtlead_free(pf_vtlead *l);
  * are the history (the dominant beat). */
 int pf_vtcheck_lead(const float *raw, const float *filt, long n, long w0, double fs, double gd, const long *bt, long nb, pf_vtlead *out);
 
-/* 1 when the pulses pl[0..np) (raw sample indices, data [0, n)) go on through
- * [on, off] (a run's first and last beat, plus the pulse's arrival delay; up to
- * the data's end when that comes first) with every interval within the monitor's
- * heart-rate accuracy (+-10 % or +-5/min, AAMI EC13) of the median pulse interval
- * before w0; 0 otherwise (or with fewer than 5 history pulses). */
+/* 1 when the pulses pl[0..np) (raw sample indices, data [0, n)) go on unchanged
+ * through [on, off] (a run's first and last beat, plus the pulse's arrival delay;
+ * up to the data's end when that comes first): no pulse missing (no interval over
+ * 1.5 x the median pulse interval before w0: a missing pulse doubles it) and no
+ * tachycardia (the rate over every 4 intervals, the VT definition's 5 beats, under
+ * the run's 90/min). 0 otherwise, or with fewer than 5 history pulses, or when the
+ * pulses stopped before the data's end. */
 int pf_vtcheck_pulse_steady(const long *pl, long np, long n, long w0, double fs, long on, long off);
 
 #endif
