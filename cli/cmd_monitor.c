@@ -13,7 +13,8 @@
  *     --method detect: the streaming monitor's own alarms, as above; verify: the
  *     record's alarm checked against every signal over the same interval
  *     (pf_alarmcheck, data up to the alarm, or 30 s after it); both (default):
- *     raised when either raises it.
+ *     raised when either raises it, unless the verification refuted it
+ *     conclusively from a good pulse signal (pf_alarmcheck.h, `refuted`).
  *   monitor replay RECORD [--until S]   every event of one record, for inspection
  *   monitor truth --truth TRUTH.csv --events EVENTS.jsonl [--tolerance S]
  *     the simulator's injected events against the monitor's: sensitivity,
