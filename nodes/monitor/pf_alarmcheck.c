@@ -261,7 +261,7 @@ int pf_alarmcheck_run(int type, const float *x, int n_leads, const char *names, 
     }
     free(raw); free(filt); free(bt);
     if (!rc && type == PF_ALARM_VTACH) vt_combine(out, vt, pbt, pnb, n, w0, fs);
-    for (int i = 0; i < PF_ALARMCHECK_MAXCH; i++) { free(pbt[i]); pf_vtlead_free(&vt[i]); }
+    for (int i = 0; i < PF_ALARMCHECK_MAXCH; i++) free(pbt[i]);
     if (rc) return rc;
     if (type == PF_ALARM_VTACH) return PF_OK;
     int good_ecg = 0, contra_ecg = 0, contra = 0;

@@ -78,20 +78,8 @@ int pf_vtcheck_lead(const float *raw, const float *filt, long n, long w0, double
         if (!out->nrun) out->run_qrs_ms = median_finite(wd + i - RUN_BEATS + 1, RUN_BEATS);
         if (out->nrun < PF_VT_MAXRUN) { out->run_on[out->nrun] = on; out->run_off[out->nrun] = bt[i]; out->nrun++; }
     }
-    free(wd); free(tm);
-    out->bt = rc ? NULL : malloc(sizeof(long) * (size_t)nb);
-    if (!rc && !out->bt) rc = pf_err(PF_ENOMEM, "vt check: out of memory");
-    if (rc) { free(abn); return rc; }
-    memcpy(out->bt, bt, sizeof(long) * (size_t)nb);
-    out->v = abn;
-    out->nb = nb;
+    free(wd); free(abn); free(tm);
     return rc;
-}
-
-void pf_vtlead_free(pf_vtlead *l)
-{
-    free(l->bt); free(l->v);
-    l->bt = NULL; l->v = NULL; l->nb = 0;
 }
 
 int pf_vtcheck_pulse_steady(const long *pl, long np, long n, long w0, double fs, long on, long off)

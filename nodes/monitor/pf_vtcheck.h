@@ -6,7 +6,7 @@
  * (correlation < 0.7 with the mean of the history's beats over +-100 ms, as
  * pf_bedmon): the VT criterion "QRS > 120 ms and a change in QRS morphology
  * from the preceding native rhythm" of the annotated VT alarm database (Pelter
- * et al. 2022), the width being the AHA/ACC/HRS one (Surawicz et al. 2009). A run
+ * et al. 2023), the width being the AHA/ACC/HRS one (Surawicz et al. 2009). A run
  * is >= 5 consecutive ventricular beats whose own 4 RR intervals give >= 90/min
  * (the challenge's "> 100/min", widened by the monitor's allowed heart-rate error,
  * AAMI EC13; Clifford et al. 2016 for the definition).
@@ -29,12 +29,7 @@ typedef struct {
     long run_on[PF_VT_MAXRUN], run_off[PF_VT_MAXRUN]; /* first and last beat of each run, samples */
     double native_qrs_ms;      /* median QRS width of the history's beats (NAN: none) */
     double run_qrs_ms;         /* median QRS width of the first run's beats (NAN: no run) */
-    long nb;                   /* the lead's beats (raw sample indices) and which are ventricular */
-    long *bt;
-    unsigned char *v;
 } pf_vtlead;
-
-void pf_vtlead_free(pf_vtlead *l);
 
 
 
