@@ -13,7 +13,8 @@
  *     --method detect: the streaming monitor's own alarms, as above; verify: the
  *     record's alarm checked against every signal over the same interval
  *     (pf_alarmcheck, data up to the alarm, or 30 s after it); both (default):
- *     raised when either raises it.
+ *     raised when either raises it, unless the verification refuted it
+ *     conclusively from a good pulse signal (pf_alarmcheck.h, `refuted`).
  *   monitor replay RECORD [--until S]   every event of one record, for inspection
  *   monitor truth --truth TRUTH.csv --events EVENTS.jsonl [--tolerance S]
  *     the simulator's injected events against the monitor's: sensitivity,
@@ -102,7 +103,7 @@ static int run_record(const char *path, double until_s, spans *sp, int verbose)
 
 /* Verification (--method verify): the record's samples from `hist` s before the
  * interval [alarm - win, until) through pf_alarmcheck; 1 raise / 0 suppress / <0 error. */
-static int verify_record(const char *path, int type, double win, double hist, double until_s, int verbose)
+static int verify_record(const char *path, int type, double win, double hist, double until_s, int verbose, int *refuted)
 {
     pf_record *r = pf_record_open(path, NULL);
     if (!r) return -1;
@@ -131,6 +132,10 @@ static int verify_record(const char *path, int type, double win, double hist, do
             printf("    %-6s %-5s %-12s beats %3d  gap %5.1f s  rate %6.1f..%6.1f  kSQI %5.1f  %s\n", v.ch[i].name, v.ch[i].good ? "good" : "poor",
                    v.ch[i].verdict == PF_VERDICT_SUPPORTS ? "supports" : v.ch[i].verdict == PF_VERDICT_CONTRADICTS ? "contradicts" : "-",
                    v.ch[i].beats, v.ch[i].max_gap_s, v.ch[i].min_rate, v.ch[i].max_rate, v.ch[i].ksqi, v.ch[i].why ? v.ch[i].why : "");
+    if (verbose && type == PF_ALARM_VTACH)
+        for (int i = 0; i < v.nch; i++)
+            if (!v.ch[i].pulse) printf("    %-6s ventricular beats %2d, runs %d, QRS %5.0f ms before, %5.0f ms in the first run\n", v.ch[i].name, v.ch[i].vbeats, v.ch[i].vruns, v.ch[i].qrs_native_ms, v.ch[i].qrs_run_ms);
+    *refuted = v.refuted;
     return v.raise;
 }
 
@@ -191,12 +196,12 @@ static int cmd_accuracy(int argc, char **argv)
             if (k == nonly) continue;
         }
         snprintf(path, sizeof path, "%s/%s", dir, rec);
-        int a_rt = 0, a_re = 0;
+        int a_rt = 0, a_re = 0, ref_rt = 0, ref_re = 0;
         if (method >= 1) {
             if (verbose) printf("%s %s %s, real time:\n", rec, type, truth ? "true" : "false");
-            a_rt = verify_record(path, t, win, hist, 300.0, verbose);
+            a_rt = verify_record(path, t, win, hist, 300.0, verbose, &ref_rt);
             if (verbose && a_rt >= 0) printf("  retrospective:\n");
-            a_re = a_rt < 0 ? -1 : verify_record(path, t, win, hist, 330.0, verbose);
+            a_re = a_rt < 0 ? -1 : verify_record(path, t, win, hist, 330.0, verbose, &ref_re);
             if (a_rt < 0 || a_re < 0) { fprintf(stderr, "physioflow monitor: %s\n", pf_errmsg()); fclose(f); return 1; }
         }
         if (method != 1) {
@@ -210,6 +215,9 @@ static int cmd_accuracy(int argc, char **argv)
              * the verification could not refute it (missing a true alarm costs 5) */
             a_rt |= active_in(&sp[t], lo, alarm);
             a_re |= active_in(&sp[t], lo, alarm + (int64_t)(30 * rfs));
+            /* ... unless the verification refuted it conclusively (pf_alarmcheck.h) */
+            if (ref_rt) a_rt = 0;
+            if (ref_re) a_re = 0;
         }
         conf *c1 = &rt[t], *c2 = &re[t];
         if (truth) { a_rt ? c1->tp++ : c1->fn++; a_re ? c2->tp++ : c2->fn++; }

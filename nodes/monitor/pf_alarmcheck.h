@@ -34,11 +34,19 @@ typedef struct {
     double max_gap_s;         /* longest interval without a beat in the interval */
     double min_rate, max_rate; /* over the definition's run of beats (5 or 17), /min */
     double ksqi;              /* ECG: kurtosis of the 1-40 Hz signal */
+    /* vtach only (pf_vtcheck): ECG ventricular beats and runs in the interval, QRS
+     * widths (ms) of the history's beats and of the first run; pulse: unchanged
+     * through the ECG's runs */
+    int vbeats, vruns, steady;
+    double qrs_native_ms, qrs_run_ms;
     const char *why;          /* why not good, or the deciding fact */
 } pf_alarmcheck_ch;
 
 typedef struct {
     int raise;                    /* 1: the alarm stands; 0: suppressed */
+    int refuted;                  /* suppressed by conclusive evidence (vtach: a good pulse
+                                   * unchanged through the interval), which also overrules
+                                   * the streaming monitor's alarm (`--method both`) */
     int nch;
     pf_alarmcheck_ch ch[PF_ALARMCHECK_MAXCH];
 } pf_alarmcheck;

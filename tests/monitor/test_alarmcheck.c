@@ -1,12 +1,18 @@
 /* pf_alarmcheck on synthetic signals (ECGSYN ECG, a pulse wave at each beat):
  * alarms that clean signals refute are suppressed, alarms they support are
  * raised, pulses refute low-rate claims only, noise judges nothing, and a
- * non-arrhythmia type is refused. */
+ * non-arrhythmia type is refused. Ventricular tachycardia (pf_qrswidth,
+ * pf_vtcheck): QRS widths of synthetic narrow and wide complexes, a run of wide
+ * beats raised and a run of narrow ones (shaped unlike the dominant beat, which
+ * the correlation alone called ventricular) not, and a pulse going on unchanged
+ * through a wide "run" refuting it. */
 #include "ecgsyn.h"
 #include "pf_alarmcheck.h"
 #include "pf_bedmon.h"
 #include "pf_error.h"
+#include "pf_qrswidth.h"
 #include "pf_test.h"
+#include "pf_vtcheck.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -24,6 +30,48 @@ static const pf_alarmcheck_ch *ch(const pf_alarmcheck *v, const char *name)
 {
     for (int i = 0; i < v->nch; i++) if (!strcmp(v->ch[i].name, name)) return &v->ch[i];
     return NULL;
+}
+
+/* One complex of QRS duration d (s) at R time r (s), amplitude a (mV, the sign
+ * gives the polarity): a triangle from r - d/2 to r + d/2, and a T wave. */
+static void complex_at(float *x, long n, double r, double d, double a)
+{
+    for (long t = (long)((r - d) * FS); t < (long)((r + 0.6) * FS) && t < n; t++) {
+        if (t < 0) continue;
+        double u = (double)t / FS - r, v = 0;
+        if (fabs(u) < d / 2) v += a * (1 - fabs(u) / (d / 2));
+        v += 0.25 * fabs(a) * exp(-(u - 0.3) * (u - 0.3) / (2 * 0.04 * 0.04));
+        x[t] += (float)v;
+    }
+}
+
+/* A pulse 250 ms after time r (s). */
+static void pulse_at(float *x, long n, double r)
+{
+    for (long t = (long)((r) * FS); t < (long)((r + 0.8) * FS) && t < n; t++) {
+        if (t < 0) continue;
+        double u = (double)t / FS - r - 0.25;
+        x[t] += (float)exp(-u * u / (2 * 0.06 * 0.06));
+    }
+}
+
+/* [II, V, PLETH]: narrow (70 ms) sinus beats at 72/min; from 50 s to 54 s a run
+ * of 10 beats at 150/min of QRS duration run_d and polarity run_sign (run_d 0:
+ * no run). Pulses after every sinus beat, through the run too when pulse_on. */
+static void vt_record(float *x, double run_d, double run_sign, int pulse_on)
+{
+    memset(x, 0, sizeof(float) * N * 3);
+    for (double r = 0.5; r < SECS; r += 60.0 / 72) {
+        int in_run = run_d > 0 && r >= 50 && r < 54.2;
+        if (!in_run) { complex_at(x, N, r, 0.07, 1.0); complex_at(x + N, N, r, 0.07, 0.8); }
+        if (!in_run || pulse_on) pulse_at(x + 2 * N, N, r);
+    }
+    if (run_d > 0)
+        for (int k = 0; k < 10; k++) {
+            complex_at(x, N, 50.2 + 0.4 * k, run_d, run_sign * 1.5);
+            complex_at(x + N, N, 50.2 + 0.4 * k, run_d, run_sign * 1.2);
+        }
+    for (long t = 0; t < N * 3; t++) x[t] += noise(0.02f);
 }
 
 int main(void)
@@ -84,6 +132,69 @@ int main(void)
     for (long t = 0; t < N; t++) y[2 * N + t] = 0;
     CHECK_OK(pf_alarmcheck_run(PF_ALARM_BRADY, y, 3, names, N, W0, FS, &v));
     CHECK(v.raise && ch(&v, "PLETH") && !ch(&v, "PLETH")->good, "brady suppressed by a flat pulse signal");
+
+    /* QRS width of synthetic complexes: 70 ms narrow, 160 ms wide (the delineator
+     * marks a triangle's bounds where its smoothed slope starts and ends: within 30 ms) */
+    {
+        long r[40];
+        double w[40];
+        int nr = 0;
+        memset(y, 0, sizeof(float) * N);
+        for (int k = 0; k < 20; k++, nr++) { r[nr] = (long)((1 + k) * FS); complex_at(y, N, (double)r[nr] / FS, k < 10 ? 0.07 : 0.16, 1.0); }
+        CHECK_OK(pf_qrswidth_lead(y, N, FS, r, nr, w));
+        for (int k = 0; k < nr; k++) {
+            double want = k < 10 ? 70 : 160;
+            CHECK(fabs(w[k] - want) <= 30 && (k < 10 ? w[k] < PF_QRS_WIDE_MS : w[k] >= PF_QRS_WIDE_MS), "beat %d: QRS %.0f ms, %.0f expected", k, w[k], want);
+        }
+        r[0] = 10; /* a beat at the window's edge is not measured */
+        CHECK_OK(pf_qrswidth_lead(y, N, FS, r, 1, w));
+        CHECK(isnan(w[0]), "a complex cut by the window's start measured %.0f ms", w[0]);
+    }
+
+    /* ventricular tachycardia: a run of 10 wide (160 ms) beats at 150/min without pulses is raised ... */
+    vt_record(y, 0.16, -1, 0);
+    CHECK_OK(pf_alarmcheck_run(PF_ALARM_VTACH, y, 3, names, N, W0, FS, &v));
+    e = ch(&v, "II");
+    CHECK(v.raise && !v.refuted, "a wide run at 150/min suppressed (raise %d, refuted %d)", v.raise, v.refuted);
+    CHECK(e && e->vruns >= 1 && e->qrs_native_ms < 100 && e->qrs_run_ms >= PF_QRS_WIDE_MS, "lead II: %d runs, QRS %.0f ms before, %.0f in the run",
+          e ? e->vruns : -1, e ? e->qrs_native_ms : NAN, e ? e->qrs_run_ms : NAN);
+    /* ... a run of narrow (70 ms) beats shaped unlike the dominant one (inverted) is not:
+     * no QRS is wide (the correlation alone called every one of them ventricular) */
+    vt_record(y, 0.07, -1, 0);
+    CHECK_OK(pf_alarmcheck_run(PF_ALARM_VTACH, y, 3, names, N, W0, FS, &v));
+    e = ch(&v, "II");
+    CHECK(!v.raise, "a narrow run raised as ventricular tachycardia");
+    CHECK(e && e->good && e->vruns == 0 && e->vbeats == 0, "lead II: %d ventricular beats in a narrow run", e ? e->vbeats : -1);
+    /* ... and a wide "run" through which the pulse goes on unchanged is refuted by the pulse */
+    vt_record(y, 0.16, -1, 1);
+    CHECK_OK(pf_alarmcheck_run(PF_ALARM_VTACH, y, 3, names, N, W0, FS, &v));
+    p = ch(&v, "PLETH");
+    CHECK(!v.raise && v.refuted && p && p->steady && p->verdict == PF_VERDICT_CONTRADICTS, "wide run with an unchanged pulse: raise %d, refuted %d", v.raise, v.refuted);
+    /* without the pulse signal the ECG alone raises it */
+    CHECK_OK(pf_alarmcheck_run(PF_ALARM_VTACH, y, 2, "II,V", N, W0, FS, &v));
+    CHECK(v.raise, "a wide run suppressed with no pulse signal");
+
+    /* pf_vtcheck_pulse_steady on pulse times: 72/min from 0 to 60 s, span 50-54 s */
+    {
+        long pl[100], np = 0;
+        for (double t = 0.3; t < SECS; t += 60.0 / 72) pl[np++] = (long)(t * FS);
+        long on = (long)(50 * FS), off = (long)(54 * FS);
+        CHECK(pf_vtcheck_pulse_steady(pl, np, N, W0, FS, on, off) == 1, "steady pulses not steady");
+        long q[100], nq = 0; /* one pulse missing in the span */
+        for (long i = 0; i < np; i++) if (!(pl[i] > (long)(51 * FS) && pl[i] < (long)(51.9 * FS))) q[nq++] = pl[i];
+        CHECK(nq == np - 1 && pf_vtcheck_pulse_steady(q, nq, N, W0, FS, on, off) == 0, "a missing pulse still steady");
+        nq = 0; /* pulses at 150/min through the span */
+        for (long i = 0; i < np && pl[i] < on; i++) q[nq++] = pl[i];
+        for (double t = 50.2; t < 54.5; t += 0.4) q[nq++] = (long)(t * FS);
+        for (long i = 0; i < np; i++) if (pl[i] > q[nq - 1] + (long)(0.5 * FS)) q[nq++] = pl[i];
+        CHECK(pf_vtcheck_pulse_steady(q, nq, N, W0, FS, on, off) == 0, "pulses at 150/min called unchanged");
+        /* data ending in the span: steady while the last pulse is recent, not after it stops */
+        long n52 = (long)(52 * FS), k = 0;
+        while (k < np && pl[k] < n52) k++;
+        CHECK(pf_vtcheck_pulse_steady(pl, k, n52, W0, FS, on, off) == 1, "steady pulses up to the data's end not steady");
+        while (k > 0 && pl[k - 1] > (long)(50.5 * FS)) k--;
+        CHECK(pf_vtcheck_pulse_steady(pl, k, n52, W0, FS, on, off) == 0, "pulses that stopped 1.5 s before the data's end called steady");
+    }
 
     /* bad input */
     CHECK(pf_alarmcheck_run(PF_ALARM_LEAD_OFF, x, 3, names, N, W0, FS, &v) == PF_EINVAL, "lead_off accepted as an arrhythmia alarm");
