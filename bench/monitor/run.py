@@ -41,7 +41,10 @@ nodes = (
 );
 edges = ( {{ from = "live"; to = "monitor"; policy = "drop"; hwm = 100000; }} );
 ''')
-    g = subprocess.Popen([phys, "run", cfg], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # the graph's output to a file, never an undrained pipe: a node blocked writing a log line
+    # (a line per joining bed) stalls while its socket buffers fill
+    glog = open(f"{tmp}/graph.log", "w+")
+    g = subprocess.Popen([phys, "run", cfg], stdout=glog, stderr=subprocess.STDOUT, text=True)
     time.sleep(1.0)
     evs = []
     for b in range(0, n, 20): evs += ["--event", f"{b}:asystole:8:6"]
@@ -65,7 +68,10 @@ edges = ( {{ from = "live"; to = "monitor"; policy = "drop"; hwm = 100000; }} );
         time.sleep(0.5)
     hwm = sum(hwm.values())  # peak RSS of the monitor replicas together
     simerr = sm.stderr.read()
-    out, _ = g.communicate(timeout=120)
+    g.wait(timeout=120)
+    glog.seek(0)
+    out = glog.read()
+    glog.close()
     refused = int(re.search(r"\((\d+) refused", simerr).group(1)) if "refused" in simerr else -1
     live = next((l for l in out.splitlines() if l.startswith("live.0")), "")
     cols = live.split()

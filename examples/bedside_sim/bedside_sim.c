@@ -35,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAXEV 256
+#define MAXEV 4096
 #define MAXLEADS PF_BS_MAX_LEADS
 
 typedef struct { int bed; char type[16]; double t0, dur; } event_t;
@@ -263,8 +263,8 @@ int main(int argc, char **argv)
     int beds = 4, leads = 12, sockets = 0, first = 0, gateway = 0;
     double dur = 60, speed = 1, fs = 500, chunk_ms = 40, loop_s = 60, tick_ms = 0;
     uint64_t seed = 1;
-    event_t ev[MAXEV]; int nev = 0;
-    fault_t fa[MAXEV]; int nfa = 0;
+    static event_t ev[MAXEV]; int nev = 0;
+    static fault_t fa[MAXEV]; int nfa = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -295,12 +295,13 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--records")) records = v;
         else if (!strcmp(a, "--list")) list = v;
         else if (!strcmp(a, "--truth")) truth = v;
-        else if (!strcmp(a, "--event") && nev < MAXEV) {
+        else if ((!strcmp(a, "--event") && nev == MAXEV) || (!strcmp(a, "--fault") && nfa == MAXEV)) die("more than %s --event or --fault options", "4096");
+        else if (!strcmp(a, "--event")) {
             event_t *e = &ev[nev];
             if (sscanf(v, "%d:%15[^:]:%lf:%lf", &e->bed, e->type, &e->t0, &e->dur) != 4 || !alarm_of(e->type) || e->dur <= 0)
                 die("--event '%s': expected BED:TYPE:START_S:DURATION_S with TYPE asystole|asystole_p|brady|tachy|vrun|vf|leadoff|noise", v);
             nev++;
-        } else if (!strcmp(a, "--fault") && nfa < MAXEV) {
+        } else if (!strcmp(a, "--fault")) {
             fault_t *f = &fa[nfa];
             if (sscanf(v, "%d:%lf:%15s", &f->bed, &f->at, f->kind) != 3) die("--fault '%s': expected BED:AT_S:KIND", v);
             nfa++;
