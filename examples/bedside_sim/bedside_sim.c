@@ -468,9 +468,14 @@ int main(int argc, char **argv)
                 int n = (int)(end_len - pos < chunk_n ? end_len - pos : chunk_n);
                 const int16_t *src;
                 if (b->own) { src = &b->own[pos * bs->leads]; m.lead_off = b->off_mask[b->chunk]; }
-                else {
-                    for (int t = 0; t < n; t++) memcpy(&tmp[t * bs->leads], &bs->sig[((b->off + pos + t) % bs->len) * bs->leads], sizeof(int16_t) * (size_t)bs->leads);
-                    src = tmp;
+                else { /* the base signal loops: read in place unless the chunk wraps */
+                    int64_t at = (b->off + pos) % bs->len, k1 = bs->len - at < n ? bs->len - at : n;
+                    src = &bs->sig[at * bs->leads];
+                    if (k1 < n) {
+                        memcpy(tmp, src, sizeof(int16_t) * (size_t)(k1 * bs->leads));
+                        memcpy(&tmp[k1 * bs->leads], bs->sig, sizeof(int16_t) * (size_t)((n - k1) * bs->leads));
+                        src = tmp;
+                    }
                 }
                 m.n_samples = (uint16_t)n;
                 m.samples = src;

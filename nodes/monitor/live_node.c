@@ -299,8 +299,6 @@ static int handle_data(live_t *L, pf_node *n, bed_t *b, const pf_bs_msg *m, uint
     b->c[PF_LM_FLAGS] = flags;
     b->c[PF_LM_GAP] = gap;
     b->c[PF_LM_LEAD_OFF] = m->lead_off;
-    char id[32];
-    snprintf(id, sizeof id, "bed-%u", b->bed);
     int nl = m->n_leads, ns = m->n_samples;
     pf_msg *w = NULL;
     float *x;
@@ -312,6 +310,8 @@ static int handle_data(live_t *L, pf_node *n, bed_t *b, const pf_bs_msg *m, uint
         if (!x) return PF_ENOMEM;
         h->lbeds[pf_livebatch_count(h->lb) - 1] = b;
     } else {
+        char id[32];
+        snprintf(id, sizeof id, "bed-%u", b->bed);
         w = pf_msg_window_create(id, m->seq, b->base + (int64_t)m->sample, m->fs, (uint32_t)nl, (uint32_t)ns);
         if (!w) return pf_err(PF_ENOMEM, "live: out of memory");
         x = pf_msg_samples(w);
@@ -320,11 +320,13 @@ static int handle_data(live_t *L, pf_node *n, bed_t *b, const pf_bs_msg *m, uint
     /* ZeroMQ may hand over the frame at any address: copy to aligned memory before reading int16 */
     int16_t *raw = L->raw;
     memcpy(raw, m->samples, sizeof(int16_t) * (size_t)nl * ns);
-    for (int t = 0; t < ns; t++)
-        for (int l = 0; l < nl; l++) {
+    for (int l = 0; l < nl; l++) { /* [samples][leads] -> [leads][samples], written in order */
+        float *xl = x + (size_t)l * ns;
+        for (int t = 0; t < ns; t++) {
             int16_t v = raw[t * nl + l];
-            x[(size_t)l * ns + t] = v == PF_BS_INVALID ? NAN : (float)v * inv;
+            xl[t] = v == PF_BS_INVALID ? NAN : (float)v * inv;
         }
+    }
     if (!w) return pf_livebatch_count(h->lb) >= L->batch ? flush_shard(L, n, (int)(h - L->sh)) : PF_OK;
     uint32_t dims[1] = {PF_LM_N};
     int rc = pf_msg_add(w, PF_SEC_LIVE_META, PF_DT_I64, 1, dims, b->c);
