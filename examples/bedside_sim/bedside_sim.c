@@ -396,7 +396,8 @@ int main(int argc, char **argv)
     /* the beds (a gateway's beds in step) spread over a period; gdue: a group's earliest due
      * time, so a pass skips the groups not due without looking at each bed */
     uint64_t *gdue = malloc(sizeof(uint64_t) * (size_t)ngr);
-    for (int i = 0; i < beds; i++) bd[i].due_ns = t0 + period * (uint64_t)(i / K) / (uint64_t)ngr;
+#define phase_ns(bed) (period * (uint64_t)((bed) / K) / (uint64_t)ngr)
+    for (int i = 0; i < beds; i++) bd[i].due_ns = t0 + phase_ns(i);
     for (int g = 0; g < ngr; g++) gdue[g] = bd[g * K].due_ns;
     int alive = beds;
     while (!g_stop && alive) {
@@ -482,8 +483,10 @@ int main(int argc, char **argv)
                 m.seq = b->seq++;
                 m.sample = b->sample;
                 /* acquisition time of the first sample on the bed's sample clock (at --speed 1
-                 * that is the wall clock; faster, it runs ahead and latencies are not meaningful) */
-                m.t_us = t0_us + (int64_t)(tsec * 1e6);
+                 * that is the wall clock; faster, it runs ahead and latencies are not meaningful):
+                 * a bed's group samples with its own phase within the period, the phase at which
+                 * it sends, so a chunk leaves as its last sample is acquired */
+                m.t_us = t0_us + (int64_t)(phase_ns(i) / 1000) + (int64_t)(tsec * 1e6);
                 int len = pf_bs_encode(&m, buf, cap);
                 if (skip == 1) { /* lost in transit */ }
                 else if (swap && !b->held) { b->held = malloc((size_t)len); memcpy(b->held, buf, (size_t)len); b->held_len = (size_t)len; }
