@@ -608,7 +608,7 @@ static int send_edge(pf_node *n, int e, pf_msg *m, int force_block, int64_t key)
     apply_deaths(n);
     int kp = -1; /* the keyed replica, or -1 */
     for (int k = 0; key >= 0 && k < np && kp < 0; k++)
-        if (!oe->dead[(key + k) % np]) kp = (int)((key + k) % np);
+        if (!oe->dead[(key % np + k) % np]) kp = (int)((key % np + k) % np);
     for (int k = 0; k < np; k++) {
         int p = kp >= 0 ? kp : (oe->cursor + k) % np;
         if (kp >= 0 && k) break;
