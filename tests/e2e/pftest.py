@@ -35,3 +35,20 @@ def run_graph(exe, cfg, *args, timeout=600):
     """`physioflow run CFG --quiet ARGS`, output captured."""
     import subprocess
     return subprocess.run([exe, "run", cfg, "--quiet"] + list(args), capture_output=True, text=True, timeout=timeout)
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 now (for a station's bed endpoint)."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def node_counters(out, instance):
+    """The counters (name=value) of INSTANCE (e.g. "live.0") in a graph's closing table, and its line."""
+    import re
+    line = next((l for l in out.splitlines() if l.startswith(instance) and "=" in l), "")
+    return dict((k, int(v)) for k, v in re.findall(r"(\w+)=(\d+)", line)), line

@@ -10,11 +10,13 @@ and the asystole injected on bed 1 and on bed 2 is raised by replica 1 and repli
 PF_LIVE_BATCH=N sets live's batch (default 3: shards fill and leave in an irregular order,
 so a load-balanced send would mix beds across replicas; 1 = a keyed message per chunk).
 Usage: test_gateway.py PHYSIOFLOW BEDSIDE_SIM"""
-import json, os, re, shutil, socket, subprocess, sys, tempfile
+import json, os, re, shutil, subprocess, sys, tempfile
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from pftest import check, finish, free_port, node_counters
 
 phys, sim = sys.argv[1], sys.argv[2]
 tmp = tempfile.mkdtemp(prefix="pf-gateway-")
-s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+port = free_port()
 cfg = os.path.join(tmp, "gw.cfg")
 open(cfg, "w").write(f'''name = "gateway";
 nodes = (
@@ -23,9 +25,6 @@ nodes = (
 );
 edges = ( {{ from = "live"; to = "monitor"; hwm = 10000; }} );
 ''')
-fails = []
-def check(ok, msg):
-    if not ok: fails.append(msg); print("FAIL:", msg)
 try:
     g = subprocess.Popen([phys, "run", cfg], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     r = subprocess.run([sim, "--endpoint", f"tcp://127.0.0.1:{port}", "--beds", "7", "--gateway", "4", "--tick-ms", "10",
@@ -37,8 +36,7 @@ try:
     check(m and int(m.group(2)) == 0, f"the simulator's sockets refused nothing: {r.stderr.strip()}")
     out, _ = g.communicate(timeout=60)
     check(g.returncode == 0, f"graph exit code {g.returncode}:\n{out[-2000:]}")
-    line = next((l for l in out.splitlines() if l.startswith("live.0") and "beds=" in l), "")
-    cnt = dict((k, int(v)) for k, v in re.findall(r"(\w+)=(\d+)", line))
+    cnt, line = node_counters(out, "live.0")
     print("live counters:", cnt)
     check(cnt.get("beds") == 7, "7 beds over 2 gateway connections")
     check(cnt.get("bad") == 1, "the garbage frame is the one bad input")
@@ -59,5 +57,4 @@ try:
     check(not os.path.exists(os.path.join(tmp, "events.jsonl")), "no shared events file")
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
-print("PASS" if not fails else f"{len(fails)} checks failed")
-sys.exit(1 if fails else 0)
+sys.exit(finish())

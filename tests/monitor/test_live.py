@@ -8,12 +8,14 @@ is counted (never zero-filled), the graph keeps running, and the clean bed is un
 chunks all arrive and it raises no alarm. The HDF5 event log has the documented columns.
 PF_LIVE_BATCH=N runs live with batch = N (many beds' chunks per message; default 1).
 Usage: test_live.py PHYSIOFLOW BEDSIDE_SIM"""
-import json, os, re, shutil, socket, subprocess, sys, tempfile
+import json, os, re, shutil, subprocess, sys, tempfile
 import h5py
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from pftest import check, finish, free_port, node_counters
 
 phys, sim = sys.argv[1], sys.argv[2]
 tmp = tempfile.mkdtemp(prefix="pf-live-")
-s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+port = free_port()
 cfg = os.path.join(tmp, "live.cfg")
 open(cfg, "w").write(f'''name = "livefaults";
 nodes = (
@@ -22,9 +24,6 @@ nodes = (
 );
 edges = ( {{ from = "live"; to = "monitor"; hwm = 10000; }} );
 ''')
-fails = []
-def check(ok, msg):
-    if not ok: fails.append(msg); print("FAIL:", msg)
 try:
     g = subprocess.Popen([phys, "run", cfg], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     # bed 10 joins 3 s later and pauses (heartbeats only) for 5 s; bed 20 joins and dies without BYE
@@ -41,8 +40,7 @@ try:
     late.wait(30)
     out, _ = g.communicate(timeout=60)
     check(g.returncode == 0, f"graph exit code {g.returncode}:\n{out[-2000:]}")
-    line = next((l for l in out.splitlines() if l.startswith("live.0") and "beds=" in l), "")
-    cnt = dict((k, int(v)) for k, v in re.findall(r"(\w+)=(\d+)", line))
+    cnt, line = node_counters(out, "live.0")
     print("live counters:", cnt)
     check(cnt.get("beds") == 5, "5 beds joined (two while the graph ran)")
     check(cnt.get("silent") == 1, "the bed that died without BYE is marked dropped out")
@@ -62,5 +60,4 @@ try:
         check(d.shape[0] == len(ev), f"HDF5 log has {d.shape[0]} events, JSON-lines {len(ev)}")
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
-print("PASS" if not fails else f"{len(fails)} checks failed")
-sys.exit(1 if fails else 0)
+sys.exit(finish())
