@@ -31,6 +31,7 @@ static const pf_param_spec mon_params[] = {
     {"max_beds", PF_P_INT, "20000", 1, 1000000, NULL, "beds monitored at once"},
     {"detect_leads", PF_P_INT, "3", 1, 3, NULL, "ECG leads given to the R-peak detector (II first, then V/V1/V5, ...)"},
     {"use_pulse", PF_P_BOOL, "true", 0, 0, NULL, "use PLETH/ABP pulses to reject ECG alarms the pulses contradict"},
+    {"display_ms", PF_P_DOUBLE, "0", 0, 10000, NULL, "gather a bed's display samples for up to this long before sending them on out (fewer messages for many beds); an alarm event or a gap sends at once; 0 = a message per chunk"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -49,6 +50,10 @@ typedef struct {
     char names[512];
     int64_t drops;
     uint32_t logged;  /* problems reported for this bed (first 5 in full, then 1 in 1000) */
+    /* display_ms: the display samples and beats gathered since the last display message */
+    float *dx; int dn, dcap;
+    int64_t *dpk; int dpn, dpcap;
+    int64_t dstart, dseq, dmeta[PF_LM_N];
 } mbed_t;
 
 static void bed_warn(mbed_t *b, const char *what)
@@ -69,6 +74,7 @@ typedef struct {
     size_t bytes;
     pf_livechunk *chunks; int ncap; /* the chunks of the message in hand */
     int display;                    /* `out` is connected: build the display messages */
+    double display_ms;
 } mon_t;
 
 /* With replicas (beds sharded by number, `live` sends bed b to replica b mod
@@ -114,6 +120,7 @@ static int mon_create(pf_node *n, void **state)
     int rep = pf_node_replica(n), reps = pf_node_replicas(n);
     replica_path(ev, sizeof ev, pf_params_string(p, "events"), rep, reps);
     M->display = pf_node_out_replicas(n, "out") > 0;
+    M->display_ms = pf_params_double(p, "display_ms");
     if (ev[0]) {
         mkparents(ev);
         M->jf = fopen(ev, "w");
@@ -151,6 +158,42 @@ static void json_event(mon_t *M, const int64_t *e, double fs)
     fprintf(M->jf, "}\n");
 }
 
+/* One display message on `out`: the first detection lead's samples x[nx] from start,
+ * beats pk[np], the bed's state now, meta (LIVE_META) and the events (adopted). */
+static int send_display(pf_node *n, mon_t *M, mbed_t *b, uint64_t seq, int64_t start, double fs, const float *x, int nx,
+                        const int64_t *pk, int np, const int64_t *meta, int64_t *evrows, int nev)
+{
+    (void)M;
+    char id[32];
+    snprintf(id, sizeof id, "bed-%u", (unsigned)b->bed);
+    double st[PF_ST_N];
+    pf_bedmon_state(b->m, st);
+    st[PF_ST_OUT_DROPS] = (double)b->drops;
+    pf_msg *o = pf_msg_window_create(id, seq, start, fs, 1, (uint32_t)nx);
+    if (!o) { free(evrows); return pf_err(PF_ENOMEM, "monitor: out of memory"); }
+    memcpy(pf_msg_samples(o), x, sizeof(float) * (size_t)nx);
+    uint32_t d1[1] = {(uint32_t)np}, d2[2] = {(uint32_t)nev, PF_EV_N}, d3[1] = {PF_ST_N}, d4[1] = {PF_LM_N};
+    int rc = pf_msg_add(o, PF_SEC_MON_STATE, PF_DT_F64, 1, d3, st);
+    if (!rc) rc = pf_msg_add(o, PF_SEC_LIVE_META, PF_DT_I64, 1, d4, (void *)meta);
+    if (!rc && np) rc = pf_msg_add(o, PF_SEC_RPEAKS, PF_DT_I64, 1, d1, (void *)pk);
+    if (!rc && nev) { rc = pf_msg_adopt(o, PF_SEC_MON_EVENTS, PF_DT_I64, 2, d2, evrows); evrows = NULL; }
+    free(evrows);
+    if (rc) { pf_msg_destroy(o); return rc; }
+    uint64_t before = pf_node_dropped(n);
+    rc = pf_node_send(n, "out", o);
+    if (pf_node_dropped(n) > before) b->drops++;
+    return rc;
+}
+
+/* Send what a bed gathered for display (display_ms), if anything. */
+static int flush_display(pf_node *n, mon_t *M, mbed_t *b)
+{
+    if (!b->dn || !b->m) return PF_OK;
+    int rc = send_display(n, M, b, (uint64_t)b->dseq, b->dstart, b->fs, b->dx, b->dn, b->dpk, b->dpn, b->dmeta, NULL, 0);
+    b->dn = b->dpn = 0;
+    return rc;
+}
+
 /* One bed's chunk (a whole message, or a row of a live batch). */
 static int mon_chunk(pf_node *n, mon_t *M, const pf_livechunk *c, const char *id)
 {
@@ -162,6 +205,8 @@ static int mon_chunk(pf_node *n, mon_t *M, const pf_livechunk *c, const char *id
     if (c->names && (size_t)c->names_len < sizeof names) { memcpy(names, c->names, (size_t)c->names_len); names[c->names_len] = 0; }
     int fresh = !b->m || b->fs != c->fs || b->n_leads != c->n_leads || strcmp(b->names, names);
     if (fresh) {
+        int frc = flush_display(n, M, b); /* what the old format gathered */
+        if (frc) return frc;
         pf_bedmon_destroy(b->m);
         pf_bedmon_cfg bc;
         pf_bedmon_cfg_default(&bc, c->fs, c->n_leads);
@@ -216,23 +261,29 @@ static int mon_chunk(pf_node *n, mon_t *M, const pf_livechunk *c, const char *id
         }
     }
     if (!M->display) { free(evrows); return PF_OK; } /* nobody draws it */
-    /* display message: the first detection lead, beats, state, events */
-    double st[PF_ST_N];
-    pf_bedmon_state(b->m, st);
-    st[PF_ST_OUT_DROPS] = (double)b->drops;
-    pf_msg *o = pf_msg_window_create(id, c->seq, c->start, c->fs, 1, (uint32_t)c->n);
-    if (!o) { free(evrows); return pf_err(PF_ENOMEM, "monitor: out of memory"); }
-    memcpy(pf_msg_samples(o), c->x, sizeof(float) * (size_t)c->n); /* lead 0 */
-    uint32_t d1[1] = {(uint32_t)np}, d2[2] = {(uint32_t)nev, PF_EV_N}, d3[1] = {PF_ST_N}, d4[1] = {PF_LM_N};
-    rc = pf_msg_add(o, PF_SEC_MON_STATE, PF_DT_F64, 1, d3, st);
-    if (!rc) rc = pf_msg_add(o, PF_SEC_LIVE_META, PF_DT_I64, 1, d4, meta);
-    if (!rc && np) rc = pf_msg_add(o, PF_SEC_RPEAKS, PF_DT_I64, 1, d1, M->pk);
-    if (!rc && nev) { rc = pf_msg_adopt(o, PF_SEC_MON_EVENTS, PF_DT_I64, 2, d2, evrows); evrows = NULL; }
-    free(evrows);
-    if (rc) { pf_msg_destroy(o); return rc; }
-    uint64_t before = pf_node_dropped(n);
-    rc = pf_node_send(n, "out", o);
-    if (pf_node_dropped(n) > before) b->drops++;
+    if (M->display_ms <= 0) return send_display(n, M, b, c->seq, c->start, c->fs, c->x, c->n, M->pk, np, meta, evrows, nev);
+    /* gather: a gap (or a new timeline) sends what came before it; an event, or
+     * display_ms of samples, sends what has gathered, this chunk included */
+    if (b->dn && c->start != b->dstart + b->dn && (rc = flush_display(n, M, b))) { free(evrows); return rc; }
+    if (b->dn + c->n > b->dcap || b->dpn + np > b->dpcap) {
+        int nc = 2 * (b->dn + c->n), npc = 2 * (b->dpn + np) + 8;
+        float *nx = realloc(b->dx, sizeof(float) * (size_t)nc);
+        if (nx) b->dx = nx;
+        int64_t *npk = nx ? realloc(b->dpk, sizeof(int64_t) * (size_t)npc) : NULL;
+        if (npk) b->dpk = npk;
+        if (!nx || !npk) { free(evrows); return pf_err(PF_ENOMEM, "monitor: out of memory for bed %u's display", b->bed); }
+        b->dcap = nc; b->dpcap = npc;
+    }
+    if (!b->dn) b->dstart = c->start;
+    memcpy(b->dx + b->dn, c->x, sizeof(float) * (size_t)c->n); /* lead 0 */
+    b->dn += c->n;
+    memcpy(b->dpk + b->dpn, M->pk, sizeof(int64_t) * (size_t)np);
+    b->dpn += np;
+    b->dseq = (int64_t)c->seq;
+    memcpy(b->dmeta, meta, sizeof meta);
+    if (!nev && b->dn < M->display_ms * 1e-3 * c->fs) return PF_OK;
+    rc = send_display(n, M, b, (uint64_t)b->dseq, b->dstart, b->fs, b->dx, b->dn, b->dpk, b->dpn, b->dmeta, evrows, nev);
+    b->dn = b->dpn = 0;
     return rc;
 }
 
@@ -291,6 +342,10 @@ static int write_log(mon_t *M)
 static int mon_finish(pf_node *n, void *state, int interrupted)
 {
     mon_t *M = state;
+    for (size_t i = 0; i < M->cap; i++) { /* the display gathered when the stream ended */
+        int rc = flush_display(n, M, &M->beds[i]);
+        if (rc) return rc;
+    }
     double restarts = 0;
     for (size_t i = 0; i < M->cap; i++)
         if (M->beds[i].m) { double st[PF_ST_N]; pf_bedmon_state(M->beds[i].m, st); restarts += st[PF_ST_RESTARTS]; }
@@ -315,7 +370,7 @@ static void mon_destroy(void *state)
 {
     mon_t *M = state;
     if (!M) return;
-    for (size_t i = 0; i < M->cap && M->beds; i++) pf_bedmon_destroy(M->beds[i].m);
+    for (size_t i = 0; i < M->cap && M->beds; i++) { pf_bedmon_destroy(M->beds[i].m); free(M->beds[i].dx); free(M->beds[i].dpk); }
     if (M->jf) fclose(M->jf);
     free(M->beds); free(M->ev); free(M->lat); free(M->chunks);
     free(M);

@@ -6,6 +6,8 @@ asystole injected on bed 2, and Debian's chromium driven by chromedriver over th
 WebDriver HTTP protocol. Asserts from the rendered page that every bed appears and
 that bed 2's asystole alarm shows within its limit: the condition completes 4 s after
 the last beat before the injection, and IEC 60601-2-27 allows 10 s from there.
+PF_DISPLAY_MS=N: the monitor gathers N ms of a bed's display per message (the alarm and
+bed 1's gap must still show as without it).
 Usage: test_dashboard.py PHYSIOFLOW BEDSIDE_SIM [SCREENSHOT.png]"""
 import base64, json, os, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.error, urllib.request
 
@@ -26,7 +28,7 @@ with open(cfg, "w") as f:
     f.write(f'''name = "dashtest";
 nodes = (
   {{ name = "live"; kind = "live"; endpoint = "tcp://127.0.0.1:{bed_port}"; exit_idle_s = 2.0; }},
-  {{ name = "monitor"; kind = "monitor"; events = "{tmp}/events.jsonl"; log = "{tmp}/events.h5"; }},
+  {{ name = "monitor"; kind = "monitor"; events = "{tmp}/events.jsonl"; log = "{tmp}/events.h5"; display_ms = {os.environ.get("PF_DISPLAY_MS", "0")}.0; }},
   {{ name = "dashboard"; kind = "dashboard"; port = {web_port}; }}
 );
 edges = (
