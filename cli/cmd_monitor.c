@@ -52,6 +52,16 @@ static int challenge_type(const char *s)
 /* Per alarm type: the intervals [on, off) during which it was active (samples). */
 typedef struct { int64_t on[256], off[256]; int n; } spans;
 
+/* A record's signal names, comma-separated (the bedside INFO form). */
+static void record_names(pf_record *r, char *names, size_t cap)
+{
+    names[0] = 0;
+    for (int i = 0; i < pf_record_nleads(r); i++) {
+        if (i) strncat(names, ",", cap - strlen(names) - 1);
+        strncat(names, pf_record_lead(r, i), cap - strlen(names) - 1);
+    }
+}
+
 /* Stream [0, until) of a record through a fresh monitor. */
 static int run_record(const char *path, double until_s, spans *sp, int verbose)
 {
@@ -59,11 +69,8 @@ static int run_record(const char *path, double until_s, spans *sp, int verbose)
     if (!r) return PF_EFORMAT;
     int nl = pf_record_nleads(r);
     double fs = pf_record_rate(r);
-    char names[512] = "";
-    for (int i = 0; i < nl; i++) {
-        if (i) strncat(names, ",", sizeof names - strlen(names) - 1);
-        strncat(names, pf_record_lead(r, i), sizeof names - strlen(names) - 1);
-    }
+    char names[512];
+    record_names(r, names, sizeof names);
     pf_bedmon_cfg c;
     pf_bedmon_cfg_default(&c, fs, nl);
     c.lead_names = names;
@@ -109,11 +116,8 @@ static int verify_record(const char *path, int type, double win, double hist, do
     if (!r) return -1;
     int nl = pf_record_nleads(r);
     double fs = pf_record_rate(r);
-    char names[512] = "";
-    for (int i = 0; i < nl; i++) {
-        if (i) strncat(names, ",", sizeof names - strlen(names) - 1);
-        strncat(names, pf_record_lead(r, i), sizeof names - strlen(names) - 1);
-    }
+    char names[512];
+    record_names(r, names, sizeof names);
     int64_t alarm = (int64_t)llround(300 * fs), end = (int64_t)llround(until_s * fs), len = pf_record_length(r);
     if (end > len) end = len;
     int64_t a = alarm - (int64_t)llround((win + hist) * fs);
