@@ -509,9 +509,13 @@ static void on_block(pf_bedmon *m, int64_t end, uint32_t lead_off)
     }
     /* ventricular fibrillation / flutter: every live detection lead fibrillatory over vf_s */
     if (end - m->origin >= (int64_t)(m->c.vf_s * fs) + 2 && !all_off) {
-        double worst = 0;
-        int ok = 1, nl = 0;
-        for (int l = 0; l < m->ndet; l++) {
+        int64_t a = end - (int64_t)(m->c.vf_s * fs);
+        /* an organised rhythm is not VF whatever its leakage (e.g. VT): the scan of the 4 s
+         * window, about a fifth of a bed's DSP, is skipped and the leakage is not known */
+        int org = organised(m, a, end - m->la);
+        double worst = org ? NAN : 0;
+        int ok = !org, nl = 0;
+        for (int l = 0; l < m->ndet && !org; l++) {
             if (m->lead_bad[l]) continue;
             double f, p2p, lk = vf_leakage(m, l, end, &f, &p2p);
             if (lk > worst) worst = lk;
@@ -520,9 +524,7 @@ static void on_block(pf_bedmon *m, int64_t end, uint32_t lead_off)
         }
         m->leak = worst;
         int vf = nl && ok && worst < m->c.vf_leakage;
-        int64_t a = end - (int64_t)(m->c.vf_s * fs);
         if (vf && pulses_confirm(m, a, end, 30)) vf = 0;
-        if (vf && organised(m, a, end - m->la)) vf = 0;
         if (vf) { m->vf_pos++; m->vf_neg = 0; } else { m->vf_neg++; m->vf_pos = 0; }
         if (vf && !(m->active & 1u << PF_ALARM_VFIB)) {
             emit(m, PF_ALARM_VFIB, 1, end, worst * 1000);
