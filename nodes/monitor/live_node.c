@@ -7,6 +7,7 @@
  * while the graph runs; garbage, a changed sample rate / lead count or a
  * flood from one bed is counted and logged for that bed and never touches
  * the others. Each DATA chunk becomes one WINDOW (id "bed-N"). */
+#include "pf_bedindex.h"
 #include "pf_bedside.h"
 #include "pf_live.h"
 #include "pf_livebatch.h"
@@ -58,8 +59,8 @@ typedef struct {
 
 typedef struct {
     void *ctx, *sock;
-    bed_t *beds;
-    size_t cap;              /* hash table slots (2 x max_beds, power of two) */
+    bed_t *beds;             /* [max_beds], slot pf_bedindex_find */
+    pf_bedindex *idx;
     size_t n_beds, max_beds, n_active;
     double silent_s, max_rate, exit_idle_s;
     uint64_t last_scan_ns, idle_since_ns, garbage;
@@ -118,20 +119,15 @@ static void bed_log(bed_t *b, const char *what)
 
 static bed_t *bed_find(live_t *L, uint32_t bed, int create)
 {
-    size_t mask = L->cap - 1, h = ((size_t)bed * 0x9E3779B1u) & mask;
-    for (;;) {
-        bed_t *b = &L->beds[h];
-        if (!b->used) {
-            if (!create || L->n_beds >= L->max_beds) return NULL;
-            memset(b, 0, sizeof *b);
-            b->used = 1;
-            b->bed = bed;
-            L->n_beds++;
-            return b;
-        }
-        if (b->bed == bed) return b;
-        h = (h + 1) & mask;
+    long i = pf_bedindex_find(L->idx, bed, create);
+    if (i < 0) return NULL;
+    bed_t *b = &L->beds[i];
+    if (!b->used) { /* a new bed: its record is zero (calloc) */
+        b->used = 1;
+        b->bed = bed;
+        L->n_beds++;
     }
+    return b;
 }
 
 static int live_create(pf_node *n, void **state)
@@ -155,10 +151,10 @@ static int live_create(pf_node *n, void **state)
             if (!(L->sh[s].lb = pf_livebatch_create()) || !(L->sh[s].lbeds = calloc((size_t)L->batch, sizeof *L->sh[s].lbeds)))
                 return pf_err(PF_ENOMEM, "live: out of memory for batches of %d", L->batch);
     }
-    for (L->cap = 16; L->cap < 2 * L->max_beds; L->cap *= 2) {}
-    L->beds = calloc(L->cap, sizeof *L->beds);
+    L->idx = pf_bedindex_create(L->max_beds);
+    L->beds = calloc(L->max_beds, sizeof *L->beds); /* dense, in joining order; pages come in as beds join */
     L->raw = malloc(sizeof(int16_t) * PF_BS_MAX_LEADS * PF_BS_MAX_SAMPLES);
-    if (!L->beds || !L->raw) return pf_err(PF_ENOMEM, "live: out of memory for %zu beds", L->max_beds);
+    if (!L->idx || !L->beds || !L->raw) return pf_err(PF_ENOMEM, "live: out of memory for %zu beds", L->max_beds);
     const char *ep = pf_params_string(p, "endpoint");
     L->ctx = zmq_ctx_new();
     L->sock = L->ctx ? zmq_socket(L->ctx, ZMQ_PULL) : NULL;
@@ -388,7 +384,7 @@ static int handle(live_t *L, pf_node *n, const unsigned char *buf, size_t len, u
 
 static void scan_silent(live_t *L, pf_node *n, uint64_t now)
 {
-    for (size_t i = 0; i < L->cap; i++) {
+    for (size_t i = 0; i < L->n_beds; i++) {
         bed_t *b = &L->beds[i];
         if (!b->used || !b->active || now - b->last_ns < (uint64_t)(L->silent_s * 1e9)) continue;
         b->active = 0;
@@ -451,6 +447,7 @@ static void live_destroy(void *state)
     if (L->sock) zmq_close(L->sock);
     if (L->ctx) zmq_ctx_term(L->ctx);
     free(L->beds);
+    pf_bedindex_destroy(L->idx);
     free(L->raw);
     for (int s = 0; L->sh && s < L->shards; s++) { pf_livebatch_destroy(L->sh[s].lb); free(L->sh[s].lbeds); }
     free(L->sh);

@@ -7,6 +7,7 @@
  * they happen and to an HDF5 log at the end; the optional `out` port carries
  * a display lead with R-peaks, the bed's state and its events (for the
  * dashboard). */
+#include "pf_bedindex.h"
 #include "pf_bedmon.h"
 #include "pf_live.h"
 #include "pf_livebatch.h"
@@ -62,8 +63,9 @@ static void bed_warn(mbed_t *b, const char *what)
 }
 
 typedef struct {
-    mbed_t *beds;
-    size_t cap, n_beds, max_beds;
+    mbed_t *beds;                     /* [max_beds], slot pf_bedindex_find */
+    pf_bedindex *idx;
+    size_t n_beds, max_beds;
     int detect_leads, use_pulse;
     FILE *jf;
     char log_path[1024];
@@ -113,9 +115,9 @@ static int mon_create(pf_node *n, void **state)
     M->max_beds = (size_t)pf_params_int(p, "max_beds");
     M->detect_leads = (int)pf_params_int(p, "detect_leads");
     M->use_pulse = pf_params_bool(p, "use_pulse");
-    for (M->cap = 16; M->cap < 2 * M->max_beds; M->cap *= 2) {}
-    M->beds = calloc(M->cap, sizeof *M->beds);
-    if (!M->beds) return pf_err(PF_ENOMEM, "monitor: out of memory for %zu beds", M->max_beds);
+    M->idx = pf_bedindex_create(M->max_beds);
+    M->beds = calloc(M->max_beds, sizeof *M->beds); /* dense, in joining order */
+    if (!M->idx || !M->beds) return pf_err(PF_ENOMEM, "monitor: out of memory for %zu beds", M->max_beds);
     char ev[1024];
     int rep = pf_node_replica(n), reps = pf_node_replicas(n);
     replica_path(ev, sizeof ev, pf_params_string(p, "events"), rep, reps);
@@ -133,19 +135,15 @@ static int mon_create(pf_node *n, void **state)
 
 static mbed_t *find(mon_t *M, uint32_t bed)
 {
-    size_t mask = M->cap - 1, h = ((size_t)bed * 0x9E3779B1u) & mask;
-    for (;;) {
-        mbed_t *b = &M->beds[h];
-        if (!b->used) {
-            if (M->n_beds >= M->max_beds) return NULL;
-            b->used = 1;
-            b->bed = bed;
-            M->n_beds++;
-            return b;
-        }
-        if (b->bed == bed) return b;
-        h = (h + 1) & mask;
+    long i = pf_bedindex_find(M->idx, bed, 1);
+    if (i < 0) return NULL;
+    mbed_t *b = &M->beds[i];
+    if (!b->used) { /* a new bed: its record is zero (calloc) */
+        b->used = 1;
+        b->bed = bed;
+        M->n_beds++;
     }
+    return b;
 }
 
 static void json_event(mon_t *M, const int64_t *e, double fs)
@@ -342,12 +340,12 @@ static int write_log(mon_t *M)
 static int mon_finish(pf_node *n, void *state, int interrupted)
 {
     mon_t *M = state;
-    for (size_t i = 0; i < M->cap; i++) { /* the display gathered when the stream ended */
+    for (size_t i = 0; i < M->n_beds; i++) { /* the display gathered when the stream ended */
         int rc = flush_display(n, M, &M->beds[i]);
         if (rc) return rc;
     }
     double restarts = 0;
-    for (size_t i = 0; i < M->cap; i++)
+    for (size_t i = 0; i < M->n_beds; i++)
         if (M->beds[i].m) { double st[PF_ST_N]; pf_bedmon_state(M->beds[i].m, st); restarts += st[PF_ST_RESTARTS]; }
     pf_node_count(n, "restarts", (uint64_t)restarts);
     if (M->nlat) {
@@ -370,9 +368,9 @@ static void mon_destroy(void *state)
 {
     mon_t *M = state;
     if (!M) return;
-    for (size_t i = 0; i < M->cap && M->beds; i++) { pf_bedmon_destroy(M->beds[i].m); free(M->beds[i].dx); free(M->beds[i].dpk); }
+    for (size_t i = 0; i < M->n_beds && M->beds; i++) { pf_bedmon_destroy(M->beds[i].m); free(M->beds[i].dx); free(M->beds[i].dpk); }
     if (M->jf) fclose(M->jf);
-    free(M->beds); free(M->ev); free(M->lat); free(M->chunks);
+    free(M->beds); pf_bedindex_destroy(M->idx); free(M->ev); free(M->lat); free(M->chunks);
     free(M);
 }
 
