@@ -39,17 +39,17 @@ struct pf_rpeak {
     double w[MAXLEADS];         /* lead weights: inverse of their noise ratio */
     double scale[MAXLEADS];     /* w[l] / (lvl[l] * sum of w): per-sample multiplier */
     double invM;
-    /* rings, length rn (power of 2) */
+    /* the history: a ring of rn (power of 2) records, one per sample (rec_at). A record is
+     * the combined feature F and slope S (double), then per lead (float [L] each) the raw
+     * input (R-peak localisation), the band-passed signal, |slope| and integrated slope:
+     * what a sample writes shares a cache line (64 bytes for 3 leads), where six separate
+     * rings made a bed's chunk touch six pages, each a TLB miss with thousands of beds */
     long rn, rmask;
-    float *bpr;             /* [rn][L] band-passed (QRS band) */
-    float *xr;              /* [rn][L] raw input: R-peak localisation */
+    size_t rec;             /* record size, bytes: 16 + 16 L */
+    char *hist;
+    size_t hist_bytes;
     int hs, B;              /* localisation smoothing / baseline half-widths */
     double zi[2 * PF_IIRDES_MAX_SECTIONS];
-    float *dr;              /* [rn][L] |slope| */
-    float *fr;              /* [rn][L] integrated slope */
-    double *F, *S;          /* [rn] combined feature, combined slope */
-    void *hist;             /* one mapping holding bpr, xr, dr, fr, F, S */
-    size_t hist_bytes;
     /* sliding maximum of F over 2R+1 (monotonic deque of indices) */
     long *dq;
     long dqh, dqt;          /* head/tail counters, index mod (2R+2) */
@@ -80,6 +80,15 @@ struct pf_rpeak {
     size_t outn, outmax;
     int overflow;
 };
+
+/* sample u's record in the history ring, and its fields */
+static inline char *rec_at(const pf_rpeak *d, long u) { return d->hist + (size_t)(u & d->rmask) * d->rec; }
+#define REC_F(p) (((double *)(void *)(p))[0])
+#define REC_S(p) (((double *)(void *)(p))[1])
+#define REC_X(d, p) ((float *)(void *)((p) + 16))                 /* raw input [L] */
+#define REC_BP(d, p) ((float *)(void *)((p) + 16) + (d)->L)       /* band-passed [L] */
+#define REC_DV(d, p) ((float *)(void *)((p) + 16) + 2 * (d)->L)   /* |slope| [L] */
+#define REC_FV(d, p) ((float *)(void *)((p) + 16) + 3 * (d)->L)   /* integrated slope [L] */
 
 static void update_scale(pf_rpeak *d);
 
@@ -175,20 +184,14 @@ pf_rpeak *pf_rpeak_create(const pf_rpeak_cfg *c)
      * once: a page fault costs ~30 us on the virtual machines we measure on, populating
      * ~1.5 us a page, so a station taking 5 000 beds at once spent ~20 s of CPU faulting
      * these pages in one by one (calloc, and first touch, alike; bench/monitor/README.md). */
-    size_t fb = (size_t)d->rn * d->L * sizeof(float), db = (size_t)d->rn * sizeof(double);
-    d->hist_bytes = 4 * fb + 2 * db;
+    d->rec = 2 * sizeof(double) + 4 * sizeof(float) * (size_t)d->L;
+    d->hist_bytes = (size_t)d->rn * d->rec;
     d->hist = mmap(NULL, d->hist_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (d->hist == MAP_FAILED) { d->hist = NULL; goto nomem; }
-    d->bpr = (float *)d->hist;
-    d->xr = (float *)((char *)d->hist + fb);
-    d->dr = (float *)((char *)d->hist + 2 * fb);
-    d->fr = (float *)((char *)d->hist + 3 * fb);
-    d->F = (double *)((char *)d->hist + 4 * fb);
-    d->S = (double *)((char *)d->hist + 4 * fb + db);
     d->dqn = 1;
     while (d->dqn < 2 * d->R + 2) d->dqn <<= 1; /* power of two: index by mask */
     d->dq = calloc((size_t)d->dqn, sizeof(long));
-    if (!d->z || !d->msum || !d->bpr || !d->xr || !d->dr || !d->fr || !d->F || !d->S || !d->dq) goto nomem;
+    if (!d->z || !d->msum || !d->dq) goto nomem;
     d->learn_n = (long)(c->learn_s * c->fs);
     d->start_n = (long)(0.05 * c->fs); /* what is left of the start-up transient */
     d->last_qrs = -1;
@@ -240,21 +243,21 @@ static void emit(pf_rpeak *d, long t0, int best)
      * ending at the feature peak. Both averages are symmetric, so nothing is
      * shifted; any band-pass would move wide (ventricular) complexes' peaks
      * toward their flanks. */
-    const long B = d->B, h = d->hs, L = d->L;
+    const long B = d->B, h = d->hs;
     long a = t0 - d->M - (long)(0.05 * d->c.fs), loc = t0;
     if (a - B - h < 0) a = B + h;
     if (a - B - h <= d->t - d->rn) a = d->t - d->rn + B + h + 1;
     if (a > t0) return;
     /* running sums over [t-h, t+h] and [t-B, t+B] */
     double sh = 0, sb = 0, bestv = -1;
-    for (long u = a - h; u <= a + h; u++) sh += d->xr[(u & d->rmask) * L + best];
-    for (long u = a - B; u <= a + B; u++) sb += d->xr[(u & d->rmask) * L + best];
+    for (long u = a - h; u <= a + h; u++) sh += REC_X(d, rec_at(d, u))[best];
+    for (long u = a - B; u <= a + B; u++) sb += REC_X(d, rec_at(d, u))[best];
     for (long t = a;; t++) {
         double v = fabs(sh / (2 * h + 1) - sb / (2 * B + 1));
         if (v > bestv) { bestv = v; loc = t; }
         if (t == t0) break;
-        sh += d->xr[((t + h + 1) & d->rmask) * L + best] - d->xr[((t - h) & d->rmask) * L + best];
-        sb += d->xr[((t + B + 1) & d->rmask) * L + best] - d->xr[((t - B) & d->rmask) * L + best];
+        sh += REC_X(d, rec_at(d, t + h + 1))[best] - REC_X(d, rec_at(d, t - h))[best];
+        sb += REC_X(d, rec_at(d, t + B + 1))[best] - REC_X(d, rec_at(d, t - B))[best];
     }
     if (loc <= d->last_emit) return; /* keep the output strictly increasing */
     d->last_emit = loc;
@@ -280,7 +283,7 @@ static void lead_levels(pf_rpeak *d, const cand *k, int replace, int *best)
     double bv = -1;
     *best = d->l0;
     for (int l = d->l0; l < d->l1; l++) {
-        double fl = d->fr[(k->t & d->rmask) * d->L + l];
+        double fl = REC_FV(d, rec_at(d, k->t))[l];
         if (!replace) memmove(d->lbuf[l], d->lbuf[l] + 1, sizeof(double) * (NMED - 1));
         d->lbuf[l][NMED - 1] = fl;
         double nv = fl / (d->lvl[l] > 0 ? d->lvl[l] : 1);
@@ -358,7 +361,7 @@ static void lead_noise(pf_rpeak *d, long t)
 {
     for (int l = d->l0; l < d->l1; l++) {
         double lv = d->lvl[l] > 0 ? d->lvl[l] : 1;
-        push_med(d->nbl[l], d->fr[(t & d->rmask) * d->L + l] / lv);
+        push_med(d->nbl[l], REC_FV(d, rec_at(d, t))[l] / lv);
         d->w[l] = pow(d->c.wfloor + median8(d->nbl[l]), -d->c.wpow);
     }
     update_scale(d);
@@ -475,43 +478,43 @@ static void learn_init(pf_rpeak *d)
  * over the buffered history with them (during learning F used level 1). */
 static void learn_rescan(pf_rpeak *d)
 {
-    const long t = d->t, L = d->L;
+    const long t = d->t;
     long u0 = t - d->rn + 1 > 0 ? t - d->rn + 1 : 0;
     for (int l = d->l0; l < d->l1; l++) {
         d->lvl[l] = 0;
         for (long u = u0 > d->start_n ? u0 : d->start_n; u <= t; u++)
-            if (d->fr[(u & d->rmask) * L + l] > d->lvl[l]) d->lvl[l] = d->fr[(u & d->rmask) * L + l];
+            if (REC_FV(d, rec_at(d, u))[l] > d->lvl[l]) d->lvl[l] = REC_FV(d, rec_at(d, u))[l];
     }
     update_scale(d);
     for (long u = u0; u <= t; u++) {
         double F = 0, S = 0;
         for (int l = d->l0; l < d->l1; l++) {
             double lv = d->lvl[l] > 0 ? d->lvl[l] : 1;
-            F += d->fr[(u & d->rmask) * L + l] / lv;
-            S += d->dr[(u & d->rmask) * L + l] / lv;
+            F += REC_FV(d, rec_at(d, u))[l] / lv;
+            S += REC_DV(d, rec_at(d, u))[l] / lv;
         }
         int nl = d->l1 - d->l0;
-        d->F[u & d->rmask] = u < d->start_n ? 0 : F / nl;
-        d->S[u & d->rmask] = u < d->start_n ? 0 : S / nl;
+        REC_F(rec_at(d, u)) = u < d->start_n ? 0 : F / nl;
+        REC_S(rec_at(d, u)) = u < d->start_n ? 0 : S / nl;
     }
     d->ncand = 0;
     for (long c0 = d->start_n; c0 <= t - d->R; c0++) {
-        double h = d->F[c0 & d->rmask];
+        double h = REC_F(rec_at(d, c0));
         int ismax = h > 0;
         for (long u = c0 - d->R > 0 ? c0 - d->R : 0; ismax && u <= c0 + d->R; u++) {
-            double v = d->F[u & d->rmask];
+            double v = REC_F(rec_at(d, u));
             if (v > h || (v == h && u < c0)) ismax = 0;
         }
         if (!ismax) continue;
         cand k = {.t = c0, .h = h, .slope = 0};
         for (long u = c0 - d->M; u <= c0; u++)
-            if (u >= 0 && d->S[u & d->rmask] > k.slope) k.slope = d->S[u & d->rmask];
+            if (u >= 0 && REC_S(rec_at(d, u)) > k.slope) k.slope = REC_S(rec_at(d, u));
         if (d->ncand < NCAND) d->cands[d->ncand++] = k;
     }
     /* the sliding-maximum deque over the last 2R samples, rebuilt */
     d->dqh = d->dqt = 0;
     for (long u = t - 2 * d->R > 0 ? t - 2 * d->R : 0; u <= t; u++) {
-        while (d->dqt > d->dqh && d->F[d->dq[(d->dqt - 1) & (d->dqn - 1)] & d->rmask] < d->F[u & d->rmask])
+        while (d->dqt > d->dqh && REC_F(rec_at(d, d->dq[(d->dqt - 1) & (d->dqn - 1)])) < REC_F(rec_at(d, u)))
             d->dqt--;
         d->dq[d->dqt & (d->dqn - 1)] = u;
         d->dqt++;
@@ -520,8 +523,9 @@ static void learn_rescan(pf_rpeak *d)
 
 static void step(pf_rpeak *d, const float *x)
 {
-    const long t = d->t, L = d->L;
-    const long ri = t & d->rmask, rd = (t - d->kd) & d->rmask, rm = (t - d->M) & d->rmask;
+    const long t = d->t;
+    char *pr = rec_at(d, t), *pd = rec_at(d, t - d->kd), *pm = rec_at(d, t - d->M);
+    float *xr = REC_X(d, pr), *bp = REC_BP(d, pr), *dr = REC_DV(d, pr), *fr = REC_FV(d, pr);
     double F = 0, S = 0;
     for (int l = d->l0; l < d->l1; l++) {
         double v = x[l];
@@ -533,7 +537,7 @@ static void step(pf_rpeak *d, const float *x)
         double *z = d->z[l];
         if (t == 0) /* start at rest on the first sample: no step transient */
             for (int k = 0; k < 2 * PF_IIRDES_MAX_SECTIONS; k++) z[k] = d->zi[k] * v;
-        d->xr[ri * L + l] = (float)v;
+        xr[l] = (float)v;
         for (int s = 0; s < d->bp.nsec; s++) {
             const double *c = d->bp.sos[s];
             double y = c[0] * v + z[2 * s];
@@ -541,33 +545,33 @@ static void step(pf_rpeak *d, const float *x)
             z[2 * s + 1] = c[2] * v - c[5] * y;
             v = y;
         }
-        d->bpr[ri * L + l] = (float)v;
-        v = d->bpr[ri * L + l];
+        bp[l] = (float)v;
+        v = bp[l];
         /* the sum adds and later removes the same float value: no drift */
-        float dvf = t >= d->kd ? fabsf((float)v - d->bpr[rd * L + l]) : 0;
+        float dvf = t >= d->kd ? fabsf((float)v - REC_BP(d, pd)[l]) : 0;
         double dv = dvf;
-        d->dr[ri * L + l] = dvf;
-        double out = t >= d->M ? d->dr[rm * L + l] : 0;
+        dr[l] = dvf;
+        double out = t >= d->M ? REC_DV(d, pm)[l] : 0;
         d->msum[l] += dv - out;
         if (d->msum[l] < 0) d->msum[l] = 0; /* rounding */
         double f = d->msum[l] * d->invM;
-        d->fr[ri * L + l] = (float)f;
+        fr[l] = (float)f;
         F += f * d->scale[l];
         S += dv * d->scale[l];
     }
     if (t < d->start_n) F = S = 0;
-    d->F[ri] = F;
-    d->S[ri] = S;
+    REC_F(pr) = F;
+    REC_S(pr) = S;
     /* sliding max over [t-2R, t]: candidate t0 = t-R if it is the window's first maximum */
-    while (d->dqt > d->dqh && d->F[d->dq[(d->dqt - 1) & (d->dqn - 1)] & d->rmask] < F) d->dqt--;
+    while (d->dqt > d->dqh && REC_F(rec_at(d, d->dq[(d->dqt - 1) & (d->dqn - 1)])) < F) d->dqt--;
     d->dq[d->dqt & (d->dqn - 1)] = t;
     d->dqt++;
     while (d->dq[d->dqh & (d->dqn - 1)] < t - 2 * d->R) d->dqh++;
     long t0 = t - d->R;
-    if (t0 >= d->start_n + d->R && d->dq[d->dqh & (d->dqn - 1)] == t0 && d->F[t0 & d->rmask] > 0) {
-        cand k = {.t = t0, .h = d->F[t0 & d->rmask], .slope = 0};
+    if (t0 >= d->start_n + d->R && d->dq[d->dqh & (d->dqn - 1)] == t0 && REC_F(rec_at(d, t0)) > 0) {
+        cand k = {.t = t0, .h = REC_F(rec_at(d, t0)), .slope = 0};
         for (long u = t0 - d->M; u <= t0; u++)
-            if (u >= 0 && d->S[u & d->rmask] > k.slope) k.slope = d->S[u & d->rmask];
+            if (u >= 0 && REC_S(rec_at(d, u)) > k.slope) k.slope = REC_S(rec_at(d, u));
         if (d->learned) classify(d, &k);
     }
     if (!d->learned && t >= d->learn_n) {
