@@ -38,6 +38,7 @@ typedef struct {
      * widths (ms) of the history's beats and of the first run; pulse: unchanged
      * through the ECG's runs */
     int vbeats, vruns, steady;
+    int regular;              /* vtach, ECG: regular narrow rhythm through the interval (pf_regular) */
     double qrs_native_ms, qrs_run_ms;
     const char *why;          /* why not good, or the deciding fact */
 } pf_alarmcheck_ch;
