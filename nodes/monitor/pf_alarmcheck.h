@@ -46,7 +46,8 @@ typedef struct {
 typedef struct {
     int raise;                    /* 1: the alarm stands; 0: suppressed */
     int refuted;                  /* suppressed by conclusive evidence (vtach: a good pulse
-                                   * unchanged through the interval), which also overrules
+                                   * unchanged through the interval, or a good ECG lead in
+                                   * regular narrow rhythm, pf_regular), which also overrules
                                    * the streaming monitor's alarm (`--method both`) */
     int nch;
     pf_alarmcheck_ch ch[PF_ALARMCHECK_MAXCH];
