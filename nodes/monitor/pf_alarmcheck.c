@@ -289,5 +289,11 @@ int pf_alarmcheck_run(int type, const float *x, int n_leads, const char *names, 
     /* low-rate claims: pulses cannot come without heartbeats, so a good pulse signal
      * contradicting the claim is conclusive, whatever the ECG shows */
     for (int i = 0; i < out->nch; i++) out->refuted |= !out->raise && out->ch[i].pulse && out->ch[i].verdict == PF_VERDICT_CONTRADICTS;
+    /* ... and so are two or more clean ECG leads that each show the beats the claim
+     * denies: a false low-rate alarm comes from beats missed, and beats found
+     * independently on two clean leads are not missed (the streaming monitor's
+     * alarm is overruled too). Not for tachy: there a lead missing small complexes
+     * is what would refute it */
+    if (type != PF_ALARM_TACHY && good_ecg >= 2 && contra_ecg == good_ecg) out->refuted = 1;
     return PF_OK;
 }

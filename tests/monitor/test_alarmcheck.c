@@ -106,6 +106,18 @@ int main(void)
     CHECK(e && e->good && fabs(e->max_rate - 72) < 8, "lead II: good %d, rate %.1f (72 expected)", e ? e->good : -1, e ? e->max_rate : NAN);
     CHECK(p && p->good && p->beats >= 17 && p->beats <= 21, "PLETH: good %d, %d pulses in 16 s (about 19)", p ? p->good : -1, p ? p->beats : -1);
 
+    /* two clean ECG leads with beats through the interval refute a low-rate claim
+     * conclusively (overruling the streaming monitor), without any pulse signal; one
+     * clean lead suppresses it in the verification only; never a tachy claim */
+    CHECK_OK(pf_alarmcheck_run(PF_ALARM_ASYSTOLE, x, 2, "II,V", N, W0, FS, &v));
+    CHECK(!v.raise && v.refuted, "asystole on two clean leads in sinus rhythm: raise %d, refuted %d", v.raise, v.refuted);
+    CHECK_OK(pf_alarmcheck_run(PF_ALARM_TACHY, x, 2, "II,V", N, W0, FS, &v));
+    CHECK(!v.raise && !v.refuted, "tachy on two clean leads at 72/min: raise %d, refuted %d", v.raise, v.refuted);
+    memcpy(y, x, sizeof(float) * N * 2);
+    for (long t = 0; t < N; t++) y[N + t] = noise(1.0f);
+    CHECK_OK(pf_alarmcheck_run(PF_ALARM_BRADY, y, 2, "II,V", N, W0, FS, &v));
+    CHECK(!v.raise && !v.refuted && ch(&v, "V") && !ch(&v, "V")->good, "brady with one clean lead at 72/min: raise %d, refuted %d", v.raise, v.refuted);
+
     /* asystole from 50 s: ECG and pulse stop (20 uV noise); raised */
     memcpy(y, x, sizeof(float) * N * 3);
     for (int l = 0; l < 3; l++) for (long t = (long)(50 * FS); t < N; t++) y[l * N + t] = noise(0.02f);
