@@ -138,7 +138,8 @@ static int verify_record(const char *path, int type, double win, double hist, do
                    v.ch[i].beats, v.ch[i].max_gap_s, v.ch[i].min_rate, v.ch[i].max_rate, v.ch[i].ksqi, v.ch[i].why ? v.ch[i].why : "");
     if (verbose && type == PF_ALARM_VTACH)
         for (int i = 0; i < v.nch; i++)
-            if (!v.ch[i].pulse) printf("    %-6s ventricular beats %2d, runs %d, QRS %5.0f ms before, %5.0f ms in the first run\n", v.ch[i].name, v.ch[i].vbeats, v.ch[i].vruns, v.ch[i].qrs_native_ms, v.ch[i].qrs_run_ms);
+            if (!v.ch[i].pulse) printf("    %-6s ventricular beats %2d, runs %d, QRS %5.0f ms before, %5.0f ms in the first run%s\n", v.ch[i].name, v.ch[i].vbeats, v.ch[i].vruns,
+                                       v.ch[i].qrs_native_ms, v.ch[i].qrs_run_ms, v.ch[i].regular ? "; regular rhythm" : "");
     *refuted = v.refuted;
     return v.raise;
 }

@@ -4,6 +4,7 @@
 #include "pf_bedmon.h"
 #include "pf_error.h"
 #include "pf_iirdes.h"
+#include "pf_regular.h"
 #include "pf_rpeak.h"
 #include "pf_sos.h"
 #include "pf_vtcheck.h"
@@ -120,6 +121,17 @@ static void vt_combine(pf_alarmcheck *out, const pf_vtlead *vt, long *const *pbt
         c->why = "pulse unchanged through the interval";
         out->refuted = 1;
     }
+    /* a good ECG lead with a regular rhythm and no ventricular beat through the whole
+     * interval (pf_regular.h: Plesinger et al. 2015) refutes it: a run on another lead
+     * is artefact, since a ventricular run shows as beats on every lead and breaks
+     * the regularity */
+    for (int i = 0; i < out->nch; i++) {
+        pf_alarmcheck_ch *c = &out->ch[i];
+        if (c->pulse || !c->good || !c->regular) continue;
+        c->verdict = PF_VERDICT_CONTRADICTS;
+        c->why = "regular narrow rhythm through the interval";
+        out->refuted = 1;
+    }
     if (out->refuted) { out->raise = 0; return; }
     int good = 0, nsp = 0;
     long on[PF_VT_MAXRUN * PF_ALARMCHECK_MAXCH], off[PF_VT_MAXRUN * PF_ALARMCHECK_MAXCH];
@@ -225,6 +237,7 @@ int pf_alarmcheck_run(int type, const float *x, int n_leads, const char *names, 
             vrun = vt[ci].nrun > 0;
             c->vbeats = vt[ci].nv; c->vruns = vt[ci].nrun;
             c->qrs_native_ms = vt[ci].native_qrs_ms; c->qrs_run_ms = vt[ci].run_qrs_ms;
+            c->regular = c->good && vt[ci].nv == 0 && pf_regular_span(bt, nb, w0, n, fs);
         }
         if (type == PF_ALARM_VTACH && pulse && nb > 0) {
             if (!(pbt[ci] = malloc(sizeof(long) * (size_t)nb))) { rc = pf_err(PF_ENOMEM, "alarm check: out of memory"); break; }
@@ -276,5 +289,11 @@ int pf_alarmcheck_run(int type, const float *x, int n_leads, const char *names, 
     /* low-rate claims: pulses cannot come without heartbeats, so a good pulse signal
      * contradicting the claim is conclusive, whatever the ECG shows */
     for (int i = 0; i < out->nch; i++) out->refuted |= !out->raise && out->ch[i].pulse && out->ch[i].verdict == PF_VERDICT_CONTRADICTS;
+    /* ... and so are two or more clean ECG leads that each show the beats the claim
+     * denies: a false low-rate alarm comes from beats missed, and beats found
+     * independently on two clean leads are not missed (the streaming monitor's
+     * alarm is overruled too). Not for tachy: there a lead missing small complexes
+     * is what would refute it */
+    if (type != PF_ALARM_TACHY && good_ecg >= 2 && contra_ecg == good_ecg) out->refuted = 1;
     return PF_OK;
 }

@@ -38,6 +38,7 @@ typedef struct {
      * widths (ms) of the history's beats and of the first run; pulse: unchanged
      * through the ECG's runs */
     int vbeats, vruns, steady;
+    int regular;              /* vtach, ECG: regular narrow rhythm through the interval (pf_regular) */
     double qrs_native_ms, qrs_run_ms;
     const char *why;          /* why not good, or the deciding fact */
 } pf_alarmcheck_ch;
@@ -45,7 +46,8 @@ typedef struct {
 typedef struct {
     int raise;                    /* 1: the alarm stands; 0: suppressed */
     int refuted;                  /* suppressed by conclusive evidence (vtach: a good pulse
-                                   * unchanged through the interval), which also overrules
+                                   * unchanged through the interval, or a good ECG lead in
+                                   * regular narrow rhythm, pf_regular), which also overrules
                                    * the streaming monitor's alarm (`--method both`) */
     int nch;
     pf_alarmcheck_ch ch[PF_ALARMCHECK_MAXCH];

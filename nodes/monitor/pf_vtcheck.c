@@ -91,6 +91,10 @@ int pf_vtcheck_pulse_steady(const long *pl, long np, long n, long w0, double fs,
     free(iv);
     if (!isfinite(ref)) return 0;
     const double max_iv = 1.5 * ref; /* one missing pulse doubles the interval */
+    /* a speed-up is a rate beyond the run's 90/min and beyond the pre-alarm pulse rate
+     * plus the rate error a monitor is allowed (+-10 % or 5/min, AAMI EC13): a pulse
+     * already at 110/min that stays there has not followed a run */
+    const double ref_bpm = 60.0 * fs / ref, up_bpm = fmax(RUN_MIN_BPM, ref_bpm + fmax(0.1 * ref_bpm, 5.0));
     long end = off + (long)lround(PULSE_DELAY_S * fs);
     /* the pulses around the span: from the last one at or before `on` to the first
      * after `end`, or to the last one when the data end first (real time) */
@@ -110,7 +114,7 @@ int pf_vtcheck_pulse_steady(const long *pl, long np, long n, long w0, double fs,
     for (long i = a + 1; i <= b; i++) {
         long k = i - PULSE_AVG >= 0 ? i - PULSE_AVG : 0;
         if ((double)(pl[i] - pl[i - 1]) > max_iv) return 0;
-        if (60.0 * fs * (double)(i - k) / (double)(pl[i] - pl[k]) >= RUN_MIN_BPM) return 0;
+        if (60.0 * fs * (double)(i - k) / (double)(pl[i] - pl[k]) >= up_bpm) return 0;
     }
     return 1;
 }

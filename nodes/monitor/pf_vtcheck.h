@@ -42,8 +42,9 @@ int pf_vtcheck_lead(const float *raw, const float *filt, long n, long w0, double
  * through [on, off] (a run's first and last beat, plus the pulse's arrival delay;
  * up to the data's end when that comes first): no pulse missing (no interval over
  * 1.5 x the median pulse interval before w0: a missing pulse doubles it) and no
- * tachycardia (the rate over every 4 intervals, the VT definition's 5 beats, under
- * the run's 90/min). 0 otherwise, or with fewer than 5 history pulses, or when the
+ * speed-up (the rate over every 4 intervals, the VT definition's 5 beats, under both
+ * the run's 90/min and the pre-alarm pulse rate plus the AAMI EC13 tolerance, +10 %
+ * or +5/min: a pulse already fast that stays so has not followed a run). 0 otherwise, or with fewer than 5 history pulses, or when the
  * pulses stopped before the data's end. */
 int pf_vtcheck_pulse_steady(const long *pl, long np, long n, long w0, double fs, long on, long off);
 

@@ -11,6 +11,7 @@
 #include "pf_bedmon.h"
 #include "pf_error.h"
 #include "pf_qrswidth.h"
+#include "pf_regular.h"
 #include "pf_test.h"
 #include "pf_vtcheck.h"
 
@@ -105,6 +106,18 @@ int main(void)
     CHECK(e && e->good && fabs(e->max_rate - 72) < 8, "lead II: good %d, rate %.1f (72 expected)", e ? e->good : -1, e ? e->max_rate : NAN);
     CHECK(p && p->good && p->beats >= 17 && p->beats <= 21, "PLETH: good %d, %d pulses in 16 s (about 19)", p ? p->good : -1, p ? p->beats : -1);
 
+    /* two clean ECG leads with beats through the interval refute a low-rate claim
+     * conclusively (overruling the streaming monitor), without any pulse signal; one
+     * clean lead suppresses it in the verification only; never a tachy claim */
+    CHECK_OK(pf_alarmcheck_run(PF_ALARM_ASYSTOLE, x, 2, "II,V", N, W0, FS, &v));
+    CHECK(!v.raise && v.refuted, "asystole on two clean leads in sinus rhythm: raise %d, refuted %d", v.raise, v.refuted);
+    CHECK_OK(pf_alarmcheck_run(PF_ALARM_TACHY, x, 2, "II,V", N, W0, FS, &v));
+    CHECK(!v.raise && !v.refuted, "tachy on two clean leads at 72/min: raise %d, refuted %d", v.raise, v.refuted);
+    memcpy(y, x, sizeof(float) * N * 2);
+    for (long t = 0; t < N; t++) y[N + t] = noise(1.0f);
+    CHECK_OK(pf_alarmcheck_run(PF_ALARM_BRADY, y, 2, "II,V", N, W0, FS, &v));
+    CHECK(!v.raise && !v.refuted && ch(&v, "V") && !ch(&v, "V")->good, "brady with one clean lead at 72/min: raise %d, refuted %d", v.raise, v.refuted);
+
     /* asystole from 50 s: ECG and pulse stop (20 uV noise); raised */
     memcpy(y, x, sizeof(float) * N * 3);
     for (int l = 0; l < 3; l++) for (long t = (long)(50 * FS); t < N; t++) y[l * N + t] = noise(0.02f);
@@ -174,13 +187,45 @@ int main(void)
     CHECK_OK(pf_alarmcheck_run(PF_ALARM_VTACH, y, 2, "II,V", N, W0, FS, &v));
     CHECK(v.raise, "a wide run suppressed with no pulse signal");
 
+    /* a wide run on lead II only while lead V goes on in a regular narrow rhythm: the
+     * run is artefact (pf_regular), refuted with no pulse signal at all */
+    vt_record(y, 0.16, -1, 0);
+    memset(y + N, 0, sizeof(float) * N);
+    for (double r = 0.5; r < SECS; r += 60.0 / 72) complex_at(y + N, N, r, 0.07, 0.8);
+    for (long t = N; t < 2 * N; t++) y[t] += noise(0.02f);
+    CHECK_OK(pf_alarmcheck_run(PF_ALARM_VTACH, y, 2, "II,V", N, W0, FS, &v));
+    e = ch(&v, "V");
+    CHECK(!v.raise && v.refuted && e && e->regular && e->verdict == PF_VERDICT_CONTRADICTS, "a one-lead run beside a regular lead: raise %d, refuted %d, V regular %d",
+          v.raise, v.refuted, e ? e->regular : -1);
+    CHECK(ch(&v, "II") && ch(&v, "II")->vruns >= 1 && !ch(&v, "II")->regular, "lead II: %d runs, regular %d", ch(&v, "II") ? ch(&v, "II")->vruns : -1, ch(&v, "II") ? ch(&v, "II")->regular : -1);
+
+    /* pf_regular on beat times: 72/min regular; a 5-beat run at 150/min, a pause, a rate
+     * outside 45-135/min or RR jitter over 25 ms is not */
+    {
+        long b[200], nb = 0;
+        for (double t = 0.3; t < SECS; t += 60.0 / 72) b[nb++] = (long)(t * FS);
+        CHECK(pf_regular_span(b, nb, W0, N, FS) == 1 && pf_regular_window(b, nb, W0, W0 + (long)(10 * FS), FS) == 1, "72/min not regular");
+        long q[220], nq = 0;
+        for (long i = 0; i < nb; i++) { q[nq++] = b[i]; if (b[i] > (long)(50 * FS) && nq < 200 && q[nq - 1] < (long)(50.9 * FS)) for (int k = 1; k <= 4; k++) q[nq++] = b[i] + (long)(k * 0.4 * FS); }
+        long m = 0; /* drop the sinus beats the run replaced */
+        for (long i = 0; i < nq; i++) if (!m || q[i] > q[m - 1] + (long)(0.35 * FS)) q[m++] = q[i];
+        CHECK(pf_regular_span(q, m, W0, N, FS) == 0, "a run at 150/min called regular");
+        CHECK(pf_regular_span(b, nb - 4, W0, N, FS) == 0, "a 3 s pause at the end called regular");
+        for (long i = 0; i < nb; i++) q[i] = b[i] / 2 * 3; /* 48/min: in range */
+        CHECK(pf_regular_window(q, nb, W0, W0 + (long)(10 * FS), FS) == 1, "48/min not regular");
+        for (long i = 0; i < nb; i++) q[i] = b[i] * 2; /* 36/min: out of range */
+        CHECK(pf_regular_window(q, nb, 2 * W0, 2 * W0 + (long)(10 * FS), FS) == 0, "36/min called regular");
+        for (long i = 0; i < nb; i++) q[i] = b[i] + (i % 2 ? (long)(0.05 * FS) : 0); /* +-50 ms alternation */
+        CHECK(pf_regular_window(q, nb, W0, W0 + (long)(10 * FS), FS) == 0, "RR alternating by 100 ms called regular");
+    }
+
     /* pf_vtcheck_pulse_steady on pulse times: 72/min from 0 to 60 s, span 50-54 s */
     {
         long pl[100], np = 0;
         for (double t = 0.3; t < SECS; t += 60.0 / 72) pl[np++] = (long)(t * FS);
         long on = (long)(50 * FS), off = (long)(54 * FS);
         CHECK(pf_vtcheck_pulse_steady(pl, np, N, W0, FS, on, off) == 1, "steady pulses not steady");
-        long q[100], nq = 0; /* one pulse missing in the span */
+        long q[200], nq = 0; /* one pulse missing in the span */
         for (long i = 0; i < np; i++) if (!(pl[i] > (long)(51 * FS) && pl[i] < (long)(51.9 * FS))) q[nq++] = pl[i];
         CHECK(nq == np - 1 && pf_vtcheck_pulse_steady(q, nq, N, W0, FS, on, off) == 0, "a missing pulse still steady");
         nq = 0; /* pulses at 150/min through the span */
@@ -188,6 +233,17 @@ int main(void)
         for (double t = 50.2; t < 54.5; t += 0.4) q[nq++] = (long)(t * FS);
         for (long i = 0; i < np; i++) if (pl[i] > q[nq - 1] + (long)(0.5 * FS)) q[nq++] = pl[i];
         CHECK(pf_vtcheck_pulse_steady(q, nq, N, W0, FS, on, off) == 0, "pulses at 150/min called unchanged");
+        /* a pulse already at 110/min going on at 110/min is unchanged (the speed-up is
+         * judged against the pre-alarm rate, not the run's 90/min) ... */
+        long h[200], nh = 0;
+        for (double t = 0.3; t < SECS; t += 60.0 / 110) h[nh++] = (long)(t * FS);
+        CHECK(pf_vtcheck_pulse_steady(h, nh, N, W0, FS, on, off) == 1, "a steady pulse at 110/min called changed");
+        /* ... but going up to 150/min through the span is not */
+        nq = 0;
+        for (long i = 0; i < nh && h[i] < on; i++) q[nq++] = h[i];
+        for (double t = 50.2; t < 54.5; t += 0.4) q[nq++] = (long)(t * FS);
+        for (long i = 0; i < nh; i++) if (h[i] > q[nq - 1] + (long)(0.4 * FS)) q[nq++] = h[i];
+        CHECK(pf_vtcheck_pulse_steady(q, nq, N, W0, FS, on, off) == 0, "pulses from 110 to 150/min called unchanged");
         /* data ending in the span: steady while the last pulse is recent, not after it stops */
         long n52 = (long)(52 * FS), k = 0;
         while (k < np && pl[k] < n52) k++;
