@@ -122,7 +122,7 @@ static bed_t *bed_find(live_t *L, uint32_t bed, int create)
     long i = pf_bedindex_find(L->idx, bed, create);
     if (i < 0) return NULL;
     bed_t *b = &L->beds[i];
-    if (!b->used) { /* a new bed: its record is zero (calloc) */
+    if (!b->used) { /* a new bed: its record is zero (pf_bedindex_records) */
         b->used = 1;
         b->bed = bed;
         L->n_beds++;
@@ -152,7 +152,7 @@ static int live_create(pf_node *n, void **state)
                 return pf_err(PF_ENOMEM, "live: out of memory for batches of %d", L->batch);
     }
     L->idx = pf_bedindex_create(L->max_beds);
-    L->beds = calloc(L->max_beds, sizeof *L->beds); /* dense, in joining order; pages come in as beds join */
+    L->beds = pf_bedindex_records(L->max_beds, sizeof *L->beds); /* dense, in joining order */
     L->raw = malloc(sizeof(int16_t) * PF_BS_MAX_LEADS * PF_BS_MAX_SAMPLES);
     if (!L->idx || !L->beds || !L->raw) return pf_err(PF_ENOMEM, "live: out of memory for %zu beds", L->max_beds);
     const char *ep = pf_params_string(p, "endpoint");
@@ -446,7 +446,7 @@ static void live_destroy(void *state)
     if (!L) return;
     if (L->sock) zmq_close(L->sock);
     if (L->ctx) zmq_ctx_term(L->ctx);
-    free(L->beds);
+    pf_bedindex_records_free(L->beds, L->max_beds, sizeof *L->beds);
     pf_bedindex_destroy(L->idx);
     free(L->raw);
     for (int s = 0; L->sh && s < L->shards; s++) { pf_livebatch_destroy(L->sh[s].lb); free(L->sh[s].lbeds); }

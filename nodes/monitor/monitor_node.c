@@ -116,7 +116,7 @@ static int mon_create(pf_node *n, void **state)
     M->detect_leads = (int)pf_params_int(p, "detect_leads");
     M->use_pulse = pf_params_bool(p, "use_pulse");
     M->idx = pf_bedindex_create(M->max_beds);
-    M->beds = calloc(M->max_beds, sizeof *M->beds); /* dense, in joining order */
+    M->beds = pf_bedindex_records(M->max_beds, sizeof *M->beds); /* dense, in joining order */
     if (!M->idx || !M->beds) return pf_err(PF_ENOMEM, "monitor: out of memory for %zu beds", M->max_beds);
     char ev[1024];
     int rep = pf_node_replica(n), reps = pf_node_replicas(n);
@@ -138,7 +138,7 @@ static mbed_t *find(mon_t *M, uint32_t bed)
     long i = pf_bedindex_find(M->idx, bed, 1);
     if (i < 0) return NULL;
     mbed_t *b = &M->beds[i];
-    if (!b->used) { /* a new bed: its record is zero (calloc) */
+    if (!b->used) { /* a new bed: its record is zero (pf_bedindex_records) */
         b->used = 1;
         b->bed = bed;
         M->n_beds++;
@@ -370,7 +370,7 @@ static void mon_destroy(void *state)
     if (!M) return;
     for (size_t i = 0; i < M->n_beds && M->beds; i++) { pf_bedmon_destroy(M->beds[i].m); free(M->beds[i].dx); free(M->beds[i].dpk); }
     if (M->jf) fclose(M->jf);
-    free(M->beds); pf_bedindex_destroy(M->idx); free(M->ev); free(M->lat); free(M->chunks);
+    pf_bedindex_records_free(M->beds, M->max_beds, sizeof *M->beds); pf_bedindex_destroy(M->idx); free(M->ev); free(M->lat); free(M->chunks);
     free(M);
 }
 

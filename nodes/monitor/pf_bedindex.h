@@ -20,5 +20,10 @@ void pf_bedindex_destroy(pf_bedindex *x);
 long pf_bedindex_find(pf_bedindex *x, uint32_t bed, int create);
 /* slots given out so far: they are 0 .. count-1 */
 size_t pf_bedindex_count(const pf_bedindex *x);
+/* zeroed room for max records of size bytes, one per slot, whose pages come in as beds
+ * join (calloc would clear all of it at once: tens of MB for the default max_beds);
+ * NULL when out of memory. Released with pf_bedindex_records_free. */
+void *pf_bedindex_records(size_t max, size_t size);
+void pf_bedindex_records_free(void *p, size_t max, size_t size);
 
 #endif
