@@ -33,6 +33,7 @@ static const pf_param_spec dash_params[] = {
     {"display_hz", PF_P_DOUBLE, "125", 10, 1000, NULL, "waveform rate sent to the browser (min/max-preserving decimation)"},
     {"max_beds", PF_P_INT, "20000", 1, 1000000, NULL, "beds tracked"},
     {"page_beds", PF_P_INT, "64", 1, 1000, NULL, "beds shown on the page (lowest bed numbers first)"},
+    {"linger_s", PF_P_DOUBLE, "1.5", 0, 3600, NULL, "after the stream ends, keep serving the page this long, so that the statuses the nodes publish as they finish (a trainer's last losses) reach it"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -343,6 +344,18 @@ static int dash_process(pf_node *n, void *state, const char *port, pf_msg *m)
     return PF_OK;
 }
 
+static int dash_finish(pf_node *n, void *state, int interrupted)
+{
+    (void)interrupted;
+    dash_t *D = state;
+    double s = pf_params_double(pf_node_params(n), "linger_s");
+    /* a graph stops as soon as its trainer is done: the nodes' last statuses are published
+     * while the stream ends, and without a pause the page would lose the last points */
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    if (s > 0 && D->d) nanosleep(&ts, NULL);
+    return PF_OK;
+}
+
 static void dash_destroy(void *state)
 {
     dash_t *D = state;
@@ -361,5 +374,6 @@ const pf_kind pf_kind_dashboard = {
     .ports = dash_ports,
     .create = dash_create,
     .process = dash_process,
+    .finish = dash_finish,
     .destroy = dash_destroy,
 };
