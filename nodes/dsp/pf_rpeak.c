@@ -39,14 +39,17 @@ struct pf_rpeak {
     double w[MAXLEADS];         /* lead weights: inverse of their noise ratio */
     double scale[MAXLEADS];     /* w[l] / (lvl[l] * sum of w): per-sample multiplier */
     double invM;
-    /* the history: a ring of rn (power of 2) records, one per sample (rec_at). A record is
-     * the combined feature F and slope S (double), then per lead (float [L] each) the raw
-     * input (R-peak localisation), the band-passed signal, |slope| and integrated slope:
-     * what a sample writes shares a cache line (64 bytes for 3 leads), where six separate
-     * rings made a bed's chunk touch six pages, each a TLB miss with thousands of beds */
-    long rn, rmask;
-    size_t rec;             /* record size, bytes: 16 + 16 L */
-    char *hist;
+    /* The history: two rings of per-sample records (powers of 2). What a re-learn may
+     * revisit, seconds back, is in the long one (lrec_at: raw input for R-peak
+     * localisation, integrated slope at candidates; float [L] each); what the detection
+     * itself looks back at, under a second, in the short one (srec_at: combined feature F
+     * and slope S as double, band-passed signal and |slope| as float [L]). A sample's
+     * writes share cache lines, where six full-length rings made a bed's chunk touch six
+     * pages (a TLB miss each with thousands of beds) and took twice the memory. */
+    long rn, rmask;         /* long ring */
+    long sn, smask;         /* short ring */
+    size_t lrec, srec;      /* record sizes, bytes: 8 L; 16 + 8 L */
+    char *hist, *shist;     /* one mapping: the long ring, then the short one */
     size_t hist_bytes;
     int hs, B;              /* localisation smoothing / baseline half-widths */
     double zi[2 * PF_IIRDES_MAX_SECTIONS];
@@ -81,14 +84,15 @@ struct pf_rpeak {
     int overflow;
 };
 
-/* sample u's record in the history ring, and its fields */
-static inline char *rec_at(const pf_rpeak *d, long u) { return d->hist + (size_t)(u & d->rmask) * d->rec; }
-#define REC_F(p) (((double *)(void *)(p))[0])
-#define REC_S(p) (((double *)(void *)(p))[1])
-#define REC_X(d, p) ((float *)(void *)((p) + 16))                 /* raw input [L] */
-#define REC_BP(d, p) ((float *)(void *)((p) + 16) + (d)->L)       /* band-passed [L] */
-#define REC_DV(d, p) ((float *)(void *)((p) + 16) + 2 * (d)->L)   /* |slope| [L] */
-#define REC_FV(d, p) ((float *)(void *)((p) + 16) + 3 * (d)->L)   /* integrated slope [L] */
+/* sample u's records in the history rings, and their fields */
+static inline char *lrec_at(const pf_rpeak *d, long u) { return d->hist + (size_t)(u & d->rmask) * d->lrec; }
+static inline char *srec_at(const pf_rpeak *d, long u) { return d->shist + (size_t)(u & d->smask) * d->srec; }
+#define REC_X(d, p) ((float *)(void *)(p))                        /* long: raw input [L] */
+#define REC_FV(d, p) ((float *)(void *)(p) + (d)->L)              /* long: integrated slope [L] */
+#define REC_F(p) (((double *)(void *)(p))[0])                     /* short: combined feature */
+#define REC_S(p) (((double *)(void *)(p))[1])                     /* short: combined slope */
+#define REC_BP(d, p) ((float *)(void *)((p) + 16))                /* short: band-passed [L] */
+#define REC_DV(d, p) ((float *)(void *)((p) + 16) + (d)->L)       /* short: |slope| [L] */
 
 static void update_scale(pf_rpeak *d);
 
@@ -178,16 +182,23 @@ pf_rpeak *pf_rpeak_create(const pf_rpeak_cfg *c)
     d->rn = 1;
     while (d->rn < need) d->rn <<= 1;
     d->rmask = d->rn - 1;
+    /* the learning period is rescanned whole (learn_rescan); candidates look back 2R + M */
+    long sneed = (long)(c->fs * c->learn_s) + 2 * d->R + d->M + d->kd + 2;
+    d->sn = 1;
+    while (d->sn < sneed) d->sn <<= 1;
+    d->smask = d->sn - 1;
     d->z = calloc((size_t)d->L, sizeof *d->z);
     d->msum = calloc((size_t)d->L, sizeof(double));
-    /* The history (~0.5 MB for 3 leads at 500 Hz) as one anonymous mapping, populated at
+    /* The history (~0.28 MB for 3 leads at 500 Hz) as one anonymous mapping, populated at
      * once: a page fault costs ~30 us on the virtual machines we measure on, populating
      * ~1.5 us a page, so a station taking 5 000 beds at once spent ~20 s of CPU faulting
      * these pages in one by one (calloc, and first touch, alike; bench/monitor/README.md). */
-    d->rec = 2 * sizeof(double) + 4 * sizeof(float) * (size_t)d->L;
-    d->hist_bytes = (size_t)d->rn * d->rec;
+    d->lrec = 2 * sizeof(float) * (size_t)d->L;
+    d->srec = 2 * sizeof(double) + 2 * sizeof(float) * (size_t)d->L;
+    d->hist_bytes = (size_t)d->rn * d->lrec + (size_t)d->sn * d->srec;
     d->hist = mmap(NULL, d->hist_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (d->hist == MAP_FAILED) { d->hist = NULL; goto nomem; }
+    d->shist = d->hist + (size_t)d->rn * d->lrec; /* 8 L x 2^k bytes: doubles stay aligned */
     d->dqn = 1;
     while (d->dqn < 2 * d->R + 2) d->dqn <<= 1; /* power of two: index by mask */
     d->dq = calloc((size_t)d->dqn, sizeof(long));
@@ -226,6 +237,11 @@ long pf_rpeak_latency(const pf_rpeak *d)
 
 size_t pf_rpeak_nonfinite(const pf_rpeak *d) { return d->nonfinite; }
 
+size_t pf_rpeak_bytes(const pf_rpeak *d)
+{
+    return sizeof *d + d->hist_bytes + (size_t)d->dqn * sizeof(long) + (size_t)d->L * (sizeof *d->z + sizeof(double));
+}
+
 /* The combined feature is sum_l f_l w_l / lvl_l / sum_l w_l; its per-lead
  * multipliers change only when a level or weight does. */
 static void update_scale(pf_rpeak *d)
@@ -250,14 +266,14 @@ static void emit(pf_rpeak *d, long t0, int best)
     if (a > t0) return;
     /* running sums over [t-h, t+h] and [t-B, t+B] */
     double sh = 0, sb = 0, bestv = -1;
-    for (long u = a - h; u <= a + h; u++) sh += REC_X(d, rec_at(d, u))[best];
-    for (long u = a - B; u <= a + B; u++) sb += REC_X(d, rec_at(d, u))[best];
+    for (long u = a - h; u <= a + h; u++) sh += REC_X(d, lrec_at(d, u))[best];
+    for (long u = a - B; u <= a + B; u++) sb += REC_X(d, lrec_at(d, u))[best];
     for (long t = a;; t++) {
         double v = fabs(sh / (2 * h + 1) - sb / (2 * B + 1));
         if (v > bestv) { bestv = v; loc = t; }
         if (t == t0) break;
-        sh += REC_X(d, rec_at(d, t + h + 1))[best] - REC_X(d, rec_at(d, t - h))[best];
-        sb += REC_X(d, rec_at(d, t + B + 1))[best] - REC_X(d, rec_at(d, t - B))[best];
+        sh += REC_X(d, lrec_at(d, t + h + 1))[best] - REC_X(d, lrec_at(d, t - h))[best];
+        sb += REC_X(d, lrec_at(d, t + B + 1))[best] - REC_X(d, lrec_at(d, t - B))[best];
     }
     if (loc <= d->last_emit) return; /* keep the output strictly increasing */
     d->last_emit = loc;
@@ -283,7 +299,7 @@ static void lead_levels(pf_rpeak *d, const cand *k, int replace, int *best)
     double bv = -1;
     *best = d->l0;
     for (int l = d->l0; l < d->l1; l++) {
-        double fl = REC_FV(d, rec_at(d, k->t))[l];
+        double fl = REC_FV(d, lrec_at(d, k->t))[l];
         if (!replace) memmove(d->lbuf[l], d->lbuf[l] + 1, sizeof(double) * (NMED - 1));
         d->lbuf[l][NMED - 1] = fl;
         double nv = fl / (d->lvl[l] > 0 ? d->lvl[l] : 1);
@@ -361,7 +377,7 @@ static void lead_noise(pf_rpeak *d, long t)
 {
     for (int l = d->l0; l < d->l1; l++) {
         double lv = d->lvl[l] > 0 ? d->lvl[l] : 1;
-        push_med(d->nbl[l], REC_FV(d, rec_at(d, t))[l] / lv);
+        push_med(d->nbl[l], REC_FV(d, lrec_at(d, t))[l] / lv);
         d->w[l] = pow(d->c.wfloor + median8(d->nbl[l]), -d->c.wpow);
     }
     update_scale(d);
@@ -479,42 +495,42 @@ static void learn_init(pf_rpeak *d)
 static void learn_rescan(pf_rpeak *d)
 {
     const long t = d->t;
-    long u0 = t - d->rn + 1 > 0 ? t - d->rn + 1 : 0;
+    long u0 = t - d->sn + 1 > 0 ? t - d->sn + 1 : 0; /* the learning period: in both rings */
     for (int l = d->l0; l < d->l1; l++) {
         d->lvl[l] = 0;
         for (long u = u0 > d->start_n ? u0 : d->start_n; u <= t; u++)
-            if (REC_FV(d, rec_at(d, u))[l] > d->lvl[l]) d->lvl[l] = REC_FV(d, rec_at(d, u))[l];
+            if (REC_FV(d, lrec_at(d, u))[l] > d->lvl[l]) d->lvl[l] = REC_FV(d, lrec_at(d, u))[l];
     }
     update_scale(d);
     for (long u = u0; u <= t; u++) {
         double F = 0, S = 0;
         for (int l = d->l0; l < d->l1; l++) {
             double lv = d->lvl[l] > 0 ? d->lvl[l] : 1;
-            F += REC_FV(d, rec_at(d, u))[l] / lv;
-            S += REC_DV(d, rec_at(d, u))[l] / lv;
+            F += REC_FV(d, lrec_at(d, u))[l] / lv;
+            S += REC_DV(d, srec_at(d, u))[l] / lv;
         }
         int nl = d->l1 - d->l0;
-        REC_F(rec_at(d, u)) = u < d->start_n ? 0 : F / nl;
-        REC_S(rec_at(d, u)) = u < d->start_n ? 0 : S / nl;
+        REC_F(srec_at(d, u)) = u < d->start_n ? 0 : F / nl;
+        REC_S(srec_at(d, u)) = u < d->start_n ? 0 : S / nl;
     }
     d->ncand = 0;
     for (long c0 = d->start_n; c0 <= t - d->R; c0++) {
-        double h = REC_F(rec_at(d, c0));
+        double h = REC_F(srec_at(d, c0));
         int ismax = h > 0;
         for (long u = c0 - d->R > 0 ? c0 - d->R : 0; ismax && u <= c0 + d->R; u++) {
-            double v = REC_F(rec_at(d, u));
+            double v = REC_F(srec_at(d, u));
             if (v > h || (v == h && u < c0)) ismax = 0;
         }
         if (!ismax) continue;
         cand k = {.t = c0, .h = h, .slope = 0};
         for (long u = c0 - d->M; u <= c0; u++)
-            if (u >= 0 && REC_S(rec_at(d, u)) > k.slope) k.slope = REC_S(rec_at(d, u));
+            if (u >= 0 && REC_S(srec_at(d, u)) > k.slope) k.slope = REC_S(srec_at(d, u));
         if (d->ncand < NCAND) d->cands[d->ncand++] = k;
     }
     /* the sliding-maximum deque over the last 2R samples, rebuilt */
     d->dqh = d->dqt = 0;
     for (long u = t - 2 * d->R > 0 ? t - 2 * d->R : 0; u <= t; u++) {
-        while (d->dqt > d->dqh && REC_F(rec_at(d, d->dq[(d->dqt - 1) & (d->dqn - 1)])) < REC_F(rec_at(d, u)))
+        while (d->dqt > d->dqh && REC_F(srec_at(d, d->dq[(d->dqt - 1) & (d->dqn - 1)])) < REC_F(srec_at(d, u)))
             d->dqt--;
         d->dq[d->dqt & (d->dqn - 1)] = u;
         d->dqt++;
@@ -524,8 +540,8 @@ static void learn_rescan(pf_rpeak *d)
 static void step(pf_rpeak *d, const float *x)
 {
     const long t = d->t;
-    char *pr = rec_at(d, t), *pd = rec_at(d, t - d->kd), *pm = rec_at(d, t - d->M);
-    float *xr = REC_X(d, pr), *bp = REC_BP(d, pr), *dr = REC_DV(d, pr), *fr = REC_FV(d, pr);
+    char *pl = lrec_at(d, t), *pr = srec_at(d, t), *pd = srec_at(d, t - d->kd), *pm = srec_at(d, t - d->M);
+    float *xr = REC_X(d, pl), *fr = REC_FV(d, pl), *bp = REC_BP(d, pr), *dr = REC_DV(d, pr);
     double F = 0, S = 0;
     for (int l = d->l0; l < d->l1; l++) {
         double v = x[l];
@@ -563,15 +579,15 @@ static void step(pf_rpeak *d, const float *x)
     REC_F(pr) = F;
     REC_S(pr) = S;
     /* sliding max over [t-2R, t]: candidate t0 = t-R if it is the window's first maximum */
-    while (d->dqt > d->dqh && REC_F(rec_at(d, d->dq[(d->dqt - 1) & (d->dqn - 1)])) < F) d->dqt--;
+    while (d->dqt > d->dqh && REC_F(srec_at(d, d->dq[(d->dqt - 1) & (d->dqn - 1)])) < F) d->dqt--;
     d->dq[d->dqt & (d->dqn - 1)] = t;
     d->dqt++;
     while (d->dq[d->dqh & (d->dqn - 1)] < t - 2 * d->R) d->dqh++;
     long t0 = t - d->R;
-    if (t0 >= d->start_n + d->R && d->dq[d->dqh & (d->dqn - 1)] == t0 && REC_F(rec_at(d, t0)) > 0) {
-        cand k = {.t = t0, .h = REC_F(rec_at(d, t0)), .slope = 0};
+    if (t0 >= d->start_n + d->R && d->dq[d->dqh & (d->dqn - 1)] == t0 && REC_F(srec_at(d, t0)) > 0) {
+        cand k = {.t = t0, .h = REC_F(srec_at(d, t0)), .slope = 0};
         for (long u = t0 - d->M; u <= t0; u++)
-            if (u >= 0 && REC_S(rec_at(d, u)) > k.slope) k.slope = REC_S(rec_at(d, u));
+            if (u >= 0 && REC_S(srec_at(d, u)) > k.slope) k.slope = REC_S(srec_at(d, u));
         if (d->learned) classify(d, &k);
     }
     if (!d->learned && t >= d->learn_n) {

@@ -55,5 +55,7 @@ int pf_rpeak_flush(pf_rpeak *d, long *peaks, size_t max, size_t *np);
 long pf_rpeak_latency(const pf_rpeak *d);
 /* Non-finite input samples seen so far. */
 size_t pf_rpeak_nonfinite(const pf_rpeak *d);
+/* Memory the detector holds, bytes (its history rings dominate). */
+size_t pf_rpeak_bytes(const pf_rpeak *d);
 
 #endif

@@ -185,9 +185,9 @@ unsigned pf_bedmon_active(const pf_bedmon *m) { return m->active; }
 
 size_t pf_bedmon_bytes(const pf_bedmon *m)
 {
-    /* the detector's history: see pf_rpeak_create (~13 s of its feature buffers per lead) */
-    size_t det = (size_t)(13.0 * m->c.fs) * (size_t)(m->ndet + m->npul) * 4 * sizeof(float);
-    return sizeof *m + ((size_t)m->ring_n * m->ndet + (size_t)(m->c.vf_s * m->c.fs)) * sizeof(float) + (size_t)m->cap * (m->ndet * 2 + 1) * sizeof(float) + det;
+    size_t det = pf_rpeak_bytes(m->rp);
+    for (int k = 0; k < m->npul; k++) det += pf_rpeak_bytes(m->pp[k]);
+    return sizeof *m + m->ring_bytes + (size_t)m->cap * (m->ndet * 2 + 1) * sizeof(float) + det;
 }
 
 void pf_bedmon_state(const pf_bedmon *m, double *st)
