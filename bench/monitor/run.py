@@ -18,6 +18,8 @@ step keeps up on the steady-state alarms, the start-up ones are reported. "stati
 part from the triggering chunk's arrival at `live` to the emission (the rest is the bed's
 chunk filling up and the network).
 Memory: the monitor process's peak RSS (VmHWM) per bed, from the difference between steps.
+DASHBOARD=MS: the monitors also feed a dashboard (display_ms = MS); its edge drops under load by
+design (live delivery): "disp drop" counts the display messages dropped, not part of keeping up.
 Usage: run.py BUILD_DIR [N ...]   (default N: 100 250 500 1000 2000 3000 5000)"""
 import json, os, re, signal, socket, statistics, subprocess, sys, tempfile, time
 
@@ -31,17 +33,22 @@ GATEWAY = int(os.environ.get("GATEWAY", "0"))  # beds per gateway connection (on
 BATCH_MS = os.environ.get("BATCH_MS", "0")
 TICK_MS = os.environ.get("TICK_MS", "0")
 MONITORS = int(os.environ.get("MONITORS", "1"))
+DASHBOARD = os.environ.get("DASHBOARD", "")  # display_ms: attach a dashboard gathering this long (monitor out -> dashboard, a drop edge)
 
 def step(n):
     tmp = tempfile.mkdtemp(prefix="pf-benchmon-")
     s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
     cfg = f"{tmp}/g.cfg"
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); wport = s.getsockname()[1]; s.close()
+    dms = f"display_ms = {DASHBOARD};" if DASHBOARD else ""
+    dash = f',\n  {{ name = "dashboard"; kind = "dashboard"; port = {wport}; }}' if DASHBOARD else ""
+    dedge = ',\n  { from = "monitor"; to = "dashboard"; policy = "drop"; hwm = 10000; }' if DASHBOARD else ""
     open(cfg, "w").write(f'''name = "benchmon{n}";
 nodes = (
   {{ name = "live"; kind = "live"; endpoint = "tcp://127.0.0.1:{port}"; exit_idle_s = 2.0; silent_s = 10.0; batch = {BATCH}; batch_ms = {BATCH_MS}; }},
-  {{ name = "monitor"; kind = "monitor"; replicas = {MONITORS}; events = "{tmp}/ev.jsonl"; }}
+  {{ name = "monitor"; kind = "monitor"; replicas = {MONITORS}; events = "{tmp}/ev.jsonl"; {dms} }}{dash}
 );
-edges = ( {{ from = "live"; to = "monitor"; policy = "drop"; hwm = 100000; }} );
+edges = ( {{ from = "live"; to = "monitor"; policy = "drop"; hwm = 100000; }}{dedge} );
 ''')
     # the graph's output to a file, never an undrained pipe: a node blocked writing a log line
     # (a line per joining bed) stalls while its socket buffers fill
@@ -79,6 +86,8 @@ edges = ( {{ from = "live"; to = "monitor"; policy = "drop"; hwm = 100000; }} );
     cols = live.split()
     dropped = int(cols[5]) if len(cols) > 5 else -1
     cnt = dict((k, int(v)) for k, v in re.findall(r"(\w+)=(\d+)", live))
+    mons = [l.split() for l in out.splitlines() if re.match(r"monitor\.\d+ ", l)]
+    disp_drop = sum(int(c[5]) for c in mons if len(c) > 5) if DASHBOARD else 0
     evf = [f"{tmp}/ev.jsonl"] if MONITORS == 1 else [f"{tmp}/ev.r{k}.jsonl" for k in range(MONITORS)]
     ev = [json.loads(l) for f in evf if os.path.exists(f) for l in open(f)]
     on = [e for e in ev if e["type"] == "asystole" and e["state"] == "onset"]
@@ -94,17 +103,17 @@ edges = ( {{ from = "live"; to = "monitor"; policy = "drop"; hwm = 100000; }} );
     subprocess.run(["rm", "-rf", tmp])
     return dict(n=n, ok=ok, refused=refused, dropped=dropped, flood=cnt.get("flood", 0), gaps=cnt.get("gaps", 0),
                 start_p99=pct(lat0, 0.99), start_n=len(lat0), start_want=len(range(0, n, 20)), pipe_p99=pct(pipe, 0.99),
-                alarms=len(lat), want=want, p50=p50, p99=p99, hwm_kb=hwm)
+                alarms=len(lat), want=want, p50=p50, p99=p99, hwm_kb=hwm, disp_drop=disp_drop)
 
 print(f"{'beds':>6} {'keeps up':>8} {'refused':>8} {'dropped':>8} {'flood':>6} {'gaps':>6} {'asystole':>9} {'p50 ms':>8} {'p99 ms':>8} "
-      f"{'p99-0.5s':>8} {'station p99':>11} {'mon RSS MB':>10} {'start-up p99 ms':>16}")
+      f"{'p99-0.5s':>8} {'station p99':>11} {'mon RSS MB':>10} {'start-up p99 ms':>16}" + (f" {'disp drop':>10}" if DASHBOARD else ""))
 prev = None
 rows = []
 for n in steps:
     r = step(n)
     rows.append(r)
     print(f"{r['n']:>6} {('yes' if r['ok'] else 'NO'):>8} {r['refused']:>8} {r['dropped']:>8} {r['flood']:>6} {r['gaps']:>6} "
-          f"{r['alarms']:>4}/{r['want']:<4} {r['p50']:>8.1f} {r['p99']:>8.1f} {r['p99'] - 500:>8.1f} {r['pipe_p99']:>11.1f} {r['hwm_kb'] / 1024:>10.1f} {r['start_p99']:>9.0f} ({r['start_n']}/{r['start_want']})", flush=True)
+          f"{r['alarms']:>4}/{r['want']:<4} {r['p50']:>8.1f} {r['p99']:>8.1f} {r['p99'] - 500:>8.1f} {r['pipe_p99']:>11.1f} {r['hwm_kb'] / 1024:>10.1f} {r['start_p99']:>9.0f} ({r['start_n']}/{r['start_want']})" + (f" {r['disp_drop']:>10}" if DASHBOARD else ""), flush=True)
     if not r["ok"]: break
 good = [r for r in rows if r["ok"] and r["hwm_kb"]]  # a step that fell behind did not hold every bed
 if len(good) >= 2:
